@@ -1,0 +1,1 @@
+//! p8fs: entities, embeddings, KV and reverse mappings behind one API; picks the backends.

@@ -1,0 +1,1 @@
+//! The p8fs HTTP KV proxy service.

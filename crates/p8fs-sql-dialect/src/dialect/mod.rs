@@ -1,0 +1,172 @@
+//! Dialects: one zero-sized type per engine, one trait holding what they share.
+//!
+//! Each engine's file holds only its differences (vector types and functions, JSON
+//! binding, the version query); everything standard goes through sea-query.
+
+mod mariadb;
+mod postgres;
+mod sqlite;
+mod tidb;
+
+use std::fmt;
+use std::str::FromStr;
+
+pub use mariadb::MariaDb;
+pub use postgres::Postgres;
+pub use sqlite::Sqlite;
+pub use tidb::Tidb;
+
+use sea_query::{ColumnType, Expr, QueryStatementWriter, SchemaStatementBuilder};
+
+use crate::{Error, Result, Statement};
+
+/// How a dialect's vector select expression ([`Dialect::vector_select`]) comes back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VectorOutput {
+    /// As the driver's own vector type (pgvector).
+    Native,
+    /// As `[x,y,z]` text (TiDB `VEC_AS_TEXT`, MariaDB `VEC_ToText`).
+    Text,
+    /// As little-endian `f32` bytes (SQLite blobs).
+    Bytes,
+}
+
+/// One SQL engine's flavour of SQL.
+///
+/// Implementors are zero-sized: the dialect is chosen by type when it is known at compile
+/// time, and through [`DialectKind`] at run time.
+pub trait Dialect: Copy + Default + fmt::Debug + Send + Sync + 'static {
+    /// This dialect's runtime name.
+    const KIND: DialectKind;
+
+    /// Builds a query (select, insert, update, delete) into text and bound values.
+    fn build_query<S: QueryStatementWriter>(&self, stmt: &S) -> Statement;
+
+    /// Builds a schema statement (create/drop table or index). Schema statements carry no
+    /// values: everything in them comes from a model.
+    fn build_schema<S: SchemaStatementBuilder>(&self, stmt: &S) -> Statement;
+
+    /// The statement that returns the server's version text as a single row and column.
+    fn version_query(&self) -> Statement;
+
+    /// The column type used for JSON documents.
+    fn json_column(&self) -> ColumnType;
+
+    /// The column type used for vectors of `dim` dimensions.
+    fn vector_column(&self, dim: u32) -> ColumnType;
+
+    /// An expression that binds `value` as a JSON document.
+    fn json_value(&self, value: &serde_json::Value) -> Expr;
+
+    /// An expression that binds `vector` so the engine stores it in a vector column.
+    ///
+    /// # Errors
+    /// [`crate::ErrorKind::InvalidInput`] for NaN or infinite components.
+    fn vector_value(&self, vector: &[f32]) -> Result<Expr>;
+
+    /// An expression selecting vector column `column` in a form the provider can read;
+    /// [`Dialect::VECTOR_OUTPUT`] says which.
+    fn vector_select(&self, column: Expr) -> Expr;
+
+    /// How [`Dialect::vector_select`] comes back.
+    const VECTOR_OUTPUT: VectorOutput;
+}
+
+/// The runtime name of a dialect, for configuration and for code that picks one at run
+/// time. Parsed once at the edge; nothing inside p8fs branches on strings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DialectKind {
+    /// [`Tidb`].
+    Tidb,
+    /// [`MariaDb`].
+    MariaDb,
+    /// [`Postgres`].
+    Postgres,
+    /// [`Sqlite`].
+    Sqlite,
+}
+
+impl DialectKind {
+    /// Every dialect, in a stable order.
+    pub const ALL: [DialectKind; 4] =
+        [DialectKind::Tidb, DialectKind::MariaDb, DialectKind::Postgres, DialectKind::Sqlite];
+
+    /// The lower-case name used in configuration (`tidb`, `mariadb`, `postgresql`, `sqlite`).
+    pub fn name(self) -> &'static str {
+        match self {
+            DialectKind::Tidb => "tidb",
+            DialectKind::MariaDb => "mariadb",
+            DialectKind::Postgres => "postgresql",
+            DialectKind::Sqlite => "sqlite",
+        }
+    }
+}
+
+impl fmt::Display for DialectKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for DialectKind {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "tidb" => Ok(DialectKind::Tidb),
+            "mariadb" => Ok(DialectKind::MariaDb),
+            "postgresql" | "postgres" | "pg" => Ok(DialectKind::Postgres),
+            "sqlite" => Ok(DialectKind::Sqlite),
+            _ => Err(Error::invalid_input(format!(
+                "unknown SQL dialect {s:?}; valid: tidb, mariadb, postgresql, sqlite"
+            ))),
+        }
+    }
+}
+
+/// Runs `$body` with `$d` bound to the dialect value of `$kind`: the bridge from a runtime
+/// [`DialectKind`] to the generic, typed code.
+#[macro_export]
+macro_rules! with_dialect {
+    ($kind:expr, |$d:ident| $body:expr) => {
+        match $kind {
+            $crate::DialectKind::Tidb => {
+                let $d = $crate::Tidb;
+                $body
+            }
+            $crate::DialectKind::MariaDb => {
+                let $d = $crate::MariaDb;
+                $body
+            }
+            $crate::DialectKind::Postgres => {
+                let $d = $crate::Postgres;
+                $body
+            }
+            $crate::DialectKind::Sqlite => {
+                let $d = $crate::Sqlite;
+                $body
+            }
+        }
+    };
+}
+
+/// Shared by the dialects' `build_query`.
+fn build_with<S: QueryStatementWriter, B: sea_query::QueryBuilder>(stmt: &S, builder: B) -> Statement {
+    let (sql, values) = stmt.build(builder);
+    Statement { sql, values: values.0 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_parse_and_unknown_ones_list_the_valid_names() {
+        for k in DialectKind::ALL {
+            assert_eq!(k.name().parse::<DialectKind>().unwrap(), k);
+        }
+        assert_eq!("PG".parse::<DialectKind>().unwrap(), DialectKind::Postgres);
+        let e = "oracle".parse::<DialectKind>().unwrap_err();
+        assert!(e.to_string().contains("valid: tidb, mariadb, postgresql, sqlite"), "{e}");
+    }
+}

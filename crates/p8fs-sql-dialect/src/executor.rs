@@ -1,0 +1,37 @@
+//! The execution contract every SQL provider implements.
+
+use async_trait::async_trait;
+
+use crate::{DialectKind, Result, Row, ServerInfo, Statement};
+
+/// Executes [`Statement`]s built by this crate against one database.
+///
+/// Implemented by `p8fs-tidb` (TiDB and MariaDB over the MySQL protocol), `p8fs-postgres`
+/// and `p8fs-sqlite`. Every method fails with an error whose [`crate::Error::backend`]
+/// names the provider; none waits forever: a server that stops answering produces
+/// [`crate::ErrorKind::Unavailable`] or [`crate::ErrorKind::Timeout`].
+#[async_trait]
+pub trait SqlExecutor: Send + Sync {
+    /// The dialect statements for this executor must be built with.
+    fn dialect(&self) -> DialectKind;
+
+    /// Asks the server what it is (flavor and version), from the server itself.
+    ///
+    /// # Errors
+    /// When the server cannot be reached or answers something unreadable.
+    async fn server_info(&self) -> Result<ServerInfo>;
+
+    /// Executes a statement that returns no rows; returns the affected row count as the
+    /// engine reports it.
+    ///
+    /// # Errors
+    /// The engine's error, mapped to an [`crate::ErrorKind`].
+    async fn execute(&self, stmt: &Statement) -> Result<u64>;
+
+    /// Executes a statement and returns all its rows.
+    ///
+    /// # Errors
+    /// The engine's error, mapped to an [`crate::ErrorKind`]; [`crate::ErrorKind::Decode`]
+    /// for a column of a type the provider cannot read.
+    async fn query(&self, stmt: &Statement) -> Result<Vec<Row>>;
+}

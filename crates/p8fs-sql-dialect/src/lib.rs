@@ -1,0 +1,32 @@
+//! SQL generation for p8fs.
+//!
+//! This crate turns p8fs's models into SQL for each engine p8fs supports and defines the
+//! small execution contract the provider crates implement. It performs no I/O and links
+//! no database driver: `p8fs-tidb`, `p8fs-postgres` and `p8fs-sqlite` do that.
+//!
+//! * A dialect is a *type* ([`Tidb`], [`MariaDb`], [`Postgres`], [`Sqlite`]) implementing
+//!   [`Dialect`]; [`DialectKind`] is its runtime name, parsed once at the edge.
+//! * Every statement is a [`Statement`]: SQL text plus the values bound to its
+//!   placeholders. Values are never formatted into the text.
+//! * [`SqlExecutor`] is what a provider does with a statement; [`Error`] is the one error
+//!   type of all providers, with a matchable [`ErrorKind`].
+#![warn(missing_docs)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
+mod dialect;
+mod error;
+mod executor;
+mod flavor;
+pub mod probe;
+mod statement;
+mod vector;
+
+pub use dialect::{Dialect, DialectKind, MariaDb, Postgres, Sqlite, Tidb, VectorOutput};
+pub use error::{Error, ErrorKind, Result};
+pub use executor::SqlExecutor;
+pub use flavor::{Flavor, ServerInfo};
+pub use statement::{Row, SqlValue, Statement};
+pub use vector::{format_vector_text, parse_vector_text, vector_from_le_bytes, vector_to_le_bytes};
+
+/// The sea-query version this crate builds with, re-exported so users avoid version skew.
+pub use sea_query;

@@ -1,0 +1,15 @@
+//! The SQLite provider of p8fs: the embedded default, a single file, no server.
+//!
+//! [`SqliteProvider`] runs `rusqlite` (SQLite compiled in) on a blocking thread so async
+//! callers are never blocked. JSON is stored as text and vectors as little-endian `f32`
+//! blobs; vector distances are computed in Rust.
+#![warn(missing_docs)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
+mod binder;
+mod provider;
+
+pub use provider::{SqliteConfig, SqliteProvider};
+
+/// The driver this crate is built on, re-exported so users avoid version skew.
+pub use rusqlite;

@@ -1,0 +1,187 @@
+//! [`SqliteProvider`]: one connection on a blocking thread.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use p8fs_sql_dialect::{DialectKind, Error, ErrorKind, Flavor, Result, Row, ServerInfo, SqlExecutor, Statement};
+use rusqlite::{Connection, OpenFlags};
+
+use crate::binder;
+
+/// Where the database lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SqliteConfig {
+    /// A file (created if missing), opened in WAL mode.
+    File(PathBuf),
+    /// A private in-memory database, gone when the provider is dropped.
+    Memory,
+}
+
+impl SqliteConfig {
+    /// Parses `sqlite:///absolute/path`, `sqlite://relative/path`, `sqlite::memory:` or a
+    /// plain path.
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidInput`] for an empty path.
+    pub fn from_url(url: &str) -> Result<Self> {
+        if url == "sqlite::memory:" || url == ":memory:" {
+            return Ok(SqliteConfig::Memory);
+        }
+        let path = url.strip_prefix("sqlite://").unwrap_or(url);
+        if path.is_empty() {
+            return Err(Error::invalid_input("SQLite URL has an empty path").with_backend("sqlite"));
+        }
+        Ok(SqliteConfig::File(PathBuf::from(path)))
+    }
+}
+
+/// A SQLite database.
+///
+/// One connection serves all calls (SQLite serialises writers anyway); each call runs on
+/// tokio's blocking pool. The busy timeout makes a writer wait for another process's lock
+/// instead of failing at once.
+#[derive(Debug, Clone)]
+pub struct SqliteProvider {
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl SqliteProvider {
+    /// Opens (or creates) the database.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Unavailable`] when the file cannot be opened or created.
+    pub async fn open(cfg: SqliteConfig) -> Result<Self> {
+        let conn = tokio::task::spawn_blocking(move || -> Result<Connection> {
+            let conn = match &cfg {
+                SqliteConfig::Memory => Connection::open_in_memory(),
+                SqliteConfig::File(p) => {
+                    if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
+                        std::fs::create_dir_all(dir).map_err(|e| {
+                            Error::new(ErrorKind::Unavailable, format!("cannot create {}", dir.display()))
+                                .with_backend("sqlite")
+                                .with_source(e)
+                        })?;
+                    }
+                    Connection::open_with_flags(
+                        p,
+                        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                    )
+                }
+            }
+            .map_err(map)?;
+            conn.busy_timeout(Duration::from_secs(30)).map_err(map)?;
+            if matches!(cfg, SqliteConfig::File(_)) {
+                // WAL: readers do not block the writer; NORMAL sync is durable at each
+                // checkpoint and never corrupts. FULL makes every commit durable.
+                conn.pragma_update(None, "journal_mode", "WAL").map_err(map)?;
+                conn.pragma_update(None, "synchronous", "FULL").map_err(map)?;
+            }
+            conn.pragma_update(None, "foreign_keys", "ON").map_err(map)?;
+            Ok(conn)
+        })
+        .await
+        .map_err(join_error)??;
+        Ok(Self { conn: Arc::new(Mutex::new(conn)) })
+    }
+
+    /// Runs `f` with the connection on the blocking pool.
+    async fn with_conn<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let conn = Arc::clone(&self.conn);
+        tokio::task::spawn_blocking(move || {
+            let mut guard = conn.lock().map_err(|_| {
+                Error::new(ErrorKind::Unavailable, "connection lock poisoned by a panic").with_backend("sqlite")
+            })?;
+            f(&mut guard)
+        })
+        .await
+        .map_err(join_error)?
+    }
+}
+
+fn map(e: rusqlite::Error) -> Error {
+    use rusqlite::ffi::ErrorCode;
+    let kind = match e.sqlite_error_code() {
+        Some(ErrorCode::ConstraintViolation) => match &e {
+            rusqlite::Error::SqliteFailure(f, _)
+                if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                    || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY =>
+            {
+                ErrorKind::UniqueViolation
+            }
+            _ => ErrorKind::InvalidInput,
+        },
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => ErrorKind::Conflict,
+        Some(ErrorCode::CannotOpen | ErrorCode::ReadOnly | ErrorCode::NotADatabase | ErrorCode::DiskFull) => {
+            ErrorKind::Unavailable
+        }
+        Some(ErrorCode::TooBig) => ErrorKind::InvalidInput,
+        _ => ErrorKind::Database,
+    };
+    Error::new(kind, "SQLite call failed").with_backend("sqlite").with_source(e)
+}
+
+fn join_error(e: tokio::task::JoinError) -> Error {
+    Error::new(ErrorKind::Unavailable, "SQLite worker thread failed").with_backend("sqlite").with_source(e)
+}
+
+fn bind_params(stmt: &Statement) -> Result<Vec<rusqlite::types::Value>> {
+    binder::bind(&stmt.values).map_err(|e| e.with_backend("sqlite"))
+}
+
+#[async_trait]
+impl SqlExecutor for SqliteProvider {
+    fn dialect(&self) -> DialectKind {
+        DialectKind::Sqlite
+    }
+
+    async fn server_info(&self) -> Result<ServerInfo> {
+        let rows = self.query(&Statement::raw("SELECT sqlite_version()")).await?;
+        let text = rows
+            .into_iter()
+            .next()
+            .and_then(|r| r.into_iter().next())
+            .ok_or_else(|| Error::decode("sqlite_version() returned no row").with_backend("sqlite"))?
+            .into_text()?;
+        Ok(ServerInfo::parse(Flavor::Sqlite, &text))
+    }
+
+    async fn execute(&self, stmt: &Statement) -> Result<u64> {
+        let sql = stmt.sql.clone();
+        let params = bind_params(stmt)?;
+        self.with_conn(move |c| {
+            if params.is_empty() && !sql.contains('?') {
+                // May hold several statements (DDL scripts).
+                c.execute_batch(&sql).map_err(map)?;
+                return Ok(c.changes());
+            }
+            let mut s = c.prepare_cached(&sql).map_err(map)?;
+            let n = s.execute(rusqlite::params_from_iter(params)).map_err(map)?;
+            Ok(n as u64)
+        })
+        .await
+    }
+
+    async fn query(&self, stmt: &Statement) -> Result<Vec<Row>> {
+        let sql = stmt.sql.clone();
+        let params = bind_params(stmt)?;
+        self.with_conn(move |c| {
+            let mut s = c.prepare_cached(&sql).map_err(map)?;
+            let n = s.column_count();
+            let mut rows = s.query(rusqlite::params_from_iter(params)).map_err(map)?;
+            let mut out = Vec::new();
+            while let Some(r) = rows.next().map_err(map)? {
+                let row = (0..n)
+                    .map(|i| binder::decode_cell(r.get_ref(i).map_err(map)?).map_err(|e| e.with_backend("sqlite")))
+                    .collect::<Result<Row>>()?;
+                out.push(row);
+            }
+            Ok(out)
+        })
+        .await
+    }
+}

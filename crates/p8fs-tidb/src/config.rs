@@ -1,0 +1,81 @@
+//! Connection settings, parsed once from a URL.
+
+use std::time::Duration;
+
+use p8fs_sql_dialect::{Error, Result};
+
+/// Which MySQL-protocol flavor to speak.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MySqlFlavorChoice {
+    /// Read `VERSION()` from the server and pick TiDB or MariaDB behaviour.
+    #[default]
+    Detect,
+    /// Speak TiDB whatever the server says.
+    Tidb,
+    /// Speak MariaDB whatever the server says.
+    MariaDb,
+}
+
+/// Settings of a [`crate::TidbProvider`].
+#[derive(Debug, Clone)]
+pub struct MySqlConfig {
+    /// `mysql://user:password@host:port/database[?...]`, as `mysql_async` reads it.
+    pub url: String,
+    /// Flavor to speak.
+    pub flavor: MySqlFlavorChoice,
+    /// Deadline of one operation (connect included). A server that stops answering
+    /// fails the operation with a timeout instead of hanging the caller.
+    pub op_timeout: Duration,
+    /// Most connections the pool keeps open.
+    pub max_connections: usize,
+}
+
+impl MySqlConfig {
+    /// Settings for `url` with the defaults: detected flavor, 30 s per operation, 16
+    /// connections.
+    ///
+    /// # Errors
+    /// [`p8fs_sql_dialect::ErrorKind::InvalidInput`] when `url` is not a `mysql://` URL.
+    pub fn from_url(url: &str) -> Result<Self> {
+        if !url.starts_with("mysql://") {
+            return Err(Error::invalid_input(format!(
+                "a MySQL-protocol URL must start with mysql:// (got {})",
+                redact(url)
+            ))
+            .with_backend("mysql"));
+        }
+        Ok(Self {
+            url: url.to_owned(),
+            flavor: MySqlFlavorChoice::Detect,
+            op_timeout: Duration::from_secs(30),
+            max_connections: 16,
+        })
+    }
+}
+
+/// `url` with any password replaced by `***`, for messages and logs.
+pub(crate) fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.find(':') {
+                Some(c) => format!("{}{}:***{}", &url[..s + 3], &creds[..c], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_never_reach_messages() {
+        assert_eq!(redact("mysql://u:secret@h:1/db"), "mysql://u:***@h:1/db");
+        assert_eq!(redact("mysql://h:1/db"), "mysql://h:1/db");
+        let e = MySqlConfig::from_url("postgres://u:secret@h/db").unwrap_err();
+        assert!(!e.to_string().contains("secret"), "{e}");
+    }
+}

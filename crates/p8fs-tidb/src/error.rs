@@ -1,0 +1,52 @@
+//! MySQL, TiDB and MariaDB errors mapped to portable kinds.
+
+use p8fs_sql_dialect::{Error, ErrorKind};
+
+/// Maps a driver error, naming `backend` (the flavor) in the message.
+pub(crate) fn map(e: mysql_async::Error, backend: &'static str) -> Error {
+    use mysql_async::Error as E;
+    let (kind, code) = match &e {
+        E::Server(s) => (server_kind(s.code), Some(s.code.to_string())),
+        E::Io(_) => (ErrorKind::Unavailable, None),
+        E::Driver(_) => (ErrorKind::Unavailable, None),
+        E::Url(_) => (ErrorKind::InvalidInput, None),
+        E::Other(_) => (ErrorKind::Database, None),
+    };
+    let mut err = Error::new(kind, "MySQL-protocol call failed").with_backend(backend).with_source(e);
+    if let Some(c) = code {
+        err = err.with_code(c);
+    }
+    err
+}
+
+/// Server error numbers (MySQL's, TiDB's and MariaDB's) to kinds.
+fn server_kind(code: u16) -> ErrorKind {
+    match code {
+        // ER_DUP_ENTRY, ER_DUP_KEY, ER_DUP_UNIQUE
+        1062 | 1022 | 1169 => ErrorKind::UniqueViolation,
+        // ER_LOCK_DEADLOCK, TiDB write conflict, TiDB "transaction too large"-free retryables
+        1213 | 9007 | 8002 | 8022 | 8028 => ErrorKind::Conflict,
+        // ER_LOCK_WAIT_TIMEOUT, ER_QUERY_TIMEOUT (MariaDB), max_execution_time exceeded
+        1205 | 1969 | 3024 => ErrorKind::Timeout,
+        // server shutting down, too many connections, TiKV/PD server busy or unavailable
+        1053 | 1040 | 9001 | 9002 | 9003 | 9004 | 9005 => ErrorKind::Unavailable,
+        // data too long, incorrect value, out of range, invalid JSON, truncated
+        1406 | 1366 | 1264 | 3140 | 1265 | 4038 | 1292 => ErrorKind::InvalidInput,
+        // ER_NOT_SUPPORTED_YET, unknown function
+        1235 | 1305 => ErrorKind::Unsupported,
+        _ => ErrorKind::Database,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_codes_map_to_portable_kinds() {
+        assert_eq!(server_kind(1062), ErrorKind::UniqueViolation);
+        assert_eq!(server_kind(9007), ErrorKind::Conflict);
+        assert!(server_kind(1213).is_retryable());
+        assert_eq!(server_kind(1146), ErrorKind::Database);
+    }
+}

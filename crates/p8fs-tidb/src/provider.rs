@@ -1,0 +1,168 @@
+//! [`TidbProvider`]: one pool, one detected flavor, statements in, rows out.
+
+use std::future::Future;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use mysql_async::prelude::Queryable;
+use mysql_async::{Opts, OptsBuilder, Params, Pool, PoolConstraints, PoolOpts};
+use p8fs_sql_dialect::{
+    DialectKind, Error, ErrorKind, Flavor, Result, Row, ServerInfo, SqlExecutor, Statement,
+};
+
+use crate::config::{MySqlConfig, MySqlFlavorChoice, redact};
+use crate::{binder, error};
+
+/// A TiDB or MariaDB database reached over the MySQL protocol.
+///
+/// Connections run with the session time zone set to UTC, so timestamps mean the same on
+/// every engine.
+#[derive(Debug)]
+pub struct TidbProvider {
+    pool: Pool,
+    info: ServerInfo,
+    dialect: DialectKind,
+    backend: &'static str,
+    op_timeout: Duration,
+}
+
+impl TidbProvider {
+    /// Connects, asks the server for its version, and picks the dialect from the flavor
+    /// (or from [`MySqlConfig::flavor`] when forced).
+    ///
+    /// # Errors
+    /// [`ErrorKind::Unavailable`] or [`ErrorKind::Timeout`] when the server cannot be
+    /// reached; [`ErrorKind::Unsupported`] for servers without vector support (MySQL,
+    /// MariaDB before 11.7).
+    pub async fn connect(cfg: MySqlConfig) -> Result<Self> {
+        let opts = Opts::from_url(&cfg.url).map_err(|e| {
+            Error::invalid_input(format!("bad MySQL URL {}", redact(&cfg.url))).with_backend("mysql").with_source(e)
+        })?;
+        let constraints = PoolConstraints::new(0, cfg.max_connections.max(1))
+            .ok_or_else(|| Error::invalid_input("max_connections must be at least 1").with_backend("mysql"))?;
+        let opts = OptsBuilder::from_opts(opts)
+            .init(vec!["SET time_zone = '+00:00'"])
+            .pool_opts(PoolOpts::default().with_constraints(constraints))
+            .tcp_nodelay(true);
+        let pool = Pool::new(opts);
+        let mut this = Self {
+            pool,
+            info: ServerInfo::parse(Flavor::MySql, ""),
+            dialect: DialectKind::Tidb,
+            backend: "mysql",
+            op_timeout: cfg.op_timeout,
+        };
+        let version = this.version_text().await?;
+        let detected = Flavor::from_mysql_version(&version);
+        let flavor = match cfg.flavor {
+            MySqlFlavorChoice::Detect => detected,
+            MySqlFlavorChoice::Tidb => Flavor::Tidb,
+            MySqlFlavorChoice::MariaDb => Flavor::MariaDb,
+        };
+        this.info = ServerInfo::parse(detected, &version);
+        this.backend = flavor.name();
+        this.dialect = match flavor {
+            Flavor::Tidb => DialectKind::Tidb,
+            Flavor::MariaDb if cfg.flavor == MySqlFlavorChoice::Detect && !this.info.at_least(11, 7) => {
+                return Err(Error::new(
+                    ErrorKind::Unsupported,
+                    format!("MariaDB {version} has no VECTOR type; p8fs needs MariaDB 11.7 or later"),
+                )
+                .with_backend("mariadb"));
+            }
+            Flavor::MariaDb => DialectKind::MariaDb,
+            _ => {
+                return Err(Error::new(
+                    ErrorKind::Unsupported,
+                    format!(
+                        "server {version} is neither TiDB nor MariaDB; p8fs speaks TiDB >= 8.4 and MariaDB >= 11.7 over the MySQL protocol (force a flavor to override)"
+                    ),
+                )
+                .with_backend("mysql"));
+            }
+        };
+        tracing::debug!(backend = this.backend, version = %version, "connected");
+        Ok(this)
+    }
+
+    /// What the server reported at connect time.
+    pub fn info(&self) -> &ServerInfo {
+        &self.info
+    }
+
+    /// The connection pool, for callers that need the driver directly.
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    /// Closes every pooled connection.
+    ///
+    /// # Errors
+    /// When a connection fails to close cleanly.
+    pub async fn disconnect(self) -> Result<()> {
+        let backend = self.backend;
+        self.pool.disconnect().await.map_err(|e| error::map(e, backend))
+    }
+
+    async fn version_text(&self) -> Result<String> {
+        let rows = self.query(&Statement::raw("SELECT VERSION()")).await?;
+        let cell = rows.into_iter().next().and_then(|r| r.into_iter().next());
+        cell.ok_or_else(|| Error::decode("SELECT VERSION() returned no row").with_backend(self.backend))?
+            .into_text()
+            .map_err(|e| e.with_backend(self.backend))
+    }
+
+    /// Runs `fut` under the operation deadline.
+    async fn timed<T>(&self, what: &str, fut: impl Future<Output = Result<T>>) -> Result<T> {
+        match tokio::time::timeout(self.op_timeout, fut).await {
+            Ok(r) => r,
+            Err(_) => Err(Error::new(
+                ErrorKind::Timeout,
+                format!("{what} did not finish within {:?}", self.op_timeout),
+            )
+            .with_backend(self.backend)),
+        }
+    }
+}
+
+#[async_trait]
+impl SqlExecutor for TidbProvider {
+    fn dialect(&self) -> DialectKind {
+        self.dialect
+    }
+
+    async fn server_info(&self) -> Result<ServerInfo> {
+        let version = self.version_text().await?;
+        Ok(ServerInfo::parse(Flavor::from_mysql_version(&version), &version))
+    }
+
+    async fn execute(&self, stmt: &Statement) -> Result<u64> {
+        let b = self.backend;
+        self.timed("statement", async {
+            let mut conn = self.pool.get_conn().await.map_err(|e| error::map(e, b))?;
+            if stmt.values.is_empty() {
+                conn.query_drop(&stmt.sql).await.map_err(|e| error::map(e, b))?;
+            } else {
+                let params = Params::Positional(binder::bind(&stmt.values).map_err(|e| e.with_backend(b))?);
+                conn.exec_drop(&stmt.sql, params).await.map_err(|e| error::map(e, b))?;
+            }
+            Ok(conn.affected_rows())
+        })
+        .await
+    }
+
+    async fn query(&self, stmt: &Statement) -> Result<Vec<Row>> {
+        let b = self.backend;
+        self.timed("query", async {
+            let mut conn = self.pool.get_conn().await.map_err(|e| error::map(e, b))?;
+            let rows: Vec<mysql_async::Row> = if stmt.values.is_empty() {
+                conn.query(&stmt.sql).await.map_err(|e| error::map(e, b))?
+            } else {
+                let params = Params::Positional(binder::bind(&stmt.values).map_err(|e| e.with_backend(b))?);
+                conn.exec(&stmt.sql, params).await.map_err(|e| error::map(e, b))?
+            };
+            rows.into_iter().map(|r| binder::decode_row(r).map_err(|e| e.with_backend(b))).collect()
+        })
+        .await
+    }
+}

@@ -1,0 +1,155 @@
+//! Which backend this process tests, and how to reach it.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use p8fs_sql_dialect::{Flavor, SqlExecutor};
+
+/// A backend of the test matrix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// SQLite (and, with the KV layer, the embedded KV store): no server.
+    Embedded,
+    /// PostgreSQL with pgvector.
+    Postgres,
+    /// MariaDB 11.8 over the MySQL protocol.
+    MariaDb,
+    /// A real TiDB the user points at with `P8FS_TIDB_URL`.
+    Tidb,
+}
+
+impl Backend {
+    /// Parses a backend name.
+    pub fn parse(s: &str) -> Result<Self> {
+        Ok(match s {
+            "embedded" | "sqlite" => Backend::Embedded,
+            "postgres" | "postgresql" => Backend::Postgres,
+            "mariadb" => Backend::MariaDb,
+            "tidb" => Backend::Tidb,
+            other => bail!("unknown P8FS_TEST_BACKEND {other:?}; valid: embedded, postgres, mariadb, tidb"),
+        })
+    }
+
+    /// The name used in test names and messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Embedded => "embedded",
+            Backend::Postgres => "postgres",
+            Backend::MariaDb => "mariadb",
+            Backend::Tidb => "tidb",
+        }
+    }
+
+    /// The flavor the server of this backend must report.
+    pub fn expected_flavor(self) -> Flavor {
+        match self {
+            Backend::Embedded => Flavor::Sqlite,
+            Backend::Postgres => Flavor::Postgres,
+            Backend::MariaDb => Flavor::MariaDb,
+            Backend::Tidb => Flavor::Tidb,
+        }
+    }
+
+    /// The variable holding this backend's URL, for those that need one.
+    pub fn url_var(self) -> Option<&'static str> {
+        match self {
+            Backend::Embedded => None,
+            Backend::Postgres => Some("P8FS_TEST_PG_URL"),
+            Backend::MariaDb => Some("P8FS_TEST_MARIADB_URL"),
+            Backend::Tidb => Some("P8FS_TIDB_URL"),
+        }
+    }
+}
+
+/// The test process's configuration, read once.
+#[derive(Debug, Clone)]
+pub struct TestEnv {
+    /// The backend under test.
+    pub backend: Backend,
+    /// Whether an unreachable backend fails (`P8FS_TEST_REQUIRED=1`).
+    pub required: bool,
+    /// Soak duration per test (`P8FS_TEST_SOAK_SECS`), zero when off.
+    pub soak: Duration,
+    vars: BTreeMap<String, String>,
+}
+
+impl TestEnv {
+    /// Reads the environment and the services file.
+    pub fn load() -> Result<Self> {
+        let backend = Backend::parse(&std::env::var("P8FS_TEST_BACKEND").unwrap_or_else(|_| "embedded".into()))?;
+        let required = std::env::var("P8FS_TEST_REQUIRED").is_ok_and(|v| v == "1");
+        let soak = std::env::var("P8FS_TEST_SOAK_SECS")
+            .ok()
+            .map(|s| s.parse::<u64>().context("P8FS_TEST_SOAK_SECS must be a number of seconds"))
+            .transpose()?
+            .map_or(Duration::ZERO, Duration::from_secs);
+        let file = std::env::var_os("P8FS_SERVICES_FILE").map(PathBuf::from).unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/p8fs-services/services.env")
+        });
+        let mut vars: BTreeMap<String, String> = std::fs::read_to_string(&file)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| !l.trim_start().starts_with('#'))
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+            .collect();
+        // The process environment wins over the file.
+        for (k, v) in std::env::vars() {
+            if k.starts_with("P8FS_") {
+                vars.insert(k, v);
+            }
+        }
+        Ok(Self { backend, required, soak, vars })
+    }
+
+    /// The backend's URL, when configured.
+    pub fn url(&self) -> Option<&str> {
+        self.backend.url_var().and_then(|k| self.vars.get(k)).map(String::as_str)
+    }
+
+    /// Why the backend cannot be tested, if it cannot: a URL it needs is missing.
+    pub fn missing(&self) -> Option<String> {
+        let var = self.backend.url_var()?;
+        if self.url().is_some() {
+            return None;
+        }
+        Some(match self.backend {
+            Backend::Tidb => format!("{var} is not set: point it at a real TiDB (mysql://user:pass@host:4000/db)"),
+            _ => format!("{var} is not set: run `cargo xtask services up` or `cargo xtask test`"),
+        })
+    }
+
+    /// Connects a SQL provider to the backend.
+    pub async fn sql(&self, scratch: &str) -> Result<Arc<dyn SqlExecutor>> {
+        let timeout = Duration::from_secs(20);
+        Ok(match self.backend {
+            Backend::Embedded => {
+                let path = std::env::temp_dir().join(format!("p8fs-test-{scratch}.sqlite"));
+                Arc::new(p8fs_sqlite::SqliteProvider::open(p8fs_sqlite::SqliteConfig::File(path)).await?)
+            }
+            Backend::Postgres => {
+                let mut cfg = p8fs_postgres::PgConfig::from_url(self.url().context("no URL")?)?;
+                cfg.op_timeout = timeout;
+                cfg.pg.connect_timeout(Duration::from_secs(5));
+                Arc::new(p8fs_postgres::PgProvider::connect(cfg).await?)
+            }
+            Backend::MariaDb | Backend::Tidb => {
+                let mut cfg = p8fs_tidb::MySqlConfig::from_url(self.url().context("no URL")?)?;
+                cfg.op_timeout = timeout;
+                Arc::new(p8fs_tidb::TidbProvider::connect(cfg).await?)
+            }
+        })
+    }
+
+    /// Removes what [`TestEnv::sql`] created for `scratch` outside the database.
+    pub fn cleanup(&self, scratch: &str) {
+        if self.backend == Backend::Embedded {
+            for ext in ["sqlite", "sqlite-wal", "sqlite-shm"] {
+                std::fs::remove_file(std::env::temp_dir().join(format!("p8fs-test-{scratch}.{ext}"))).ok();
+            }
+        }
+    }
+}

@@ -1,0 +1,114 @@
+//! Turns suites into libtest-mimic trials for one backend: unique scratch names, a
+//! deadline per test, soak repetition, and a closing line per backend.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use libtest_mimic::{Failed, Trial};
+
+use crate::TestEnv;
+
+/// A boxed test future.
+pub type TestFuture = Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>>;
+
+/// What a test receives.
+#[derive(Clone)]
+pub struct Ctx {
+    /// The process's configuration.
+    pub env: Arc<TestEnv>,
+    /// A name no other test of any concurrent run uses (`[a-z0-9_]`), for tables, keys
+    /// and files.
+    pub scratch: String,
+}
+
+/// One test of a suite: its name and its body.
+pub struct Case {
+    /// `suite::behaviour`, e.g. `sql::json_round_trips_every_kind`.
+    pub name: &'static str,
+    /// The body.
+    pub run: fn(Ctx) -> TestFuture,
+}
+
+/// Declares a [`Case`] from an `async fn(Ctx) -> anyhow::Result<()>`.
+#[macro_export]
+macro_rules! case {
+    ($suite:literal, $f:path) => {
+        $crate::harness::Case {
+            name: concat!($suite, "::", stringify!($f)),
+            run: |ctx| Box::pin($f(ctx)),
+        }
+    };
+}
+
+/// The shared runtime all trials block on.
+fn runtime() -> &'static tokio::runtime::Runtime {
+    static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RT.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap_or_else(|e| panic!("cannot build the test runtime: {e}"))
+    })
+}
+
+/// A scratch name unique across processes and tests.
+pub fn scratch_name() -> String {
+    static N: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in format!("{}-{nanos}-{n}", std::process::id()).bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("t{:012x}", h & 0xffff_ffff_ffff)
+}
+
+/// Deadline of one test body: a backend that stops answering fails the test, never
+/// hangs the run.
+const TEST_DEADLINE: Duration = Duration::from_secs(120);
+
+/// Builds the trials of `cases` for the configured backend.
+pub fn trials(env: &Arc<TestEnv>, cases: &[Case]) -> Vec<Trial> {
+    let backend = env.backend.name();
+    cases
+        .iter()
+        .map(|case| {
+            let name = format!("{backend}::{}", case.name);
+            if let Some(why) = env.missing() {
+                if env.required {
+                    let msg = format!("{backend}: required backend is not configured: {why}");
+                    return Trial::test(name, move || Err(Failed::from(msg)));
+                }
+                return Trial::test(name, || Ok(())).with_ignored_flag(true);
+            }
+            let env = Arc::clone(env);
+            let run = case.run;
+            Trial::test(name, move || run_case(env, run))
+        })
+        .collect()
+}
+
+fn run_case(env: Arc<TestEnv>, run: fn(Ctx) -> TestFuture) -> Result<(), Failed> {
+    let backend = env.backend.name();
+    let soak = env.soak;
+    let start = Instant::now();
+    loop {
+        let ctx = Ctx { env: Arc::clone(&env), scratch: scratch_name() };
+        let scratch = ctx.scratch.clone();
+        let result = runtime().block_on(async { tokio::time::timeout(TEST_DEADLINE, run(ctx)).await });
+        env.cleanup(&scratch);
+        match result {
+            Err(_) => return Err(format!("{backend}: test did not finish within {TEST_DEADLINE:?}").into()),
+            Ok(Err(e)) => return Err(format!("{backend}: {e:#}").into()),
+            Ok(Ok(())) => {}
+        }
+        if start.elapsed() >= soak {
+            return Ok(());
+        }
+    }
+}

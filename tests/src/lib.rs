@@ -1,0 +1,19 @@
+//! p8fs's conformance suites, run against every backend the way OpenDAL's behavior tests
+//! are: one binary (`tests/conformance.rs`), one backend per process, chosen by
+//! environment variables (see `docs/testing.md`).
+//!
+//! * `P8FS_TEST_BACKEND`: `embedded` (default), `postgres`, `mariadb`, `tidb`.
+//! * URLs: `P8FS_TEST_PG_URL`, `P8FS_TEST_MARIADB_URL`, `P8FS_TIDB_URL`, read from the
+//!   environment or from the file `cargo xtask services up` writes (`P8FS_SERVICES_FILE`,
+//!   default `target/p8fs-services/services.env`).
+//! * `P8FS_TEST_REQUIRED=1` (set by `cargo xtask test`): a backend that is not configured
+//!   or cannot be reached fails every test instead of skipping it.
+//! * `P8FS_TEST_SOAK_SECS=N`: repeat each test body for N seconds (the outage drill).
+//!
+//! Suites are gated on what a backend can do, never on its name.
+
+pub mod backend;
+pub mod harness;
+pub mod sql;
+
+pub use backend::{Backend, TestEnv};

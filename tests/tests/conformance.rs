@@ -1,0 +1,41 @@
+//! The conformance runner: one backend per process (`P8FS_TEST_BACKEND`), every suite
+//! that applies to it. See the crate docs and `docs/testing.md`.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use libtest_mimic::Arguments;
+use p8fs_tests::{TestEnv, harness, sql};
+
+fn main() -> ExitCode {
+    let args = Arguments::from_args();
+    let env = match TestEnv::load() {
+        Ok(env) => Arc::new(env),
+        Err(e) => {
+            eprintln!("conformance: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    let backend = env.backend.name();
+    let mut cases = Vec::new();
+    cases.extend(sql::cases());
+    let trials = harness::trials(&env, &cases);
+    if trials.is_empty() {
+        eprintln!("{backend}: no conformance test applies to this backend");
+        return ExitCode::FAILURE;
+    }
+    let c = libtest_mimic::run(&args, trials);
+    let line = format!("{} passed, {} failed, {} ignored", c.num_passed, c.num_failed, c.num_ignored);
+    println!("backend {backend}: {line}");
+    if let Some(path) = std::env::var_os("P8FS_TEST_RESULT_FILE") {
+        std::fs::write(path, format!("{line}\n")).ok();
+    }
+    if c.num_passed == 0 && c.num_failed == 0 && !args.list {
+        // Nothing ran: never let that pass as green when the backend was required.
+        if env.required {
+            eprintln!("{backend}: no test ran");
+            return ExitCode::FAILURE;
+        }
+    }
+    c.exit_code()
+}

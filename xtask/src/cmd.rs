@@ -1,0 +1,81 @@
+//! Running external commands: each is printed before it runs, and a failure says which.
+
+use std::ffi::OsStr;
+use std::process::{Command, Output, Stdio};
+
+use anyhow::{Context, Result, bail};
+
+/// The command as a shell-like line, for printing.
+pub(crate) fn display(cmd: &Command) -> String {
+    let mut s = String::new();
+    for (k, v) in cmd.get_envs() {
+        if let Some(v) = v {
+            s.push_str(&format!("{}={} ", k.to_string_lossy(), quote(v)));
+        }
+    }
+    s.push_str(&quote(cmd.get_program()));
+    for a in cmd.get_args() {
+        s.push(' ');
+        s.push_str(&quote(a));
+    }
+    s
+}
+
+fn quote(s: &OsStr) -> String {
+    let s = s.to_string_lossy();
+    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:=@,+%".contains(c)) {
+        s.into_owned()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+/// Runs `cmd`, inheriting stdout/stderr; fails unless it exits 0.
+pub(crate) fn run(cmd: &mut Command) -> Result<()> {
+    println!("+ {}", display(cmd));
+    let status = cmd.status().with_context(|| format!("cannot start {}", display(cmd)))?;
+    if !status.success() {
+        bail!("command failed ({status}): {}", display(cmd));
+    }
+    Ok(())
+}
+
+/// Runs `cmd` quietly and returns its output; fails unless it exits 0, showing its stderr.
+pub(crate) fn output(cmd: &mut Command) -> Result<Output> {
+    println!("+ {}", display(cmd));
+    let out = cmd
+        .stdin(Stdio::null())
+        .output()
+        .with_context(|| format!("cannot start {}", display(cmd)))?;
+    if !out.status.success() {
+        bail!(
+            "command failed ({}): {}\n{}{}",
+            out.status,
+            display(cmd),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(out)
+}
+
+/// Whether the current process runs as root.
+pub(crate) fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+/// A command that runs `program` as `user` when we are root (servers refuse to run as
+/// root), or as ourselves otherwise.
+pub(crate) fn as_user(user: &str, program: impl AsRef<OsStr>) -> Command {
+    if is_root() {
+        let mut c = Command::new("runuser");
+        c.args(["-u", user, "--"]).arg(program);
+        c
+    } else {
+        Command::new(program)
+    }
+}

@@ -1,0 +1,50 @@
+//! `cargo xtask`: the commands people and CI run. Every external command is printed
+//! before it runs.
+//!
+//! ```text
+//! cargo xtask services up|down|status   local PostgreSQL+pgvector and MariaDB 11.8
+//! cargo xtask test [BACKEND...]         the test matrix (default: all)
+//! ```
+
+mod cmd;
+mod paths;
+mod services;
+mod test;
+
+use anyhow::{Result, bail};
+
+const USAGE: &str = "\
+usage: cargo xtask <command>
+
+commands:
+  services up|down|status     start, stop or show the local test databases
+  test [BACKEND...] [--keep-services] [--no-drill]
+                              run the test matrix; BACKEND is one of
+                              embedded, postgres, mariadb, tikv, http, tidb, all (default)
+";
+
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("xtask: error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let paths = paths::Paths::discover()?;
+    match args.first().map(String::as_str) {
+        Some("services") => match args.get(1).map(String::as_str) {
+            Some("up") => services::up(&paths, &services::Service::ALL).map(|_| ()),
+            Some("down") => services::down(&paths, &services::Service::ALL),
+            Some("status") => services::status(&paths),
+            _ => bail!("{USAGE}"),
+        },
+        Some("test") => test::run(&paths, &args[1..]),
+        Some("-h" | "--help" | "help") => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        _ => bail!("{USAGE}"),
+    }
+}

@@ -1,0 +1,357 @@
+//! `cargo xtask test`: build once, run the unit tests, then the same conformance suites
+//! against each backend, then the outage drill; print what ran, per backend, with timings.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+use crate::cmd;
+use crate::paths::Paths;
+use crate::services::{self, Service};
+
+/// A backend of the matrix. Mirrors `p8fs_tests::Backend`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Backend {
+    Embedded,
+    Postgres,
+    MariaDb,
+    Tidb,
+}
+
+impl Backend {
+    fn name(self) -> &'static str {
+        match self {
+            Backend::Embedded => "embedded",
+            Backend::Postgres => "postgres",
+            Backend::MariaDb => "mariadb",
+            Backend::Tidb => "tidb",
+        }
+    }
+
+    fn parse(s: &str) -> Result<Vec<Backend>> {
+        Ok(match s {
+            "embedded" => vec![Backend::Embedded],
+            "postgres" | "postgresql" => vec![Backend::Postgres],
+            "mariadb" => vec![Backend::MariaDb],
+            "tidb" => vec![Backend::Tidb],
+            "all" => Backend::all(),
+            "tikv" | "http" => bail!(
+                "backend {s:?} has no suites yet: the KV layer (issue 3) brings them; valid now: embedded, postgres, mariadb, tidb, all"
+            ),
+            _ => bail!("unknown backend {s:?}; valid: embedded, postgres, mariadb, tidb, all"),
+        })
+    }
+
+    /// Every backend that can exist here: TiDB only when the user points at one.
+    fn all() -> Vec<Backend> {
+        let mut v = vec![Backend::Embedded, Backend::Postgres, Backend::MariaDb];
+        if std::env::var_os("P8FS_TIDB_URL").is_some() {
+            v.push(Backend::Tidb);
+        } else {
+            println!("tidb: not part of this run (no TiDB can run here; set P8FS_TIDB_URL to test a real one)");
+        }
+        v
+    }
+
+    fn service(self) -> Option<Service> {
+        match self {
+            Backend::Postgres => Some(Service::Postgres),
+            Backend::MariaDb => Some(Service::MariaDb),
+            Backend::Embedded | Backend::Tidb => None,
+        }
+    }
+}
+
+/// One line of the closing report.
+struct Stage {
+    name: String,
+    secs: f64,
+    outcome: String,
+    ok: bool,
+}
+
+struct Report {
+    stages: Vec<Stage>,
+}
+
+impl Report {
+    fn stage<T>(&mut self, name: &str, f: impl FnOnce() -> Result<(T, String)>) -> Option<T> {
+        println!("\n==> {name}");
+        let t = Instant::now();
+        let r = f();
+        let secs = t.elapsed().as_secs_f64();
+        match r {
+            Ok((v, outcome)) => {
+                println!("<== {name}: {outcome} ({secs:.1}s)");
+                self.stages.push(Stage { name: name.to_owned(), secs, outcome, ok: true });
+                Some(v)
+            }
+            Err(e) => {
+                println!("<== {name}: FAILED ({secs:.1}s): {e:#}");
+                self.stages.push(Stage { name: name.to_owned(), secs, outcome: format!("FAILED: {e:#}"), ok: false });
+                None
+            }
+        }
+    }
+
+    fn print(&self) {
+        println!("\n{:<32} {:>8}  result", "stage", "seconds");
+        for s in &self.stages {
+            let first_line = s.outcome.lines().next().unwrap_or("");
+            println!("{:<32} {:>8.1}  {}", s.name, s.secs, first_line);
+        }
+        let total: f64 = self.stages.iter().map(|s| s.secs).sum();
+        println!("{:<32} {:>8.1}", "total", total);
+    }
+
+    fn ok(&self) -> bool {
+        self.stages.iter().all(|s| s.ok)
+    }
+}
+
+pub(crate) fn run(paths: &Paths, args: &[String]) -> Result<()> {
+    let mut backends = Vec::new();
+    let mut keep_services = false;
+    let mut drill = true;
+    for a in args {
+        match a.as_str() {
+            "--keep-services" => keep_services = true,
+            "--no-drill" => drill = false,
+            other => backends.extend(Backend::parse(other)?),
+        }
+    }
+    if backends.is_empty() {
+        backends = Backend::all();
+    }
+    backends.sort();
+    backends.dedup();
+    let needed: Vec<Service> = backends.iter().filter_map(|b| b.service()).collect();
+
+    let mut report = Report { stages: Vec::new() };
+    let started = if needed.is_empty() {
+        Vec::new()
+    } else {
+        report
+            .stage("services up", || {
+                let s = services::up(paths, &needed)?;
+                Ok((s, "ok".to_owned()))
+            })
+            .unwrap_or_default()
+    };
+    let env = services::read_env(&paths.env_file);
+
+    let binaries = report.stage("build (cargo test --no-run)", || {
+        let b = build(paths)?;
+        let n = b.len();
+        Ok((b, format!("{n} test binaries")))
+    });
+
+    if let Some(binaries) = &binaries {
+        report.stage("unit and golden tests", || unit_tests(paths, binaries));
+        let conformance = binaries.iter().find(|b| b.name == "conformance");
+        for &b in &backends {
+            let name = format!("suite {}", b.name());
+            report.stage(&name, || {
+                let bin = conformance.context("the conformance test binary was not built")?;
+                suite(paths, bin, b, &env)
+            });
+        }
+        if drill {
+            for &b in &backends {
+                if let (Some(svc), Some(bin)) = (b.service(), conformance) {
+                    report.stage(&format!("outage drill {}", b.name()), || outage_drill(paths, bin, b, svc, &env));
+                }
+            }
+        }
+    }
+
+    if !keep_services && !started.is_empty() {
+        report.stage("services down (those this run started)", || {
+            services::down(paths, &started)?;
+            Ok(((), "ok".to_owned()))
+        });
+    }
+    report.print();
+    if !report.ok() {
+        bail!("the test matrix failed (see the stages above)");
+    }
+    println!("\nall stages passed");
+    Ok(())
+}
+
+/// A test executable cargo built.
+struct TestBinary {
+    package: String,
+    name: String,
+    path: PathBuf,
+    manifest_dir: PathBuf,
+}
+
+/// Builds every test target once and lists the executables.
+fn build(paths: &Paths) -> Result<Vec<TestBinary>> {
+    let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    c.current_dir(&paths.root)
+        .args(["test", "--workspace", "--no-run", "--locked", "--message-format=json-render-diagnostics"])
+        .stderr(Stdio::inherit());
+    let out = cmd::output(&mut c)?;
+    let mut bins = Vec::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let Ok(msg) = serde_json::from_str::<serde_json::Value>(line) else { continue };
+        if msg["reason"] != "compiler-artifact" {
+            continue;
+        }
+        let Some(exe) = msg["executable"].as_str() else { continue };
+        if msg["profile"]["test"] != true {
+            continue;
+        }
+        let manifest = PathBuf::from(msg["manifest_path"].as_str().unwrap_or_default());
+        bins.push(TestBinary {
+            package: msg["package_id"].as_str().unwrap_or_default().to_owned(),
+            name: msg["target"]["name"].as_str().unwrap_or_default().to_owned(),
+            path: PathBuf::from(exe),
+            manifest_dir: manifest.parent().map(Path::to_path_buf).unwrap_or_default(),
+        });
+    }
+    bins.sort_by(|a, b| (&a.package, &a.name).cmp(&(&b.package, &b.name)));
+    Ok(bins)
+}
+
+/// Runs every test binary but the conformance suites, then the doc tests.
+fn unit_tests(paths: &Paths, bins: &[TestBinary]) -> Result<((), String)> {
+    let (mut passed, mut failed) = (0u64, 0u64);
+    let mut failures = Vec::new();
+    for b in bins.iter().filter(|b| b.name != "conformance") {
+        let mut c = Command::new(&b.path);
+        c.current_dir(&b.manifest_dir).arg("-q");
+        println!("+ {}", cmd::display(&c));
+        let out = c.stdin(Stdio::null()).output().with_context(|| format!("running {}", b.path.display()))?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        print!("{text}");
+        eprint!("{}", String::from_utf8_lossy(&out.stderr));
+        let (p, f) = libtest_counts(&text);
+        passed += p;
+        failed += f;
+        if !out.status.success() {
+            failures.push(b.name.clone());
+        }
+    }
+    let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    c.current_dir(&paths.root).args(["test", "--workspace", "--locked", "--doc", "-q"]);
+    println!("+ {}", cmd::display(&c));
+    let out = c.stdin(Stdio::null()).output()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    print!("{text}");
+    eprint!("{}", String::from_utf8_lossy(&out.stderr));
+    let (p, f) = libtest_counts(&text);
+    passed += p;
+    failed += f;
+    if !out.status.success() {
+        failures.push("doc tests".to_owned());
+    }
+    if !failures.is_empty() {
+        bail!("{passed} passed, {failed} failed; failing: {}", failures.join(", "));
+    }
+    Ok(((), format!("{passed} passed, 0 failed")))
+}
+
+/// Sums libtest's `test result: ok. N passed; M failed` lines.
+fn libtest_counts(text: &str) -> (u64, u64) {
+    let mut p = 0;
+    let mut f = 0;
+    for line in text.lines().filter(|l| l.starts_with("test result:")) {
+        for part in line.split([';', '.']) {
+            let words: Vec<&str> = part.split_whitespace().collect();
+            if let [n, what] = words[..] {
+                match what {
+                    "passed" => p += n.parse::<u64>().unwrap_or(0),
+                    "failed" => f += n.parse::<u64>().unwrap_or(0),
+                    _ => {}
+                }
+            }
+        }
+    }
+    (p, f)
+}
+
+/// The environment a conformance run gets for `backend`.
+fn suite_command(paths: &Paths, bin: &TestBinary, backend: Backend, env: &BTreeMap<String, String>) -> Command {
+    let mut c = Command::new(&bin.path);
+    c.current_dir(&bin.manifest_dir)
+        .env("P8FS_TEST_BACKEND", backend.name())
+        .env("P8FS_TEST_REQUIRED", "1")
+        .env("P8FS_SERVICES_FILE", &paths.env_file);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c
+}
+
+fn suite(paths: &Paths, bin: &TestBinary, backend: Backend, env: &BTreeMap<String, String>) -> Result<((), String)> {
+    let result_file = paths.target.join("p8fs-test-results").join(format!("{}.txt", backend.name()));
+    std::fs::create_dir_all(result_file.parent().context("no parent")?)?;
+    std::fs::remove_file(&result_file).ok();
+    let mut c = suite_command(paths, bin, backend, env);
+    c.env("P8FS_TEST_RESULT_FILE", &result_file);
+    println!("+ {}", cmd::display(&c));
+    let status = c.stdin(Stdio::null()).status()?;
+    let counts = std::fs::read_to_string(&result_file).unwrap_or_default();
+    let counts = counts.trim();
+    if !status.success() {
+        bail!("backend {}: {}", backend.name(), if counts.is_empty() { "the suite did not finish" } else { counts });
+    }
+    Ok(((), format!("backend {}: {counts}", backend.name())))
+}
+
+/// Runs the backend's suite in soak mode, stops its database two seconds in, and checks
+/// that the run fails promptly with a message naming the backend (no hang). Restarts the
+/// database afterwards.
+fn outage_drill(
+    paths: &Paths,
+    bin: &TestBinary,
+    backend: Backend,
+    svc: Service,
+    env: &BTreeMap<String, String>,
+) -> Result<((), String)> {
+    let log = paths.target.join("p8fs-test-results").join(format!("drill-{}.log", backend.name()));
+    let mut c = suite_command(paths, bin, backend, env);
+    c.env("P8FS_TEST_SOAK_SECS", "120")
+        .arg("--test-threads=2")
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&log)?)
+        .stderr(std::fs::File::create(log.with_extension("err"))?);
+    println!("+ {} > {}", cmd::display(&c), log.display());
+    let mut child = c.spawn()?;
+    std::thread::sleep(Duration::from_secs(2));
+    if let Some(status) = child.try_wait()? {
+        bail!("the suite ended ({status}) before the database was stopped; see {}", log.display());
+    }
+    let stopped_at = Instant::now();
+    services::down(paths, &[svc])?;
+    let deadline = Duration::from_secs(90);
+    let status = loop {
+        if let Some(s) = child.try_wait()? {
+            break s;
+        }
+        if stopped_at.elapsed() > deadline {
+            child.kill().ok();
+            services::up(paths, &[svc])?;
+            bail!("the suite still ran {deadline:?} after {} stopped: it hangs", backend.name());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let took = stopped_at.elapsed();
+    let text = std::fs::read_to_string(&log).unwrap_or_default()
+        + &std::fs::read_to_string(log.with_extension("err")).unwrap_or_default();
+    services::up(paths, &[svc])?;
+    if status.success() {
+        bail!("the suite passed although {} was stopped mid-run; see {}", backend.name(), log.display());
+    }
+    let needle = format!("{}:", backend.name());
+    let Some(line) = text.lines().find(|l| l.contains(&needle) && !l.starts_with("test ")) else {
+        bail!("the failure output never names {}; see {}", backend.name(), log.display());
+    };
+    Ok(((), format!("failed in {:.1}s after the stop, as it must: {}", took.as_secs_f64(), line.trim())))
+}
