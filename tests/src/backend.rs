@@ -86,9 +86,9 @@ impl TestEnv {
             .map(|s| s.parse::<u64>().context("P8FS_TEST_SOAK_SECS must be a number of seconds"))
             .transpose()?
             .map_or(Duration::ZERO, Duration::from_secs);
-        let file = std::env::var_os("P8FS_SERVICES_FILE").map(PathBuf::from).unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/p8fs-services/services.env")
-        });
+        let file = std::env::var_os("P8FS_SERVICES_FILE")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/p8fs-services/services.env"));
         let mut vars: BTreeMap<String, String> = std::fs::read_to_string(&file)
             .unwrap_or_default()
             .lines()

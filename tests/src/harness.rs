@@ -36,10 +36,7 @@ pub struct Case {
 #[macro_export]
 macro_rules! case {
     ($suite:literal, $f:path) => {
-        $crate::harness::Case {
-            name: concat!($suite, "::", stringify!($f)),
-            run: |ctx| Box::pin($f(ctx)),
-        }
+        $crate::harness::Case { name: concat!($suite, "::", stringify!($f)), run: |ctx| Box::pin($f(ctx)) }
     };
 }
 
@@ -104,7 +101,12 @@ fn run_case(env: Arc<TestEnv>, run: fn(Ctx) -> TestFuture) -> Result<(), Failed>
         env.cleanup(&scratch);
         match result {
             Err(_) => return Err(format!("{backend}: test did not finish within {TEST_DEADLINE:?}").into()),
-            Ok(Err(e)) => return Err(format!("{backend}: {e:#}").into()),
+            Ok(Err(e)) => {
+                // Every failure names the backend, once.
+                let msg = format!("{e:#}");
+                let prefix = format!("{backend}:");
+                return Err(if msg.starts_with(&prefix) { msg } else { format!("{prefix} {msg}") }.into());
+            }
             Ok(Ok(())) => {}
         }
         if start.elapsed() >= soak {

@@ -43,10 +43,7 @@ pub(crate) fn run(cmd: &mut Command) -> Result<()> {
 /// Runs `cmd` quietly and returns its output; fails unless it exits 0, showing its stderr.
 pub(crate) fn output(cmd: &mut Command) -> Result<Output> {
     println!("+ {}", display(cmd));
-    let out = cmd
-        .stdin(Stdio::null())
-        .output()
-        .with_context(|| format!("cannot start {}", display(cmd)))?;
+    let out = cmd.stdin(Stdio::null()).output().with_context(|| format!("cannot start {}", display(cmd)))?;
     if !out.status.success() {
         bail!(
             "command failed ({}): {}\n{}{}",
@@ -61,11 +58,7 @@ pub(crate) fn output(cmd: &mut Command) -> Result<Output> {
 
 /// Whether the current process runs as root.
 pub(crate) fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false)
+    Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0").unwrap_or(false)
 }
 
 /// A command that runs `program` as `user` when we are root (servers refuse to run as

@@ -21,10 +21,8 @@ pub(crate) struct Paths {
 
 impl Paths {
     pub(crate) fn discover() -> Result<Self> {
-        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .parent()
-            .context("xtask has no parent directory")?
-            .to_path_buf();
+        let root =
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().context("xtask has no parent directory")?.to_path_buf();
         let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("target"));
         let target = if target.is_absolute() { target } else { root.join(target) };
         let tag = short_hash(&root.to_string_lossy());
@@ -45,9 +43,9 @@ impl Paths {
 
 /// Whether every existing ancestor of `p` can be traversed by other users.
 fn reachable_by_others(p: &Path) -> bool {
-    p.ancestors().filter(|a| a.exists()).all(|a| {
-        std::fs::metadata(a).map(|m| m.permissions().mode() & 0o001 != 0).unwrap_or(false)
-    })
+    p.ancestors()
+        .filter(|a| a.exists())
+        .all(|a| std::fs::metadata(a).map(|m| m.permissions().mode() & 0o001 != 0).unwrap_or(false))
 }
 
 /// FNV-1a of `s`, as 8 hex digits: a stable tag per checkout.

@@ -349,8 +349,10 @@ fn outage_drill(
     if status.success() {
         bail!("the suite passed although {} was stopped mid-run; see {}", backend.name(), log.display());
     }
+    // libtest-mimic prints each failure as "---- NAME ----" followed by its message.
     let needle = format!("{}:", backend.name());
-    let Some(line) = text.lines().find(|l| l.contains(&needle) && !l.starts_with("test ")) else {
+    let mut lines = text.lines().skip_while(|l| !l.starts_with("---- "));
+    let Some(line) = lines.find(|l| l.starts_with(&needle)) else {
         bail!("the failure output never names {}; see {}", backend.name(), log.display());
     };
     Ok(((), format!("failed in {:.1}s after the stop, as it must: {}", took.as_secs_f64(), line.trim())))

@@ -26,10 +26,9 @@ impl PgProvider {
     /// reached or refuses the credentials.
     pub async fn connect(cfg: PgConfig) -> Result<Self> {
         let mgr = Manager::from_config(cfg.pg, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
-        let pool = Pool::builder(mgr)
-            .max_size(cfg.max_connections.max(1))
-            .build()
-            .map_err(|e| Error::invalid_input("cannot build the PostgreSQL pool").with_backend("postgres").with_source(e))?;
+        let pool = Pool::builder(mgr).max_size(cfg.max_connections.max(1)).build().map_err(|e| {
+            Error::invalid_input("cannot build the PostgreSQL pool").with_backend("postgres").with_source(e)
+        })?;
         let this = Self { pool, op_timeout: cfg.op_timeout };
         this.server_info().await?;
         Ok(this)
@@ -43,11 +42,10 @@ impl PgProvider {
     async fn timed<T>(&self, what: &str, fut: impl Future<Output = Result<T>>) -> Result<T> {
         match tokio::time::timeout(self.op_timeout, fut).await {
             Ok(r) => r,
-            Err(_) => Err(Error::new(
-                ErrorKind::Timeout,
-                format!("{what} did not finish within {:?}", self.op_timeout),
-            )
-            .with_backend("postgres")),
+            Err(_) => {
+                Err(Error::new(ErrorKind::Timeout, format!("{what} did not finish within {:?}", self.op_timeout))
+                    .with_backend("postgres"))
+            }
         }
     }
 }

@@ -116,9 +116,8 @@ impl fmt::Display for Error {
         if let Some(c) = &self.code {
             write!(f, " (code {c})")?;
         }
-        if let Some(s) = &self.source {
-            write!(f, ": {s}")?;
-        }
+        // The source is not repeated here: it is reachable through `source()`, and
+        // error reporters (anyhow's `{:#}`) print the chain.
         Ok(())
     }
 }
@@ -134,7 +133,8 @@ mod tests {
             .with_backend("mariadb")
             .with_code("2002")
             .with_source(io);
-        assert_eq!(e.to_string(), "mariadb: cannot connect to 127.0.0.1:1 (code 2002): refused");
+        assert_eq!(e.to_string(), "mariadb: cannot connect to 127.0.0.1:1 (code 2002)");
+        assert_eq!(std::error::Error::source(&e).map(ToString::to_string), Some("refused".to_owned()));
         assert!(e.is_retryable());
         assert!(!Error::invalid_input("x").is_retryable());
     }

@@ -87,10 +87,8 @@ impl ServerInfo {
 
 /// Reads `major.minor.patch` from the start of `s`; missing parts are 0.
 fn leading_version(s: &str) -> (u32, u32, u32) {
-    let mut parts = s
-        .split(|c: char| !c.is_ascii_digit())
-        .take_while(|p| !p.is_empty())
-        .map(|p| p.parse::<u32>().unwrap_or(0));
+    let mut parts =
+        s.split(|c: char| !c.is_ascii_digit()).take_while(|p| !p.is_empty()).map(|p| p.parse::<u32>().unwrap_or(0));
     (parts.next().unwrap_or(0), parts.next().unwrap_or(0), parts.next().unwrap_or(0))
 }
 

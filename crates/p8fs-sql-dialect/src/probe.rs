@@ -108,9 +108,8 @@ impl ProbeTable {
     /// # Errors
     /// [`crate::ErrorKind::Decode`] when the row does not have the probe's shape.
     pub fn decode(row: Row) -> Result<ProbeRow> {
-        let [id, doc, embedding]: [crate::SqlValue; 3] = row
-            .try_into()
-            .map_err(|r: Row| Error::decode(format!("probe row has {} columns, expected 3", r.len())))?;
+        let [id, doc, embedding]: [crate::SqlValue; 3] =
+            row.try_into().map_err(|r: Row| Error::decode(format!("probe row has {} columns, expected 3", r.len())))?;
         Ok(ProbeRow { id: id.into_text()?, doc: doc.into_json()?, embedding: embedding.into_vector()? })
     }
 }

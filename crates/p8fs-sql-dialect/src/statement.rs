@@ -59,10 +59,12 @@ impl SqlValue {
         match self {
             SqlValue::Json(v) => Ok(v),
             SqlValue::Null => Ok(serde_json::Value::Null),
-            SqlValue::Text(s) => serde_json::from_str(&s)
-                .map_err(|e| crate::Error::decode(format!("column is not valid JSON: {e}"))),
-            SqlValue::Bytes(b) => serde_json::from_slice(&b)
-                .map_err(|e| crate::Error::decode(format!("column is not valid JSON: {e}"))),
+            SqlValue::Text(s) => {
+                serde_json::from_str(&s).map_err(|e| crate::Error::decode(format!("column is not valid JSON: {e}")))
+            }
+            SqlValue::Bytes(b) => {
+                serde_json::from_slice(&b).map_err(|e| crate::Error::decode(format!("column is not valid JSON: {e}")))
+            }
             other => Err(crate::Error::decode(format!("expected JSON, found {}", other.kind_name()))),
         }
     }
@@ -88,8 +90,9 @@ impl SqlValue {
     pub fn into_text(self) -> crate::Result<String> {
         match self {
             SqlValue::Text(s) => Ok(s),
-            SqlValue::Bytes(b) => String::from_utf8(b)
-                .map_err(|_| crate::Error::decode("expected text, found bytes that are not UTF-8")),
+            SqlValue::Bytes(b) => {
+                String::from_utf8(b).map_err(|_| crate::Error::decode("expected text, found bytes that are not UTF-8"))
+            }
             other => Err(crate::Error::decode(format!("expected text, found {}", other.kind_name()))),
         }
     }

@@ -62,7 +62,7 @@ pub fn vector_to_le_bytes(v: &[f32]) -> Result<Vec<u8>> {
 /// # Errors
 /// [`crate::ErrorKind::Decode`] when the length is not a multiple of four.
 pub fn vector_from_le_bytes(b: &[u8]) -> Result<Vec<f32>> {
-    if b.len() % 4 != 0 {
+    if !b.len().is_multiple_of(4) {
         return Err(Error::decode(format!("vector blob of {} bytes is not a whole number of f32s", b.len())));
     }
     Ok(b.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
@@ -70,7 +70,9 @@ pub fn vector_from_le_bytes(b: &[u8]) -> Result<Vec<f32>> {
 
 pub(crate) fn check_finite(v: &[f32]) -> Result<()> {
     match v.iter().position(|x| !x.is_finite()) {
-        Some(i) => Err(Error::invalid_input(format!("vector component {i} is {}: only finite values can be stored", v[i]))),
+        Some(i) => {
+            Err(Error::invalid_input(format!("vector component {i} is {}: only finite values can be stored", v[i])))
+        }
         None => Ok(()),
     }
 }

@@ -21,11 +21,7 @@ fn tidb_probe_sql() {
     assert_eq!(ins.sql, "INSERT INTO `p8fs_probe_golden` (`id`, `doc`, `embedding`) VALUES (?, ?, VEC_FROM_TEXT(?))");
     assert_eq!(
         ins.values,
-        vec![
-            Value::from("a'b"),
-            Value::from(r#"{"k":"'; DROP TABLE x"}"#),
-            Value::from("[1,-0.5,0.25]")
-        ]
+        vec![Value::from("a'b"), Value::from(r#"{"k":"'; DROP TABLE x"}"#), Value::from("[1,-0.5,0.25]")]
     );
     assert_eq!(
         p.select(Tidb, "a").sql,
@@ -38,11 +34,9 @@ fn tidb_probe_sql() {
 fn mariadb_probe_sql() {
     let p = probe();
     let ins = p.insert(MariaDb, "a", &serde_json::json!([1]), &[1.0, 2.0, 3.0]).unwrap();
-    assert_eq!(ins.sql, "INSERT INTO `p8fs_probe_golden` (`id`, `doc`, `embedding`) VALUES (?, ?, VEC_FromText(?))");
-    assert_eq!(
-        p.select(MariaDb, "a").sql,
-        "SELECT `id`, `doc`, VEC_ToText(`embedding`) FROM `p8fs_probe_golden` WHERE `id` = ?"
-    );
+    assert_eq!(ins.sql, "INSERT INTO `p8fs_probe_golden` (`id`, `doc`, `embedding`) VALUES (?, ?, CAST(? AS BINARY))");
+    assert!(matches!(ins.values[2], Value::Bytes(Some(ref b)) if b.len() == 12));
+    assert_eq!(p.select(MariaDb, "a").sql, "SELECT `id`, `doc`, `embedding` FROM `p8fs_probe_golden` WHERE `id` = ?");
 }
 
 #[test]

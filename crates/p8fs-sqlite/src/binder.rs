@@ -20,11 +20,10 @@ fn bind_one(v: &Value) -> Result<Lite> {
         Value::TinyUnsigned(x) => int(x.map(i64::from)),
         Value::SmallUnsigned(x) => int(x.map(i64::from)),
         Value::Unsigned(x) => int(x.map(i64::from)),
-        Value::BigUnsigned(x) => int(
-            x.map(i64::try_from)
-                .transpose()
-                .map_err(|_| Error::invalid_input("unsigned value does not fit in SQLite's INTEGER"))?,
-        ),
+        Value::BigUnsigned(x) => int(x
+            .map(i64::try_from)
+            .transpose()
+            .map_err(|_| Error::invalid_input("unsigned value does not fit in SQLite's INTEGER"))?),
         Value::Float(x) => x.map_or(Lite::Null, |f| Lite::Real(f.into())),
         Value::Double(x) => x.map_or(Lite::Null, Lite::Real),
         Value::String(s) => s.as_ref().map_or(Lite::Null, |s| Lite::Text(s.clone())),
@@ -47,9 +46,7 @@ pub(crate) fn decode_cell(v: ValueRef<'_>) -> Result<SqlValue> {
         ValueRef::Integer(i) => SqlValue::Int(i),
         ValueRef::Real(f) => SqlValue::Float(f),
         ValueRef::Text(t) => SqlValue::Text(
-            std::str::from_utf8(t)
-                .map_err(|_| Error::decode("text column holds bytes that are not UTF-8"))?
-                .to_owned(),
+            std::str::from_utf8(t).map_err(|_| Error::decode("text column holds bytes that are not UTF-8"))?.to_owned(),
         ),
         ValueRef::Blob(b) => SqlValue::Bytes(b.to_vec()),
     })

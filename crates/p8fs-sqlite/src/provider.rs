@@ -66,7 +66,9 @@ impl SqliteProvider {
                     }
                     Connection::open_with_flags(
                         p,
-                        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                        OpenFlags::SQLITE_OPEN_READ_WRITE
+                            | OpenFlags::SQLITE_OPEN_CREATE
+                            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
                     )
                 }
             }

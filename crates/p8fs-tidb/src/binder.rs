@@ -62,9 +62,9 @@ fn decode_cell(v: My, ty: ColumnType, binary: bool) -> Result<SqlValue> {
         My::Float(f) => SqlValue::Float(f.into()),
         My::Double(f) => SqlValue::Float(f),
         My::Bytes(b) => match ty {
-            ColumnType::MYSQL_TYPE_JSON => SqlValue::Json(
-                serde_json::from_slice(&b).map_err(|e| Error::decode(format!("JSON column: {e}")))?,
-            ),
+            ColumnType::MYSQL_TYPE_JSON => {
+                SqlValue::Json(serde_json::from_slice(&b).map_err(|e| Error::decode(format!("JSON column: {e}")))?)
+            }
             ColumnType::MYSQL_TYPE_DECIMAL | ColumnType::MYSQL_TYPE_NEWDECIMAL => {
                 let s = String::from_utf8_lossy(&b);
                 SqlValue::Float(s.parse().map_err(|_| Error::decode(format!("decimal {s:?}")))?)

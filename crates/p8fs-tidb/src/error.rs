@@ -5,18 +5,14 @@ use p8fs_sql_dialect::{Error, ErrorKind};
 /// Maps a driver error, naming `backend` (the flavor) in the message.
 pub(crate) fn map(e: mysql_async::Error, backend: &'static str) -> Error {
     use mysql_async::Error as E;
-    let (kind, code) = match &e {
-        E::Server(s) => (server_kind(s.code), Some(s.code.to_string())),
-        E::Io(_) => (ErrorKind::Unavailable, None),
-        E::Driver(_) => (ErrorKind::Unavailable, None),
-        E::Url(_) => (ErrorKind::InvalidInput, None),
-        E::Other(_) => (ErrorKind::Database, None),
-    };
-    let mut err = Error::new(kind, "MySQL-protocol call failed").with_backend(backend).with_source(e);
-    if let Some(c) = code {
-        err = err.with_code(c);
+    match e {
+        // The server's own message says all; no source to repeat it.
+        E::Server(s) => Error::new(server_kind(s.code), s.message).with_backend(backend).with_code(s.code.to_string()),
+        E::Io(io) => Error::new(ErrorKind::Unavailable, "connection failed").with_backend(backend).with_source(io),
+        E::Driver(d) => Error::new(ErrorKind::Unavailable, "connection failed").with_backend(backend).with_source(d),
+        E::Url(u) => Error::new(ErrorKind::InvalidInput, "bad MySQL URL").with_backend(backend).with_source(u),
+        E::Other(o) => Error::new(ErrorKind::Database, format!("driver error: {o}")).with_backend(backend),
     }
-    err
 }
 
 /// Server error numbers (MySQL's, TiDB's and MariaDB's) to kinds.

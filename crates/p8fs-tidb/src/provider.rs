@@ -6,9 +6,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use mysql_async::prelude::Queryable;
 use mysql_async::{Opts, OptsBuilder, Params, Pool, PoolConstraints, PoolOpts};
-use p8fs_sql_dialect::{
-    DialectKind, Error, ErrorKind, Flavor, Result, Row, ServerInfo, SqlExecutor, Statement,
-};
+use p8fs_sql_dialect::{DialectKind, Error, ErrorKind, Flavor, Result, Row, ServerInfo, SqlExecutor, Statement};
 
 use crate::config::{MySqlConfig, MySqlFlavorChoice, redact};
 use crate::{binder, error};
@@ -116,11 +114,10 @@ impl TidbProvider {
     async fn timed<T>(&self, what: &str, fut: impl Future<Output = Result<T>>) -> Result<T> {
         match tokio::time::timeout(self.op_timeout, fut).await {
             Ok(r) => r,
-            Err(_) => Err(Error::new(
-                ErrorKind::Timeout,
-                format!("{what} did not finish within {:?}", self.op_timeout),
-            )
-            .with_backend(self.backend)),
+            Err(_) => {
+                Err(Error::new(ErrorKind::Timeout, format!("{what} did not finish within {:?}", self.op_timeout))
+                    .with_backend(self.backend))
+            }
         }
     }
 }

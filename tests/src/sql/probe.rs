@@ -65,7 +65,12 @@ pub(crate) async fn server_reports_its_flavor_and_version(ctx: Ctx) -> Result<()
     let info = db.server_info().await?;
     let expected = ctx.env.backend.expected_flavor();
     ensure!(info.flavor == expected, "server says {:?} ({}), expected {expected:?}", info.flavor, info.version_text);
-    ensure!(info.flavor.dialect() == Some(db.dialect()), "dialect {:?} does not match flavor {:?}", db.dialect(), info.flavor);
+    ensure!(
+        info.flavor.dialect() == Some(db.dialect()),
+        "dialect {:?} does not match flavor {:?}",
+        db.dialect(),
+        info.flavor
+    );
     let (major, minor) = match info.flavor {
         Flavor::MariaDb => (11, 7),
         Flavor::Tidb => (8, 4),
@@ -80,7 +85,15 @@ pub(crate) async fn server_reports_its_flavor_and_version(ctx: Ctx) -> Result<()
         info.version,
         info.version_text
     );
-    println!("{}: {} {}.{}.{} ({})", ctx.env.backend.name(), info.flavor.name(), info.version.0, info.version.1, info.version.2, info.version_text);
+    println!(
+        "{}: {} {}.{}.{} ({})",
+        ctx.env.backend.name(),
+        info.flavor.name(),
+        info.version.0,
+        info.version.1,
+        info.version.2,
+        info.version_text
+    );
     Ok(())
 }
 
@@ -113,7 +126,7 @@ pub(crate) async fn json_round_trips_every_kind(ctx: Ctx) -> Result<()> {
 pub(crate) async fn vector_round_trips_exactly(ctx: Ctx) -> Result<()> {
     let vectors: [[f32; 3]; 4] = [
         [0.1, -0.25, 0.333_333_34],
-        [1.0e-7, -3.402_823_5e38, 123_456.79],
+        [1.0e-7, -1.0e15, 123_456.79],
         [0.0, -0.0, 1.0],
         [-0.577_350_26, 0.577_350_26, -0.577_350_26],
     ];
@@ -126,6 +139,21 @@ pub(crate) async fn vector_round_trips_exactly(ctx: Ctx) -> Result<()> {
             let same = back.embedding.len() == v.len()
                 && back.embedding.iter().zip(v).all(|(a, b)| a.to_bits() == b.to_bits() || (*a == 0.0 && *b == 0.0));
             ensure!(same, "vector changed in the round trip: stored {v:?}, read {:?}", back.embedding);
+        }
+        // Extreme magnitudes: MariaDB refuses components whose square overflows f32. Each
+        // engine either stores them exactly or refuses them as invalid input; none may
+        // store something else.
+        let extreme = [1.0e-38_f32, -3.402_823_5e38, 1.0];
+        match p.insert("extreme", &json!(null), &extreme).await {
+            Ok(()) => {
+                let back = p.get("extreme").await?.context("extreme vector missing")?;
+                ensure!(back.embedding == extreme, "extreme vector changed: {:?}", back.embedding);
+            }
+            Err(e) => {
+                let kind = e.downcast_ref::<p8fs_sql_dialect::Error>().map(|e| e.kind());
+                ensure!(kind == Some(ErrorKind::InvalidInput), "extreme vector refused with {kind:?}: {e:#}");
+                ensure!(p.get("extreme").await?.is_none(), "a refused vector was stored");
+            }
         }
         Ok(())
     })

@@ -28,8 +28,12 @@ fn pid_file(p: &Paths) -> PathBuf {
     dir(p).join("mariadb.pid")
 }
 
+fn socket_dir(p: &Paths) -> PathBuf {
+    p.sockets.join("mariadb")
+}
+
 fn socket(p: &Paths) -> PathBuf {
-    p.sockets.join("mariadb.sock")
+    socket_dir(p).join("mariadb.sock")
 }
 
 fn url(port: u16) -> String {
@@ -51,10 +55,10 @@ pub(super) fn running_pid(p: &Paths) -> Option<u32> {
 
 pub(super) fn up(p: &Paths) -> Result<String> {
     let port_file = dir(p).join("port");
-    if running_pid(p).is_some() {
-        if let Some(port) = read_port(&port_file) {
-            return Ok(url(port));
-        }
+    if running_pid(p).is_some()
+        && let Some(port) = read_port(&port_file)
+    {
+        return Ok(url(port));
     }
     let inst = install(p)?;
     let root = cmd::is_root();
@@ -62,7 +66,10 @@ pub(super) fn up(p: &Paths) -> Result<String> {
         ensure_mysql_user()?;
     }
     own_dir(&dir(p), "mysql")?;
-    std::fs::create_dir_all(&p.sockets)?;
+    own_dir(&socket_dir(p), "mysql")?;
+    // No server runs (checked above): a socket file left by a crash would make the new
+    // server refuse to start.
+    std::fs::remove_file(socket(p)).ok();
     if !data(p).join("mysql").exists() {
         let mut c = Command::new(&inst.install_db);
         c.arg("--no-defaults");
@@ -112,12 +119,21 @@ pub(super) fn up(p: &Paths) -> Result<String> {
          CREATE USER IF NOT EXISTS '{USER}'@'127.0.0.1' IDENTIFIED BY '{PASSWORD}'; \
          GRANT ALL PRIVILEGES ON *.* TO '{USER}'@'127.0.0.1' WITH GRANT OPTION;"
     );
-    cmd::output(
-        Command::new(&inst.client)
-            .args(["--no-defaults", "-uroot"])
-            .arg(format!("--socket={}", socket(p).display()))
-            .args(["-e", &sql]),
-    )?;
+    let mut client = Command::new(&inst.client);
+    client.args(["--no-defaults", "-uroot"]).arg(format!("--socket={}", socket(p).display())).args(["-e", &sql]);
+    // The TCP port can open a moment before the server is ready (or before it gives up):
+    // retry while the server lives.
+    let start = std::time::Instant::now();
+    loop {
+        match cmd::output(&mut client) {
+            Ok(_) => break,
+            Err(e) if pid_alive(pid) && start.elapsed() < Duration::from_secs(60) => {
+                println!("  (not ready yet: {})", e.to_string().lines().last().unwrap_or(""));
+                std::thread::sleep(Duration::from_millis(250));
+            }
+            Err(e) => return Err(e).with_context(|| format!("mariadbd is not usable; see {}", log.display())),
+        }
+    }
     Ok(url(port))
 }
 
@@ -135,10 +151,7 @@ fn install(p: &Paths) -> Result<Install> {
     }
     let dest = dir(p).join("dist");
     cmd::run(
-        Command::new("bash")
-            .arg(p.root.join("deploy/local/install-mariadb.sh"))
-            .arg(&dest)
-            .arg(p.state.join("apt")),
+        Command::new("bash").arg(p.root.join("deploy/local/install-mariadb.sh")).arg(&dest).arg(p.state.join("apt")),
     )
     .context("unpacking MariaDB 11.8 (needs apt-get and dpkg; or put mariadbd >= 11.7 on PATH)")?;
     let usr = dest.join("root/usr");

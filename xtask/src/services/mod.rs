@@ -140,10 +140,10 @@ fn write_env(path: &Path, env: &BTreeMap<String, String>) -> Result<()> {
 
 /// A free loopback port: `preferred` when it is free, otherwise one the kernel picks.
 fn free_port(preferred: Option<u16>) -> Result<u16> {
-    if let Some(port) = preferred {
-        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return Ok(port);
-        }
+    if let Some(port) = preferred
+        && TcpListener::bind(("127.0.0.1", port)).is_ok()
+    {
+        return Ok(port);
     }
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }

@@ -37,20 +37,17 @@ pub(super) fn running_pid(p: &Paths) -> Option<u32> {
 
 pub(super) fn up(p: &Paths) -> Result<String> {
     let port_file = dir(p).join("port");
-    if running_pid(p).is_some() {
-        if let Some(port) = read_port(&port_file) {
-            return Ok(url(port));
-        }
+    if running_pid(p).is_some()
+        && let Some(port) = read_port(&port_file)
+    {
+        return Ok(url(port));
     }
     install(p)?;
     let bin = bin_dir();
     let user = "postgres";
     own_dir(&dir(p), user)?;
-    own_dir(&p.sockets, user)?;
-    if cmd::is_root() {
-        // The socket directory is shared by both servers.
-        cmd::output(Command::new("chmod").arg("1777").arg(&p.sockets))?;
-    }
+    let sockets = p.sockets.join("postgres");
+    own_dir(&sockets, user)?;
     if !data(p).join("PG_VERSION").exists() {
         let pwfile = dir(p).join("pwfile");
         std::fs::write(&pwfile, PASSWORD)?;
@@ -68,7 +65,7 @@ pub(super) fn up(p: &Paths) -> Result<String> {
     let port = free_port(read_port(&port_file))?;
     let opts = format!(
         "-p {port} -c listen_addresses=127.0.0.1 -k {} -c max_connections=200 -c shared_buffers=128MB",
-        p.sockets.display()
+        sockets.display()
     );
     cmd::output(
         cmd::as_user(user, bin.join("pg_ctl"))
@@ -103,9 +100,12 @@ pub(super) fn down(p: &Paths) -> Result<()> {
         return Ok(());
     }
     // pg_ctl stops the postmaster named in its pid file.
-    cmd::output(cmd::as_user("postgres", bin_dir().join("pg_ctl")).arg("-D").arg(data(p)).args([
-        "-m", "fast", "-w", "-t", "60", "stop",
-    ]))?;
+    cmd::output(
+        cmd::as_user("postgres", bin_dir().join("pg_ctl"))
+            .arg("-D")
+            .arg(data(p))
+            .args(["-m", "fast", "-w", "-t", "60", "stop"]),
+    )?;
     Ok(())
 }
 

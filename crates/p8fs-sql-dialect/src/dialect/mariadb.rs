@@ -1,9 +1,10 @@
-//! MariaDB (>= 11.7): MySQL syntax, `VECTOR(D)` columns, `VEC_FromText`/`VEC_ToText`.
+//! MariaDB (>= 11.7): MySQL syntax, `VECTOR(D)` columns bound and read as little-endian
+//! `f32` bytes.
 
-use sea_query::{ColumnType, Expr, Func, MysqlQueryBuilder, QueryStatementWriter, SchemaStatementBuilder};
+use sea_query::{ColumnType, Expr, ExprTrait, MysqlQueryBuilder, QueryStatementWriter, SchemaStatementBuilder, Value};
 
 use super::{Dialect, DialectKind, VectorOutput, build_with};
-use crate::{Result, Statement, format_vector_text};
+use crate::{Result, Statement, vector_to_le_bytes};
 
 /// MariaDB. Its `JSON` type is `LONGTEXT` with a validity check, so JSON comes back as
 /// text and is decoded by the model that knows the column is JSON.
@@ -12,7 +13,7 @@ pub struct MariaDb;
 
 impl Dialect for MariaDb {
     const KIND: DialectKind = DialectKind::MariaDb;
-    const VECTOR_OUTPUT: VectorOutput = VectorOutput::Text;
+    const VECTOR_OUTPUT: VectorOutput = VectorOutput::Bytes;
 
     fn build_query<S: QueryStatementWriter>(&self, stmt: &S) -> Statement {
         build_with(stmt, MysqlQueryBuilder)
@@ -39,10 +40,13 @@ impl Dialect for MariaDb {
     }
 
     fn vector_value(&self, vector: &[f32]) -> Result<Expr> {
-        Ok(Func::cust("VEC_FromText").arg(format_vector_text(vector)?).into())
+        // Binary in: exact and without text formatting. A raw byte parameter must be cast
+        // to BINARY for MariaDB to accept it as a vector.
+        Ok(Expr::val(Value::Bytes(Some(vector_to_le_bytes(vector)?))).cast_as("BINARY"))
     }
 
     fn vector_select(&self, column: Expr) -> Expr {
-        Func::cust("VEC_ToText").arg(column).into()
+        // Binary out: `VEC_ToText` prints six significant digits, which loses precision.
+        column
     }
 }
