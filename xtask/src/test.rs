@@ -149,6 +149,7 @@ pub(crate) fn run(paths: &Paths, args: &[String]) -> Result<()> {
         Ok((b, format!("{n} test binaries")))
     });
 
+    report.stage("layering (cargo tree)", || layering(paths));
     if let Some(binaries) = &binaries {
         report.stage("unit and golden tests", || unit_tests(paths, binaries));
         let conformance = binaries.iter().find(|b| b.name == "conformance");
@@ -217,6 +218,38 @@ fn build(paths: &Paths) -> Result<Vec<TestBinary>> {
     }
     bins.sort_by(|a, b| (&a.package, &a.name).cmp(&(&b.package, &b.name)));
     Ok(bins)
+}
+
+/// The dependency rules of docs/architecture.md: (crate, features, crates it must not pull in).
+const LAYERING: &[(&str, &[&str], &[&str])] = &[
+    ("p8fs-sql-dialect", &[], &["mysql_async", "tokio-postgres", "rusqlite", "tikv-client", "p8fs-kv"]),
+    ("p8fs-kv", &["--no-default-features"], &["mysql_async", "tokio-postgres", "rusqlite", "tikv-client", "tonic"]),
+    ("p8fs-reverse-map", &[], &["mysql_async", "tokio-postgres", "rusqlite", "p8fs-sql-dialect"]),
+    ("p8fs-tidb", &[], &["tokio-postgres", "rusqlite", "p8fs-postgres", "p8fs-sqlite", "p8fs-core"]),
+    ("p8fs-postgres", &[], &["mysql_async", "rusqlite", "p8fs-tidb", "p8fs-sqlite", "p8fs-core"]),
+    ("p8fs-sqlite", &[], &["mysql_async", "tokio-postgres", "p8fs-tidb", "p8fs-postgres", "p8fs-core"]),
+];
+
+/// Checks [`LAYERING`] with `cargo tree` (normal dependencies only).
+fn layering(paths: &Paths) -> Result<((), String)> {
+    let mut violations = Vec::new();
+    for (krate, flags, forbidden) in LAYERING {
+        let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+        c.current_dir(&paths.root)
+            .args(["tree", "--locked", "-e", "normal", "--prefix", "none", "-p", krate])
+            .args(*flags);
+        let out = cmd::output(&mut c)?;
+        let tree = String::from_utf8_lossy(&out.stdout);
+        for dep in *forbidden {
+            if tree.lines().any(|l| l.split_whitespace().next() == Some(dep)) {
+                violations.push(format!("{krate} {} depends on {dep}", flags.join(" ")));
+            }
+        }
+    }
+    if !violations.is_empty() {
+        bail!("dependency rules broken: {}", violations.join("; "));
+    }
+    Ok(((), format!("{} rules hold", LAYERING.len())))
 }
 
 /// Runs every test binary but the conformance suites, then the doc tests.

@@ -1,1 +1,15 @@
-//! p8fs: entities, embeddings, KV and reverse mappings behind one API; picks the backends.
+//! p8fs: entities, embeddings, key-value state and reverse name mappings behind one API.
+//!
+//! This is the only crate that picks backends. Configuration is parsed once, at the edge,
+//! into typed values ([`SqlConfig`]); nothing below branches on strings.
+#![warn(missing_docs)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
+mod config;
+mod error;
+
+pub use config::{DEFAULT_DATA_DIR, SqlConfig, connect_sql};
+pub use error::{Error, Result};
+
+/// The SQL layer, re-exported.
+pub use p8fs_sql_dialect as sql;

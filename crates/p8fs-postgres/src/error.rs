@@ -12,8 +12,8 @@ pub(crate) fn map(e: tokio_postgres::Error) -> Error {
     };
     let what = match e.as_db_error() {
         Some(db) => db.message().to_owned(),
-        None if e.is_closed() => "connection closed".to_owned(),
-        None => "PostgreSQL call failed".to_owned(),
+        None if e.is_closed() => "the connection is closed".to_owned(),
+        None => "connection failed".to_owned(),
     };
     let mut err = Error::new(kind, what).with_backend("postgres");
     if let Some(c) = code {

@@ -1,0 +1,192 @@
+//! Which SQL provider to use: from the environment (the variables of the Python p8fs),
+//! from a value built in code, or the embedded default.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use p8fs_sql_dialect::SqlExecutor;
+
+use crate::{Error, Result};
+
+/// Where the embedded default keeps its files when nothing else is configured.
+pub const DEFAULT_DATA_DIR: &str = "./p8fs-data";
+
+/// The SQL provider to use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SqlConfig {
+    /// SQLite in one file: the embedded default.
+    Sqlite {
+        /// The database file.
+        path: PathBuf,
+    },
+    /// PostgreSQL with pgvector.
+    Postgres {
+        /// `postgres://user:password@host:port/database`.
+        url: String,
+    },
+    /// TiDB (or MariaDB) over the MySQL protocol.
+    Tidb {
+        /// `mysql://user:password@host:port/database`.
+        url: String,
+    },
+}
+
+impl SqlConfig {
+    /// The embedded default under `data_dir`.
+    pub fn embedded(data_dir: &Path) -> Self {
+        SqlConfig::Sqlite { path: data_dir.join("p8fs.sqlite") }
+    }
+
+    /// Reads the process environment; see [`SqlConfig::from_vars`].
+    ///
+    /// # Errors
+    /// [`Error::Config`] for an unknown provider or a missing required setting.
+    pub fn from_env() -> Result<Self> {
+        Self::from_vars(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
+    }
+
+    /// Reads the settings of the system p8fs replaces:
+    ///
+    /// * `P8FS_STORAGE_PROVIDER` = `sqlite` (default) | `postgresql` | `tidb`;
+    /// * `sqlite`: `P8FS_SQLITE_PATH`, else `{P8FS_DATA_DIR or ./p8fs-data}/p8fs.sqlite`;
+    /// * `postgresql`: `P8FS_PG_URL`;
+    /// * `tidb`: `P8FS_TIDB_URL`, or `P8FS_TIDB_HOST` (required), `P8FS_TIDB_PORT`
+    ///   (4000), `P8FS_TIDB_USER` (root), `P8FS_TIDB_PASSWORD` (empty),
+    ///   `P8FS_TIDB_DATABASE` (p8fs).
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming the variable and the valid values.
+    pub fn from_vars(get: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        let provider = get("P8FS_STORAGE_PROVIDER").unwrap_or_else(|| "sqlite".to_owned());
+        match provider.to_ascii_lowercase().as_str() {
+            "sqlite" => Ok(match get("P8FS_SQLITE_PATH") {
+                Some(p) => SqlConfig::Sqlite { path: PathBuf::from(p) },
+                None => {
+                    SqlConfig::embedded(Path::new(&get("P8FS_DATA_DIR").unwrap_or_else(|| DEFAULT_DATA_DIR.into())))
+                }
+            }),
+            "postgresql" | "postgres" => get("P8FS_PG_URL")
+                .map(|url| SqlConfig::Postgres { url })
+                .ok_or_else(|| Error::Config("P8FS_STORAGE_PROVIDER=postgresql needs P8FS_PG_URL".into())),
+            "tidb" => {
+                if let Some(url) = get("P8FS_TIDB_URL") {
+                    return Ok(SqlConfig::Tidb { url });
+                }
+                let host = get("P8FS_TIDB_HOST").ok_or_else(|| {
+                    Error::Config("P8FS_STORAGE_PROVIDER=tidb needs P8FS_TIDB_URL or P8FS_TIDB_HOST".into())
+                })?;
+                let port = get("P8FS_TIDB_PORT").unwrap_or_else(|| "4000".into());
+                port.parse::<u16>()
+                    .map_err(|_| Error::Config(format!("P8FS_TIDB_PORT must be a port number, got {port:?}")))?;
+                let user = get("P8FS_TIDB_USER").unwrap_or_else(|| "root".into());
+                let password = get("P8FS_TIDB_PASSWORD").unwrap_or_default();
+                let db = get("P8FS_TIDB_DATABASE").unwrap_or_else(|| "p8fs".into());
+                let creds = if password.is_empty() {
+                    percent_encode(&user)
+                } else {
+                    format!("{}:{}", percent_encode(&user), percent_encode(&password))
+                };
+                Ok(SqlConfig::Tidb { url: format!("mysql://{creds}@{host}:{port}/{}", percent_encode(&db)) })
+            }
+            other => Err(Error::Config(format!(
+                "P8FS_STORAGE_PROVIDER={other:?} is not a provider; valid: sqlite, postgresql, tidb"
+            ))),
+        }
+    }
+
+    /// A short description without secrets, for logs and `p8fs doctor`.
+    pub fn describe(&self) -> String {
+        match self {
+            SqlConfig::Sqlite { path } => format!("sqlite ({})", path.display()),
+            SqlConfig::Postgres { url } => format!("postgresql ({})", redact(url)),
+            SqlConfig::Tidb { url } => format!("tidb ({})", redact(url)),
+        }
+    }
+}
+
+/// Connects the configured provider.
+///
+/// # Errors
+/// The provider's error when it cannot connect (the message names the backend).
+pub async fn connect_sql(cfg: &SqlConfig) -> Result<Arc<dyn SqlExecutor>> {
+    Ok(match cfg {
+        SqlConfig::Sqlite { path } => {
+            Arc::new(p8fs_sqlite::SqliteProvider::open(p8fs_sqlite::SqliteConfig::File(path.clone())).await?)
+        }
+        SqlConfig::Postgres { url } => {
+            Arc::new(p8fs_postgres::PgProvider::connect(p8fs_postgres::PgConfig::from_url(url)?).await?)
+        }
+        SqlConfig::Tidb { url } => {
+            Arc::new(p8fs_tidb::TidbProvider::connect(p8fs_tidb::MySqlConfig::from_url(url)?).await?)
+        }
+    })
+}
+
+/// Percent-encodes everything but unreserved URL characters.
+fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// `url` with the password replaced by `***`.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => match url[s + 3..at].find(':') {
+            Some(c) => format!("{}:***{}", &url[..s + 3 + c], &url[at..]),
+            None => url.to_owned(),
+        },
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn cfg(pairs: &[(&str, &str)]) -> Result<SqlConfig> {
+        let m: HashMap<String, String> = pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        SqlConfig::from_vars(|k| m.get(k).cloned())
+    }
+
+    #[test]
+    fn nothing_set_means_embedded_sqlite() {
+        assert_eq!(cfg(&[]).unwrap(), SqlConfig::Sqlite { path: PathBuf::from("./p8fs-data/p8fs.sqlite") });
+        assert_eq!(
+            cfg(&[("P8FS_DATA_DIR", "/d")]).unwrap(),
+            SqlConfig::Sqlite { path: PathBuf::from("/d/p8fs.sqlite") }
+        );
+    }
+
+    #[test]
+    fn tidb_from_parts_encodes_credentials() {
+        let c = cfg(&[
+            ("P8FS_STORAGE_PROVIDER", "tidb"),
+            ("P8FS_TIDB_HOST", "tidb.local"),
+            ("P8FS_TIDB_PASSWORD", "p@ss:w/rd"),
+        ])
+        .unwrap();
+        assert_eq!(c, SqlConfig::Tidb { url: "mysql://root:p%40ss%3Aw%2Frd@tidb.local:4000/p8fs".into() });
+        assert!(!c.describe().contains("p%40ss"), "{}", c.describe());
+    }
+
+    #[test]
+    fn a_wrong_provider_lists_the_valid_ones() {
+        let e = cfg(&[("P8FS_STORAGE_PROVIDER", "oracle")]).unwrap_err().to_string();
+        assert!(e.contains("valid: sqlite, postgresql, tidb"), "{e}");
+        let e = cfg(&[("P8FS_STORAGE_PROVIDER", "postgresql")]).unwrap_err().to_string();
+        assert!(e.contains("P8FS_PG_URL"), "{e}");
+        let e = cfg(&[("P8FS_STORAGE_PROVIDER", "tidb"), ("P8FS_TIDB_HOST", "h"), ("P8FS_TIDB_PORT", "x")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("P8FS_TIDB_PORT"), "{e}");
+    }
+}
