@@ -64,6 +64,25 @@ impl Backend {
     }
 }
 
+/// A KV backend a test backend offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KvKind {
+    /// The embedded redb store.
+    Redb,
+    /// The SQL table backend on the test backend's SQL engine.
+    Sql,
+}
+
+impl KvKind {
+    /// The name used in test names.
+    pub fn name(self) -> &'static str {
+        match self {
+            KvKind::Redb => "redb",
+            KvKind::Sql => "sql",
+        }
+    }
+}
+
 /// The test process's configuration, read once.
 #[derive(Debug, Clone)]
 pub struct TestEnv {
@@ -144,12 +163,30 @@ impl TestEnv {
         })
     }
 
-    /// Removes what [`TestEnv::sql`] created for `scratch` outside the database.
-    pub fn cleanup(&self, scratch: &str) {
-        if self.backend == Backend::Embedded {
-            for ext in ["sqlite", "sqlite-wal", "sqlite-shm"] {
-                std::fs::remove_file(std::env::temp_dir().join(format!("p8fs-test-{scratch}.{ext}"))).ok();
+    /// The KV backends this test backend offers.
+    pub fn kv_kinds(&self) -> Vec<KvKind> {
+        match self.backend {
+            Backend::Embedded => vec![KvKind::Redb, KvKind::Sql],
+            Backend::Postgres | Backend::MariaDb | Backend::Tidb => vec![KvKind::Sql],
+        }
+    }
+
+    /// Opens a KV store of `kind` for the test named by `scratch`.
+    pub async fn kv(&self, kind: KvKind, scratch: &str) -> Result<p8fs_kv::Kv> {
+        let backend: Arc<dyn p8fs_kv::KvBackend> = match kind {
+            KvKind::Redb => {
+                Arc::new(p8fs_kv::EmbeddedStore::open(std::env::temp_dir().join(format!("p8fs-test-{scratch}.redb")))?)
             }
+            KvKind::Sql => Arc::new(p8fs_kv::SqlStore::open(self.sql(scratch).await?).await?),
+        };
+        Ok(p8fs_kv::Kv::new(backend))
+    }
+
+    /// Removes what [`TestEnv::sql`] and [`TestEnv::kv`] created for `scratch` outside the
+    /// databases.
+    pub fn cleanup(&self, scratch: &str) {
+        for ext in ["sqlite", "sqlite-wal", "sqlite-shm", "redb"] {
+            std::fs::remove_file(std::env::temp_dir().join(format!("p8fs-test-{scratch}.{ext}"))).ok();
         }
     }
 }

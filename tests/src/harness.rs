@@ -10,6 +10,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use libtest_mimic::{Failed, Trial};
 
 use crate::TestEnv;
+use crate::backend::KvKind;
 
 /// A boxed test future.
 pub type TestFuture = Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>>;
@@ -19,14 +20,30 @@ pub type TestFuture = Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>>;
 pub struct Ctx {
     /// The process's configuration.
     pub env: Arc<TestEnv>,
-    /// A name no other test of any concurrent run uses (`[a-z0-9_]`), for tables, keys
-    /// and files.
+    /// A name no other test of any concurrent run uses (`[a-z0-9]`), for tables, keys,
+    /// tenants and files.
     pub scratch: String,
+    /// For KV cases: the KV backend under test.
+    pub kv: Option<KvKind>,
+}
+
+/// Which suite a case belongs to, which decides what it runs against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Suite {
+    /// Once, against the backend's SQL provider.
+    Sql,
+    /// Once per KV backend the test backend offers ([`TestEnv::kv_kinds`]).
+    Kv,
+    /// Only against the embedded KV store, where the test backend offers it (crash
+    /// safety of a local file).
+    EmbeddedKv,
 }
 
 /// One test of a suite: its name and its body.
 pub struct Case {
-    /// `suite::behaviour`, e.g. `sql::json_round_trips_every_kind`.
+    /// The suite.
+    pub suite: Suite,
+    /// `module::behaviour`, e.g. `probe::json_round_trips_every_kind`.
     pub name: &'static str,
     /// The body.
     pub run: fn(Ctx) -> TestFuture,
@@ -35,8 +52,8 @@ pub struct Case {
 /// Declares a [`Case`] from an `async fn(Ctx) -> anyhow::Result<()>`.
 #[macro_export]
 macro_rules! case {
-    ($suite:literal, $f:path) => {
-        $crate::harness::Case { name: concat!($suite, "::", stringify!($f)), run: |ctx| Box::pin($f(ctx)) }
+    ($suite:expr, $f:path) => {
+        $crate::harness::Case { suite: $suite, name: stringify!($f), run: |ctx| Box::pin($f(ctx)) }
     };
 }
 
@@ -72,30 +89,41 @@ const TEST_DEADLINE: Duration = Duration::from_secs(120);
 /// Builds the trials of `cases` for the configured backend.
 pub fn trials(env: &Arc<TestEnv>, cases: &[Case]) -> Vec<Trial> {
     let backend = env.backend.name();
-    cases
-        .iter()
-        .map(|case| {
-            let name = format!("{backend}::{}", case.name);
+    let mut out = Vec::new();
+    for case in cases {
+        let kinds = match case.suite {
+            Suite::Sql => vec![None],
+            Suite::Kv => env.kv_kinds().into_iter().map(Some).collect(),
+            Suite::EmbeddedKv => env.kv_kinds().into_iter().filter(|k| *k == KvKind::Redb).map(Some).collect(),
+        };
+        for kv in kinds {
+            let name = match kv {
+                None => format!("{backend}::sql::{}", case.name),
+                Some(k) => format!("{backend}::kv::{}::{}", k.name(), case.name),
+            };
             if let Some(why) = env.missing() {
                 if env.required {
                     let msg = format!("{backend}: required backend is not configured: {why}");
-                    return Trial::test(name, move || Err(Failed::from(msg)));
+                    out.push(Trial::test(name, move || Err(Failed::from(msg))));
+                } else {
+                    out.push(Trial::test(name, || Ok(())).with_ignored_flag(true));
                 }
-                return Trial::test(name, || Ok(())).with_ignored_flag(true);
+                continue;
             }
             let env = Arc::clone(env);
             let run = case.run;
-            Trial::test(name, move || run_case(env, run))
-        })
-        .collect()
+            out.push(Trial::test(name, move || run_case(env, kv, run)));
+        }
+    }
+    out
 }
 
-fn run_case(env: Arc<TestEnv>, run: fn(Ctx) -> TestFuture) -> Result<(), Failed> {
+fn run_case(env: Arc<TestEnv>, kv: Option<KvKind>, run: fn(Ctx) -> TestFuture) -> Result<(), Failed> {
     let backend = env.backend.name();
     let soak = env.soak;
     let start = Instant::now();
     loop {
-        let ctx = Ctx { env: Arc::clone(&env), scratch: scratch_name() };
+        let ctx = Ctx { env: Arc::clone(&env), scratch: scratch_name(), kv };
         let scratch = ctx.scratch.clone();
         let result = runtime().block_on(async { tokio::time::timeout(TEST_DEADLINE, run(ctx)).await });
         env.cleanup(&scratch);

@@ -14,6 +14,7 @@
 
 pub mod backend;
 pub mod harness;
+pub mod kv;
 pub mod sql;
 
 pub use backend::{Backend, TestEnv};

@@ -5,9 +5,17 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use libtest_mimic::Arguments;
-use p8fs_tests::{TestEnv, harness, sql};
+use p8fs_tests::{TestEnv, harness, kv, sql};
 
 fn main() -> ExitCode {
+    // The crash test re-runs this binary as its writer process.
+    if let Ok(path) = std::env::var(kv::crash::CHILD_ENV) {
+        if let Err(e) = kv::crash::child_main(&path) {
+            eprintln!("crash-test writer: {e:#}");
+            return ExitCode::FAILURE;
+        }
+        return ExitCode::SUCCESS;
+    }
     let args = Arguments::from_args();
     let env = match TestEnv::load() {
         Ok(env) => Arc::new(env),
@@ -19,6 +27,7 @@ fn main() -> ExitCode {
     let backend = env.backend.name();
     let mut cases = Vec::new();
     cases.extend(sql::cases());
+    cases.extend(kv::cases());
     let trials = harness::trials(&env, &cases);
     if trials.is_empty() {
         eprintln!("{backend}: no conformance test applies to this backend");

@@ -1,1 +1,36 @@
-//! Key-value layer of p8fs: one async contract over an embedded store, TiKV, the p8fs HTTP proxy and SQL tables.
+//! The key-value layer of p8fs.
+//!
+//! [`KvBackend`] is the contract every store implements: get, put with an optional TTL,
+//! delete, range scan with a limit, batch get/put/delete, and compare-and-swap, all
+//! within one [`Namespace`] (a tenant, or the explicitly named global namespace).
+//! [`Kv`] is the handle applications use: [`Kv::tenant`] gives a [`TenantKv`] that can
+//! only ever touch its own tenant's keys, with paging, prefix helpers and typed JSON.
+//!
+//! Backends, each behind a feature so an embedder compiles only what it uses:
+//!
+//! | backend | feature | store |
+//! |---|---|---|
+//! | [`EmbeddedStore`] | `embedded` (default) | a redb file in the process, crash-safe |
+//! | `SqlStore` | `sql` | a table in the SQL database the deployment already has |
+//!
+//! Keys are laid out as the system p8fs replaces lays them out: tenant keys are stored
+//! under `{tenant}/{key}`, global keys (device-auth codes) under `{key}`.
+#![warn(missing_docs)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
+mod backend;
+mod backends;
+mod config;
+mod error;
+mod key;
+mod kv;
+
+pub use backend::{Capability, KvBackend, KvPair};
+#[cfg(feature = "embedded")]
+pub use backends::embedded::EmbeddedStore;
+#[cfg(feature = "sql")]
+pub use backends::sql::SqlStore;
+pub use config::KvConfig;
+pub use error::{KvError, KvErrorKind, Result};
+pub use key::{Key, MAX_TENANT_BYTES, Namespace, TenantId, prefix_upper_bound};
+pub use kv::{GlobalKv, Kv, ScanPage, TenantKv};

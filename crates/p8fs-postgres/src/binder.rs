@@ -9,6 +9,11 @@ use tokio_postgres::types::{ToSql, Type};
 /// One bound parameter.
 pub(crate) type Param = Box<dyn ToSql + Sync + Send>;
 
+/// Borrows parameters the way the driver's calls take them.
+pub(crate) fn refs(params: &[Param]) -> Vec<&(dyn ToSql + Sync)> {
+    params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect()
+}
+
 /// Converts bound values to driver parameters. `NULL`s keep their Rust type so the server
 /// sees a typed null.
 pub(crate) fn bind(values: &[Value]) -> Result<Vec<Param>> {

@@ -77,9 +77,24 @@ impl SqlExecutor for PgProvider {
             }
             let params = binder::bind(&stmt.values).map_err(|e| e.with_backend("postgres"))?;
             let prepared = client.prepare_cached(&stmt.sql).await.map_err(error::map)?;
-            let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
-                params.iter().map(|p| p.as_ref() as &(dyn tokio_postgres::types::ToSql + Sync)).collect();
-            client.execute(&prepared, &refs).await.map_err(error::map)
+            client.execute(&prepared, &binder::refs(&params)).await.map_err(error::map)
+        })
+        .await
+    }
+
+    async fn execute_in_transaction(&self, stmts: &[Statement]) -> Result<Vec<u64>> {
+        self.timed("transaction", async {
+            let mut client = self.pool.get().await.map_err(error::map_pool)?;
+            let tx = client.transaction().await.map_err(error::map)?;
+            let mut counts = Vec::with_capacity(stmts.len());
+            for stmt in stmts {
+                let params = binder::bind(&stmt.values).map_err(|e| e.with_backend("postgres"))?;
+                let prepared = tx.prepare_cached(&stmt.sql).await.map_err(error::map)?;
+                // An error drops `tx`, which rolls back.
+                counts.push(tx.execute(&prepared, &binder::refs(&params)).await.map_err(error::map)?);
+            }
+            tx.commit().await.map_err(error::map)?;
+            Ok(counts)
         })
         .await
     }
@@ -89,9 +104,7 @@ impl SqlExecutor for PgProvider {
             let client = self.pool.get().await.map_err(error::map_pool)?;
             let params = binder::bind(&stmt.values).map_err(|e| e.with_backend("postgres"))?;
             let prepared = client.prepare_cached(&stmt.sql).await.map_err(error::map)?;
-            let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
-                params.iter().map(|p| p.as_ref() as &(dyn tokio_postgres::types::ToSql + Sync)).collect();
-            let rows = client.query(&prepared, &refs).await.map_err(error::map)?;
+            let rows = client.query(&prepared, &binder::refs(&params)).await.map_err(error::map)?;
             rows.iter().map(|r| binder::decode_row(r).map_err(|e| e.with_backend("postgres"))).collect()
         })
         .await

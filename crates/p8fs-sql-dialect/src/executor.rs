@@ -28,6 +28,13 @@ pub trait SqlExecutor: Send + Sync {
     /// The engine's error, mapped to an [`crate::ErrorKind`].
     async fn execute(&self, stmt: &Statement) -> Result<u64>;
 
+    /// Executes statements in order in one transaction: all commit or none does. Returns
+    /// each statement's affected row count.
+    ///
+    /// # Errors
+    /// The first failing statement's error; the transaction is rolled back.
+    async fn execute_in_transaction(&self, stmts: &[Statement]) -> Result<Vec<u64>>;
+
     /// Executes a statement and returns all its rows.
     ///
     /// # Errors

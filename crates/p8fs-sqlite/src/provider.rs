@@ -168,6 +168,24 @@ impl SqlExecutor for SqliteProvider {
         .await
     }
 
+    async fn execute_in_transaction(&self, stmts: &[Statement]) -> Result<Vec<u64>> {
+        let owned = stmts.iter().map(|s| Ok((s.sql.clone(), bind_params(s)?))).collect::<Result<Vec<_>>>()?;
+        self.with_conn(move |c| {
+            // IMMEDIATE: take the write lock up front, so the transaction cannot fail
+            // half-way on a lock upgrade.
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(map)?;
+            let mut counts = Vec::with_capacity(owned.len());
+            for (sql, params) in owned {
+                let mut s = tx.prepare_cached(&sql).map_err(map)?;
+                counts.push(s.execute(rusqlite::params_from_iter(params)).map_err(map)? as u64);
+            }
+            // Dropping an uncommitted transaction (on `?` above) rolls it back.
+            tx.commit().map_err(map)?;
+            Ok(counts)
+        })
+        .await
+    }
+
     async fn query(&self, stmt: &Statement) -> Result<Vec<Row>> {
         let sql = stmt.sql.clone();
         let params = bind_params(stmt)?;

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use mysql_async::prelude::Queryable;
-use mysql_async::{Opts, OptsBuilder, Params, Pool, PoolConstraints, PoolOpts};
+use mysql_async::{Opts, OptsBuilder, Params, Pool, PoolConstraints, PoolOpts, TxOpts};
 use p8fs_sql_dialect::{DialectKind, Error, ErrorKind, Flavor, Result, Row, ServerInfo, SqlExecutor, Statement};
 
 use crate::config::{MySqlConfig, MySqlFlavorChoice, redact};
@@ -41,7 +41,10 @@ impl TidbProvider {
         let opts = OptsBuilder::from_opts(opts)
             .init(vec!["SET time_zone = '+00:00'"])
             .pool_opts(PoolOpts::default().with_constraints(constraints))
-            .tcp_nodelay(true);
+            .tcp_nodelay(true)
+            // Affected rows = rows matched, so an UPDATE that writes an equal value still
+            // reports that it found its row (compare-and-swap relies on it).
+            .client_found_rows(true);
         let pool = Pool::new(opts);
         let mut this = Self {
             pool,
@@ -144,6 +147,24 @@ impl SqlExecutor for TidbProvider {
                 conn.exec_drop(&stmt.sql, params).await.map_err(|e| error::map(e, b))?;
             }
             Ok(conn.affected_rows())
+        })
+        .await
+    }
+
+    async fn execute_in_transaction(&self, stmts: &[Statement]) -> Result<Vec<u64>> {
+        let b = self.backend;
+        self.timed("transaction", async {
+            let mut conn = self.pool.get_conn().await.map_err(|e| error::map(e, b))?;
+            let mut tx = conn.start_transaction(TxOpts::default()).await.map_err(|e| error::map(e, b))?;
+            let mut counts = Vec::with_capacity(stmts.len());
+            for stmt in stmts {
+                let params = Params::Positional(binder::bind(&stmt.values).map_err(|e| e.with_backend(b))?);
+                // An error drops `tx`, which rolls back.
+                tx.exec_drop(&stmt.sql, params).await.map_err(|e| error::map(e, b))?;
+                counts.push(tx.affected_rows());
+            }
+            tx.commit().await.map_err(|e| error::map(e, b))?;
+            Ok(counts)
         })
         .await
     }

@@ -3,16 +3,16 @@
 mod probe;
 
 use crate::case;
-use crate::harness::Case;
+use crate::harness::{Case, Suite};
 
 /// Every SQL case.
 pub fn cases() -> Vec<Case> {
     vec![
-        case!("sql", probe::server_reports_its_flavor_and_version),
-        case!("sql", probe::json_round_trips_every_kind),
-        case!("sql", probe::vector_round_trips_exactly),
-        case!("sql", probe::hostile_values_are_stored_literally),
-        case!("sql", probe::duplicate_primary_key_is_a_unique_violation),
-        case!("sql", probe::non_finite_vectors_are_rejected),
+        case!(Suite::Sql, probe::server_reports_its_flavor_and_version),
+        case!(Suite::Sql, probe::json_round_trips_every_kind),
+        case!(Suite::Sql, probe::vector_round_trips_exactly),
+        case!(Suite::Sql, probe::hostile_values_are_stored_literally),
+        case!(Suite::Sql, probe::duplicate_primary_key_is_a_unique_violation),
+        case!(Suite::Sql, probe::non_finite_vectors_are_rejected),
     ]
 }

@@ -13,6 +13,7 @@ pub struct MariaDb;
 
 impl Dialect for MariaDb {
     const KIND: DialectKind = DialectKind::MariaDb;
+    const INLINE_INDEXES: bool = true;
     const VECTOR_OUTPUT: VectorOutput = VectorOutput::Bytes;
 
     fn build_query<S: QueryStatementWriter>(&self, stmt: &S) -> Statement {
@@ -29,6 +30,10 @@ impl Dialect for MariaDb {
 
     fn json_column(&self) -> ColumnType {
         ColumnType::Json
+    }
+
+    fn blob_column(&self) -> ColumnType {
+        ColumnType::custom("LONGBLOB")
     }
 
     fn vector_column(&self, dim: u32) -> ColumnType {

@@ -16,7 +16,9 @@ pub use postgres::Postgres;
 pub use sqlite::Sqlite;
 pub use tidb::Tidb;
 
-use sea_query::{ColumnType, Expr, QueryStatementWriter, SchemaStatementBuilder};
+use sea_query::{
+    ColumnType, Expr, IndexCreateStatement, QueryStatementWriter, SchemaStatementBuilder, TableCreateStatement,
+};
 
 use crate::{Error, Result, Statement};
 
@@ -46,11 +48,40 @@ pub trait Dialect: Copy + Default + fmt::Debug + Send + Sync + 'static {
     /// values: everything in them comes from a model.
     fn build_schema<S: SchemaStatementBuilder>(&self, stmt: &S) -> Statement;
 
+    /// Whether secondary indexes are declared inside `CREATE TABLE` (the MySQL family, whose
+    /// `CREATE INDEX` has no `IF NOT EXISTS` in MySQL) rather than as separate
+    /// `CREATE INDEX IF NOT EXISTS` statements (PostgreSQL, SQLite).
+    const INLINE_INDEXES: bool;
+
+    /// `CREATE TABLE IF NOT EXISTS` for `table` with its secondary `indexes`, as the
+    /// statements this engine needs; running them again changes nothing.
+    fn create_table_with_indexes(
+        &self,
+        table: &TableCreateStatement,
+        indexes: &[IndexCreateStatement],
+    ) -> Vec<Statement> {
+        if Self::INLINE_INDEXES {
+            let mut t = table.clone();
+            for i in indexes {
+                t.index(&mut i.clone());
+            }
+            vec![self.build_schema(&t)]
+        } else {
+            let mut out = vec![self.build_schema(table)];
+            out.extend(indexes.iter().map(|i| self.build_schema(&i.clone().if_not_exists().to_owned())));
+            out
+        }
+    }
+
     /// The statement that returns the server's version text as a single row and column.
     fn version_query(&self) -> Statement;
 
     /// The column type used for JSON documents.
     fn json_column(&self) -> ColumnType;
+
+    /// The column type used for binary values of any size (up to the engine's limit:
+    /// `LONGBLOB` on the MySQL family, `bytea` on PostgreSQL, `BLOB` on SQLite).
+    fn blob_column(&self) -> ColumnType;
 
     /// The column type used for vectors of `dim` dimensions.
     fn vector_column(&self, dim: u32) -> ColumnType;

@@ -12,6 +12,7 @@ pub struct Postgres;
 
 impl Dialect for Postgres {
     const KIND: DialectKind = DialectKind::Postgres;
+    const INLINE_INDEXES: bool = false;
     const VECTOR_OUTPUT: VectorOutput = VectorOutput::Native;
 
     fn build_query<S: QueryStatementWriter>(&self, stmt: &S) -> Statement {
@@ -28,6 +29,10 @@ impl Dialect for Postgres {
 
     fn json_column(&self) -> ColumnType {
         ColumnType::JsonBinary
+    }
+
+    fn blob_column(&self) -> ColumnType {
+        ColumnType::Binary(1)
     }
 
     fn vector_column(&self, dim: u32) -> ColumnType {

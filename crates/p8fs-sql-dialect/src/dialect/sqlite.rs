@@ -12,6 +12,7 @@ pub struct Sqlite;
 
 impl Dialect for Sqlite {
     const KIND: DialectKind = DialectKind::Sqlite;
+    const INLINE_INDEXES: bool = false;
     const VECTOR_OUTPUT: VectorOutput = VectorOutput::Bytes;
 
     fn build_query<S: QueryStatementWriter>(&self, stmt: &S) -> Statement {
@@ -28,6 +29,10 @@ impl Dialect for Sqlite {
 
     fn json_column(&self) -> ColumnType {
         ColumnType::Text
+    }
+
+    fn blob_column(&self) -> ColumnType {
+        ColumnType::Blob
     }
 
     fn vector_column(&self, _dim: u32) -> ColumnType {

@@ -12,6 +12,7 @@ pub struct Tidb;
 
 impl Dialect for Tidb {
     const KIND: DialectKind = DialectKind::Tidb;
+    const INLINE_INDEXES: bool = true;
     const VECTOR_OUTPUT: VectorOutput = VectorOutput::Text;
 
     fn build_query<S: QueryStatementWriter>(&self, stmt: &S) -> Statement {
@@ -28,6 +29,10 @@ impl Dialect for Tidb {
 
     fn json_column(&self) -> ColumnType {
         ColumnType::Json
+    }
+
+    fn blob_column(&self) -> ColumnType {
+        ColumnType::custom("LONGBLOB")
     }
 
     fn vector_column(&self, dim: u32) -> ColumnType {

@@ -1,0 +1,240 @@
+//! Tenants, keys and namespaces: typed parts from which physical keys are built.
+//!
+//! A [`TenantId`] cannot escape its namespace: it never contains `/` (the separator of
+//! `{tenant}/{key}`), control characters or URL metacharacters, and it is never a name the
+//! proxy's routes use. A [`Key`] is UTF-8 without control characters. Both are checked
+//! once, when built; afterwards they are always valid.
+
+use std::fmt;
+
+use crate::error::clip;
+use crate::{KvError, Result};
+
+/// Longest tenant id, in bytes (the `tenant_id VARCHAR(255)` of the SQL tables).
+pub const MAX_TENANT_BYTES: usize = 255;
+
+/// Tenant ids the HTTP proxy's routes use (`/kv/scan`, `/kv/batch`, `/v1/...`).
+const RESERVED_TENANTS: [&str; 3] = ["scan", "batch", "v1"];
+
+/// A validated tenant id: 1 to 255 bytes of ASCII letters, digits and `-_.:@+=~`, not
+/// made only of dots, and not one of `scan`, `batch`, `v1`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TenantId(String);
+
+impl TenantId {
+    /// Validates `id`.
+    ///
+    /// # Errors
+    /// [`KvError::InvalidTenant`] saying what is wrong.
+    pub fn new(id: impl Into<String>) -> Result<Self> {
+        let id = id.into();
+        let bad = |reason| Err(KvError::InvalidTenant { tenant: clip(&id), reason });
+        if id.is_empty() {
+            return bad("a tenant id cannot be empty");
+        }
+        if id.len() > MAX_TENANT_BYTES {
+            return bad("a tenant id is at most 255 bytes");
+        }
+        if id.contains('/') {
+            return bad("a tenant id cannot contain '/', which separates tenant and key");
+        }
+        if let Some(c) = id.chars().find(|c| !(c.is_ascii_alphanumeric() || "-_.:@+=~".contains(*c))) {
+            return if c.is_control() {
+                bad("a tenant id cannot contain control characters")
+            } else {
+                bad("a tenant id may hold only ASCII letters, digits and -_.:@+=~")
+            };
+        }
+        if id.chars().all(|c| c == '.') {
+            return bad("a tenant id cannot be made only of dots");
+        }
+        if RESERVED_TENANTS.contains(&id.as_str()) {
+            return bad("scan, batch and v1 are reserved by the proxy's routes");
+        }
+        Ok(Self(id))
+    }
+
+    /// The id.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for TenantId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A validated logical key: non-empty UTF-8 without control characters. Keys may contain
+/// `/` (`reverse/doc1/document`); limits on length are the backend's
+/// ([`crate::Capability::max_key_bytes`]).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Key(String);
+
+impl Key {
+    /// Validates `key`.
+    ///
+    /// # Errors
+    /// [`KvError::InvalidKey`] saying what is wrong.
+    pub fn new(key: impl Into<String>) -> Result<Self> {
+        let key = key.into();
+        if key.is_empty() {
+            return Err(KvError::InvalidKey { key, reason: "a key cannot be empty".into() });
+        }
+        check_chars(&key)?;
+        Ok(Self(key))
+    }
+
+    /// The key.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Checks a key or key prefix for control characters.
+pub(crate) fn check_chars(s: &str) -> Result<()> {
+    match s.chars().find(|c| c.is_control()) {
+        Some(c) => Err(KvError::InvalidKey {
+            key: clip(s),
+            reason: format!("keys cannot contain control characters (found U+{:04X})", u32::from(c)),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Where a key lives: one tenant's keys, or the global namespace (keys that belong to no
+/// tenant, such as device-auth codes). Global keys never contain `/`, so they can never
+/// collide with a tenant's `{tenant}/{key}`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Namespace {
+    /// A tenant's keys, stored under `{tenant}/`.
+    Tenant(TenantId),
+    /// Keys of no tenant, stored as they are.
+    Global,
+}
+
+impl Namespace {
+    /// The bytes every physical key of this namespace starts with.
+    pub fn prefix(&self) -> Vec<u8> {
+        match self {
+            Namespace::Tenant(t) => {
+                let mut p = Vec::with_capacity(t.0.len() + 1);
+                p.extend_from_slice(t.0.as_bytes());
+                p.push(b'/');
+                p
+            }
+            Namespace::Global => Vec::new(),
+        }
+    }
+
+    /// The physical key of `key` in this namespace: `{tenant}/{key}` or `{key}`.
+    pub fn physical(&self, key: &str) -> Vec<u8> {
+        let mut p = self.prefix();
+        p.extend_from_slice(key.as_bytes());
+        p
+    }
+
+    /// Checks that `key` may live in this namespace.
+    ///
+    /// # Errors
+    /// [`KvError::InvalidKey`] for a global key containing `/`.
+    pub fn check_key(&self, key: &Key) -> Result<()> {
+        if matches!(self, Namespace::Global) && key.0.contains('/') {
+            return Err(KvError::InvalidKey {
+                key: clip(&key.0),
+                reason: "global keys cannot contain '/' (it would name a tenant)".into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The logical key of a physical key of this namespace, or `None` when the physical key
+    /// belongs elsewhere (another tenant, or a tenant key seen from the global namespace).
+    pub fn logical<'a>(&self, physical: &'a [u8]) -> Option<&'a str> {
+        let rest = physical.strip_prefix(self.prefix().as_slice())?;
+        let s = std::str::from_utf8(rest).ok()?;
+        match self {
+            Namespace::Global if s.contains('/') => None,
+            _ => Some(s),
+        }
+    }
+
+    /// The tenant, for tenant namespaces.
+    pub fn tenant(&self) -> Option<&TenantId> {
+        match self {
+            Namespace::Tenant(t) => Some(t),
+            Namespace::Global => None,
+        }
+    }
+
+    /// A short name for messages.
+    pub fn describe(&self) -> String {
+        match self {
+            Namespace::Tenant(t) => format!("tenant {t}"),
+            Namespace::Global => "the global namespace".into(),
+        }
+    }
+}
+
+/// The smallest byte string greater than every string starting with `prefix`, or `None`
+/// when there is none (empty or all-`0xFF` prefix): the exclusive end of a prefix scan.
+pub fn prefix_upper_bound(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < 0xFF {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tenant_ids_that_could_escape_are_rejected() {
+        for bad in ["", "a/b", "/", "a\nb", "a\0", "tab\t", "..", ".", "scan", "batch", "v1", "a b", "a%2F", "é"] {
+            assert!(TenantId::new(bad).is_err(), "{bad:?} accepted");
+        }
+        assert!(TenantId::new("x".repeat(256)).is_err());
+        for good in ["tenant-1", "t", "user@example.com", "tenant-0b6e:prod", "a.b", "x".repeat(255).as_str()] {
+            assert!(TenantId::new(good).is_ok(), "{good:?} rejected");
+        }
+    }
+
+    #[test]
+    fn keys_reject_control_characters_only() {
+        assert!(Key::new("").is_err());
+        assert!(Key::new("a\u{7f}").is_err());
+        assert!(Key::new("line\nbreak").is_err());
+        assert!(Key::new("reverse/doc 1/document ünïcode?#%").is_ok());
+    }
+
+    #[test]
+    fn physical_keys_follow_the_replaced_layout() {
+        let ns = Namespace::Tenant(TenantId::new("t1").unwrap());
+        assert_eq!(ns.physical("UserManual/document"), b"t1/UserManual/document");
+        assert_eq!(ns.logical(b"t1/x/y"), Some("x/y"));
+        assert_eq!(ns.logical(b"t10/x"), None, "a tenant whose id extends another's is another tenant");
+        assert_eq!(Namespace::Global.physical("device_auth:abc"), b"device_auth:abc");
+        assert_eq!(Namespace::Global.logical(b"t1/x"), None, "tenant keys are not global keys");
+        assert!(Namespace::Global.check_key(&Key::new("a/b").unwrap()).is_err());
+    }
+
+    #[test]
+    fn prefix_bounds() {
+        assert_eq!(prefix_upper_bound(b"t1/"), Some(b"t10".to_vec()));
+        assert_eq!(prefix_upper_bound(b"a\xff\xff"), Some(b"b".to_vec()));
+        assert_eq!(prefix_upper_bound(b"\xff"), None);
+        assert_eq!(prefix_upper_bound(b""), None);
+    }
+}
