@@ -19,6 +19,8 @@ pub enum Backend {
     MariaDb,
     /// A real TiDB the user points at with `P8FS_TIDB_URL`.
     Tidb,
+    /// The p8fs HTTP proxy on loopback (in front of the embedded store) and its client.
+    Http,
 }
 
 impl Backend {
@@ -29,7 +31,8 @@ impl Backend {
             "postgres" | "postgresql" => Backend::Postgres,
             "mariadb" => Backend::MariaDb,
             "tidb" => Backend::Tidb,
-            other => bail!("unknown P8FS_TEST_BACKEND {other:?}; valid: embedded, postgres, mariadb, tidb"),
+            "http" => Backend::Http,
+            other => bail!("unknown P8FS_TEST_BACKEND {other:?}; valid: embedded, postgres, mariadb, tidb, http"),
         })
     }
 
@@ -40,7 +43,13 @@ impl Backend {
             Backend::Postgres => "postgres",
             Backend::MariaDb => "mariadb",
             Backend::Tidb => "tidb",
+            Backend::Http => "http",
         }
+    }
+
+    /// Whether the backend has a SQL engine (the SQL suites run on it).
+    pub fn has_sql(self) -> bool {
+        !matches!(self, Backend::Http)
     }
 
     /// The flavor the server of this backend must report.
@@ -50,13 +59,14 @@ impl Backend {
             Backend::Postgres => Flavor::Postgres,
             Backend::MariaDb => Flavor::MariaDb,
             Backend::Tidb => Flavor::Tidb,
+            Backend::Http => Flavor::Sqlite,
         }
     }
 
     /// The variable holding this backend's URL, for those that need one.
     pub fn url_var(self) -> Option<&'static str> {
         match self {
-            Backend::Embedded => None,
+            Backend::Embedded | Backend::Http => None,
             Backend::Postgres => Some("P8FS_TEST_PG_URL"),
             Backend::MariaDb => Some("P8FS_TEST_MARIADB_URL"),
             Backend::Tidb => Some("P8FS_TIDB_URL"),
@@ -71,6 +81,8 @@ pub enum KvKind {
     Redb,
     /// The SQL table backend on the test backend's SQL engine.
     Sql,
+    /// The HTTP client against the real proxy on loopback, in front of the embedded store.
+    Http,
 }
 
 impl KvKind {
@@ -79,6 +91,7 @@ impl KvKind {
         match self {
             KvKind::Redb => "redb",
             KvKind::Sql => "sql",
+            KvKind::Http => "http",
         }
     }
 }
@@ -160,6 +173,7 @@ impl TestEnv {
                 cfg.op_timeout = timeout;
                 Arc::new(p8fs_tidb::TidbProvider::connect(cfg).await?)
             }
+            Backend::Http => anyhow::bail!("the http backend has no SQL engine"),
         })
     }
 
@@ -168,18 +182,33 @@ impl TestEnv {
         match self.backend {
             Backend::Embedded => vec![KvKind::Redb, KvKind::Sql],
             Backend::Postgres | Backend::MariaDb | Backend::Tidb => vec![KvKind::Sql],
+            Backend::Http => vec![KvKind::Http],
         }
     }
 
-    /// Opens a KV store of `kind` for the test named by `scratch`.
-    pub async fn kv(&self, kind: KvKind, scratch: &str) -> Result<p8fs_kv::Kv> {
+    /// Opens a KV store of `kind` for the test named by `scratch`. For [`KvKind::Http`]
+    /// this starts a proxy, which runs until `guards` is dropped.
+    pub async fn kv(&self, kind: KvKind, scratch: &str, guards: &crate::harness::Guards) -> Result<p8fs_kv::Kv> {
         let backend: Arc<dyn p8fs_kv::KvBackend> = match kind {
-            KvKind::Redb => {
-                Arc::new(p8fs_kv::EmbeddedStore::open(std::env::temp_dir().join(format!("p8fs-test-{scratch}.redb")))?)
-            }
+            KvKind::Redb => Arc::new(self.embedded_store(scratch)?),
             KvKind::Sql => Arc::new(p8fs_kv::SqlStore::open(self.sql(scratch).await?).await?),
+            KvKind::Http => {
+                let proxy = crate::proxy::RunningProxy::start(
+                    Arc::new(self.embedded_store(scratch)?),
+                    p8fs_server::ServerConfig::default(),
+                )
+                .await?;
+                let store = p8fs_kv::HttpStore::connect(p8fs_kv::HttpConfig::new(proxy.base_url())).await?;
+                guards.keep(proxy);
+                Arc::new(store)
+            }
         };
         Ok(p8fs_kv::Kv::new(backend))
+    }
+
+    /// A fresh embedded store for the test named by `scratch`.
+    pub fn embedded_store(&self, scratch: &str) -> Result<p8fs_kv::EmbeddedStore> {
+        Ok(p8fs_kv::EmbeddedStore::open(std::env::temp_dir().join(format!("p8fs-test-{scratch}.redb")))?)
     }
 
     /// Removes what [`TestEnv::sql`] and [`TestEnv::kv`] created for `scratch` outside the

@@ -25,6 +25,21 @@ pub struct Ctx {
     pub scratch: String,
     /// For KV cases: the KV backend under test.
     pub kv: Option<KvKind>,
+    /// Things (servers) that must live as long as the test.
+    pub guards: Guards,
+}
+
+/// Keeps values alive until the test ends (when the last clone of [`Ctx`] is dropped).
+#[derive(Clone, Default)]
+pub struct Guards(Arc<std::sync::Mutex<Vec<Box<dyn std::any::Any + Send>>>>);
+
+impl Guards {
+    /// Keeps `value` until the test ends.
+    pub fn keep(&self, value: impl std::any::Any + Send) {
+        if let Ok(mut g) = self.0.lock() {
+            g.push(Box::new(value));
+        }
+    }
 }
 
 /// Which suite a case belongs to, which decides what it runs against.
@@ -37,6 +52,9 @@ pub enum Suite {
     /// Only against the embedded KV store, where the test backend offers it (crash
     /// safety of a local file).
     EmbeddedKv,
+    /// Once, on the `http` backend: the proxy's own behaviour (wire contract, errors,
+    /// auth, limits, load).
+    Proxy,
 }
 
 /// One test of a suite: its name and its body.
@@ -92,12 +110,16 @@ pub fn trials(env: &Arc<TestEnv>, cases: &[Case]) -> Vec<Trial> {
     let mut out = Vec::new();
     for case in cases {
         let kinds = match case.suite {
-            Suite::Sql => vec![None],
+            Suite::Sql if env.backend.has_sql() => vec![None],
+            Suite::Sql => vec![],
+            Suite::Proxy if env.backend == crate::Backend::Http => vec![None],
+            Suite::Proxy => vec![],
             Suite::Kv => env.kv_kinds().into_iter().map(Some).collect(),
             Suite::EmbeddedKv => env.kv_kinds().into_iter().filter(|k| *k == KvKind::Redb).map(Some).collect(),
         };
         for kv in kinds {
             let name = match kv {
+                None if case.suite == Suite::Proxy => format!("{backend}::proxy::{}", case.name),
                 None => format!("{backend}::sql::{}", case.name),
                 Some(k) => format!("{backend}::kv::{}::{}", k.name(), case.name),
             };
@@ -123,7 +145,7 @@ fn run_case(env: Arc<TestEnv>, kv: Option<KvKind>, run: fn(Ctx) -> TestFuture) -
     let soak = env.soak;
     let start = Instant::now();
     loop {
-        let ctx = Ctx { env: Arc::clone(&env), scratch: scratch_name(), kv };
+        let ctx = Ctx { env: Arc::clone(&env), scratch: scratch_name(), kv, guards: Guards::default() };
         let scratch = ctx.scratch.clone();
         let result = runtime().block_on(async { tokio::time::timeout(TEST_DEADLINE, run(ctx)).await });
         env.cleanup(&scratch);

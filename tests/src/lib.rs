@@ -15,6 +15,8 @@
 pub mod backend;
 pub mod harness;
 pub mod kv;
+pub mod proxy;
+pub mod proxy_suite;
 pub mod sql;
 
 pub use backend::{Backend, TestEnv};

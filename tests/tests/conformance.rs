@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use libtest_mimic::Arguments;
-use p8fs_tests::{TestEnv, harness, kv, sql};
+use p8fs_tests::{TestEnv, harness, kv, proxy_suite, sql};
 
 fn main() -> ExitCode {
     // The crash test re-runs this binary as its writer process.
@@ -28,6 +28,7 @@ fn main() -> ExitCode {
     let mut cases = Vec::new();
     cases.extend(sql::cases());
     cases.extend(kv::cases());
+    cases.extend(proxy_suite::cases());
     let trials = harness::trials(&env, &cases);
     if trials.is_empty() {
         eprintln!("{backend}: no conformance test applies to this backend");

@@ -198,8 +198,11 @@ pub trait KvBackend: Send + Sync + fmt::Debug {
     async fn ping(&self) -> Result<()>;
 }
 
-/// Validates a scan limit against a capability.
-pub(crate) fn check_scan_limit(cap: &Capability, limit: usize) -> Result<()> {
+/// Validates a scan limit against a capability (for backend implementations).
+///
+/// # Errors
+/// [`KvError::InvalidArgument`] for 0 or a limit above [`Capability::max_scan_limit`].
+pub fn check_scan_limit(cap: &Capability, limit: usize) -> Result<()> {
     if limit == 0 {
         return Err(KvError::InvalidArgument { message: "a scan limit must be at least 1".into() });
     }
@@ -211,8 +214,9 @@ pub(crate) fn check_scan_limit(cap: &Capability, limit: usize) -> Result<()> {
     Ok(())
 }
 
-/// The TTL to store: `None` for no TTL or zero, else rounded up to the granularity.
-pub(crate) fn effective_ttl(ttl: Option<Duration>, granularity: Duration) -> Option<Duration> {
+/// The TTL a backend stores (for backend implementations): `None` for no TTL or zero,
+/// else `ttl` rounded up to a multiple of `granularity`.
+pub fn effective_ttl(ttl: Option<Duration>, granularity: Duration) -> Option<Duration> {
     let ttl = ttl.filter(|d| !d.is_zero())?;
     if granularity.is_zero() {
         return Some(ttl);

@@ -14,6 +14,8 @@ pub enum KvErrorKind {
     ConditionNotMet,
     /// The backend cannot do this (see its [`crate::Capability`]).
     Unsupported,
+    /// The credentials do not allow this (the proxy answered 401 or 403).
+    PermissionDenied,
     /// The store could not be reached or answered with a transient failure.
     Unavailable,
     /// The store did not answer in time.
@@ -78,6 +80,14 @@ pub enum KvError {
         /// What is missing.
         what: &'static str,
     },
+    /// The credentials do not allow the call.
+    #[error("{backend}: permission denied: {message}")]
+    PermissionDenied {
+        /// The backend.
+        backend: &'static str,
+        /// What the server said.
+        message: String,
+    },
     /// The store could not be reached, or failed transiently.
     #[error("{backend}: unavailable: {message}")]
     Unavailable {
@@ -139,6 +149,7 @@ impl KvError {
             KvError::InvalidArgument { .. } => KvErrorKind::InvalidArgument,
             KvError::ConditionNotMet { .. } => KvErrorKind::ConditionNotMet,
             KvError::Unsupported { .. } => KvErrorKind::Unsupported,
+            KvError::PermissionDenied { .. } => KvErrorKind::PermissionDenied,
             KvError::Unavailable { .. } => KvErrorKind::Unavailable,
             KvError::Timeout { .. } => KvErrorKind::Timeout,
             KvError::Serde { .. } => KvErrorKind::Serde,

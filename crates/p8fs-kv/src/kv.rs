@@ -190,7 +190,12 @@ impl ScopedKv {
         self.scan_bytes(start.as_bytes(), end.map(str::as_bytes), limit, after).await
     }
 
-    async fn scan_bytes(
+    /// One page of the keys in `start <= key < end` given as bytes (bounds need not be
+    /// UTF-8), after `after` when given.
+    ///
+    /// # Errors
+    /// A zero limit; the backend's errors.
+    pub async fn scan_bytes(
         &self,
         start: &[u8],
         end: Option<&[u8]>,

@@ -12,6 +12,7 @@
 //! |---|---|---|
 //! | [`EmbeddedStore`] | `embedded` (default) | a redb file in the process, crash-safe |
 //! | `SqlStore` | `sql` | a table in the SQL database the deployment already has |
+//! | `HttpStore` | `http` | the p8fs HTTP proxy (`p8fs serve`), over its `/v1` routes |
 //!
 //! Keys are laid out as the system p8fs replaces lays them out: tenant keys are stored
 //! under `{tenant}/{key}`, global keys (device-auth codes) under `{key}`.
@@ -25,12 +26,14 @@ mod error;
 mod key;
 mod kv;
 
-pub use backend::{Capability, KvBackend, KvPair};
+pub use backend::{Capability, KvBackend, KvPair, check_scan_limit, effective_ttl};
 #[cfg(feature = "embedded")]
 pub use backends::embedded::EmbeddedStore;
+#[cfg(feature = "http")]
+pub use backends::http::{HttpConfig, HttpStore};
 #[cfg(feature = "sql")]
 pub use backends::sql::SqlStore;
 pub use config::KvConfig;
 pub use error::{KvError, KvErrorKind, Result};
 pub use key::{Key, MAX_TENANT_BYTES, Namespace, TenantId, prefix_upper_bound};
-pub use kv::{GlobalKv, Kv, ScanPage, TenantKv};
+pub use kv::{GlobalKv, Kv, ScanPage, ScopedKv, TenantKv};

@@ -47,7 +47,7 @@ pub fn cases() -> Vec<Case> {
 /// The store under test.
 pub(crate) async fn store(ctx: &Ctx) -> Result<Kv> {
     let kind = ctx.kv.context("a KV case ran without a KV backend")?;
-    ctx.env.kv(kind, &ctx.scratch).await
+    ctx.env.kv(kind, &ctx.scratch, &ctx.guards).await
 }
 
 /// A tenant of this test only: `{scratch}{suffix}`.

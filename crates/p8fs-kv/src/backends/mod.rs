@@ -2,6 +2,8 @@
 
 #[cfg(feature = "embedded")]
 pub(crate) mod embedded;
+#[cfg(feature = "http")]
+pub(crate) mod http;
 #[cfg(feature = "sql")]
 pub(crate) mod sql;
 

@@ -1,0 +1,320 @@
+//! [`HttpStore`]: the client of the p8fs HTTP proxy, over its `/v1` routes (the full
+//! contract: binary values, batches, compare-and-swap, continuations). The proxy also
+//! serves the legacy routes for old clients; this client does not need them.
+//!
+//! Retries: only idempotent calls (everything but compare-and-swap) are retried, and only
+//! after a transport error or a 5xx answer, with exponential backoff. No base URL is
+//! built in: it must be configured.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::backend::check_scan_limit;
+use crate::{Capability, Key, KvBackend, KvError, KvPair, Namespace, Result};
+
+const NAME: &str = "http";
+
+/// Settings of an [`HttpStore`].
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// The proxy's base URL, e.g. `http://127.0.0.1:8080`.
+    pub base_url: String,
+    /// Bearer token, when the proxy requires one.
+    pub token: Option<String>,
+    /// Deadline of one request.
+    pub timeout: Duration,
+    /// Retries of an idempotent call after a transport error or a 5xx answer.
+    pub retries: u32,
+}
+
+impl HttpConfig {
+    /// Defaults for `base_url`: no token, 30 s per request, 3 retries.
+    pub fn new(base_url: impl Into<String>) -> Self {
+        Self { base_url: base_url.into(), token: None, timeout: Duration::from_secs(30), retries: 3 }
+    }
+}
+
+/// The HTTP proxy as a KV backend.
+#[derive(Debug, Clone)]
+pub struct HttpStore {
+    client: reqwest::Client,
+    base: String,
+    token: Option<String>,
+    retries: u32,
+    cap: Capability,
+}
+
+/// Percent-encodes a key for a path: everything but unreserved characters and `/`.
+fn encode_path(key: &str) -> String {
+    let mut out = String::with_capacity(key.len());
+    for b in key.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn ns_path(ns: &Namespace) -> String {
+    match ns {
+        Namespace::Tenant(t) => format!("/v1/kv/{}", t.as_str()),
+        Namespace::Global => "/v1/global".to_owned(),
+    }
+}
+
+fn ttl_ms(ttl: Option<Duration>) -> Option<u64> {
+    ttl.filter(|t| !t.is_zero()).map(|t| u64::try_from(t.as_millis()).unwrap_or(u64::MAX).max(1))
+}
+
+fn entries(v: &Value) -> Result<Vec<KvPair>> {
+    let list = v.get("entries").and_then(Value::as_array).ok_or_else(|| corrupt("answer without entries"))?;
+    list.iter()
+        .map(|e| {
+            let key = e.get("key").and_then(Value::as_str).ok_or_else(|| corrupt("entry without key"))?;
+            let value = e.get("value").and_then(Value::as_str).ok_or_else(|| corrupt("entry without value"))?;
+            Ok(KvPair { key: key.to_owned(), value: B64.decode(value).map_err(|_| corrupt("value is not base64"))? })
+        })
+        .collect()
+}
+
+fn corrupt(what: &str) -> KvError {
+    KvError::Corrupt { backend: NAME, message: format!("the proxy sent an unexpected answer: {what}") }
+}
+
+impl HttpStore {
+    /// Connects: reads the proxy's capability (which also checks that it answers).
+    ///
+    /// # Errors
+    /// [`KvError::Unavailable`] when the proxy cannot be reached;
+    /// [`KvError::InvalidArgument`] for a base URL that is not http(s).
+    pub async fn connect(cfg: HttpConfig) -> Result<Self> {
+        let base = cfg.base_url.trim_end_matches('/').to_owned();
+        if !(base.starts_with("http://") || base.starts_with("https://")) {
+            return Err(KvError::InvalidArgument {
+                message: format!("proxy URL {base:?} must start with http:// or https://"),
+            });
+        }
+        let client = reqwest::Client::builder()
+            .timeout(cfg.timeout)
+            .connect_timeout(cfg.timeout.min(Duration::from_secs(10)))
+            .pool_max_idle_per_host(64)
+            .build()
+            .map_err(|e| KvError::backend(NAME, "cannot build the HTTP client", e))?;
+        let mut this = Self {
+            client,
+            base,
+            token: cfg.token,
+            retries: cfg.retries,
+            cap: Capability {
+                ttl: false,
+                ttl_granularity: Duration::ZERO,
+                cas: false,
+                atomic_batch: false,
+                max_key_bytes: 0,
+                max_value_bytes: 0,
+                max_scan_limit: 1,
+                max_batch: 0,
+            },
+        };
+        let c = this.call(Method::GET, "/v1/capability", None, true).await?.ok_or_else(|| corrupt("no capability"))?;
+        let n = |k: &str| c.get(k).and_then(Value::as_u64).map(|v| usize::try_from(v).unwrap_or(usize::MAX));
+        let b = |k: &str| c.get(k).and_then(Value::as_bool);
+        this.cap = Capability {
+            ttl: b("ttl").ok_or_else(|| corrupt("capability.ttl"))?,
+            ttl_granularity: Duration::from_millis(c.get("ttl_granularity_ms").and_then(Value::as_u64).unwrap_or(1)),
+            cas: b("cas").ok_or_else(|| corrupt("capability.cas"))?,
+            atomic_batch: b("atomic_batch").ok_or_else(|| corrupt("capability.atomic_batch"))?,
+            max_key_bytes: n("max_key_bytes").ok_or_else(|| corrupt("capability.max_key_bytes"))?,
+            max_value_bytes: n("max_value_bytes").ok_or_else(|| corrupt("capability.max_value_bytes"))?,
+            max_scan_limit: n("max_scan_limit").ok_or_else(|| corrupt("capability.max_scan_limit"))?,
+            max_batch: n("max_batch").ok_or_else(|| corrupt("capability.max_batch"))?,
+        };
+        Ok(this)
+    }
+
+    /// One call: `Ok(None)` for 404, `Ok(Some(json))` for 2xx (`null` for no body).
+    async fn call(&self, method: Method, path: &str, body: Option<&Value>, idempotent: bool) -> Result<Option<Value>> {
+        let url = format!("{}{path}", self.base);
+        let mut attempt = 0;
+        loop {
+            let mut req = self.client.request(method.clone(), &url);
+            if let Some(t) = &self.token {
+                req = req.bearer_auth(t);
+            }
+            if let Some(b) = body {
+                req = req.header("content-type", "application/json").body(b.to_string());
+            }
+            let outcome = match req.send().await {
+                Ok(resp) => {
+                    let status = resp.status();
+                    match resp.bytes().await {
+                        Ok(bytes) => Ok((status, bytes)),
+                        Err(e) => Err(e),
+                    }
+                }
+                Err(e) => Err(e),
+            };
+            let retry = match &outcome {
+                Err(_) => true,
+                Ok((status, _)) => status.is_server_error(),
+            };
+            if retry && idempotent && attempt < self.retries {
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(50 << attempt)).await;
+                continue;
+            }
+            return match outcome {
+                Err(e) if e.is_timeout() => {
+                    Err(KvError::Timeout { backend: NAME, message: format!("{method} {path}: {e}") })
+                }
+                Err(e) => Err(KvError::unavailable(NAME, format!("{method} {path} failed"), e)),
+                Ok((status, bytes)) => self.answer(status, &bytes, path),
+            };
+        }
+    }
+
+    fn answer(&self, status: StatusCode, bytes: &[u8], path: &str) -> Result<Option<Value>> {
+        if status.is_success() {
+            if bytes.is_empty() {
+                return Ok(Some(Value::Null));
+            }
+            return serde_json::from_slice(bytes).map(Some).map_err(|_| corrupt("a body that is not JSON"));
+        }
+        let v: Value = serde_json::from_slice(bytes).unwrap_or(Value::Null);
+        let code = v.pointer("/error/code").and_then(Value::as_str).unwrap_or("");
+        let message = v.pointer("/error/message").and_then(Value::as_str).unwrap_or("").to_owned();
+        let message = format!("{path}: {status} {code}: {message}");
+        Err(match (status.as_u16(), code) {
+            (404, "not_found") => return Ok(None),
+            (401 | 403, _) => KvError::PermissionDenied { backend: NAME, message },
+            (409, "condition_not_met") => {
+                let current = match v.pointer("/error/current") {
+                    Some(Value::String(s)) => Some(B64.decode(s).map_err(|_| corrupt("current is not base64"))?),
+                    _ => None,
+                };
+                KvError::ConditionNotMet { key: String::new(), current }
+            }
+            (400, "invalid_key") => KvError::InvalidKey { key: String::new(), reason: message },
+            (413, _) => KvError::TooLarge { what: "request (proxy limit)", size: 0, max: 0 },
+            (400 | 422, _) => KvError::InvalidArgument { message },
+            (501, _) => KvError::Unsupported { backend: NAME, what: "this operation (the proxy's backend lacks it)" },
+            (408 | 504, _) => KvError::Timeout { backend: NAME, message },
+            (503, _) => KvError::Unavailable { backend: NAME, message, source: None },
+            _ => KvError::Backend { backend: NAME, message, source: None },
+        })
+    }
+}
+
+#[async_trait]
+impl KvBackend for HttpStore {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn capability(&self) -> Capability {
+        self.cap
+    }
+
+    async fn get(&self, ns: &Namespace, key: &Key) -> Result<Option<Vec<u8>>> {
+        let path = format!("{}/keys/{}", ns_path(ns), encode_path(key.as_str()));
+        match self.call(Method::GET, &path, None, true).await? {
+            None => Ok(None),
+            Some(v) => {
+                let b64 = v.get("value").and_then(Value::as_str).ok_or_else(|| corrupt("no value"))?;
+                Ok(Some(B64.decode(b64).map_err(|_| corrupt("value is not base64"))?))
+            }
+        }
+    }
+
+    async fn put(&self, ns: &Namespace, key: &Key, value: &[u8], ttl: Option<Duration>) -> Result<()> {
+        let path = format!("{}/keys/{}", ns_path(ns), encode_path(key.as_str()));
+        let body = json!({ "value": B64.encode(value), "ttl_ms": ttl_ms(ttl) });
+        self.call(Method::PUT, &path, Some(&body), true).await?;
+        Ok(())
+    }
+
+    async fn delete(&self, ns: &Namespace, key: &Key) -> Result<()> {
+        let path = format!("{}/keys/{}", ns_path(ns), encode_path(key.as_str()));
+        self.call(Method::DELETE, &path, None, true).await?;
+        Ok(())
+    }
+
+    async fn scan(&self, ns: &Namespace, start: &[u8], end: Option<&[u8]>, limit: usize) -> Result<Vec<KvPair>> {
+        check_scan_limit(&self.cap, limit)?;
+        let mut path = format!("{}/scan?start_b64={}&limit={limit}", ns_path(ns), encode_path(&B64.encode(start)));
+        if let Some(e) = end {
+            path.push_str(&format!("&end_b64={}", encode_path(&B64.encode(e))));
+        }
+        let v = self.call(Method::GET, &path, None, true).await?.ok_or_else(|| corrupt("scan answered 404"))?;
+        entries(&v)
+    }
+
+    async fn batch_get(&self, ns: &Namespace, keys: &[Key]) -> Result<Vec<KvPair>> {
+        let body = json!({ "keys": keys.iter().map(Key::as_str).collect::<Vec<_>>() });
+        let v = self
+            .call(Method::POST, &format!("{}/batch/get", ns_path(ns)), Some(&body), true)
+            .await?
+            .ok_or_else(|| corrupt("batch get answered 404"))?;
+        entries(&v)
+    }
+
+    async fn batch_put(&self, ns: &Namespace, entries: &[(Key, Vec<u8>)], ttl: Option<Duration>) -> Result<()> {
+        let list: Vec<Value> =
+            entries.iter().map(|(k, v)| json!({ "key": k.as_str(), "value": B64.encode(v) })).collect();
+        let body = json!({ "entries": list, "ttl_ms": ttl_ms(ttl) });
+        self.call(Method::POST, &format!("{}/batch/put", ns_path(ns)), Some(&body), true).await?;
+        Ok(())
+    }
+
+    async fn batch_delete(&self, ns: &Namespace, keys: &[Key]) -> Result<()> {
+        let body = json!({ "keys": keys.iter().map(Key::as_str).collect::<Vec<_>>() });
+        self.call(Method::POST, &format!("{}/batch/delete", ns_path(ns)), Some(&body), true).await?;
+        Ok(())
+    }
+
+    async fn compare_and_swap(
+        &self,
+        ns: &Namespace,
+        key: &Key,
+        expected: Option<&[u8]>,
+        new: &[u8],
+        ttl: Option<Duration>,
+    ) -> Result<()> {
+        let body = json!({
+            "key": key.as_str(),
+            "expected": expected.map(|e| B64.encode(e)),
+            "value": B64.encode(new),
+            "ttl_ms": ttl_ms(ttl),
+        });
+        // Not idempotent: never retried (a retry after a lost answer could fail a swap
+        // that in fact succeeded).
+        match self.call(Method::POST, &format!("{}/cas", ns_path(ns)), Some(&body), false).await {
+            Err(KvError::ConditionNotMet { current, .. }) => {
+                Err(KvError::ConditionNotMet { key: key.as_str().to_owned(), current })
+            }
+            other => other.map(|_| ()),
+        }
+    }
+
+    async fn ping(&self) -> Result<()> {
+        self.call(Method::GET, "/readyz", None, true).await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_percent_encoded_but_keep_their_slashes() {
+        assert_eq!(encode_path("reverse/doc 1/ü?#%"), "reverse/doc%201/%C3%BC%3F%23%25");
+    }
+}

@@ -1,0 +1,129 @@
+//! Request and backend metrics in Prometheus text format.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use dashmap::DashMap;
+
+/// Upper bounds of the latency histograms, in seconds.
+const BUCKETS: [f64; 12] = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2.5];
+
+#[derive(Debug, Default, Clone)]
+struct Histogram {
+    counts: [u64; BUCKETS.len()],
+    sum: f64,
+    count: u64,
+}
+
+impl Histogram {
+    fn observe(&mut self, d: Duration) {
+        let s = d.as_secs_f64();
+        for (i, b) in BUCKETS.iter().enumerate() {
+            if s <= *b {
+                self.counts[i] += 1;
+            }
+        }
+        self.sum += s;
+        self.count += 1;
+    }
+
+    fn render(&self, out: &mut String, name: &str, labels: &str) {
+        for (i, b) in BUCKETS.iter().enumerate() {
+            let _ = writeln!(out, "{name}_bucket{{{labels},le=\"{b}\"}} {}", self.counts[i]);
+        }
+        let _ = writeln!(out, "{name}_bucket{{{labels},le=\"+Inf\"}} {}", self.count);
+        let _ = writeln!(out, "{name}_sum{{{labels}}} {}", self.sum);
+        let _ = writeln!(out, "{name}_count{{{labels}}} {}", self.count);
+    }
+}
+
+/// The proxy's metrics.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    requests: DashMap<(String, String, u16), u64>,
+    latency: DashMap<String, Histogram>,
+    backend: DashMap<&'static str, Histogram>,
+    backend_errors: DashMap<&'static str, u64>,
+}
+
+impl Metrics {
+    /// Records one request.
+    pub fn request(&self, route: &str, method: &str, status: u16, took: Duration) {
+        *self.requests.entry((route.to_owned(), method.to_owned(), status)).or_default() += 1;
+        self.latency.entry(route.to_owned()).or_default().observe(took);
+    }
+
+    /// Records one backend call.
+    pub fn backend_call(&self, op: &'static str, took: Duration, ok: bool) {
+        self.backend.entry(op).or_default().observe(took);
+        if !ok {
+            *self.backend_errors.entry(op).or_default() += 1;
+        }
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        out.push_str("# HELP p8fs_http_requests_total HTTP requests by route, method and status.\n");
+        out.push_str("# TYPE p8fs_http_requests_total counter\n");
+        let mut reqs: Vec<_> = self.requests.iter().map(|e| (e.key().clone(), *e.value())).collect();
+        reqs.sort();
+        for ((route, method, status), n) in reqs {
+            let _ = writeln!(
+                out,
+                "p8fs_http_requests_total{{route=\"{}\",method=\"{method}\",status=\"{status}\"}} {n}",
+                escape(&route)
+            );
+        }
+        out.push_str("# HELP p8fs_http_request_duration_seconds HTTP request latency by route.\n");
+        out.push_str("# TYPE p8fs_http_request_duration_seconds histogram\n");
+        let mut lat: Vec<_> = self.latency.iter().map(|e| (e.key().clone(), e.value().clone())).collect();
+        lat.sort_by(|a, b| a.0.cmp(&b.0));
+        for (route, h) in lat {
+            h.render(&mut out, "p8fs_http_request_duration_seconds", &format!("route=\"{}\"", escape(&route)));
+        }
+        out.push_str("# HELP p8fs_kv_backend_call_duration_seconds KV backend call latency by operation.\n");
+        out.push_str("# TYPE p8fs_kv_backend_call_duration_seconds histogram\n");
+        let mut be: Vec<_> = self.backend.iter().map(|e| (*e.key(), e.value().clone())).collect();
+        be.sort_by(|a, b| a.0.cmp(b.0));
+        for (op, h) in be {
+            h.render(&mut out, "p8fs_kv_backend_call_duration_seconds", &format!("op=\"{op}\""));
+        }
+        out.push_str("# HELP p8fs_kv_backend_errors_total KV backend calls that failed, by operation.\n");
+        out.push_str("# TYPE p8fs_kv_backend_errors_total counter\n");
+        let mut errs: Vec<_> = self.backend_errors.iter().map(|e| (*e.key(), *e.value())).collect();
+        errs.sort();
+        for (op, n) in errs {
+            let _ = writeln!(out, "p8fs_kv_backend_errors_total{{op=\"{op}\"}} {n}");
+        }
+        out
+    }
+}
+
+fn escape(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counters_and_histograms() {
+        let m = Metrics::default();
+        m.request("/kv/{*path}", "GET", 200, Duration::from_micros(300));
+        m.request("/kv/{*path}", "GET", 404, Duration::from_millis(3));
+        m.backend_call("get", Duration::from_micros(50), false);
+        let text = m.render();
+        assert!(
+            text.contains("p8fs_http_requests_total{route=\"/kv/{*path}\",method=\"GET\",status=\"404\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("p8fs_http_request_duration_seconds_bucket{route=\"/kv/{*path}\",le=\"0.0005\"} 1"),
+            "{text}"
+        );
+        assert!(text.contains("p8fs_http_request_duration_seconds_count{route=\"/kv/{*path}\"} 2"), "{text}");
+        assert!(text.contains("p8fs_kv_backend_errors_total{op=\"get\"} 1"), "{text}");
+    }
+}

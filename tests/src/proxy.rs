@@ -1,0 +1,47 @@
+//! The real p8fs proxy on a loopback port, in the test process.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Result;
+use p8fs_kv::KvBackend;
+use p8fs_server::{Metrics, ServerConfig};
+
+/// A proxy serving on 127.0.0.1; shut down gracefully when dropped.
+pub struct RunningProxy {
+    addr: SocketAddr,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    /// The proxy's metrics.
+    pub metrics: Arc<Metrics>,
+}
+
+impl RunningProxy {
+    /// Starts a proxy over `backend`.
+    pub async fn start(backend: Arc<dyn KvBackend>, cfg: ServerConfig) -> Result<Self> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let metrics = Arc::new(Metrics::default());
+        let router = p8fs_server::router(backend, cfg, Arc::clone(&metrics));
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let _ = p8fs_server::serve(listener, router, async {
+                let _ = rx.await;
+            })
+            .await;
+        });
+        Ok(Self { addr, shutdown: Some(tx), metrics })
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+impl Drop for RunningProxy {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
