@@ -153,6 +153,7 @@ pub(crate) fn run(paths: &Paths, args: &[String]) -> Result<()> {
     });
 
     report.stage("layering (cargo tree)", || layering(paths));
+    report.stage("deploy manifests", || manifests(paths));
     if let Some(binaries) = &binaries {
         report.stage("unit and golden tests", || unit_tests(paths, binaries));
         let conformance = binaries.iter().find(|b| b.name == "conformance");
@@ -253,6 +254,28 @@ fn layering(paths: &Paths) -> Result<((), String)> {
         bail!("dependency rules broken: {}", violations.join("; "));
     }
     Ok(((), format!("{} rules hold", LAYERING.len())))
+}
+
+/// Validates the Kubernetes manifests under deploy/k8s against the Kubernetes schemas
+/// (`kubernetes-validate` from PyPI, in a virtualenv under target/; it works offline
+/// once installed).
+fn manifests(paths: &Paths) -> Result<((), String)> {
+    let venv = paths.target.join("py-tools");
+    let tool = venv.join("bin/kubernetes-validate");
+    if !tool.exists() {
+        cmd::output(Command::new("python3").args(["-m", "venv"]).arg(&venv))
+            .context("creating a Python virtualenv (needs python3 with venv)")?;
+        cmd::output(Command::new(venv.join("bin/pip")).args(["install", "-q", "kubernetes-validate==1.37.0"]))?;
+    }
+    let mut files: Vec<PathBuf> = std::fs::read_dir(paths.root.join("deploy/k8s"))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
+        .collect();
+    files.sort();
+    let mut c = Command::new(&tool);
+    c.args(["--strict", "--quiet"]).args(&files);
+    cmd::output(&mut c).context("a manifest does not match the Kubernetes schema")?;
+    Ok(((), format!("{} files valid", files.len())))
 }
 
 /// Runs every test binary but the conformance suites, then the doc tests.

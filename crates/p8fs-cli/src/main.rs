@@ -3,6 +3,7 @@
 //! Exit status: 0 on success, 2 for bad usage or input, 3 when a backend fails.
 
 mod doctor;
+mod serve;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -29,6 +30,8 @@ enum Command {
     /// Check the configured provider: reachable, flavor and version, and a JSON and vector
     /// round trip through a real table.
     Doctor,
+    /// Serve the HTTP KV proxy (the legacy wire contract and /v1) in front of a KV backend.
+    Serve(serve::ServeArgs),
 }
 
 /// Exit status for a failing backend.
@@ -48,6 +51,7 @@ fn main() -> ExitCode {
     let result = rt.block_on(async {
         match cli.command {
             Command::Doctor => doctor::run(&cli.data_dir, cli.json).await,
+            Command::Serve(args) => serve::run(&cli.data_dir, args).await,
         }
     });
     match result {

@@ -94,6 +94,14 @@ impl SqlConfig {
         }
     }
 
+    /// The URL without its password, for messages.
+    pub(crate) fn describe_url(&self) -> String {
+        match self {
+            SqlConfig::Sqlite { path } => path.display().to_string(),
+            SqlConfig::Postgres { url } | SqlConfig::Tidb { url } => redact(url),
+        }
+    }
+
     /// A short description without secrets, for logs and `p8fs doctor`.
     pub fn describe(&self) -> String {
         match self {

@@ -10,6 +10,9 @@ pub enum Error {
     /// A SQL provider failed.
     #[error(transparent)]
     Sql(#[from] p8fs_sql_dialect::Error),
+    /// The KV layer failed.
+    #[error(transparent)]
+    Kv(#[from] p8fs_kv::KvError),
 }
 
 impl Error {
@@ -18,6 +21,7 @@ impl Error {
         match self {
             Error::Config(_) => false,
             Error::Sql(e) => e.is_retryable(),
+            Error::Kv(e) => e.is_retryable(),
         }
     }
 }

@@ -7,9 +7,14 @@
 
 mod config;
 mod error;
+mod kv;
 
 pub use config::{DEFAULT_DATA_DIR, SqlConfig, connect_sql};
 pub use error::{Error, Result};
+pub use kv::{KvSettings, connect_kv};
+
+/// The KV layer, re-exported.
+pub use p8fs_kv as kv_layer;
 
 /// The SQL layer, re-exported.
 pub use p8fs_sql_dialect as sql;

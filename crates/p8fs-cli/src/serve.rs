@@ -1,0 +1,127 @@
+//! `p8fs serve`: the HTTP KV proxy.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use p8fs_core::{KvSettings, connect_kv};
+use p8fs_server::auth::TokenSet;
+use p8fs_server::{Limits, Metrics, ServerConfig};
+
+/// Options of `p8fs serve`.
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "P8FS_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// KV backend URL (embedded:///path, http(s)://proxy, mysql://, postgres://, sqlite://);
+    /// default: the embedded store in the data directory.
+    #[arg(long, env = "P8FS_KV_URL")]
+    kv: Option<String>,
+    /// Token file: `TOKEN TENANT[,TENANT...]` or `TOKEN *` per line.
+    #[arg(long, env = "P8FS_AUTH_TOKENS_FILE")]
+    auth_tokens: Option<PathBuf>,
+    /// Serve without tokens on a non-loopback address.
+    #[arg(long)]
+    allow_unauthenticated: bool,
+    /// Longest logical key, bytes.
+    #[arg(long, env = "P8FS_PROXY_MAX_KEY_BYTES", default_value_t = Limits::default().max_key_bytes)]
+    max_key_bytes: usize,
+    /// Largest value, bytes.
+    #[arg(long, env = "P8FS_PROXY_MAX_VALUE_BYTES", default_value_t = Limits::default().max_value_bytes)]
+    max_value_bytes: usize,
+    /// Most entries per batch request.
+    #[arg(long, env = "P8FS_PROXY_MAX_BATCH", default_value_t = Limits::default().max_batch)]
+    max_batch: usize,
+    /// Largest request body, bytes.
+    #[arg(long, env = "P8FS_PROXY_MAX_BODY_BYTES", default_value_t = Limits::default().max_body_bytes)]
+    max_body_bytes: usize,
+    /// Request timeout, seconds.
+    #[arg(long, env = "P8FS_PROXY_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
+    request_timeout_secs: u64,
+    /// Log format: text or json.
+    #[arg(long, env = "P8FS_LOG_FORMAT", default_value = "text")]
+    log_format: String,
+    /// Print the OpenAPI document and exit.
+    #[arg(long)]
+    print_openapi: bool,
+}
+
+pub(crate) async fn run(data_dir: &Path, args: ServeArgs) -> Result<()> {
+    if args.print_openapi {
+        println!("{}", serde_json::to_string_pretty(p8fs_server::openapi::document())?);
+        return Ok(());
+    }
+    init_logs(&args.log_format)?;
+    let tokens = match &args.auth_tokens {
+        Some(path) => Some(TokenSet::load(path).map_err(p8fs_core::Error::Config)?),
+        None => None,
+    };
+    if tokens.is_none() && !args.listen.ip().is_loopback() && !args.allow_unauthenticated {
+        return Err(p8fs_core::Error::Config(format!(
+            "refusing to serve {} without authentication: give --auth-tokens FILE, listen on a loopback address, or pass --allow-unauthenticated",
+            args.listen
+        ))
+        .into());
+    }
+    let settings = match args.kv {
+        Some(url) => KvSettings::from_vars(|k| (k == "P8FS_KV_URL").then(|| url.clone()), data_dir)?,
+        None => KvSettings::from_vars(|k| std::env::var(k).ok().filter(|v| !v.is_empty()), data_dir)?,
+    };
+    let backend =
+        connect_kv(&settings).await.with_context(|| format!("opening the KV backend {}", settings.describe()))?;
+    let cfg = ServerConfig {
+        limits: Limits {
+            max_key_bytes: args.max_key_bytes,
+            max_value_bytes: args.max_value_bytes,
+            max_batch: args.max_batch,
+            max_body_bytes: args.max_body_bytes,
+            max_scan_limit: backend.capability().max_scan_limit,
+            request_timeout: Duration::from_secs(args.request_timeout_secs.max(1)),
+        },
+        tokens,
+    };
+    let authenticated = cfg.tokens.is_some();
+    let router = p8fs_server::router(backend, cfg, Arc::new(Metrics::default()));
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, kv = %settings.describe(), authenticated, "p8fs proxy listening");
+    // Scripts read this line to learn the port when they asked for port 0.
+    println!("listening on http://{addr}");
+    p8fs_server::serve(listener, router, shutdown_signal()).await.context("serving")?;
+    tracing::info!("p8fs proxy stopped");
+    Ok(())
+}
+
+/// Resolves on SIGTERM or SIGINT; requests in flight then finish.
+async fn shutdown_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = term => tracing::info!("SIGTERM: finishing requests in flight"),
+        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: finishing requests in flight"),
+    }
+}
+
+fn init_logs(format: &str) -> Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("P8FS_LOG").unwrap_or_else(|_| "info".into());
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stderr);
+    match format {
+        "json" => builder.json().init(),
+        "text" => builder.init(),
+        other => bail!("--log-format must be text or json, not {other:?}"),
+    }
+    Ok(())
+}
