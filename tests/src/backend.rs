@@ -21,6 +21,10 @@ pub enum Backend {
     Tidb,
     /// The p8fs HTTP proxy on loopback (in front of the embedded store) and its client.
     Http,
+    /// Native TiKV through tikv-client, against the in-process PD/TiKV stand-in
+    /// (`p8fs-tikv-test-server`; no TiKV can run here), or a real cluster when
+    /// `P8FS_TIKV_PD_ENDPOINTS` is set.
+    Tikv,
 }
 
 impl Backend {
@@ -32,7 +36,8 @@ impl Backend {
             "mariadb" => Backend::MariaDb,
             "tidb" => Backend::Tidb,
             "http" => Backend::Http,
-            other => bail!("unknown P8FS_TEST_BACKEND {other:?}; valid: embedded, postgres, mariadb, tidb, http"),
+            "tikv" => Backend::Tikv,
+            other => bail!("unknown P8FS_TEST_BACKEND {other:?}; valid: embedded, postgres, mariadb, tidb, http, tikv"),
         })
     }
 
@@ -44,12 +49,13 @@ impl Backend {
             Backend::MariaDb => "mariadb",
             Backend::Tidb => "tidb",
             Backend::Http => "http",
+            Backend::Tikv => "tikv",
         }
     }
 
     /// Whether the backend has a SQL engine (the SQL suites run on it).
     pub fn has_sql(self) -> bool {
-        !matches!(self, Backend::Http)
+        !matches!(self, Backend::Http | Backend::Tikv)
     }
 
     /// The flavor the server of this backend must report.
@@ -59,14 +65,14 @@ impl Backend {
             Backend::Postgres => Flavor::Postgres,
             Backend::MariaDb => Flavor::MariaDb,
             Backend::Tidb => Flavor::Tidb,
-            Backend::Http => Flavor::Sqlite,
+            Backend::Http | Backend::Tikv => Flavor::Sqlite,
         }
     }
 
     /// The variable holding this backend's URL, for those that need one.
     pub fn url_var(self) -> Option<&'static str> {
         match self {
-            Backend::Embedded | Backend::Http => None,
+            Backend::Embedded | Backend::Http | Backend::Tikv => None,
             Backend::Postgres => Some("P8FS_TEST_PG_URL"),
             Backend::MariaDb => Some("P8FS_TEST_MARIADB_URL"),
             Backend::Tidb => Some("P8FS_TIDB_URL"),
@@ -83,6 +89,11 @@ pub enum KvKind {
     Sql,
     /// The HTTP client against the real proxy on loopback, in front of the embedded store.
     Http,
+    /// `TikvStore` (tikv-client) against a fresh PD/TiKV stand-in with several regions, or
+    /// the real cluster of `P8FS_TIKV_PD_ENDPOINTS`.
+    Tikv,
+    /// The HTTP client against the real proxy in front of [`KvKind::Tikv`].
+    HttpTikv,
 }
 
 impl KvKind {
@@ -92,6 +103,8 @@ impl KvKind {
             KvKind::Redb => "redb",
             KvKind::Sql => "sql",
             KvKind::Http => "http",
+            KvKind::Tikv => "tikv",
+            KvKind::HttpTikv => "http-tikv",
         }
     }
 }
@@ -173,7 +186,7 @@ impl TestEnv {
                 cfg.op_timeout = timeout;
                 Arc::new(p8fs_tidb::TidbProvider::connect(cfg).await?)
             }
-            Backend::Http => anyhow::bail!("the http backend has no SQL engine"),
+            Backend::Http | Backend::Tikv => anyhow::bail!("the {} backend has no SQL engine", self.backend.name()),
         })
     }
 
@@ -183,6 +196,7 @@ impl TestEnv {
             Backend::Embedded => vec![KvKind::Redb, KvKind::Sql],
             Backend::Postgres | Backend::MariaDb | Backend::Tidb => vec![KvKind::Sql],
             Backend::Http => vec![KvKind::Http],
+            Backend::Tikv => vec![KvKind::Tikv, KvKind::HttpTikv],
         }
     }
 
@@ -192,18 +206,65 @@ impl TestEnv {
         let backend: Arc<dyn p8fs_kv::KvBackend> = match kind {
             KvKind::Redb => Arc::new(self.embedded_store(scratch)?),
             KvKind::Sql => Arc::new(p8fs_kv::SqlStore::open(self.sql(scratch).await?).await?),
-            KvKind::Http => {
-                let proxy = crate::proxy::RunningProxy::start(
-                    Arc::new(self.embedded_store(scratch)?),
-                    p8fs_server::ServerConfig::default(),
-                )
-                .await?;
+            KvKind::Tikv => self.tikv_store(scratch, guards).await?,
+            KvKind::Http | KvKind::HttpTikv => {
+                let inner: Arc<dyn p8fs_kv::KvBackend> = if kind == KvKind::Http {
+                    Arc::new(self.embedded_store(scratch)?)
+                } else {
+                    self.tikv_store(scratch, guards).await?
+                };
+                let proxy = crate::proxy::RunningProxy::start(inner, p8fs_server::ServerConfig::default()).await?;
                 let store = p8fs_kv::HttpStore::connect(p8fs_kv::HttpConfig::new(proxy.base_url())).await?;
                 guards.keep(proxy);
                 Arc::new(store)
             }
         };
         Ok(p8fs_kv::Kv::new(backend))
+    }
+
+    /// The store behind the proxy suite: the embedded store on the `http` backend, TiKV on
+    /// the `tikv` backend.
+    pub async fn proxy_backend(
+        &self,
+        scratch: &str,
+        guards: &crate::harness::Guards,
+    ) -> Result<Arc<dyn p8fs_kv::KvBackend>> {
+        Ok(match self.backend {
+            Backend::Tikv => self.tikv_store(scratch, guards).await?,
+            _ => Arc::new(self.embedded_store(scratch)?),
+        })
+    }
+
+    /// A `TikvStore`: on the real cluster of `P8FS_TIKV_PD_ENDPOINTS`, or on a fresh
+    /// stand-in whose regions split inside this test's namespaces (so scans cross region
+    /// boundaries and end in the last region).
+    pub async fn tikv_store(
+        &self,
+        scratch: &str,
+        guards: &crate::harness::Guards,
+    ) -> Result<Arc<dyn p8fs_kv::KvBackend>> {
+        let timeout = Duration::from_secs(10);
+        let pd = match self.vars.get("P8FS_TIKV_PD_ENDPOINTS") {
+            Some(list) => list.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect(),
+            None => {
+                let splits = [
+                    format!("{scratch}/item/00050"),
+                    format!("{scratch}/item/00123"),
+                    format!("{scratch}/p"),
+                    format!("{scratch}1"),
+                ];
+                let cluster =
+                    p8fs_tikv_test_server::TestCluster::start(splits.iter().map(|s| s.as_bytes().to_vec()).collect())
+                        .await
+                        .context("starting the PD/TiKV stand-in")?;
+                let pd = vec![cluster.pd_endpoint()];
+                guards.keep(cluster);
+                pd
+            }
+        };
+        let cfg =
+            p8fs_kv::TikvConfig { pd_endpoints: pd, keyspace: self.vars.get("P8FS_TIKV_KEYSPACE").cloned(), timeout };
+        Ok(Arc::new(p8fs_kv::TikvStore::connect(cfg).await?))
     }
 
     /// A fresh embedded store for the test named by `scratch`.

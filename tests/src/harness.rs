@@ -112,7 +112,7 @@ pub fn trials(env: &Arc<TestEnv>, cases: &[Case]) -> Vec<Trial> {
         let kinds = match case.suite {
             Suite::Sql if env.backend.has_sql() => vec![None],
             Suite::Sql => vec![],
-            Suite::Proxy if env.backend == crate::Backend::Http => vec![None],
+            Suite::Proxy if matches!(env.backend, crate::Backend::Http | crate::Backend::Tikv) => vec![None],
             Suite::Proxy => vec![],
             Suite::Kv => env.kv_kinds().into_iter().map(Some).collect(),
             Suite::EmbeddedKv => env.kv_kinds().into_iter().filter(|k| *k == KvKind::Redb).map(Some).collect(),

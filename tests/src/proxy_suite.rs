@@ -29,7 +29,7 @@ pub fn cases() -> Vec<Case> {
 }
 
 async fn proxy(ctx: &Ctx, cfg: ServerConfig) -> Result<RunningProxy> {
-    RunningProxy::start(Arc::new(ctx.env.embedded_store(&ctx.scratch)?), cfg).await
+    RunningProxy::start(ctx.env.proxy_backend(&ctx.scratch, &ctx.guards).await?, cfg).await
 }
 
 /// The client of the replaced system, as it speaks the contract: JSON text inside JSON,
@@ -499,6 +499,6 @@ pub(crate) async fn sixty_four_clients_lose_no_acknowledged_write(ctx: Ctx) -> R
             }
         }
     }
-    println!("http: {total} acknowledged writes from 64 clients in {secs}s, all read back");
+    println!("{}: {total} acknowledged writes from 64 clients in {secs}s, all read back", ctx.env.backend.name());
     Ok(())
 }

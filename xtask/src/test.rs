@@ -20,6 +20,7 @@ enum Backend {
     MariaDb,
     Tidb,
     Http,
+    Tikv,
 }
 
 impl Backend {
@@ -30,6 +31,7 @@ impl Backend {
             Backend::MariaDb => "mariadb",
             Backend::Tidb => "tidb",
             Backend::Http => "http",
+            Backend::Tikv => "tikv",
         }
     }
 
@@ -50,7 +52,7 @@ impl Backend {
 
     /// Every backend that can exist here: TiDB only when the user points at one.
     fn all() -> Vec<Backend> {
-        let mut v = vec![Backend::Embedded, Backend::Postgres, Backend::MariaDb, Backend::Http];
+        let mut v = vec![Backend::Embedded, Backend::Postgres, Backend::MariaDb, Backend::Http, Backend::Tikv];
         if std::env::var_os("P8FS_TIDB_URL").is_some() {
             v.push(Backend::Tidb);
         } else {
@@ -63,7 +65,7 @@ impl Backend {
         match self {
             Backend::Postgres => Some(Service::Postgres),
             Backend::MariaDb => Some(Service::MariaDb),
-            Backend::Embedded | Backend::Tidb | Backend::Http => None,
+            Backend::Embedded | Backend::Tidb | Backend::Http | Backend::Tikv => None,
         }
     }
 }

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use p8fs_kv::{EmbeddedStore, HttpConfig, HttpStore, KvBackend, KvConfig, SqlStore};
+use p8fs_kv::{EmbeddedStore, HttpConfig, HttpStore, KvBackend, KvConfig, SqlStore, TikvConfig, TikvStore, probe_tikv};
 
 use crate::{Error, Result, SqlConfig, connect_sql};
 
@@ -65,25 +65,33 @@ pub async fn connect_kv(settings: &KvSettings) -> Result<Arc<dyn KvBackend>> {
             let sql = sql_config_for(url)?;
             Arc::new(SqlStore::open(connect_sql(&sql).await?).await?)
         }
-        KvConfig::Tikv { .. } => {
-            return Err(Error::Config(
-                "the tikv KV backend is not built into this p8fs yet; use the HTTP proxy (http://...) in front of TiKV"
-                    .into(),
-            ));
-        }
+        KvConfig::Tikv { pd_endpoints } => Arc::new(TikvStore::connect(tikv_config(pd_endpoints.clone())).await?),
         KvConfig::Auto => {
-            let proxy = std::env::var("P8FS_KV_PROXY_URL").ok().filter(|s| !s.is_empty()).ok_or_else(|| {
-                Error::Config(
-                    "P8FS_KV_URL=auto: no native TiKV client in this build and P8FS_KV_PROXY_URL is not set".into(),
-                )
-            })?;
-            tracing::info!(proxy = %proxy, "KV auto mode: using the HTTP proxy (no native TiKV client in this build)");
+            let env = |k: &str| std::env::var(k).ok().filter(|s| !s.is_empty());
+            let pd: Vec<String> = env("P8FS_TIKV_PD_ENDPOINTS")
+                .map(|l| l.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect())
+                .unwrap_or_default();
+            if !pd.is_empty() && probe_tikv(&pd, Duration::from_secs(3)).await {
+                tracing::info!(pd = %pd.join(","), "KV auto mode: PD answers, using native TiKV");
+                return Ok(Arc::new(TikvStore::connect(tikv_config(pd)).await?));
+            }
+            let why = if pd.is_empty() { "P8FS_TIKV_PD_ENDPOINTS is not set" } else { "PD does not answer" };
+            let proxy = env("P8FS_KV_PROXY_URL")
+                .ok_or_else(|| Error::Config(format!("P8FS_KV_URL=auto: {why} and P8FS_KV_PROXY_URL is not set")))?;
+            tracing::info!(proxy = %proxy, reason = why, "KV auto mode: using the HTTP proxy");
             let mut cfg = HttpConfig::new(proxy);
             cfg.token = settings.token.clone();
-            cfg.timeout = Duration::from_secs(30);
             Arc::new(HttpStore::connect(cfg).await?)
         }
     })
+}
+
+fn tikv_config(pd_endpoints: Vec<String>) -> TikvConfig {
+    TikvConfig {
+        pd_endpoints,
+        keyspace: std::env::var("P8FS_TIKV_KEYSPACE").ok().filter(|s| !s.is_empty()),
+        timeout: Duration::from_secs(30),
+    }
 }
 
 /// The SQL provider a `sql` KV URL names.

@@ -13,6 +13,7 @@
 //! | [`EmbeddedStore`] | `embedded` (default) | a redb file in the process, crash-safe |
 //! | `SqlStore` | `sql` | a table in the SQL database the deployment already has |
 //! | `HttpStore` | `http` | the p8fs HTTP proxy (`p8fs serve`), over its `/v1` routes |
+//! | `TikvStore` | `tikv` | TiKV through its PD endpoints, with tikv-client's raw API (gRPC) |
 //!
 //! Keys are laid out as the system p8fs replaces lays them out: tenant keys are stored
 //! under `{tenant}/{key}`, global keys (device-auth codes) under `{key}`.
@@ -33,6 +34,8 @@ pub use backends::embedded::EmbeddedStore;
 pub use backends::http::{HttpConfig, HttpStore};
 #[cfg(feature = "sql")]
 pub use backends::sql::SqlStore;
+#[cfg(feature = "tikv")]
+pub use backends::tikv::{TikvConfig, TikvStore, probe as probe_tikv};
 pub use config::KvConfig;
 pub use error::{KvError, KvErrorKind, Result};
 pub use key::{Key, MAX_TENANT_BYTES, Namespace, TenantId, prefix_upper_bound};

@@ -42,6 +42,7 @@ fn bind_one(v: &Value) -> Result<Param> {
         Value::Bytes(b) => Box::new(b.clone()),
         Value::Json(j) => Box::new(j.as_deref().cloned()),
         Value::Vector(v) => Box::new(v.clone()),
+        Value::ChronoDateTimeUtc(t) => Box::new(*t),
         other => return Err(Error::invalid_input(format!("value {other:?} has no PostgreSQL binding"))),
     })
 }
@@ -69,6 +70,8 @@ fn decode_cell(row: &Row, i: usize) -> Result<SqlValue> {
         Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME => get!(String, SqlValue::Text),
         Type::BYTEA => get!(Vec<u8>, SqlValue::Bytes),
         Type::JSON | Type::JSONB => get!(serde_json::Value, SqlValue::Json),
+        Type::TIMESTAMPTZ => get!(chrono::DateTime<chrono::Utc>, SqlValue::Timestamp),
+        Type::TIMESTAMP => get!(chrono::NaiveDateTime, |t| SqlValue::Timestamp(t.and_utc())),
         _ if ty.name() == "vector" => get!(pgvector::Vector, |v| SqlValue::Vector(v.to_vec())),
         _ => return Err(Error::decode(format!("column {i} has type {ty}, which p8fs does not read"))),
     })

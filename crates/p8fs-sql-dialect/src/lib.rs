@@ -14,14 +14,18 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 mod dialect;
+pub mod entity;
 mod error;
 mod executor;
 mod flavor;
+pub mod model;
 pub mod probe;
 mod statement;
 mod vector;
 
-pub use dialect::{Dialect, DialectKind, MariaDb, Postgres, Sqlite, Tidb, VectorOutput};
+pub use dialect::{
+    Dialect, DialectKind, MERGE_PATCH_FN, MariaDb, Postgres, Sqlite, Tidb, VectorOutput, merge_patch_function,
+};
 pub use error::{Error, ErrorKind, Result};
 pub use executor::SqlExecutor;
 pub use flavor::{Flavor, ServerInfo};

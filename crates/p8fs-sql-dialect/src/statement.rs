@@ -46,6 +46,8 @@ pub enum SqlValue {
     Json(serde_json::Value),
     /// A vector, from a column the engine itself types as a vector.
     Vector(Vec<f32>),
+    /// A point in time, from a column the engine itself types as a timestamp (read as UTC).
+    Timestamp(chrono::DateTime<chrono::Utc>),
 }
 
 impl SqlValue {
@@ -108,6 +110,7 @@ impl SqlValue {
             SqlValue::Bytes(_) => "bytes",
             SqlValue::Json(_) => "JSON",
             SqlValue::Vector(_) => "vector",
+            SqlValue::Timestamp(_) => "timestamp",
         }
     }
 }

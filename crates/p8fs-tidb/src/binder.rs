@@ -28,6 +28,24 @@ fn bind_one(v: &Value) -> Result<My> {
         Value::Char(c) => c.map_or(My::NULL, |c| My::Bytes(c.to_string().into_bytes())),
         Value::Bytes(b) => b.as_ref().map_or(My::NULL, |b| My::Bytes(b.clone())),
         Value::Json(j) => j.as_ref().map_or(My::NULL, |j| My::Bytes(j.to_string().into_bytes())),
+        Value::ChronoDateTimeUtc(t) => match t {
+            // The session time zone is UTC, so the naive UTC time is what the column holds.
+            Some(t) => {
+                use chrono::{Datelike, Timelike};
+                let n = t.naive_utc();
+                My::Date(
+                    u16::try_from(n.year())
+                        .map_err(|_| Error::invalid_input(format!("year {} out of range", n.year())))?,
+                    n.month() as u8,
+                    n.day() as u8,
+                    n.hour() as u8,
+                    n.minute() as u8,
+                    n.second() as u8,
+                    n.nanosecond() / 1000,
+                )
+            }
+            None => My::NULL,
+        },
         Value::Vector(v) => match v {
             Some(v) => My::Bytes(format_vector_text(v.as_slice())?.into_bytes()),
             None => My::NULL,
@@ -87,7 +105,10 @@ fn decode_cell(v: My, ty: ColumnType, binary: bool) -> Result<SqlValue> {
             ),
         },
         My::Date(y, mo, d, h, mi, s, us) => {
-            SqlValue::Text(format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{us:06}"))
+            let t = chrono::NaiveDate::from_ymd_opt(y.into(), mo.into(), d.into())
+                .and_then(|date| date.and_hms_micro_opt(h.into(), mi.into(), s.into(), us))
+                .ok_or_else(|| Error::decode(format!("invalid date {y}-{mo}-{d} {h}:{mi}:{s}.{us}")))?;
+            SqlValue::Timestamp(t.and_utc())
         }
         My::Time(neg, days, h, mi, s, us) => {
             let sign = if neg { "-" } else { "" };

@@ -6,6 +6,8 @@ pub(crate) mod embedded;
 pub(crate) mod http;
 #[cfg(feature = "sql")]
 pub(crate) mod sql;
+#[cfg(feature = "tikv")]
+pub(crate) mod tikv;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

@@ -1,7 +1,10 @@
 //! MariaDB (>= 11.7): MySQL syntax, `VECTOR(D)` columns bound and read as little-endian
 //! `f32` bytes.
 
-use sea_query::{ColumnType, Expr, ExprTrait, MysqlQueryBuilder, QueryStatementWriter, SchemaStatementBuilder, Value};
+use sea_query::{
+    ColumnType, Expr, ExprTrait, Func, MysqlQueryBuilder, QueryStatementWriter, SchemaStatementBuilder,
+    TableCreateStatement, Value,
+};
 
 use super::{Dialect, DialectKind, VectorOutput, build_with};
 use crate::{Result, Statement, vector_to_le_bytes};
@@ -22,6 +25,51 @@ impl Dialect for MariaDb {
 
     fn build_schema<S: SchemaStatementBuilder>(&self, stmt: &S) -> Statement {
         Statement::raw(stmt.build(MysqlQueryBuilder))
+    }
+
+    const QUOTE: char = '`';
+    const SCHEMAS: bool = true;
+
+    fn create_schema(&self, name: &str) -> Option<Statement> {
+        Some(Statement::raw(format!("CREATE DATABASE IF NOT EXISTS {}", self.quote_ident(name))))
+    }
+
+    fn text_column(&self) -> ColumnType {
+        ColumnType::custom("LONGTEXT")
+    }
+
+    fn timestamp_column(&self) -> ColumnType {
+        ColumnType::custom("DATETIME(6)")
+    }
+
+    fn table_options(&self, table: &mut TableCreateStatement) {
+        // Binary collation: equality, ordering, uniqueness and LIKE are exact and
+        // case-sensitive, as on PostgreSQL and SQLite.
+        table.character_set("utf8mb4").collate("utf8mb4_bin");
+    }
+
+    fn excluded(&self, column: &str) -> Expr {
+        Expr::cust(format!("VALUES({})", self.quote_ident(column)))
+    }
+
+    fn merge_patch(&self, current: Expr, patch: Expr, _schema: Option<&str>) -> Expr {
+        Func::cust("JSON_MERGE_PATCH").arg(Func::coalesce([current, Expr::val("{}")])).arg(patch).into()
+    }
+
+    fn like(&self, column: Expr, pattern: &str) -> Expr {
+        column.like(pattern)
+    }
+
+    fn ilike(&self, column: Expr, pattern: &str) -> Expr {
+        Func::lower(column).like(pattern.to_lowercase())
+    }
+
+    fn json_contains(&self, column: Expr, value: &serde_json::Value) -> Expr {
+        Func::cust("JSON_CONTAINS").arg(column).arg(value.to_string()).into()
+    }
+
+    fn json_overlaps(&self, column: Expr, value: &serde_json::Value) -> Expr {
+        Func::cust("JSON_OVERLAPS").arg(column).arg(value.to_string()).into()
     }
 
     fn version_query(&self) -> Statement {

@@ -12,7 +12,7 @@ use std::fmt;
 use std::str::FromStr;
 
 pub use mariadb::MariaDb;
-pub use postgres::Postgres;
+pub use postgres::{MERGE_PATCH_FN, Postgres, merge_patch_function};
 pub use sqlite::Sqlite;
 pub use tidb::Tidb;
 
@@ -72,6 +72,59 @@ pub trait Dialect: Copy + Default + fmt::Debug + Send + Sync + 'static {
             out
         }
     }
+
+    /// The quote character of identifiers.
+    const QUOTE: char;
+
+    /// Whether the engine has schemas (PostgreSQL) or databases (MySQL family) to put
+    /// tables in; SQLite has neither here.
+    const SCHEMAS: bool;
+
+    /// `ident` quoted. Only for identifiers validated by [`crate::model::check_ident`]
+    /// (`[a-z0-9_]`), which need no escaping.
+    fn quote_ident(&self, ident: &str) -> String {
+        format!("{q}{ident}{q}", q = Self::QUOTE)
+    }
+
+    /// `CREATE SCHEMA`/`CREATE DATABASE IF NOT EXISTS` for a validated name, where the
+    /// engine has schemas.
+    fn create_schema(&self, name: &str) -> Option<Statement>;
+
+    /// Column type of unbounded text.
+    fn text_column(&self) -> ColumnType;
+
+    /// Column type of timestamps (UTC, microseconds).
+    fn timestamp_column(&self) -> ColumnType;
+
+    /// Engine-specific table options (character set and collation on the MySQL family).
+    fn table_options(&self, _table: &mut TableCreateStatement) {}
+
+    /// A timestamp as a bound value.
+    fn timestamp_value(&self, t: chrono::DateTime<chrono::Utc>) -> sea_query::Value {
+        sea_query::Value::ChronoDateTimeUtc(Some(t))
+    }
+
+    /// The value the conflicting insert proposed for `column`, inside an upsert's update
+    /// clause (`VALUES(c)`, `EXCLUDED.c`).
+    fn excluded(&self, column: &str) -> Expr;
+
+    /// RFC 7396 JSON merge patch of `patch` onto `current` (a `NULL` current counts as
+    /// `{}`; a `NULL` patch gives `NULL`). `schema` is where PostgreSQL's helper function
+    /// lives.
+    fn merge_patch(&self, current: Expr, patch: Expr, schema: Option<&str>) -> Expr;
+
+    /// Case-sensitive `LIKE` with a bound pattern.
+    fn like(&self, column: Expr, pattern: &str) -> Expr;
+
+    /// Case-insensitive `LIKE` with a bound pattern.
+    fn ilike(&self, column: Expr, pattern: &str) -> Expr;
+
+    /// JSON containment: the document in `column` contains `value` (MySQL `JSON_CONTAINS`
+    /// semantics, PostgreSQL `@>`).
+    fn json_contains(&self, column: Expr, value: &serde_json::Value) -> Expr;
+
+    /// JSON arrays with at least one element in common.
+    fn json_overlaps(&self, column: Expr, value: &serde_json::Value) -> Expr;
 
     /// The statement that returns the server's version text as a single row and column.
     fn version_query(&self) -> Statement;

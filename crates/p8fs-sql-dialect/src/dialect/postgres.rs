@@ -1,9 +1,37 @@
 //! PostgreSQL with pgvector: `JSONB`, `vector(D)`, vectors bound in binary.
 
-use sea_query::{ColumnType, Expr, PostgresQueryBuilder, QueryStatementWriter, SchemaStatementBuilder, Value};
+use sea_query::{
+    ColumnType, Expr, ExprTrait, PostgresQueryBuilder, QueryStatementWriter, SchemaStatementBuilder, Value,
+};
 
 use super::{Dialect, DialectKind, VectorOutput, build_with};
 use crate::{Result, Statement};
+
+/// Name of the PostgreSQL function that implements RFC 7396 merge patch on `jsonb`.
+pub const MERGE_PATCH_FN: &str = "p8fs_jsonb_merge_patch";
+
+/// `CREATE OR REPLACE FUNCTION` of [`MERGE_PATCH_FN`] in `schema` (or the default one).
+pub fn merge_patch_function(schema: Option<&str>) -> Statement {
+    let name = match schema {
+        Some(s) => format!("{}.{MERGE_PATCH_FN}", Postgres.quote_ident(s)),
+        None => MERGE_PATCH_FN.to_owned(),
+    };
+    Statement::raw(format!(
+        "CREATE OR REPLACE FUNCTION {name}(target jsonb, patch jsonb) RETURNS jsonb LANGUAGE plpgsql IMMUTABLE AS $f$
+DECLARE result jsonb; k text; v jsonb;
+BEGIN
+  IF patch IS NULL THEN RETURN NULL; END IF;
+  IF jsonb_typeof(patch) <> 'object' THEN RETURN patch; END IF;
+  IF target IS NULL OR jsonb_typeof(target) <> 'object' THEN result := '{{}}'::jsonb; ELSE result := target; END IF;
+  FOR k, v IN SELECT key, value FROM jsonb_each(patch) LOOP
+    IF jsonb_typeof(v) = 'null' THEN result := result - k;
+    ELSE result := jsonb_set(result, ARRAY[k], {name}(result -> k, v), true);
+    END IF;
+  END LOOP;
+  RETURN result;
+END $f$"
+    ))
+}
 
 /// PostgreSQL. JSON is `JSONB` bound as a JSON value; vectors are pgvector's `vector`
 /// bound in its binary format (no text formatting on the hot path).
@@ -21,6 +49,54 @@ impl Dialect for Postgres {
 
     fn build_schema<S: SchemaStatementBuilder>(&self, stmt: &S) -> Statement {
         Statement::raw(stmt.build(PostgresQueryBuilder))
+    }
+
+    const QUOTE: char = '"';
+    const SCHEMAS: bool = true;
+
+    fn create_schema(&self, name: &str) -> Option<Statement> {
+        Some(Statement::raw(format!("CREATE SCHEMA IF NOT EXISTS {}", self.quote_ident(name))))
+    }
+
+    fn text_column(&self) -> ColumnType {
+        ColumnType::Text
+    }
+
+    fn timestamp_column(&self) -> ColumnType {
+        ColumnType::TimestampWithTimeZone
+    }
+
+    fn excluded(&self, column: &str) -> Expr {
+        Expr::cust(format!("EXCLUDED.{}", self.quote_ident(column)))
+    }
+
+    fn merge_patch(&self, current: Expr, patch: Expr, schema: Option<&str>) -> Expr {
+        // PostgreSQL has no merge-patch function; migrations create this one.
+        let func = match schema {
+            Some(s) => format!("{}.{MERGE_PATCH_FN}", self.quote_ident(s)),
+            None => MERGE_PATCH_FN.to_owned(),
+        };
+        Expr::cust_with_exprs(format!("{func}($1, $2)"), [current, patch])
+    }
+
+    fn like(&self, column: Expr, pattern: &str) -> Expr {
+        column.like(pattern)
+    }
+
+    fn ilike(&self, column: Expr, pattern: &str) -> Expr {
+        Expr::cust_with_exprs("$1 ILIKE $2", [column, Expr::val(pattern)])
+    }
+
+    fn json_contains(&self, column: Expr, value: &serde_json::Value) -> Expr {
+        Expr::cust_with_exprs("$1 @> $2", [column, Expr::val(Value::Json(Some(Box::new(value.clone()))))])
+    }
+
+    fn json_overlaps(&self, column: Expr, value: &serde_json::Value) -> Expr {
+        Expr::cust_with_exprs(
+            "EXISTS (SELECT 1 FROM jsonb_array_elements(CASE WHEN jsonb_typeof($1) = 'array' THEN $1 ELSE '[]'::jsonb END) AS a(v) \
+             WHERE a.v IN (SELECT jsonb_array_elements(CASE WHEN jsonb_typeof($2) = 'array' THEN $2 ELSE '[]'::jsonb END)))",
+            [column, Expr::val(Value::Json(Some(Box::new(value.clone()))))],
+        )
     }
 
     fn version_query(&self) -> Statement {

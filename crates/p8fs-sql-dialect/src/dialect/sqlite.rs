@@ -1,6 +1,6 @@
 //! SQLite (the embedded default): JSON as text, vectors as little-endian `f32` blobs.
 
-use sea_query::{ColumnType, Expr, QueryStatementWriter, SchemaStatementBuilder, SqliteQueryBuilder, Value};
+use sea_query::{ColumnType, Expr, Func, QueryStatementWriter, SchemaStatementBuilder, SqliteQueryBuilder, Value};
 
 use super::{Dialect, DialectKind, VectorOutput, build_with};
 use crate::{Result, Statement, vector_to_le_bytes};
@@ -21,6 +21,51 @@ impl Dialect for Sqlite {
 
     fn build_schema<S: SchemaStatementBuilder>(&self, stmt: &S) -> Statement {
         Statement::raw(stmt.build(SqliteQueryBuilder))
+    }
+
+    const QUOTE: char = '"';
+    const SCHEMAS: bool = false;
+
+    fn create_schema(&self, _name: &str) -> Option<Statement> {
+        None
+    }
+
+    fn text_column(&self) -> ColumnType {
+        ColumnType::Text
+    }
+
+    fn timestamp_column(&self) -> ColumnType {
+        ColumnType::Text
+    }
+
+    fn timestamp_value(&self, t: chrono::DateTime<chrono::Utc>) -> Value {
+        // Fixed width, so text order is time order.
+        Value::String(Some(t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()))
+    }
+
+    fn excluded(&self, column: &str) -> Expr {
+        Expr::cust(format!("excluded.{}", self.quote_ident(column)))
+    }
+
+    fn merge_patch(&self, current: Expr, patch: Expr, _schema: Option<&str>) -> Expr {
+        Func::cust("json_patch").arg(Func::coalesce([current, Expr::val("{}")])).arg(patch).into()
+    }
+
+    fn like(&self, column: Expr, pattern: &str) -> Expr {
+        // Registered by p8fs-sqlite: SQLite's own LIKE ignores ASCII case.
+        Func::cust("p8fs_like").arg(column).arg(pattern).into()
+    }
+
+    fn ilike(&self, column: Expr, pattern: &str) -> Expr {
+        Func::cust("p8fs_ilike").arg(column).arg(pattern).into()
+    }
+
+    fn json_contains(&self, column: Expr, value: &serde_json::Value) -> Expr {
+        Func::cust("p8fs_json_contains").arg(column).arg(value.to_string()).into()
+    }
+
+    fn json_overlaps(&self, column: Expr, value: &serde_json::Value) -> Expr {
+        Func::cust("p8fs_json_overlaps").arg(column).arg(value.to_string()).into()
     }
 
     fn version_query(&self) -> Statement {

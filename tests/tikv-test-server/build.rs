@@ -1,0 +1,191 @@
+//! Generates the protocol code of the test server into `OUT_DIR`.
+//!
+//! - Message types: tikv-client 0.4 ships the prost-generated code of TiKV's and PD's protos in
+//!   its package (`src/generated/*.rs`) but keeps it private. Nothing is copied: this script asks
+//!   cargo where the resolved tikv-client package lives (`cargo metadata`) and writes
+//!   `tikv_proto.rs`, one `pub mod NAME { include!("/abs/path/NAME.rs"); }` per needed file. The
+//!   needed files are the ones the server uses (`kvrpcpb`, `pdpb`, `keyspacepb`, `metapb`) plus
+//!   every module they refer to as `super::NAME::`, found by reading the files.
+//! - Server traits: tonic-build's `manual` builder writes `pdpb.PD.rs`, `keyspacepb.Keyspace.rs`
+//!   and `tikvpb.Tikv.rs` for the RPCs the server answers (no protoc needed). Paths in them refer
+//!   to `crate::proto::...`.
+//!
+//! `P8FS_TIKV_CLIENT_DIR` may name the tikv-client package directory, skipping `cargo metadata`.
+
+use std::collections::BTreeSet;
+use std::env;
+use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use tonic_build::manual::{Builder, Method, Service};
+
+/// The tikv-client versions whose generated files this script includes.
+const CLIENT_VERSION_PREFIX: &str = "0.4.";
+/// Modules the server uses directly; their dependencies are found by reading them.
+const ROOT_MODULES: [&str; 4] = ["kvrpcpb", "pdpb", "keyspacepb", "metapb"];
+const CODEC: &str = "tonic::codec::ProstCodec";
+
+fn main() {
+    if let Err(e) = run() {
+        panic!("p8fs-tikv-test-server build script: {e}");
+    }
+}
+
+fn run() -> Result<(), String> {
+    println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-env-changed=P8FS_TIKV_CLIENT_DIR");
+    let out_dir = PathBuf::from(env::var_os("OUT_DIR").ok_or("OUT_DIR is not set")?);
+    let generated = tikv_client_dir()?.join("src").join("generated");
+    write_message_modules(&generated, &out_dir)?;
+    write_servers(&out_dir);
+    Ok(())
+}
+
+/// The directory of the tikv-client package cargo resolved for this build.
+fn tikv_client_dir() -> Result<PathBuf, String> {
+    if let Some(dir) = env::var_os("P8FS_TIKV_CLIENT_DIR") {
+        return Ok(PathBuf::from(dir));
+    }
+    let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let manifest_dir = env::var_os("CARGO_MANIFEST_DIR").ok_or("CARGO_MANIFEST_DIR is not set")?;
+    let manifest = Path::new(&manifest_dir).join("Cargo.toml");
+    let output = Command::new(&cargo)
+        .args(["metadata", "--format-version", "1", "--manifest-path"])
+        .arg(&manifest)
+        .output()
+        .map_err(|e| format!("cannot run `cargo metadata`: {e}"))?;
+    if !output.status.success() {
+        return Err(format!("`cargo metadata` failed: {}", String::from_utf8_lossy(&output.stderr)));
+    }
+    let meta: serde_json::Value =
+        serde_json::from_slice(&output.stdout).map_err(|e| format!("`cargo metadata` printed bad JSON: {e}"))?;
+    // A change of the resolved tikv-client shows in the lock file.
+    if let Some(root) = meta["workspace_root"].as_str() {
+        let lock = Path::new(root).join("Cargo.lock");
+        if lock.is_file() {
+            println!("cargo:rerun-if-changed={}", lock.display());
+        }
+    }
+    let packages = meta["packages"].as_array().ok_or("`cargo metadata` listed no packages")?;
+    let found: Vec<&str> = packages
+        .iter()
+        .filter(|p| {
+            p["name"] == "tikv-client" && p["version"].as_str().is_some_and(|v| v.starts_with(CLIENT_VERSION_PREFIX))
+        })
+        .filter_map(|p| p["manifest_path"].as_str())
+        .collect();
+    match found.as_slice() {
+        [one] => Path::new(one)
+            .parent()
+            .map(Path::to_path_buf)
+            .ok_or_else(|| format!("tikv-client's manifest path {one} has no directory")),
+        [] => Err(format!("no tikv-client {CLIENT_VERSION_PREFIX}x in the dependency graph")),
+        many => Err(format!("several tikv-client {CLIENT_VERSION_PREFIX}x packages: {many:?}")),
+    }
+}
+
+/// Writes `tikv_proto.rs`: one module per needed generated file, included by absolute path.
+fn write_message_modules(generated: &Path, out_dir: &Path) -> Result<(), String> {
+    let mut needed = BTreeSet::new();
+    let mut todo: Vec<String> = ROOT_MODULES.iter().map(|m| (*m).to_owned()).collect();
+    while let Some(module) = todo.pop() {
+        if !needed.insert(module.clone()) {
+            continue;
+        }
+        let file = generated.join(format!("{module}.rs"));
+        let text = fs::read_to_string(&file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+        for dep in referenced_modules(&text) {
+            if !needed.contains(&dep) && generated.join(format!("{dep}.rs")).is_file() {
+                todo.push(dep);
+            }
+        }
+    }
+    let mut text =
+        String::from("// @generated by build.rs: tikv-client's generated message code, included in place.\n");
+    for module in &needed {
+        let file = generated.join(format!("{module}.rs"));
+        let path = file.to_str().ok_or_else(|| format!("{} is not UTF-8", file.display()))?;
+        println!("cargo:rerun-if-changed={path}");
+        // `{:?}` of a str is a valid Rust string literal.
+        let _ = writeln!(text, "pub mod {module} {{\n    include!({path:?});\n}}");
+    }
+    let dest = out_dir.join("tikv_proto.rs");
+    fs::write(&dest, text).map_err(|e| format!("cannot write {}: {e}", dest.display()))
+}
+
+/// Names `NAME` of every `super::NAME::` in `text`.
+fn referenced_modules(text: &str) -> BTreeSet<String> {
+    let mut found = BTreeSet::new();
+    for (i, _) in text.match_indices("super::") {
+        let rest = &text[i + "super::".len()..];
+        let ident: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+        if !ident.is_empty() && rest[ident.len()..].starts_with("::") && ident != "super" {
+            found.insert(ident);
+        }
+    }
+    found
+}
+
+fn unary(name: &str, route: &str, input: &str, output: &str) -> Method {
+    Method::builder()
+        .name(name)
+        .route_name(route)
+        .input_type(format!("crate::proto::{input}"))
+        .output_type(format!("crate::proto::{output}"))
+        .codec_path(CODEC)
+        .build()
+}
+
+/// Writes the server code of the three services, for the RPCs the test server answers.
+fn write_servers(out_dir: &Path) {
+    let pd = Service::builder()
+        .name("PD")
+        .package("pdpb")
+        .method(unary("get_members", "GetMembers", "pdpb::GetMembersRequest", "pdpb::GetMembersResponse"))
+        .method(
+            Method::builder()
+                .name("tso")
+                .route_name("Tso")
+                .input_type("crate::proto::pdpb::TsoRequest")
+                .output_type("crate::proto::pdpb::TsoResponse")
+                .codec_path(CODEC)
+                .client_streaming()
+                .server_streaming()
+                .build(),
+        )
+        .method(unary("get_store", "GetStore", "pdpb::GetStoreRequest", "pdpb::GetStoreResponse"))
+        .method(unary("get_all_stores", "GetAllStores", "pdpb::GetAllStoresRequest", "pdpb::GetAllStoresResponse"))
+        .method(unary("get_region", "GetRegion", "pdpb::GetRegionRequest", "pdpb::GetRegionResponse"))
+        .method(unary("get_region_by_id", "GetRegionByID", "pdpb::GetRegionByIdRequest", "pdpb::GetRegionResponse"))
+        .build();
+    let keyspace = Service::builder()
+        .name("Keyspace")
+        .package("keyspacepb")
+        .method(unary(
+            "load_keyspace",
+            "LoadKeyspace",
+            "keyspacepb::LoadKeyspaceRequest",
+            "keyspacepb::LoadKeyspaceResponse",
+        ))
+        .build();
+    let raw = [
+        ("raw_get", "RawGet", "RawGetRequest", "RawGetResponse"),
+        ("raw_batch_get", "RawBatchGet", "RawBatchGetRequest", "RawBatchGetResponse"),
+        ("raw_put", "RawPut", "RawPutRequest", "RawPutResponse"),
+        ("raw_batch_put", "RawBatchPut", "RawBatchPutRequest", "RawBatchPutResponse"),
+        ("raw_delete", "RawDelete", "RawDeleteRequest", "RawDeleteResponse"),
+        ("raw_batch_delete", "RawBatchDelete", "RawBatchDeleteRequest", "RawBatchDeleteResponse"),
+        ("raw_delete_range", "RawDeleteRange", "RawDeleteRangeRequest", "RawDeleteRangeResponse"),
+        ("raw_scan", "RawScan", "RawScanRequest", "RawScanResponse"),
+        ("raw_batch_scan", "RawBatchScan", "RawBatchScanRequest", "RawBatchScanResponse"),
+        ("raw_get_key_ttl", "RawGetKeyTTL", "RawGetKeyTtlRequest", "RawGetKeyTtlResponse"),
+        ("raw_compare_and_swap", "RawCompareAndSwap", "RawCasRequest", "RawCasResponse"),
+    ];
+    let mut tikv = Service::builder().name("Tikv").package("tikvpb");
+    for (name, route, input, output) in raw {
+        tikv = tikv.method(unary(name, route, &format!("kvrpcpb::{input}"), &format!("kvrpcpb::{output}")));
+    }
+    Builder::new().build_client(false).out_dir(out_dir).compile(&[pd, keyspace, tikv.build()]);
+}
