@@ -16,6 +16,7 @@ use crate::{binder, error};
 pub struct PgProvider {
     pool: Pool,
     op_timeout: Duration,
+    key: String,
 }
 
 impl PgProvider {
@@ -25,11 +26,22 @@ impl PgProvider {
     /// [`ErrorKind::Unavailable`] or [`ErrorKind::Timeout`] when the server cannot be
     /// reached or refuses the credentials.
     pub async fn connect(cfg: PgConfig) -> Result<Self> {
+        let host = match cfg.pg.get_hosts().first() {
+            Some(tokio_postgres::config::Host::Tcp(h)) => h.clone(),
+            Some(tokio_postgres::config::Host::Unix(p)) => p.display().to_string(),
+            None => "localhost".into(),
+        };
+        let key = format!(
+            "postgres://{}@{host}:{}/{}",
+            cfg.pg.get_user().unwrap_or(""),
+            cfg.pg.get_ports().first().copied().unwrap_or(5432),
+            cfg.pg.get_dbname().unwrap_or("")
+        );
         let mgr = Manager::from_config(cfg.pg, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
         let pool = Pool::builder(mgr).max_size(cfg.max_connections.max(1)).build().map_err(|e| {
             Error::invalid_input("cannot build the PostgreSQL pool").with_backend("postgres").with_source(e)
         })?;
-        let this = Self { pool, op_timeout: cfg.op_timeout };
+        let this = Self { pool, op_timeout: cfg.op_timeout, key };
         this.server_info().await?;
         Ok(this)
     }
@@ -54,6 +66,10 @@ impl PgProvider {
 impl SqlExecutor for PgProvider {
     fn dialect(&self) -> DialectKind {
         DialectKind::Postgres
+    }
+
+    fn cache_key(&self) -> String {
+        self.key.clone()
     }
 
     async fn server_info(&self) -> Result<ServerInfo> {

@@ -11,9 +11,15 @@ use crate::{DialectKind, Result, Row, ServerInfo, Statement};
 /// names the provider; none waits forever: a server that stops answering produces
 /// [`crate::ErrorKind::Unavailable`] or [`crate::ErrorKind::Timeout`].
 #[async_trait]
-pub trait SqlExecutor: Send + Sync {
+pub trait SqlExecutor: Send + Sync + std::fmt::Debug {
     /// The dialect statements for this executor must be built with.
     fn dialect(&self) -> DialectKind;
+
+    /// Identifies the database for caches (the URL without its password, or the file):
+    /// two executors on the same database return the same key.
+    fn cache_key(&self) -> String {
+        self.dialect().name().to_owned()
+    }
 
     /// Asks the server what it is (flavor and version), from the server itself.
     ///

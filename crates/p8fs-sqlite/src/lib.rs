@@ -7,6 +7,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 mod binder;
+mod functions;
 mod provider;
 
 pub use provider::{SqliteConfig, SqliteProvider};

@@ -45,6 +45,7 @@ impl SqliteConfig {
 #[derive(Debug, Clone)]
 pub struct SqliteProvider {
     conn: Arc<Mutex<Connection>>,
+    key: String,
 }
 
 impl SqliteProvider {
@@ -53,6 +54,10 @@ impl SqliteProvider {
     /// # Errors
     /// [`ErrorKind::Unavailable`] when the file cannot be opened or created.
     pub async fn open(cfg: SqliteConfig) -> Result<Self> {
+        let key = match &cfg {
+            SqliteConfig::Memory => format!("sqlite::memory:{:p}", &cfg),
+            SqliteConfig::File(p) => format!("sqlite://{}", p.display()),
+        };
         let conn = tokio::task::spawn_blocking(move || -> Result<Connection> {
             let conn = match &cfg {
                 SqliteConfig::Memory => Connection::open_in_memory(),
@@ -81,11 +86,12 @@ impl SqliteProvider {
                 conn.pragma_update(None, "synchronous", "FULL").map_err(map)?;
             }
             conn.pragma_update(None, "foreign_keys", "ON").map_err(map)?;
+            crate::functions::register(&conn).map_err(map)?;
             Ok(conn)
         })
         .await
         .map_err(join_error)??;
-        Ok(Self { conn: Arc::new(Mutex::new(conn)) })
+        Ok(Self { conn: Arc::new(Mutex::new(conn)), key })
     }
 
     /// Runs `f` with the connection on the blocking pool.
@@ -139,6 +145,10 @@ fn bind_params(stmt: &Statement) -> Result<Vec<rusqlite::types::Value>> {
 impl SqlExecutor for SqliteProvider {
     fn dialect(&self) -> DialectKind {
         DialectKind::Sqlite
+    }
+
+    fn cache_key(&self) -> String {
+        self.key.clone()
     }
 
     async fn server_info(&self) -> Result<ServerInfo> {

@@ -11,6 +11,9 @@ use p8fs_sql_dialect::{DialectKind, Error, ErrorKind, Flavor, Result, Row, Serve
 use crate::config::{MySqlConfig, MySqlFlavorChoice, redact};
 use crate::{binder, error};
 
+/// Retries of a transaction that lost a write conflict or a deadlock.
+const MAX_CONFLICT_RETRIES: u32 = 5;
+
 /// A TiDB or MariaDB database reached over the MySQL protocol.
 ///
 /// Connections run with the session time zone set to UTC, so timestamps mean the same on
@@ -22,6 +25,7 @@ pub struct TidbProvider {
     dialect: DialectKind,
     backend: &'static str,
     op_timeout: Duration,
+    key: String,
 }
 
 impl TidbProvider {
@@ -52,6 +56,7 @@ impl TidbProvider {
             dialect: DialectKind::Tidb,
             backend: "mysql",
             op_timeout: cfg.op_timeout,
+            key: redact(&cfg.url),
         };
         let version = this.version_text().await?;
         let detected = Flavor::from_mysql_version(&version);
@@ -113,6 +118,25 @@ impl TidbProvider {
             .map_err(|e| e.with_backend(self.backend))
     }
 
+    /// One attempt of a transaction.
+    async fn transaction_once(&self, stmts: &[Statement]) -> Result<Vec<u64>> {
+        let b = self.backend;
+        self.timed("transaction", async {
+            let mut conn = self.pool.get_conn().await.map_err(|e| error::map(e, b))?;
+            let mut tx = conn.start_transaction(TxOpts::default()).await.map_err(|e| error::map(e, b))?;
+            let mut counts = Vec::with_capacity(stmts.len());
+            for stmt in stmts {
+                let params = Params::Positional(binder::bind(&stmt.values).map_err(|e| e.with_backend(b))?);
+                // An error drops `tx`, which rolls back.
+                tx.exec_drop(&stmt.sql, params).await.map_err(|e| error::map(e, b))?;
+                counts.push(tx.affected_rows());
+            }
+            tx.commit().await.map_err(|e| error::map(e, b))?;
+            Ok(counts)
+        })
+        .await
+    }
+
     /// Runs `fut` under the operation deadline.
     async fn timed<T>(&self, what: &str, fut: impl Future<Output = Result<T>>) -> Result<T> {
         match tokio::time::timeout(self.op_timeout, fut).await {
@@ -129,6 +153,10 @@ impl TidbProvider {
 impl SqlExecutor for TidbProvider {
     fn dialect(&self) -> DialectKind {
         self.dialect
+    }
+
+    fn cache_key(&self) -> String {
+        self.key.clone()
     }
 
     async fn server_info(&self) -> Result<ServerInfo> {
@@ -152,21 +180,20 @@ impl SqlExecutor for TidbProvider {
     }
 
     async fn execute_in_transaction(&self, stmts: &[Statement]) -> Result<Vec<u64>> {
-        let b = self.backend;
-        self.timed("transaction", async {
-            let mut conn = self.pool.get_conn().await.map_err(|e| error::map(e, b))?;
-            let mut tx = conn.start_transaction(TxOpts::default()).await.map_err(|e| error::map(e, b))?;
-            let mut counts = Vec::with_capacity(stmts.len());
-            for stmt in stmts {
-                let params = Params::Positional(binder::bind(&stmt.values).map_err(|e| e.with_backend(b))?);
-                // An error drops `tx`, which rolls back.
-                tx.exec_drop(&stmt.sql, params).await.map_err(|e| error::map(e, b))?;
-                counts.push(tx.affected_rows());
+        // TiDB does not retry optimistic-transaction conflicts itself (since v8.0), and any
+        // engine may pick this transaction as a deadlock victim: retry those, with backoff.
+        let mut attempt = 0u32;
+        loop {
+            match self.transaction_once(stmts).await {
+                Err(e) if e.kind() == ErrorKind::Conflict && attempt < MAX_CONFLICT_RETRIES => {
+                    attempt += 1;
+                    let backoff = Duration::from_millis(10 << attempt.min(6));
+                    tracing::debug!(backend = self.backend, attempt, ?backoff, error = %e, "transaction conflict, retrying");
+                    tokio::time::sleep(backoff).await;
+                }
+                other => return other,
             }
-            tx.commit().await.map_err(|e| error::map(e, b))?;
-            Ok(counts)
-        })
-        .await
+        }
     }
 
     async fn query(&self, stmt: &Statement) -> Result<Vec<Row>> {

@@ -1,5 +1,6 @@
 //! SQL suites: run on every SQL backend (SQLite, PostgreSQL, MariaDB, TiDB when given).
 
+mod entity;
 mod probe;
 
 use crate::case;
@@ -14,5 +15,15 @@ pub fn cases() -> Vec<Case> {
         case!(Suite::Sql, probe::hostile_values_are_stored_literally),
         case!(Suite::Sql, probe::duplicate_primary_key_is_a_unique_violation),
         case!(Suite::Sql, probe::non_finite_vectors_are_rejected),
+        case!(Suite::Sql, entity::ddl_is_idempotent_and_versioned),
+        case!(Suite::Sql, entity::crud_round_trip_keeps_types),
+        case!(Suite::Sql, entity::filter_grammar_each_operator),
+        case!(Suite::Sql, entity::ordering_limit_and_offset),
+        case!(Suite::Sql, entity::batch_of_a_thousand),
+        case!(Suite::Sql, entity::reupsert_merges_json_objects_and_keeps_the_rest),
+        case!(Suite::Sql, entity::delete_cascades_to_embeddings),
+        case!(Suite::Sql, entity::tenants_never_see_each_other),
+        case!(Suite::Sql, entity::metadata_cache_hits_issue_no_query),
+        case!(Suite::Sql, entity::hostile_values_are_stored_and_matched_literally),
     ]
 }

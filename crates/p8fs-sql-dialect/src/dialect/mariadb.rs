@@ -52,6 +52,11 @@ impl Dialect for MariaDb {
         Expr::cust(format!("VALUES({})", self.quote_ident(column)))
     }
 
+    fn guard_tenant(&self, new: Expr, column: &str) -> Expr {
+        let t = self.quote_ident("tenant_id");
+        Expr::cust_with_exprs(format!("IF({t} <=> VALUES({t}), ?, {})", self.quote_ident(column)), [new])
+    }
+
     fn merge_patch(&self, current: Expr, patch: Expr, _schema: Option<&str>) -> Expr {
         Func::cust("JSON_MERGE_PATCH").arg(Func::coalesce([current, Expr::val("{}")])).arg(patch).into()
     }
@@ -70,6 +75,15 @@ impl Dialect for MariaDb {
 
     fn json_overlaps(&self, column: Expr, value: &serde_json::Value) -> Expr {
         Func::cust("JSON_OVERLAPS").arg(column).arg(value.to_string()).into()
+    }
+
+    fn table_info_query(&self, schema: Option<&str>, table: &str) -> Statement {
+        Statement {
+            sql: "SELECT column_name, column_key = 'PRI' FROM information_schema.columns \
+                  WHERE table_schema = COALESCE(?, DATABASE()) AND table_name = ? ORDER BY ordinal_position"
+                .into(),
+            values: vec![Value::String(schema.map(str::to_owned)), Value::from(table)],
+        }
     }
 
     fn version_query(&self) -> Statement {

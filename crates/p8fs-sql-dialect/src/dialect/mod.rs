@@ -108,6 +108,15 @@ pub trait Dialect: Copy + Default + fmt::Debug + Send + Sync + 'static {
     /// clause (`VALUES(c)`, `EXCLUDED.c`).
     fn excluded(&self, column: &str) -> Expr;
 
+    /// In an upsert's update clause: `new` when the conflicting row belongs to the same
+    /// tenant, else the column's current value. Needed on the MySQL family, where `ON
+    /// DUPLICATE KEY UPDATE` fires on any unique key (a primary-key clash with another
+    /// tenant's row must not overwrite it); elsewhere the conflict target already includes
+    /// the tenant and a clash on the primary key is an error.
+    fn guard_tenant(&self, new: Expr, _column: &str) -> Expr {
+        new
+    }
+
     /// RFC 7396 JSON merge patch of `patch` onto `current` (a `NULL` current counts as
     /// `{}`; a `NULL` patch gives `NULL`). `schema` is where PostgreSQL's helper function
     /// lives.
@@ -125,6 +134,12 @@ pub trait Dialect: Copy + Default + fmt::Debug + Send + Sync + 'static {
 
     /// JSON arrays with at least one element in common.
     fn json_overlaps(&self, column: Expr, value: &serde_json::Value) -> Expr;
+
+    /// A catalog query for a table's columns, as rows of (column name, is part of the
+    /// primary key), in column order; no rows when the table does not exist. `schema`
+    /// `None` means the connection's default. Uses the engine's fast catalog
+    /// (`pg_catalog` on PostgreSQL, not `information_schema`).
+    fn table_info_query(&self, schema: Option<&str>, table: &str) -> Statement;
 
     /// The statement that returns the server's version text as a single row and column.
     fn version_query(&self) -> Statement;

@@ -99,6 +99,20 @@ impl Dialect for Postgres {
         )
     }
 
+    fn table_info_query(&self, schema: Option<&str>, table: &str) -> Statement {
+        Statement {
+            sql: "SELECT a.attname::text, COALESCE(a.attnum = ANY(i.indkey), false) \
+                  FROM pg_catalog.pg_class c \
+                  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+                  JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped \
+                  LEFT JOIN pg_catalog.pg_index i ON i.indrelid = c.oid AND i.indisprimary \
+                  WHERE n.nspname = COALESCE($1, current_schema()) AND c.relname = $2 \
+                  ORDER BY a.attnum"
+                .into(),
+            values: vec![Value::String(schema.map(str::to_owned)), Value::from(table)],
+        }
+    }
+
     fn version_query(&self) -> Statement {
         Statement::raw("SELECT version()")
     }

@@ -51,7 +51,8 @@ pub fn bind_field<D: Dialect>(d: D, model: &Model, field: &str, ty: FieldType, v
         FieldType::Text => Expr::val(v.as_str().ok_or_else(|| type_error(model, field, "a string", v))?),
         FieldType::Uuid => {
             let s = v.as_str().ok_or_else(|| type_error(model, field, "a UUID string", v))?;
-            uuid::Uuid::parse_str(s).map_err(|_| Error::invalid_input(format!("{model}.{field}: {s:?} is not a UUID")))?;
+            uuid::Uuid::parse_str(s)
+                .map_err(|_| Error::invalid_input(format!("{model}.{field}: {s:?} is not a UUID")))?;
             Expr::val(s)
         }
         FieldType::Int => Expr::val(v.as_i64().ok_or_else(|| type_error(model, field, "an integer", v))?),

@@ -1,0 +1,338 @@
+//! Entity statements: upsert, select, get, delete, schema versions. Pure builders; the
+//! store runs them.
+
+use chrono::{DateTime, Utc};
+use sea_query::{Alias, Expr, ExprTrait, OnConflict, Query, SelectStatement};
+use serde_json::{Map, Value as Json};
+
+use super::Layout;
+use super::codec::{bind_field, select_columns};
+use super::ddl::VERSIONS_TABLE;
+use super::filter::EntityQuery;
+use crate::model::{FieldType, Model};
+use crate::{Dialect, Error, Result, Statement};
+
+fn a(s: &str) -> Alias {
+    Alias::new(s)
+}
+
+/// One row to upsert: its id and the fields given (a subset of the model's).
+#[derive(Debug, Clone)]
+pub struct UpsertRow<'a> {
+    /// The id.
+    pub id: String,
+    /// The fields, by name.
+    pub fields: &'a Map<String, Json>,
+}
+
+/// The fields named in `row`, in model order, checked against the model.
+///
+/// # Errors
+/// [`crate::ErrorKind::InvalidInput`] for an unknown field or a system column other than
+/// `id`.
+pub fn fields_of<'m>(model: &'m Model, row: &Map<String, Json>) -> Result<Vec<&'m crate::model::Field>> {
+    for k in row.keys() {
+        if k == "id" {
+            continue;
+        }
+        if crate::model::SYSTEM_COLUMNS.contains(&k.as_str()) {
+            return Err(Error::invalid_input(format!("{model}: {k} is set by p8fs and cannot be written")));
+        }
+        if model.field(k).is_none() {
+            return Err(Error::invalid_input(format!("{model} has no field {k:?}")));
+        }
+    }
+    Ok(model.fields().iter().filter(|f| row.contains_key(&f.name)).collect())
+}
+
+/// A multi-row upsert. All rows must name the same fields (the store groups them).
+/// `created_at` is set on insert only; JSON object fields merge (RFC 7396); other fields
+/// are replaced; fields not named are left as they are.
+///
+/// # Errors
+/// Values of the wrong type, unknown fields, rows naming different fields.
+pub fn upsert<D: Dialect>(
+    d: D,
+    model: &Model,
+    layout: &Layout,
+    tenant: &str,
+    rows: &[UpsertRow<'_>],
+    now: DateTime<Utc>,
+) -> Result<Statement> {
+    let first =
+        rows.first().ok_or_else(|| Error::invalid_input(format!("{model}: an upsert needs at least one entity")))?;
+    let fields = fields_of(model, first.fields)?;
+    if let Some(k) = model.key_field()
+        && !fields.iter().any(|f| f.name == k)
+    {
+        return Err(Error::invalid_input(format!("{model}: every entity needs its key field {k}")));
+    }
+    let mut cols = vec![a("id"), a("tenant_id")];
+    cols.extend(fields.iter().map(|f| a(&f.name)));
+    cols.extend([a("created_at"), a("updated_at")]);
+    let mut q = Query::insert();
+    q.into_table(layout.table(d, model.name())).columns(cols);
+    let stamp = d.timestamp_value(now);
+    for r in rows {
+        let names = fields_of(model, r.fields)?;
+        if names.len() != fields.len() || names.iter().zip(&fields).any(|(x, y)| x.name != y.name) {
+            return Err(Error::invalid_input(format!(
+                "{model}: rows of one upsert statement must name the same fields"
+            )));
+        }
+        let mut vals = vec![Expr::val(r.id.clone()), Expr::val(tenant)];
+        for f in &fields {
+            vals.push(bind_field(d, model, &f.name, f.ty, &r.fields[&f.name])?);
+        }
+        vals.push(Expr::val(stamp.clone()));
+        vals.push(Expr::val(stamp.clone()));
+        q.values(vals).map_err(|e| Error::invalid_input(e.to_string()))?;
+    }
+    let mut target = Vec::new();
+    match model.key_field() {
+        Some(k) => {
+            if model.tenant_isolated() {
+                target.push(a("tenant_id"));
+            }
+            target.push(a(k));
+        }
+        None => {
+            target.push(a("id"));
+            if model.partition_by_tenant().is_some() {
+                target.push(a("tenant_id"));
+            }
+        }
+    }
+    let mut oc = OnConflict::columns(target);
+    let schema = layout.schema(d);
+    for f in &fields {
+        if model.key_field() == Some(f.name.as_str()) {
+            continue;
+        }
+        let new = if f.ty == FieldType::JsonObject {
+            // Qualified: inside the update clause PostgreSQL would not know whether a bare
+            // name means the table's column or EXCLUDED's.
+            d.merge_patch(Expr::col((a(model.name()), a(&f.name))), d.excluded(&f.name), schema)
+        } else {
+            d.excluded(&f.name)
+        };
+        oc.value(a(&f.name), d.guard_tenant(new, &f.name));
+    }
+    oc.value(a("updated_at"), d.guard_tenant(d.excluded("updated_at"), "updated_at"));
+    q.on_conflict(oc);
+    Ok(d.build_query(&q))
+}
+
+/// `tenant_id = ?` when the model is tenant-isolated.
+fn scope(model: &Model, tenant: &str) -> sea_query::Cond {
+    let c = sea_query::Cond::all();
+    if model.tenant_isolated() { c.add(Expr::col(a("tenant_id")).eq(tenant)) } else { c }
+}
+
+fn select_all<D: Dialect>(d: D, model: &Model, layout: &Layout) -> SelectStatement {
+    let mut q = Query::select();
+    q.from(layout.table(d, model.name()));
+    for (name, _) in select_columns(model) {
+        q.column(a(&name));
+    }
+    q
+}
+
+/// Select with filters, ordering and paging, scoped to the tenant. Without an explicit
+/// ordering, rows come in `id` order, so paging is stable.
+///
+/// # Errors
+/// Filter values of the wrong type.
+pub fn select<D: Dialect>(d: D, model: &Model, layout: &Layout, tenant: &str, q: &EntityQuery) -> Result<Statement> {
+    let mut s = select_all(d, model, layout);
+    s.cond_where(scope(model, tenant).add(q.condition(d, model)?));
+    if q.order_by.is_empty() {
+        s.order_by(a("id"), sea_query::Order::Asc);
+    }
+    for (col, dir) in &q.order_by {
+        s.order_by(a(col), dir.clone());
+    }
+    if let Some(l) = q.limit {
+        s.limit(l);
+    }
+    if let Some(o) = q.offset {
+        if q.limit.is_none() {
+            // MySQL needs a LIMIT with an OFFSET.
+            s.limit(u64::MAX >> 1);
+        }
+        s.offset(o);
+    }
+    Ok(d.build_query(&s))
+}
+
+/// One entity by id.
+pub fn get_by_id<D: Dialect>(d: D, model: &Model, layout: &Layout, tenant: &str, id: &str) -> Statement {
+    let mut s = select_all(d, model, layout);
+    s.cond_where(scope(model, tenant).add(Expr::col(a("id")).eq(id)));
+    d.build_query(&s)
+}
+
+/// One entity by business key.
+///
+/// # Errors
+/// A model without a key field.
+pub fn get_by_key<D: Dialect>(d: D, model: &Model, layout: &Layout, tenant: &str, key: &str) -> Result<Statement> {
+    let k = model.key_field().ok_or_else(|| Error::invalid_input(format!("{model} has no key field")))?;
+    let mut s = select_all(d, model, layout);
+    s.cond_where(scope(model, tenant).add(Expr::col(a(k)).eq(key)));
+    Ok(d.build_query(&s))
+}
+
+/// `(id, key)` of the entities with these business keys.
+///
+/// # Errors
+/// A model without a key field.
+pub fn ids_by_keys<D: Dialect>(d: D, model: &Model, layout: &Layout, tenant: &str, keys: &[&str]) -> Result<Statement> {
+    let k = model.key_field().ok_or_else(|| Error::invalid_input(format!("{model} has no key field")))?;
+    let s = Query::select()
+        .columns([a("id"), a(k)])
+        .from(layout.table(d, model.name()))
+        .cond_where(scope(model, tenant).add(Expr::col(a(k)).is_in(keys.iter().copied())))
+        .to_owned();
+    Ok(d.build_query(&s))
+}
+
+/// The ids among `ids` that exist in the tenant.
+pub fn existing_ids<D: Dialect>(d: D, model: &Model, layout: &Layout, tenant: &str, ids: &[&str]) -> Statement {
+    let s = Query::select()
+        .column(a("id"))
+        .from(layout.table(d, model.name()))
+        .cond_where(scope(model, tenant).add(Expr::col(a("id")).is_in(ids.iter().copied())))
+        .to_owned();
+    d.build_query(&s)
+}
+
+/// Deletes an entity and its embeddings (two statements, for one transaction).
+pub fn delete_by_id<D: Dialect>(d: D, model: &Model, layout: &Layout, tenant: &str, id: &str) -> Vec<Statement> {
+    let mut out = Vec::new();
+    if model.embedding().is_some() {
+        let q = Query::delete()
+            .from_table(layout.embeddings_table(d, model))
+            .cond_where(scope(model, tenant).add(Expr::col(a("entity_id")).eq(id)))
+            .to_owned();
+        out.push(d.build_query(&q));
+    }
+    let q = Query::delete()
+        .from_table(layout.table(d, model.name()))
+        .cond_where(scope(model, tenant).add(Expr::col(a("id")).eq(id)))
+        .to_owned();
+    out.push(d.build_query(&q));
+    out
+}
+
+/// Reads a model's recorded schema version.
+pub fn read_version<D: Dialect>(d: D, model: &Model, layout: &Layout) -> Statement {
+    let q = Query::select()
+        .columns([a("fingerprint"), a("version")])
+        .from(layout.table(d, VERSIONS_TABLE))
+        .and_where(Expr::col(a("model")).eq(model.name()))
+        .to_owned();
+    d.build_query(&q)
+}
+
+/// Records a model's schema version.
+pub fn write_version<D: Dialect>(
+    d: D,
+    model: &Model,
+    layout: &Layout,
+    version: i64,
+    now: DateTime<Utc>,
+) -> Result<Statement> {
+    let mut q = Query::insert();
+    q.into_table(layout.table(d, VERSIONS_TABLE))
+        .columns([a("model"), a("fingerprint"), a("version"), a("applied_at")])
+        .values([
+            Expr::val(model.name()),
+            Expr::val(model.fingerprint()),
+            Expr::val(version),
+            Expr::val(d.timestamp_value(now)),
+        ])
+        .map_err(|e| Error::invalid_input(e.to_string()))?;
+    q.on_conflict(
+        OnConflict::column(a("model")).update_columns([a("fingerprint"), a("version"), a("applied_at")]).to_owned(),
+    );
+    Ok(d.build_query(&q))
+}
+
+/// Writes (or replaces) embedding rows of one entity: one row per field, keyed
+/// `(tenant_id, entity_id, field_name)`; the row id is UUIDv5 (DNS namespace) of
+/// `{entity_id}-{field}-{tenant}`, as in the system p8fs replaces.
+///
+/// # Errors
+/// A model without embeddings, an unknown or non-embedded field, a dimension that is not
+/// the model's (the message names field, model and both dimensions), non-finite values.
+pub fn upsert_embeddings<D: Dialect>(
+    d: D,
+    model: &Model,
+    layout: &Layout,
+    tenant: &str,
+    entity_id: &str,
+    vectors: &[(&str, &[f32])],
+    now: DateTime<Utc>,
+) -> Result<Statement> {
+    let spec = model.embedding().ok_or_else(|| Error::invalid_input(format!("{model} has no embedded fields")))?;
+    if vectors.is_empty() {
+        return Err(Error::invalid_input(format!("{model}: no embeddings to write")));
+    }
+    let mut q = Query::insert();
+    q.into_table(layout.embeddings_table(d, model)).columns([
+        a("id"),
+        a("entity_id"),
+        a("field_name"),
+        a("embedding_provider"),
+        a("embedding_vector"),
+        a("vector_dimension"),
+        a("tenant_id"),
+        a("created_at"),
+        a("updated_at"),
+    ]);
+    let stamp = d.timestamp_value(now);
+    for (field, v) in vectors {
+        match model.field(field) {
+            Some(f) if f.embedding.is_some() => {}
+            _ => return Err(Error::invalid_input(format!("{model}.{field} is not an embedded field"))),
+        }
+        if v.len() != spec.dim as usize {
+            return Err(Error::invalid_input(format!(
+                "{model}.{field}: the embedding has {} dimensions, the model's provider {} has {}",
+                v.len(),
+                spec.provider,
+                spec.dim
+            )));
+        }
+        let id = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_DNS, format!("{entity_id}-{field}-{tenant}").as_bytes());
+        q.values([
+            Expr::val(id.to_string()),
+            Expr::val(entity_id),
+            Expr::val(*field),
+            Expr::val(spec.provider.as_str()),
+            d.vector_value(v)?,
+            Expr::val(i32::try_from(spec.dim).unwrap_or(i32::MAX)),
+            Expr::val(tenant),
+            Expr::val(stamp.clone()),
+            Expr::val(stamp.clone()),
+        ])
+        .map_err(|e| Error::invalid_input(e.to_string()))?;
+    }
+    let mut oc = OnConflict::columns([a("tenant_id"), a("entity_id"), a("field_name")]);
+    for c in ["embedding_provider", "embedding_vector", "vector_dimension", "updated_at"] {
+        oc.value(a(c), d.guard_tenant(d.excluded(c), c));
+    }
+    q.on_conflict(oc);
+    Ok(d.build_query(&q))
+}
+
+/// Counts the embedding rows of an entity.
+pub fn count_embeddings<D: Dialect>(d: D, model: &Model, layout: &Layout, tenant: &str, entity_id: &str) -> Statement {
+    let q = Query::select()
+        .expr(Expr::col(a("id")).count())
+        .from(layout.embeddings_table(d, model))
+        .cond_where(scope(model, tenant).add(Expr::col(a("entity_id")).eq(entity_id)))
+        .to_owned();
+    d.build_query(&q)
+}

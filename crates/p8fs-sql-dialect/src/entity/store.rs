@@ -1,0 +1,462 @@
+//! [`EntityStore`]: the entity operations, once, on any [`SqlExecutor`].
+//!
+//! Every provider (`p8fs-tidb`, `p8fs-postgres`, `p8fs-sqlite`) implements the small
+//! [`SqlExecutor`] contract; the operations below are written once on top of it, and the
+//! dialect supplies each engine's differences. Every statement binds its values.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use serde::Serialize;
+use serde_json::{Map, Value as Json};
+
+use super::cache::{MetadataCache, TableInfo};
+use super::codec::decode_row;
+use super::{EntityQuery, Layout, ddl, dml};
+use crate::model::Model;
+use crate::{DialectKind, Error, ErrorKind, Result, SqlExecutor, SqlValue, Statement, with_dialect};
+
+/// Rows per multi-row statement (TiDB's guidance: hundreds of rows per statement).
+pub const BATCH_CHUNK: usize = 200;
+
+/// The envelope of an upsert, as the system p8fs replaces returned it, plus the ids.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UpsertResult {
+    /// Always true for a returned result (failures are errors).
+    pub success: bool,
+    /// Rows affected as the engine counts them (MySQL counts an update as 2).
+    pub affected_rows: u64,
+    /// Entities written.
+    pub entity_count: usize,
+    /// Their ids, in input order.
+    pub ids: Vec<String>,
+}
+
+/// What a migration did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Migration {
+    /// The entity table did not exist before.
+    pub created: bool,
+    /// Columns added to an existing table.
+    pub added_columns: Vec<String>,
+    /// The schema version now recorded.
+    pub version: i64,
+}
+
+/// Entity operations on one database.
+#[derive(Debug, Clone)]
+pub struct EntityStore {
+    db: Arc<dyn SqlExecutor>,
+    layout: Layout,
+    cache: Arc<MetadataCache>,
+}
+
+/// Checks a tenant id: 1-255 bytes, no control characters.
+fn check_tenant(tenant: &str) -> Result<()> {
+    if tenant.is_empty() || tenant.len() > 255 || tenant.chars().any(char::is_control) {
+        return Err(Error::invalid_input(format!(
+            "tenant id {:?} must be 1-255 bytes without control characters",
+            tenant.chars().take(64).collect::<String>()
+        )));
+    }
+    Ok(())
+}
+
+fn text(v: Option<SqlValue>) -> Result<String> {
+    v.ok_or_else(|| Error::decode("missing column"))?.into_text()
+}
+
+impl EntityStore {
+    /// A store on `db` with a fresh metadata cache.
+    pub fn new(db: Arc<dyn SqlExecutor>, layout: Layout) -> Self {
+        Self::with_cache(db, layout, Arc::new(MetadataCache::default()))
+    }
+
+    /// A store sharing `cache` with other stores.
+    pub fn with_cache(db: Arc<dyn SqlExecutor>, layout: Layout, cache: Arc<MetadataCache>) -> Self {
+        Self { db, layout, cache }
+    }
+
+    /// The executor.
+    pub fn executor(&self) -> &Arc<dyn SqlExecutor> {
+        &self.db
+    }
+
+    /// The layout.
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    /// The metadata cache.
+    pub fn cache(&self) -> &MetadataCache {
+        &self.cache
+    }
+
+    fn schema(&self) -> Option<&str> {
+        with_dialect!(self.db.dialect(), |d| self.layout.schema(d))
+    }
+
+    /// The table's columns and primary key (`None`: no table), from the cache.
+    ///
+    /// # Errors
+    /// The catalog query's error.
+    pub async fn table_info(&self, table: &str) -> Result<Option<Arc<TableInfo>>> {
+        self.cache.table_info(self.db.as_ref(), self.schema(), table).await
+    }
+
+    /// Whether the model's table exists (served from the cache after the first look).
+    ///
+    /// # Errors
+    /// The catalog query's error.
+    pub async fn table_exists(&self, model: &Model) -> Result<bool> {
+        Ok(self.table_info(model.name()).await?.is_some())
+    }
+
+    /// Forgets the cached metadata of a table.
+    pub fn invalidate_table_cache(&self, table: &str) {
+        self.cache.invalidate_table(&self.db.cache_key(), self.schema(), table);
+    }
+
+    async fn require_table(&self, model: &Model) -> Result<()> {
+        if self.table_exists(model).await? {
+            Ok(())
+        } else {
+            Err(Error::invalid_input(format!("table {model} does not exist: run the migration (p8fs migrate) first")))
+        }
+    }
+
+    /// Runs a DDL statement, retrying the races of concurrent idempotent DDL (PostgreSQL
+    /// reports two concurrent `CREATE ... IF NOT EXISTS` as a unique violation).
+    async fn ddl(&self, stmt: &Statement) -> Result<()> {
+        let mut attempt = 0u64;
+        loop {
+            match self.db.execute(stmt).await {
+                Ok(_) => return Ok(()),
+                Err(e) if attempt < 4 && matches!(e.kind(), ErrorKind::UniqueViolation | ErrorKind::Conflict) => {
+                    attempt += 1;
+                    tokio_sleep(Duration::from_millis(25 * attempt)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Creates the model's tables if missing (idempotent), adds columns for fields the
+    /// table lacks, and records the schema version.
+    ///
+    /// # Errors
+    /// The engine's errors.
+    pub async fn migrate(&self, model: &Model) -> Result<Migration> {
+        let kind = self.db.dialect();
+        self.invalidate_table_cache(model.name());
+        let existed = self.table_exists(model).await?;
+        // An existing table first gets the columns it lacks, so that the (idempotent) index
+        // statements below can name them.
+        let mut added = Vec::new();
+        if let Some(info) = self.table_info(model.name()).await? {
+            for f in model.fields() {
+                if !info.columns.iter().any(|c| c == &f.name) {
+                    self.ddl(&with_dialect!(kind, |d| ddl::add_column(d, model, &self.layout, f))).await?;
+                    added.push(f.name.clone());
+                }
+            }
+        }
+        for stmt in with_dialect!(kind, |d| ddl::create_model(d, model, &self.layout)) {
+            self.ddl(&stmt).await?;
+        }
+        if kind == DialectKind::Postgres {
+            self.ensure_merge_patch_function().await?;
+        }
+        self.invalidate_table_cache(model.name());
+        if self.table_info(model.name()).await?.is_none() {
+            return Err(Error::new(ErrorKind::Database, format!("table {model} missing after CREATE")));
+        }
+        let rows = self.db.query(&with_dialect!(kind, |d| dml::read_version(d, model, &self.layout))).await?;
+        let current = match rows.into_iter().next() {
+            Some(r) => {
+                let mut it = r.into_iter();
+                let fp = text(it.next())?;
+                let v = match it.next() {
+                    Some(SqlValue::Int(v)) => v,
+                    _ => 0,
+                };
+                Some((fp, v))
+            }
+            None => None,
+        };
+        let version = match &current {
+            Some((fp, v)) if *fp == model.fingerprint() => *v,
+            Some((_, v)) => v + 1,
+            None => 1,
+        };
+        if current.as_ref().map(|c| c.1) != Some(version) {
+            let stmt = with_dialect!(kind, |d| dml::write_version(d, model, &self.layout, version, Utc::now()))?;
+            self.db.execute(&stmt).await?;
+        }
+        Ok(Migration { created: !existed, added_columns: added, version })
+    }
+
+    async fn ensure_merge_patch_function(&self) -> Result<()> {
+        let schema = self.schema();
+        let exists = Statement {
+            sql: "SELECT 1 FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace \
+                  WHERE p.proname = $1 AND n.nspname = COALESCE($2, current_schema())"
+                .into(),
+            values: vec![crate::MERGE_PATCH_FN.into(), sea_query::Value::String(schema.map(str::to_owned))],
+        };
+        for attempt in 0..5u64 {
+            if !self.db.query(&exists).await?.is_empty() {
+                return Ok(());
+            }
+            match self.db.execute(&crate::merge_patch_function(schema)).await {
+                Ok(_) => return Ok(()),
+                // Two creators at once: "tuple concurrently updated"; look again.
+                Err(_) if attempt < 4 => tokio_sleep(Duration::from_millis(25 * (attempt + 1))).await,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Upserts one entity; see [`EntityStore::batch_upsert`].
+    ///
+    /// # Errors
+    /// As [`EntityStore::batch_upsert`].
+    pub async fn upsert(&self, model: &Model, tenant: &str, entity: &Map<String, Json>) -> Result<UpsertResult> {
+        self.batch_upsert(model, tenant, std::slice::from_ref(entity)).await
+    }
+
+    /// Upserts entities in multi-row statements of [`BATCH_CHUNK`] rows, all in one
+    /// transaction. An entity is matched by its business key (per tenant) when the model
+    /// has one, else by `id`. On a match, `created_at` is kept, JSON object fields are
+    /// merged (RFC 7396: keys of the new object replace or add, `null` removes), other
+    /// fields named are replaced, fields not named are left alone. Ids not given are
+    /// derived: UUIDv5 of `{tenant}:{model}:{key}` for keyed models, random otherwise.
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidInput`] for an empty batch, unknown fields, values of the wrong
+    /// type, a missing key field, a missing table, or an id that belongs to another
+    /// tenant; the engine's errors.
+    pub async fn batch_upsert(
+        &self,
+        model: &Model,
+        tenant: &str,
+        entities: &[Map<String, Json>],
+    ) -> Result<UpsertResult> {
+        if entities.is_empty() {
+            return Err(Error::invalid_input(format!(
+                "{model}: an empty batch writes nothing; pass at least one entity"
+            )));
+        }
+        check_tenant(tenant)?;
+        self.require_table(model).await?;
+        // Ids, and one entity per business key (the last one wins).
+        let mut rows: Vec<(String, &Map<String, Json>)> = Vec::with_capacity(entities.len());
+        let mut by_key: HashMap<String, usize> = HashMap::new();
+        let mut order: Vec<usize> = Vec::with_capacity(entities.len());
+        for e in entities {
+            let key = match model.key_field() {
+                Some(k) => Some(
+                    e.get(k)
+                        .and_then(Json::as_str)
+                        .ok_or_else(|| {
+                            Error::invalid_input(format!("{model}: every entity needs its key field {k} as a string"))
+                        })?
+                        .to_owned(),
+                ),
+                None => None,
+            };
+            let id = match e.get("id") {
+                Some(Json::String(s)) if !s.is_empty() && s.len() <= 64 && !s.chars().any(char::is_control) => {
+                    s.clone()
+                }
+                Some(other) => {
+                    return Err(Error::invalid_input(format!(
+                        "{model}: id must be a non-empty string of at most 64 characters, got {other}"
+                    )));
+                }
+                None => match &key {
+                    Some(k) => {
+                        uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_DNS, format!("{tenant}:{model}:{k}").as_bytes())
+                            .to_string()
+                    }
+                    None => uuid::Uuid::new_v4().to_string(),
+                },
+            };
+            match key.and_then(|k| by_key.get(&k).copied().map(|i| (k, i))) {
+                Some((_, i)) => {
+                    rows[i] = (id, e);
+                    order.push(i);
+                }
+                None => {
+                    if let Some(k) = model.key_field().and_then(|k| e.get(k)).and_then(Json::as_str) {
+                        by_key.insert(k.to_owned(), rows.len());
+                    }
+                    order.push(rows.len());
+                    rows.push((id, e));
+                }
+            }
+        }
+        // Group rows naming the same fields (one statement names one column list).
+        let mut groups: Vec<(Vec<String>, Vec<dml::UpsertRow<'_>>)> = Vec::new();
+        for (id, e) in &rows {
+            let mut names: Vec<String> = e.keys().filter(|k| *k != "id").cloned().collect();
+            names.sort();
+            let row = dml::UpsertRow { id: id.clone(), fields: e };
+            match groups.iter_mut().find(|(n, _)| *n == names) {
+                Some((_, g)) => g.push(row),
+                None => groups.push((names, vec![row])),
+            }
+        }
+        let now = Utc::now();
+        let kind = self.db.dialect();
+        let mut stmts = Vec::new();
+        for (_, g) in &groups {
+            for chunk in g.chunks(BATCH_CHUNK) {
+                stmts.push(with_dialect!(kind, |d| dml::upsert(d, model, &self.layout, tenant, chunk, now))?);
+            }
+        }
+        let affected: u64 = self.db.execute_in_transaction(&stmts).await?.iter().sum();
+        // The ids as stored: a matched row keeps its own id.
+        let mut stored: HashMap<String, String> = HashMap::new();
+        match model.key_field() {
+            Some(k) => {
+                let keys: Vec<&str> = rows.iter().filter_map(|(_, e)| e.get(k).and_then(Json::as_str)).collect();
+                for chunk in keys.chunks(BATCH_CHUNK) {
+                    let stmt = with_dialect!(kind, |d| dml::ids_by_keys(d, model, &self.layout, tenant, chunk))?;
+                    for r in self.db.query(&stmt).await? {
+                        let mut it = r.into_iter();
+                        let id = text(it.next())?;
+                        stored.insert(text(it.next())?, id);
+                    }
+                }
+            }
+            None => {
+                let ids: Vec<&str> = rows.iter().map(|(id, _)| id.as_str()).collect();
+                for chunk in ids.chunks(BATCH_CHUNK) {
+                    let stmt = with_dialect!(kind, |d| dml::existing_ids(d, model, &self.layout, tenant, chunk));
+                    for r in self.db.query(&stmt).await? {
+                        let id = text(r.into_iter().next())?;
+                        stored.insert(id.clone(), id);
+                    }
+                }
+            }
+        }
+        let mut ids_by_row = Vec::with_capacity(rows.len());
+        for (id, e) in &rows {
+            let lookup = match model.key_field() {
+                Some(k) => e.get(k).and_then(Json::as_str).unwrap_or_default().to_owned(),
+                None => id.clone(),
+            };
+            let found = stored.get(&lookup).cloned().ok_or_else(|| {
+                Error::invalid_input(format!("{model}: id {id} belongs to another tenant; nothing of it was changed"))
+            })?;
+            ids_by_row.push(found);
+        }
+        Ok(UpsertResult {
+            success: true,
+            affected_rows: affected,
+            entity_count: entities.len(),
+            ids: order.into_iter().map(|i| ids_by_row[i].clone()).collect(),
+        })
+    }
+
+    async fn one(&self, model: &Model, stmt: Statement) -> Result<Option<Map<String, Json>>> {
+        let mut rows = self.db.query(&stmt).await?;
+        if rows.len() > 1 {
+            return Err(Error::new(ErrorKind::Database, format!("{model}: {} rows for one id or key", rows.len())));
+        }
+        rows.pop().map(|r| decode_row(model, r)).transpose()
+    }
+
+    /// One entity by id, in the tenant.
+    ///
+    /// # Errors
+    /// A missing table; the engine's errors.
+    pub async fn get(&self, model: &Model, tenant: &str, id: &str) -> Result<Option<Map<String, Json>>> {
+        check_tenant(tenant)?;
+        self.require_table(model).await?;
+        self.one(model, with_dialect!(self.db.dialect(), |d| dml::get_by_id(d, model, &self.layout, tenant, id))).await
+    }
+
+    /// One entity by business key, in the tenant.
+    ///
+    /// # Errors
+    /// A model without a key field, a missing table; the engine's errors.
+    pub async fn get_by_key(&self, model: &Model, tenant: &str, key: &str) -> Result<Option<Map<String, Json>>> {
+        check_tenant(tenant)?;
+        self.require_table(model).await?;
+        let stmt = with_dialect!(self.db.dialect(), |d| dml::get_by_key(d, model, &self.layout, tenant, key))?;
+        self.one(model, stmt).await
+    }
+
+    /// The tenant's entities matching `query`.
+    ///
+    /// # Errors
+    /// Filter values of the wrong type, a missing table; the engine's errors.
+    pub async fn select(&self, model: &Model, tenant: &str, query: &EntityQuery) -> Result<Vec<Map<String, Json>>> {
+        check_tenant(tenant)?;
+        self.require_table(model).await?;
+        let stmt = with_dialect!(self.db.dialect(), |d| dml::select(d, model, &self.layout, tenant, query))?;
+        self.db.query(&stmt).await?.into_iter().map(|r| decode_row(model, r)).collect()
+    }
+
+    /// Deletes an entity of the tenant and its embeddings, in one transaction; `false`
+    /// when there was no such entity.
+    ///
+    /// # Errors
+    /// A missing table; the engine's errors.
+    pub async fn delete(&self, model: &Model, tenant: &str, id: &str) -> Result<bool> {
+        check_tenant(tenant)?;
+        self.require_table(model).await?;
+        let stmts = with_dialect!(self.db.dialect(), |d| dml::delete_by_id(d, model, &self.layout, tenant, id));
+        let counts = self.db.execute_in_transaction(&stmts).await?;
+        Ok(counts.last().copied().unwrap_or(0) > 0)
+    }
+}
+
+impl EntityStore {
+    /// Writes or replaces an entity's embedding rows (see [`dml::upsert_embeddings`]).
+    ///
+    /// # Errors
+    /// Dimension mismatches and unknown fields (naming field, model, dimensions); the
+    /// engine's errors.
+    pub async fn upsert_embeddings(
+        &self,
+        model: &Model,
+        tenant: &str,
+        entity_id: &str,
+        vectors: &[(&str, &[f32])],
+    ) -> Result<u64> {
+        check_tenant(tenant)?;
+        let stmt = with_dialect!(self.db.dialect(), |d| dml::upsert_embeddings(
+            d,
+            model,
+            &self.layout,
+            tenant,
+            entity_id,
+            vectors,
+            Utc::now()
+        ))?;
+        self.db.execute(&stmt).await
+    }
+
+    /// How many embedding rows an entity has.
+    ///
+    /// # Errors
+    /// The engine's errors.
+    pub async fn count_embeddings(&self, model: &Model, tenant: &str, entity_id: &str) -> Result<u64> {
+        let stmt =
+            with_dialect!(self.db.dialect(), |d| dml::count_embeddings(d, model, &self.layout, tenant, entity_id));
+        match self.db.query(&stmt).await?.into_iter().next().and_then(|r| r.into_iter().next()) {
+            Some(SqlValue::Int(n)) => Ok(u64::try_from(n).unwrap_or(0)),
+            other => Err(Error::decode(format!("COUNT returned {other:?}"))),
+        }
+    }
+}
+
+async fn tokio_sleep(d: Duration) {
+    tokio::time::sleep(d).await;
+}

@@ -1,0 +1,441 @@
+//! The entity store on every SQL engine: DDL, CRUD, the filter grammar, batches, merge
+//! semantics, JSON typing, cascading deletes, tenant isolation, the metadata cache.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use anyhow::{Context, Result, bail, ensure};
+use async_trait::async_trait;
+use p8fs_sql_dialect::entity::{EntityQuery, EntityStore, Layout};
+use p8fs_sql_dialect::model::{FieldType as T, Model, resources};
+use p8fs_sql_dialect::{DialectKind, ErrorKind, ServerInfo, SqlExecutor, Statement};
+use serde_json::{Map, Value, json};
+
+use crate::harness::Ctx;
+
+fn items() -> Model {
+    Model::builder("items")
+        .field("name", T::Text)
+        .field("category", T::Text)
+        .field("rank", T::Int)
+        .field("score", T::Float)
+        .field("active", T::Bool)
+        .field("seen_at", T::Timestamp)
+        .field("tags", T::TextArray)
+        .field("metadata", T::JsonObject)
+        .field("payload", T::JsonArray)
+        .field("notes", T::Text)
+        .key("name")
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn obj(v: Value) -> Map<String, Value> {
+    match v {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    }
+}
+
+/// Counts the statements an executor runs (for the cache test).
+#[derive(Debug)]
+struct Counting {
+    inner: Arc<dyn SqlExecutor>,
+    queries: AtomicU64,
+}
+
+#[async_trait]
+impl SqlExecutor for Counting {
+    fn dialect(&self) -> DialectKind {
+        self.inner.dialect()
+    }
+    fn cache_key(&self) -> String {
+        self.inner.cache_key()
+    }
+    async fn server_info(&self) -> p8fs_sql_dialect::Result<ServerInfo> {
+        self.inner.server_info().await
+    }
+    async fn execute(&self, stmt: &Statement) -> p8fs_sql_dialect::Result<u64> {
+        self.queries.fetch_add(1, Ordering::SeqCst);
+        self.inner.execute(stmt).await
+    }
+    async fn execute_in_transaction(&self, stmts: &[Statement]) -> p8fs_sql_dialect::Result<Vec<u64>> {
+        self.queries.fetch_add(stmts.len() as u64, Ordering::SeqCst);
+        self.inner.execute_in_transaction(stmts).await
+    }
+    async fn query(&self, stmt: &Statement) -> p8fs_sql_dialect::Result<Vec<p8fs_sql_dialect::Row>> {
+        self.queries.fetch_add(1, Ordering::SeqCst);
+        self.inner.query(stmt).await
+    }
+}
+
+/// A store in schemas of this test only (dropped afterwards), with `models` migrated.
+async fn with_store<F>(ctx: &Ctx, models: &[Model], body: F) -> Result<()>
+where
+    F: AsyncFnOnce(&EntityStore, Arc<Counting>) -> Result<()>,
+{
+    let inner = ctx.env.sql(&ctx.scratch).await?;
+    let db = Arc::new(Counting { inner: Arc::clone(&inner), queries: AtomicU64::new(0) });
+    let (schema, emb) = (ctx.scratch.clone(), format!("{}_e", ctx.scratch));
+    let store = EntityStore::new(db.clone(), Layout::new(Some(&schema), Some(&emb))?);
+    let result = async {
+        for m in models {
+            store.migrate(m).await.with_context(|| format!("migrating {m}"))?;
+        }
+        body(&store, db).await
+    }
+    .await;
+    // Drop this test's schemas (databases on the MySQL family), pass or fail.
+    for s in [&schema, &emb] {
+        let sql = match inner.dialect() {
+            DialectKind::Postgres => format!("DROP SCHEMA IF EXISTS \"{s}\" CASCADE"),
+            DialectKind::MariaDb | DialectKind::Tidb => format!("DROP DATABASE IF EXISTS `{s}`"),
+            DialectKind::Sqlite => continue,
+        };
+        inner.execute(&Statement::raw(sql)).await?;
+    }
+    result
+}
+
+fn kind_of<T: std::fmt::Debug>(r: p8fs_sql_dialect::Result<T>) -> Result<ErrorKind> {
+    match r {
+        Ok(v) => bail!("expected an error, got {v:?}"),
+        Err(e) => Ok(e.kind()),
+    }
+}
+
+pub(crate) async fn ddl_is_idempotent_and_versioned(ctx: Ctx) -> Result<()> {
+    with_store(&ctx, &[], async |store, _| {
+        let m = items();
+        let first = store.migrate(&m).await?;
+        ensure!(first.created && first.version == 1, "first migration: {first:?}");
+        let again = store.migrate(&m).await?;
+        ensure!(!again.created && again.added_columns.is_empty() && again.version == 1, "second migration: {again:?}");
+        store.upsert(&m, "t", &obj(json!({"name": "kept", "rank": 1}))).await?;
+        // Adding a field adds a column and bumps the version; data stays.
+        let v2 = Model::builder("items")
+            .field("name", T::Text)
+            .field("category", T::Text)
+            .field("rank", T::Int)
+            .field("score", T::Float)
+            .field("active", T::Bool)
+            .field("seen_at", T::Timestamp)
+            .field("tags", T::TextArray)
+            .field("metadata", T::JsonObject)
+            .field("payload", T::JsonArray)
+            .field("notes", T::Text)
+            .field("added_later", T::JsonObject)
+            .key("name")
+            .build()?;
+        let third = store.migrate(&v2).await.context("migrating to v2")?;
+        ensure!(third.added_columns == ["added_later"] && third.version == 2, "after adding a field: {third:?}");
+        let info = store.table_info("items").await?.context("table vanished")?;
+        ensure!(info.columns.iter().any(|c| c == "added_later"), "column not added: {:?}", info.columns);
+        ensure!(info.primary_key == ["id"], "primary key: {:?}", info.primary_key);
+        let row = store
+            .get_by_key(&v2, "t", "kept")
+            .await
+            .context("reading after the migration")?
+            .context("row lost by the migration")?;
+        ensure!(row["rank"] == json!(1) && row["added_later"].is_null(), "{row:?}");
+        // The core models create cleanly too (entity and embeddings tables).
+        let r = store.migrate(&resources()).await?;
+        ensure!(r.created, "resources: {r:?}");
+        Ok(())
+    })
+    .await
+}
+
+pub(crate) async fn crud_round_trip_keeps_types(ctx: Ctx) -> Result<()> {
+    with_store(&ctx, &[items()], async |store, _| {
+        let m = items();
+        let e = obj(json!({
+            "name": "Alpha", "category": "docs", "rank": 7, "score": 0.25, "active": true,
+            "seen_at": "2026-01-02T03:04:05.123456Z", "tags": ["a", "b"],
+            "metadata": {"k": {"nested": [1, 2]}, "s": "x"}, "payload": [{"dst": "b", "weight": 0.5}],
+            "notes": "{\"looks\": \"like json\"}"
+        }));
+        let r = store.upsert(&m, "tenant-a", &e).await?;
+        ensure!(r.success && r.entity_count == 1 && r.ids.len() == 1, "{r:?}");
+        let id = &r.ids[0];
+        let got = store.get(&m, "tenant-a", id).await?.context("get by id")?;
+        for (k, v) in &e {
+            ensure!(&got[k] == v, "{k}: stored {v}, read {}", got[k]);
+        }
+        ensure!(got["notes"].is_string(), "text that looks like JSON must stay text");
+        ensure!(got["tenant_id"] == json!("tenant-a") && got["id"] == json!(id));
+        let by_key = store.get_by_key(&m, "tenant-a", "Alpha").await?.context("get by key")?;
+        ensure!(by_key == got, "by key differs from by id");
+        ensure!(store.get(&m, "tenant-b", id).await?.is_none(), "another tenant reads the row");
+        ensure!(store.delete(&m, "tenant-a", id).await?, "delete reported nothing deleted");
+        ensure!(store.get(&m, "tenant-a", id).await?.is_none(), "deleted row still there");
+        ensure!(!store.delete(&m, "tenant-a", id).await?, "second delete reported a deletion");
+        Ok(())
+    })
+    .await
+}
+
+async fn seed(store: &EntityStore, m: &Model, tenant: &str) -> Result<()> {
+    let rows: Vec<Map<String, Value>> = (0..10)
+        .map(|i| {
+            obj(json!({
+                "name": format!("item-{i}"),
+                "category": if i % 2 == 0 { "Even" } else { "odd" },
+                "rank": i,
+                "score": f64::from(i) / 4.0,
+                "active": i % 3 == 0,
+                "seen_at": format!("2026-01-{:02}T00:00:00Z", i + 1),
+                "tags": [format!("t{}", i % 3), "all"],
+                "metadata": {"group": i % 2, "label": format!("L{i}")},
+                "payload": [i],
+                "notes": if i == 4 { Value::Null } else { json!(format!("note {i}")) }
+            }))
+        })
+        .collect();
+    store.batch_upsert(m, tenant, &rows).await?;
+    Ok(())
+}
+
+async fn names(store: &EntityStore, m: &Model, tenant: &str, filters: Value) -> Result<Vec<String>> {
+    let q = EntityQuery::parse(m, &obj(filters), &["name".into()], None, None)?;
+    Ok(store.select(m, tenant, &q).await?.into_iter().map(|r| r["name"].as_str().unwrap_or("").to_owned()).collect())
+}
+
+pub(crate) async fn filter_grammar_each_operator(ctx: Ctx) -> Result<()> {
+    with_store(&ctx, &[items()], async |store, _| {
+        let m = items();
+        seed(store, &m, "t").await?;
+        seed(store, &m, "other").await?;
+        let n = |v: &[i32]| v.iter().map(|i| format!("item-{i}")).collect::<Vec<_>>();
+        let cases: Vec<(Value, Vec<String>)> = vec![
+            (json!({"rank": 3}), n(&[3])),
+            (json!({"rank__gt": 7}), n(&[8, 9])),
+            (json!({"rank__gte": 7}), n(&[7, 8, 9])),
+            (json!({"rank__lt": 2}), n(&[0, 1])),
+            (json!({"rank__lte": 1}), n(&[0, 1])),
+            (json!({"score__gt": 2.0}), n(&[9])),
+            (json!({"seen_at__gte": "2026-01-09T00:00:00Z"}), n(&[8, 9])),
+            (json!({"rank__in": [1, 5, 42]}), n(&[1, 5])),
+            (json!({"rank__in": []}), vec![]),
+            (json!({"category": "Even", "active": true}), n(&[0, 6])),
+            (json!({"notes": null}), n(&[4])),
+            (json!({"name__like": "item-1%"}), n(&[1])),
+            (json!({"category__like": "even"}), vec![]),
+            (json!({"category__ilike": "EVEN"}), n(&[0, 2, 4, 6, 8])),
+            (json!({"metadata__contains": {"group": 1, "label": "L3"}}), n(&[3])),
+            (json!({"tags__contains": ["t2"]}), n(&[2, 5, 8])),
+            (json!({"tags__overlap": ["t0", "zz"]}), n(&[0, 3, 6, 9])),
+            (json!({"payload__contains": [4]}), n(&[4])),
+        ];
+        for (filter, want) in cases {
+            let got = names(store, &m, "t", filter.clone()).await.with_context(|| format!("filter {filter}"))?;
+            ensure!(got == want, "filter {filter}: got {got:?}, want {want:?}");
+        }
+        // Unknown fields and operators are errors, never ignored.
+        for bad in [
+            json!({"nope": 1}),
+            json!({"rank__between": [1, 2]}),
+            json!({"metadata": {"a": 1}}),
+            json!({"rank__like": "1%"}),
+        ] {
+            let r = EntityQuery::parse(&m, &obj(bad.clone()), &[], None, None);
+            ensure!(kind_of(r)? == ErrorKind::InvalidInput, "{bad} was accepted");
+        }
+        ensure!(
+            EntityQuery::parse(&m, &Map::new(), &["-nope".into()], None, None).is_err(),
+            "unknown order field accepted"
+        );
+        // A value of the wrong type for its field is an error too.
+        let q = EntityQuery::parse(&m, &obj(json!({"rank": "seven"})), &[], None, None)?;
+        ensure!(kind_of(store.select(&m, "t", &q).await)? == ErrorKind::InvalidInput);
+        Ok(())
+    })
+    .await
+}
+
+pub(crate) async fn ordering_limit_and_offset(ctx: Ctx) -> Result<()> {
+    with_store(&ctx, &[items()], async |store, _| {
+        let m = items();
+        seed(store, &m, "t").await?;
+        let m = &m;
+        let run = |order: Vec<String>, limit, offset| {
+            let q = EntityQuery::parse(m, &Map::new(), &order, limit, offset);
+            async move {
+                let rows = store.select(m, "t", &q?).await?;
+                anyhow::Ok(rows.into_iter().map(|r| r["rank"].as_i64().unwrap_or(-1)).collect::<Vec<_>>())
+            }
+        };
+        ensure!(run(vec!["-rank".into()], Some(3), None).await? == [9, 8, 7]);
+        ensure!(run(vec!["rank".into()], Some(3), Some(2)).await? == [2, 3, 4]);
+        ensure!(run(vec!["category".into(), "-rank".into()], Some(2), None).await? == [8, 6], "multi-key ordering");
+        ensure!(run(vec!["rank".into()], None, Some(8)).await? == [8, 9], "offset without limit");
+        Ok(())
+    })
+    .await
+}
+
+pub(crate) async fn batch_of_a_thousand(ctx: Ctx) -> Result<()> {
+    with_store(&ctx, &[items()], async |store, _| {
+        let m = items();
+        let rows: Vec<Map<String, Value>> =
+            (0..1000).map(|i| obj(json!({"name": format!("n{i:04}"), "rank": i, "metadata": {"v": 1}}))).collect();
+        let r = store.batch_upsert(&m, "t", &rows).await?;
+        ensure!(r.entity_count == 1000 && r.ids.len() == 1000, "{} entities, {} ids", r.entity_count, r.ids.len());
+        let q = EntityQuery::parse(&m, &Map::new(), &[], None, None)?;
+        let all = store.select(&m, "t", &q).await?;
+        ensure!(all.len() == 1000, "{} rows after a batch of 1000", all.len());
+        let created: std::collections::HashMap<String, Value> =
+            all.iter().map(|r| (r["name"].as_str().unwrap_or("").to_owned(), r["created_at"].clone())).collect();
+        // The same batch again updates in place.
+        let rows2: Vec<Map<String, Value>> =
+            (0..1000).map(|i| obj(json!({"name": format!("n{i:04}"), "rank": i + 1, "metadata": {"w": 2}}))).collect();
+        let r2 = store.batch_upsert(&m, "t", &rows2).await?;
+        ensure!(r2.ids == r.ids, "re-upserting changed ids");
+        let all = store.select(&m, "t", &q).await?;
+        ensure!(all.len() == 1000, "re-upsert duplicated rows: {}", all.len());
+        for row in &all {
+            let name = row["name"].as_str().unwrap_or("");
+            ensure!(row["created_at"] == created[name], "{name}: created_at changed on update");
+            ensure!(row["metadata"] == json!({"v": 1, "w": 2}), "{name}: metadata {}", row["metadata"]);
+        }
+        ensure!(kind_of(store.batch_upsert(&m, "t", &[]).await)? == ErrorKind::InvalidInput, "empty batch accepted");
+        Ok(())
+    })
+    .await
+}
+
+pub(crate) async fn reupsert_merges_json_objects_and_keeps_the_rest(ctx: Ctx) -> Result<()> {
+    with_store(&ctx, &[items()], async |store, _| {
+        let m = items();
+        let first = store
+            .upsert(&m, "t", &obj(json!({"name": "x", "rank": 1, "notes": "keep me", "metadata": {"a": 1, "nested": {"x": 1}, "gone": true}})))
+            .await?;
+        let before = store.get(&m, "t", &first.ids[0]).await?.context("missing")?;
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        let second = store
+            .upsert(&m, "t", &obj(json!({"name": "x", "rank": 2, "metadata": {"b": 2, "nested": {"y": 2}, "gone": null}})))
+            .await?;
+        ensure!(second.ids == first.ids, "the id changed on update");
+        let after = store.get(&m, "t", &first.ids[0]).await?.context("missing")?;
+        ensure!(after["metadata"] == json!({"a": 1, "b": 2, "nested": {"x": 1, "y": 2}}), "merge: {}", after["metadata"]);
+        ensure!(after["rank"] == json!(2), "named field not replaced");
+        ensure!(after["notes"] == json!("keep me"), "a field not named was changed");
+        ensure!(after["created_at"] == before["created_at"], "created_at changed");
+        ensure!(after["updated_at"].as_str() > before["updated_at"].as_str(), "updated_at not advanced");
+        // A JSON null replaces the object.
+        store.upsert(&m, "t", &obj(json!({"name": "x", "metadata": null}))).await?;
+        let cleared = store.get(&m, "t", &first.ids[0]).await?.context("missing")?;
+        ensure!(cleared["metadata"].is_null(), "null metadata: {}", cleared["metadata"]);
+        // Merging onto NULL starts from {}.
+        store.upsert(&m, "t", &obj(json!({"name": "x", "metadata": {"c": 3}}))).await?;
+        let again = store.get(&m, "t", &first.ids[0]).await?.context("missing")?;
+        ensure!(again["metadata"] == json!({"c": 3}), "merge onto null: {}", again["metadata"]);
+        Ok(())
+    })
+    .await
+}
+
+pub(crate) async fn delete_cascades_to_embeddings(ctx: Ctx) -> Result<()> {
+    let m = Model::builder("docs")
+        .field("name", T::Text)
+        .embedded("content", "test-3d", 3)
+        .embedded("title", "test-3d", 3)
+        .key("name")
+        .build()?;
+    with_store(&ctx, std::slice::from_ref(&m), async |store, _| {
+        let a = store.upsert(&m, "t", &obj(json!({"name": "a", "content": "x", "title": "y"}))).await?.ids[0].clone();
+        let b = store.upsert(&m, "t", &obj(json!({"name": "b", "content": "z"}))).await?.ids[0].clone();
+        store.upsert_embeddings(&m, "t", &a, &[("content", &[0.1, -0.2, 0.3]), ("title", &[1.0, 0.0, -1.0])]).await?;
+        store.upsert_embeddings(&m, "t", &a, &[("content", &[0.5, 0.5, 0.5])]).await?; // replaces, not adds
+        store.upsert_embeddings(&m, "t", &b, &[("content", &[0.0, 1.0, 0.0])]).await?;
+        ensure!(store.count_embeddings(&m, "t", &a).await? == 2, "one row per (tenant, entity, field)");
+        let wrong = store.upsert_embeddings(&m, "t", &a, &[("content", &[1.0, 2.0])]).await.unwrap_err();
+        let msg = wrong.to_string();
+        ensure!(msg.contains("docs.content") && msg.contains('2') && msg.contains('3'), "dimension error: {msg}");
+        ensure!(store.delete(&m, "t", &a).await?);
+        ensure!(store.count_embeddings(&m, "t", &a).await? == 0, "embeddings outlived their entity");
+        ensure!(store.count_embeddings(&m, "t", &b).await? == 1, "delete removed another entity's embeddings");
+        Ok(())
+    })
+    .await
+}
+
+pub(crate) async fn tenants_never_see_each_other(ctx: Ctx) -> Result<()> {
+    with_store(&ctx, &[items()], async |store, _| {
+        let m = items();
+        let a = store.upsert(&m, "tenant-a", &obj(json!({"name": "shared-name", "rank": 1}))).await?.ids[0].clone();
+        let b = store.upsert(&m, "tenant-b", &obj(json!({"name": "shared-name", "rank": 2}))).await?.ids[0].clone();
+        ensure!(a != b, "the same name in two tenants must be two entities");
+        ensure!(store.get(&m, "tenant-b", &a).await?.is_none(), "tenant-b reads tenant-a's row by id");
+        ensure!(store.get_by_key(&m, "tenant-b", "shared-name").await?.context("b's own")?["rank"] == json!(2));
+        let q = EntityQuery::parse(&m, &Map::new(), &[], None, None)?;
+        let b_rows = store.select(&m, "tenant-b", &q).await?;
+        ensure!(b_rows.len() == 1 && b_rows[0]["id"] == json!(b), "tenant-b's select: {b_rows:?}");
+        ensure!(!store.delete(&m, "tenant-b", &a).await?, "tenant-b deleted tenant-a's row");
+        // Writing another tenant's id neither overwrites it nor succeeds silently.
+        let hijack = store.upsert(&m, "tenant-b", &obj(json!({"id": a, "name": "other", "rank": 99}))).await;
+        ensure!(hijack.is_err(), "tenant-b wrote with tenant-a's id: {hijack:?}");
+        let a_row = store.get(&m, "tenant-a", &a).await?.context("tenant-a's row vanished")?;
+        ensure!(
+            a_row["rank"] == json!(1) && a_row["name"] == json!("shared-name"),
+            "tenant-a's row changed: {a_row:?}"
+        );
+        Ok(())
+    })
+    .await
+}
+
+pub(crate) async fn metadata_cache_hits_issue_no_query(ctx: Ctx) -> Result<()> {
+    with_store(&ctx, &[items()], async |store, db| {
+        let m = items();
+        store.cache().clear();
+        let s0 = store.cache().stats();
+        let before = db.queries.load(Ordering::SeqCst);
+        ensure!(store.table_exists(&m).await?, "table not found");
+        let after_miss = db.queries.load(Ordering::SeqCst);
+        ensure!(after_miss == before + 1, "a miss ran {} queries", after_miss - before);
+        for _ in 0..5 {
+            ensure!(store.table_exists(&m).await?);
+            store.table_info("items").await?;
+        }
+        ensure!(db.queries.load(Ordering::SeqCst) == after_miss, "hits queried the catalog");
+        let s = store.cache().stats();
+        ensure!(s.hits - s0.hits == 10 && s.misses - s0.misses == 1 && s.size == 1, "stats {s:?} after {s0:?}");
+        ensure!(s.tables[0].ends_with("/items"), "{:?}", s.tables);
+        store.invalidate_table_cache("items");
+        store.table_exists(&m).await?;
+        ensure!(db.queries.load(Ordering::SeqCst) == after_miss + 1, "invalidation did not force a lookup");
+        store.cache().clear();
+        ensure!(store.cache().stats().size == 0);
+        let missing = Model::builder("not_there").field("x", T::Text).build()?;
+        ensure!(!store.table_exists(&missing).await?, "a missing table exists");
+        ensure!(kind_of(store.get(&missing, "t", "id").await)? == ErrorKind::InvalidInput, "use of a missing table");
+        Ok(())
+    })
+    .await
+}
+
+pub(crate) async fn hostile_values_are_stored_and_matched_literally(ctx: Ctx) -> Result<()> {
+    with_store(&ctx, &[items()], async |store, _| {
+        let m = items();
+        let hostile =
+            ["'; DROP TABLE items; --", "quote\"d 'x'", "back\\slash\\", "percent%_", "ünïcødé 🐢", "nul\0byte"];
+        for h in hostile {
+            let r = store.upsert(&m, "t", &obj(json!({"name": h, "notes": h, "metadata": {"v": h}}))).await;
+            if let Err(e) = &r {
+                // PostgreSQL text cannot hold NUL: refused cleanly, nothing stored.
+                ensure!(h.contains('\0') && e.kind() == ErrorKind::InvalidInput, "{h:?}: {e}");
+                continue;
+            }
+            let got = names(store, &m, "t", json!({"name": h})).await?;
+            ensure!(got == [h], "{h:?} matched {got:?}");
+            let via_notes = names(store, &m, "t", json!({"notes": h})).await?;
+            ensure!(via_notes == [h], "notes {h:?} matched {via_notes:?}");
+            let row = store.get_by_key(&m, "t", h).await?.context("by key")?;
+            ensure!(row["metadata"] == json!({"v": h}), "metadata changed: {}", row["metadata"]);
+        }
+        ensure!(store.table_exists(&m).await?, "the table survived");
+        Ok(())
+    })
+    .await
+}
