@@ -31,7 +31,8 @@ impl PgConfig {
         if pg.get_connect_timeout().is_none() {
             pg.connect_timeout(Duration::from_secs(10));
         }
-        // Every session in UTC, so timestamps mean the same on every engine.
+        // Every session in UTC, so timestamps mean the same on every engine. (The statement
+        // timeout is added at connect time, from `op_timeout`.)
         pg.options("-c TimeZone=UTC");
         if pg.get_application_name().is_none() {
             pg.application_name("p8fs");

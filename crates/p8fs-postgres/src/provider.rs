@@ -6,7 +6,6 @@ use std::time::Duration;
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use p8fs_sql_dialect::{DialectKind, Error, ErrorKind, Flavor, Result, Row, ServerInfo, SqlExecutor, Statement};
-use tokio_postgres::NoTls;
 
 use crate::config::PgConfig;
 use crate::{binder, error};
@@ -25,7 +24,10 @@ impl PgProvider {
     /// # Errors
     /// [`ErrorKind::Unavailable`] or [`ErrorKind::Timeout`] when the server cannot be
     /// reached or refuses the credentials.
-    pub async fn connect(cfg: PgConfig) -> Result<Self> {
+    pub async fn connect(mut cfg: PgConfig) -> Result<Self> {
+        // The server cancels a statement a little after the client would have given up.
+        let server_ms = cfg.op_timeout.as_millis() + 5000;
+        cfg.pg.options(format!("-c TimeZone=UTC -c statement_timeout={server_ms}"));
         let host = match cfg.pg.get_hosts().first() {
             Some(tokio_postgres::config::Host::Tcp(h)) => h.clone(),
             Some(tokio_postgres::config::Host::Unix(p)) => p.display().to_string(),
@@ -37,7 +39,10 @@ impl PgProvider {
             cfg.pg.get_ports().first().copied().unwrap_or(5432),
             cfg.pg.get_dbname().unwrap_or("")
         );
-        let mgr = Manager::from_config(cfg.pg, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        // TLS as the URL asks (`sslmode=require` for managed PostgreSQL); the default
+        // `prefer` falls back to plain text when the server offers no TLS.
+        let tls = tls_connector()?;
+        let mgr = Manager::from_config(cfg.pg, tls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
         let pool = Pool::builder(mgr).max_size(cfg.max_connections.max(1)).build().map_err(|e| {
             Error::invalid_input("cannot build the PostgreSQL pool").with_backend("postgres").with_source(e)
         })?;
@@ -60,6 +65,20 @@ impl PgProvider {
             }
         }
     }
+}
+
+/// A rustls connector trusting the Web PKI roots (ring as the crypto provider).
+fn tls_connector() -> Result<tokio_postgres_rustls::MakeRustlsConnect> {
+    let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+    let config =
+        rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .map_err(|e| {
+                Error::new(ErrorKind::InvalidInput, "TLS setup failed").with_backend("postgres").with_source(e)
+            })?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+    Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
 }
 
 #[async_trait]

@@ -21,6 +21,7 @@ mod flavor;
 pub mod model;
 pub mod probe;
 mod statement;
+pub mod tidb_admin;
 mod vector;
 
 pub use dialect::{

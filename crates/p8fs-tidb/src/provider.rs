@@ -42,34 +42,34 @@ impl TidbProvider {
         })?;
         let constraints = PoolConstraints::new(0, cfg.max_connections.max(1))
             .ok_or_else(|| Error::invalid_input("max_connections must be at least 1").with_backend("mysql"))?;
-        let opts = OptsBuilder::from_opts(opts)
-            .init(vec!["SET time_zone = '+00:00'"])
-            .pool_opts(PoolOpts::default().with_constraints(constraints))
-            .tcp_nodelay(true)
-            // Affected rows = rows matched, so an UPDATE that writes an equal value still
-            // reports that it found its row (compare-and-swap relies on it).
-            .client_found_rows(true);
-        let pool = Pool::new(opts);
-        let mut this = Self {
-            pool,
-            info: ServerInfo::parse(Flavor::MySql, ""),
-            dialect: DialectKind::Tidb,
-            backend: "mysql",
-            op_timeout: cfg.op_timeout,
-            key: redact(&cfg.url),
+        // One connection first, to learn the flavor: the session settings differ.
+        let version = match tokio::time::timeout(cfg.op_timeout, async {
+            let mut conn = mysql_async::Conn::new(opts.clone()).await.map_err(|e| error::map(e, "mysql"))?;
+            let v: Option<String> = conn.query_first("SELECT VERSION()").await.map_err(|e| error::map(e, "mysql"))?;
+            conn.disconnect().await.map_err(|e| error::map(e, "mysql"))?;
+            v.ok_or_else(|| Error::decode("SELECT VERSION() returned no row").with_backend("mysql"))
+        })
+        .await
+        {
+            Ok(r) => r?,
+            Err(_) => {
+                return Err(Error::new(
+                    ErrorKind::Timeout,
+                    format!("connect did not finish within {:?}", cfg.op_timeout),
+                )
+                .with_backend("mysql"));
+            }
         };
-        let version = this.version_text().await?;
         let detected = Flavor::from_mysql_version(&version);
         let flavor = match cfg.flavor {
             MySqlFlavorChoice::Detect => detected,
             MySqlFlavorChoice::Tidb => Flavor::Tidb,
             MySqlFlavorChoice::MariaDb => Flavor::MariaDb,
         };
-        this.info = ServerInfo::parse(detected, &version);
-        this.backend = flavor.name();
-        this.dialect = match flavor {
+        let info = ServerInfo::parse(detected, &version);
+        let dialect = match flavor {
             Flavor::Tidb => DialectKind::Tidb,
-            Flavor::MariaDb if cfg.flavor == MySqlFlavorChoice::Detect && !this.info.at_least(11, 7) => {
+            Flavor::MariaDb if cfg.flavor == MySqlFlavorChoice::Detect && !info.at_least(11, 7) => {
                 return Err(Error::new(
                     ErrorKind::Unsupported,
                     format!("MariaDB {version} has no VECTOR type; p8fs needs MariaDB 11.7 or later"),
@@ -86,6 +86,29 @@ impl TidbProvider {
                 )
                 .with_backend("mysql"));
             }
+        };
+        // Every session in UTC; the server stops a statement a little after the client
+        // would have given up on it (TiDB: max_execution_time, ms, SELECTs; MariaDB:
+        // max_statement_time, seconds, every statement).
+        let server_ms = cfg.op_timeout.as_millis() + 5000;
+        let timeout_var = match dialect {
+            DialectKind::MariaDb => format!("SET SESSION max_statement_time = {}", server_ms.div_ceil(1000)),
+            _ => format!("SET SESSION max_execution_time = {server_ms}"),
+        };
+        let opts = OptsBuilder::from_opts(opts)
+            .init(vec!["SET time_zone = '+00:00'".to_owned(), timeout_var])
+            .pool_opts(PoolOpts::default().with_constraints(constraints))
+            .tcp_nodelay(true)
+            // Affected rows = rows matched, so an UPDATE that writes an equal value still
+            // reports that it found its row (compare-and-swap relies on it).
+            .client_found_rows(true);
+        let this = Self {
+            pool: Pool::new(opts),
+            info,
+            dialect,
+            backend: flavor.name(),
+            op_timeout: cfg.op_timeout,
+            key: redact(&cfg.url),
         };
         tracing::debug!(backend = this.backend, version = %version, "connected");
         Ok(this)

@@ -1,0 +1,170 @@
+//! Golden SQL for TiDB: the exact text of every statement kind p8fs sends it. No TiDB can
+//! run on the development machines; these pin the text (checked by hand against TiDB's
+//! documentation), and the live suite runs the statements when `P8FS_TIDB_URL` is set.
+
+use chrono::{TimeZone, Utc};
+use p8fs_sql_dialect::entity::dml::{self, UpsertRow};
+use p8fs_sql_dialect::entity::{EntityQuery, Layout, ddl};
+use p8fs_sql_dialect::model::{FieldType, Model, resources};
+use p8fs_sql_dialect::sea_query::Value;
+use p8fs_sql_dialect::tidb_admin::{self, PlacementPolicy};
+use p8fs_sql_dialect::{Dialect, Tidb};
+use serde_json::{Map, json};
+
+fn obj(v: serde_json::Value) -> Map<String, serde_json::Value> {
+    v.as_object().cloned().unwrap()
+}
+
+fn now() -> chrono::DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap()
+}
+
+fn print_or_assert(got: &[String], want: &[&str]) {
+    if std::env::var_os("P8FS_PRINT_GOLDEN").is_some() {
+        for g in got {
+            println!("{g}");
+        }
+    }
+    assert_eq!(got, want);
+}
+
+#[test]
+fn ddl_of_a_core_model() {
+    let stmts: Vec<String> =
+        ddl::create_model(Tidb, &resources(), &Layout::default()).into_iter().map(|s| s.sql).collect();
+    print_or_assert(
+        &stmts,
+        &[
+            "CREATE DATABASE IF NOT EXISTS `embeddings`",
+            "CREATE TABLE IF NOT EXISTS `p8fs_schema_versions` ( `model` varchar(128) NOT NULL PRIMARY KEY, `fingerprint` varchar(32) NOT NULL, `version` bigint NOT NULL, `applied_at` DATETIME(6) NOT NULL ) DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
+            "CREATE TABLE IF NOT EXISTS `resources` ( `id` varchar(64) NOT NULL, `tenant_id` varchar(255) NOT NULL, `name` varchar(255) NOT NULL, `category` LONGTEXT, `content` LONGTEXT, `summary` LONGTEXT, `ordinal` bigint, `uri` LONGTEXT, `metadata` json, `graph_paths` json, `resource_timestamp` DATETIME(6), `userid` LONGTEXT, `created_at` DATETIME(6) NOT NULL, `updated_at` DATETIME(6) NOT NULL, PRIMARY KEY (`id`), KEY `resources_tenant_idx` (`tenant_id`), UNIQUE KEY `resources_key_uq` (`tenant_id`, `name`) ) DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
+            "CREATE TABLE IF NOT EXISTS `embeddings`.`resources_embeddings` ( `id` varchar(64) NOT NULL PRIMARY KEY, `entity_id` varchar(64) NOT NULL, `field_name` varchar(128) NOT NULL, `embedding_provider` varchar(128) NOT NULL, `embedding_vector` VECTOR(384) NOT NULL, `vector_dimension` int NOT NULL, `tenant_id` varchar(255), `created_at` DATETIME(6) NOT NULL, `updated_at` DATETIME(6) NOT NULL, UNIQUE KEY `resources_embeddings_uq` (`tenant_id`, `entity_id`, `field_name`), KEY `resources_embeddings_entity_idx` (`entity_id`) ) DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
+        ],
+    );
+}
+
+#[test]
+fn partitioned_table_keeps_the_partition_column_in_every_unique_key() {
+    let m =
+        Model::builder("events").field("name", FieldType::Text).key("name").partition_by_tenant(16).build().unwrap();
+    let stmts = ddl::create_entity_table(Tidb, &m, &Layout::new(None, None).unwrap());
+    print_or_assert(
+        &[stmts[0].sql.clone()],
+        &[
+            "CREATE TABLE IF NOT EXISTS `events` ( `id` varchar(64) NOT NULL, `tenant_id` varchar(255) NOT NULL, `name` varchar(255) NOT NULL, `created_at` DATETIME(6) NOT NULL, `updated_at` DATETIME(6) NOT NULL, PRIMARY KEY (`id`, `tenant_id`), KEY `events_tenant_idx` (`tenant_id`), UNIQUE KEY `events_key_uq` (`tenant_id`, `name`) ) DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin PARTITION BY KEY(`tenant_id`) PARTITIONS 16",
+        ],
+    );
+}
+
+#[test]
+fn upsert_and_batch() {
+    let m = resources();
+    let a = obj(json!({"name": "Manual", "content": "text", "metadata": {"k": 1}}));
+    let b = obj(json!({"name": "Guide", "content": "more", "metadata": {}}));
+    let rows = [UpsertRow { id: "id-1".into(), fields: &a }, UpsertRow { id: "id-2".into(), fields: &b }];
+    let s = dml::upsert(Tidb, &m, &Layout::default(), "tenant-x", &rows, now()).unwrap();
+    print_or_assert(
+        &[s.sql.clone()],
+        &[
+            "INSERT INTO `resources` (`id`, `tenant_id`, `name`, `content`, `metadata`, `created_at`, `updated_at`) VALUES (?, ?, ?, ?, ?, ?, ?), (?, ?, ?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE `content` = IF(`tenant_id` <=> VALUES(`tenant_id`), VALUES(`content`), `content`), `metadata` = IF(`tenant_id` <=> VALUES(`tenant_id`), JSON_MERGE_PATCH(COALESCE(`resources`.`metadata`, ?), VALUES(`metadata`)), `metadata`), `updated_at` = IF(`tenant_id` <=> VALUES(`tenant_id`), VALUES(`updated_at`), `updated_at`)",
+        ],
+    );
+    assert_eq!(s.values.len(), 15, "14 row values and the '{{}}' of COALESCE, all bound");
+    assert_eq!(s.values[1], Value::from("tenant-x"));
+    assert_eq!(s.values[4], Value::from(r#"{"k":1}"#));
+}
+
+#[test]
+fn select_with_filters_get_and_delete() {
+    let m = resources();
+    let q = EntityQuery::parse(
+        &m,
+        &obj(json!({"category": "docs", "ordinal__gte": 2, "name__ilike": "%man%", "metadata__contains": {"k": 1}, "uri": null})),
+        &["-ordinal".into()],
+        Some(10),
+        Some(20),
+    )
+    .unwrap();
+    let s = dml::select(Tidb, &m, &Layout::default(), "t", &q).unwrap();
+    let cols = "`id`, `tenant_id`, `created_at`, `updated_at`, `name`, `category`, `content`, `summary`, `ordinal`, `uri`, `metadata`, `graph_paths`, `resource_timestamp`, `userid`";
+    print_or_assert(
+        &[s.sql.clone()],
+        &[&format!(
+            "SELECT {cols} FROM `resources` WHERE `tenant_id` = ? AND (`category` = ? AND JSON_CONTAINS(`metadata`, ?) AND LOWER(`name`) LIKE ? AND `ordinal` >= ? AND `uri` IS NULL) ORDER BY `ordinal` DESC LIMIT ? OFFSET ?"
+        )],
+    );
+    assert_eq!(s.values.len(), 7);
+    let g = dml::get_by_id(Tidb, &m, &Layout::default(), "t", "id-1");
+    assert_eq!(g.sql, format!("SELECT {cols} FROM `resources` WHERE `tenant_id` = ? AND `id` = ?"));
+    let d: Vec<String> =
+        dml::delete_by_id(Tidb, &m, &Layout::default(), "t", "id-1").into_iter().map(|s| s.sql).collect();
+    print_or_assert(
+        &d,
+        &[
+            "DELETE FROM `embeddings`.`resources_embeddings` WHERE `tenant_id` = ? AND `entity_id` = ?",
+            "DELETE FROM `resources` WHERE `tenant_id` = ? AND `id` = ?",
+        ],
+    );
+}
+
+#[test]
+fn embeddings_upsert() {
+    let m =
+        Model::builder("docs").field("name", FieldType::Text).embedded("content", "p", 3).key("name").build().unwrap();
+    let s = dml::upsert_embeddings(Tidb, &m, &Layout::default(), "t", "e1", &[("content", &[0.5, -0.25, 1.0])], now())
+        .unwrap();
+    print_or_assert(
+        &[s.sql.clone()],
+        &[
+            "INSERT INTO `embeddings`.`docs_embeddings` (`id`, `entity_id`, `field_name`, `embedding_provider`, `embedding_vector`, `vector_dimension`, `tenant_id`, `created_at`, `updated_at`) VALUES (?, ?, ?, ?, VEC_FROM_TEXT(?), ?, ?, ?, ?) ON DUPLICATE KEY UPDATE `embedding_provider` = IF(`tenant_id` <=> VALUES(`tenant_id`), VALUES(`embedding_provider`), `embedding_provider`), `embedding_vector` = IF(`tenant_id` <=> VALUES(`tenant_id`), VALUES(`embedding_vector`), `embedding_vector`), `vector_dimension` = IF(`tenant_id` <=> VALUES(`tenant_id`), VALUES(`vector_dimension`), `vector_dimension`), `updated_at` = IF(`tenant_id` <=> VALUES(`tenant_id`), VALUES(`updated_at`), `updated_at`)",
+        ],
+    );
+    assert_eq!(s.values[4], Value::from("[0.5,-0.25,1]"));
+    // The row id is UUIDv5 of "{entity_id}-{field}-{tenant}" in the DNS namespace.
+    let id = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_DNS, b"e1-content-t").to_string();
+    assert_eq!(s.values[0], Value::from(id));
+}
+
+#[test]
+fn administration() {
+    let m = resources();
+    let got: Vec<String> = [
+        tidb_admin::tiflash_replicas_for(&m, None, Some("embeddings"), 1).unwrap(),
+        vec![tidb_admin::analyze_table(None, "resources").unwrap()],
+    ]
+    .concat()
+    .into_iter()
+    .map(|s| s.sql)
+    .collect();
+    let policy = PlacementPolicy {
+        name: "p8fs_east".into(),
+        primary_region: "us-east-1".into(),
+        regions: vec!["us-east-1".into(), "us-west-1".into()],
+        followers: Some(2),
+    };
+    let mut all = got;
+    all.push(policy.create().unwrap().sql);
+    all.push(policy.apply_to(None, "resources").unwrap().sql);
+    print_or_assert(
+        &all,
+        &[
+            "ALTER TABLE `resources` SET TIFLASH REPLICA 1",
+            "ALTER TABLE `embeddings`.`resources_embeddings` SET TIFLASH REPLICA 1",
+            "ANALYZE TABLE `resources`",
+            "CREATE PLACEMENT POLICY IF NOT EXISTS `p8fs_east` PRIMARY_REGION=\"us-east-1\" REGIONS=\"us-east-1,us-west-1\" FOLLOWERS=2",
+            "ALTER TABLE `resources` PLACEMENT POLICY=`p8fs_east`",
+        ],
+    );
+    let bad = PlacementPolicy {
+        name: "x".into(),
+        primary_region: "eu\"; DROP".into(),
+        regions: vec!["eu".into()],
+        followers: None,
+    };
+    assert!(bad.create().is_err());
+    let off =
+        PlacementPolicy { name: "x".into(), primary_region: "a".into(), regions: vec!["b".into()], followers: None };
+    assert!(off.create().is_err(), "primary region outside the regions");
+    assert!(tidb_admin::analyze_table(None, "x; drop").is_err());
+    let _ = Tidb.quote_ident("x");
+}
