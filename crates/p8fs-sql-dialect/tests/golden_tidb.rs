@@ -64,7 +64,7 @@ fn upsert_and_batch() {
     let rows = [UpsertRow { id: "id-1".into(), fields: &a }, UpsertRow { id: "id-2".into(), fields: &b }];
     let s = dml::upsert(Tidb, &m, &Layout::default(), "tenant-x", &rows, now()).unwrap();
     print_or_assert(
-        &[s.sql.clone()],
+        std::slice::from_ref(&s.sql),
         &[
             "INSERT INTO `resources` (`id`, `tenant_id`, `name`, `content`, `metadata`, `created_at`, `updated_at`) VALUES (?, ?, ?, ?, ?, ?, ?), (?, ?, ?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE `content` = IF(`tenant_id` <=> VALUES(`tenant_id`), VALUES(`content`), `content`), `metadata` = IF(`tenant_id` <=> VALUES(`tenant_id`), JSON_MERGE_PATCH(COALESCE(`resources`.`metadata`, ?), VALUES(`metadata`)), `metadata`), `updated_at` = IF(`tenant_id` <=> VALUES(`tenant_id`), VALUES(`updated_at`), `updated_at`)",
         ],
@@ -88,7 +88,7 @@ fn select_with_filters_get_and_delete() {
     let s = dml::select(Tidb, &m, &Layout::default(), "t", &q).unwrap();
     let cols = "`id`, `tenant_id`, `created_at`, `updated_at`, `name`, `category`, `content`, `summary`, `ordinal`, `uri`, `metadata`, `graph_paths`, `resource_timestamp`, `userid`";
     print_or_assert(
-        &[s.sql.clone()],
+        std::slice::from_ref(&s.sql),
         &[&format!(
             "SELECT {cols} FROM `resources` WHERE `tenant_id` = ? AND (`category` = ? AND JSON_CONTAINS(`metadata`, ?) AND LOWER(`name`) LIKE ? AND `ordinal` >= ? AND `uri` IS NULL) ORDER BY `ordinal` DESC LIMIT ? OFFSET ?"
         )],
@@ -114,7 +114,7 @@ fn embeddings_upsert() {
     let s = dml::upsert_embeddings(Tidb, &m, &Layout::default(), "t", "e1", &[("content", &[0.5, -0.25, 1.0])], now())
         .unwrap();
     print_or_assert(
-        &[s.sql.clone()],
+        std::slice::from_ref(&s.sql),
         &[
             "INSERT INTO `embeddings`.`docs_embeddings` (`id`, `entity_id`, `field_name`, `embedding_provider`, `embedding_vector`, `vector_dimension`, `tenant_id`, `created_at`, `updated_at`) VALUES (?, ?, ?, ?, VEC_FROM_TEXT(?), ?, ?, ?, ?) ON DUPLICATE KEY UPDATE `embedding_provider` = IF(`tenant_id` <=> VALUES(`tenant_id`), VALUES(`embedding_provider`), `embedding_provider`), `embedding_vector` = IF(`tenant_id` <=> VALUES(`tenant_id`), VALUES(`embedding_vector`), `embedding_vector`), `vector_dimension` = IF(`tenant_id` <=> VALUES(`tenant_id`), VALUES(`vector_dimension`), `vector_dimension`), `updated_at` = IF(`tenant_id` <=> VALUES(`tenant_id`), VALUES(`updated_at`), `updated_at`)",
         ],
