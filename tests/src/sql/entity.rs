@@ -439,3 +439,45 @@ pub(crate) async fn hostile_values_are_stored_and_matched_literally(ctx: Ctx) ->
     })
     .await
 }
+
+/// A Rust struct as a model, through serde.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+struct Person {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    id: Option<String>,
+    email: String,
+    name: String,
+    role_level: Option<i64>,
+    interested_in: Vec<String>,
+    #[serde(default)]
+    created_at: Option<String>,
+}
+
+impl p8fs_sql_dialect::entity::Entity for Person {
+    fn model() -> Model {
+        p8fs_sql_dialect::model::users()
+    }
+}
+
+pub(crate) async fn rust_structs_round_trip_through_serde(ctx: Ctx) -> Result<()> {
+    with_store(&ctx, &[p8fs_sql_dialect::model::users()], async |store, _| {
+        let sarah = Person {
+            id: None,
+            email: "sarah@example.com".into(),
+            name: "Sarah Chen".into(),
+            role_level: Some(3),
+            interested_in: vec!["ml".into(), "music".into()],
+            created_at: None,
+        };
+        let r = store.put("t", std::slice::from_ref(&sarah)).await?;
+        let back: Person = store.fetch_by_key("t", "sarah@example.com").await?.context("not found by email")?;
+        ensure!(back.id.as_deref() == Some(r.ids[0].as_str()), "id {:?} vs {:?}", back.id, r.ids);
+        ensure!(back.created_at.is_some(), "created_at not filled on read");
+        ensure!(Person { id: None, created_at: None, ..back.clone() } == sarah, "round trip changed {back:?}");
+        let by_id: Option<Person> = store.fetch("t", &r.ids[0]).await?;
+        ensure!(by_id.as_ref() == Some(&back));
+        ensure!(store.fetch::<Person>("other", &r.ids[0]).await?.is_none(), "another tenant fetched it");
+        Ok(())
+    })
+    .await
+}

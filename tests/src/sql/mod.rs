@@ -25,5 +25,6 @@ pub fn cases() -> Vec<Case> {
         case!(Suite::Sql, entity::tenants_never_see_each_other),
         case!(Suite::Sql, entity::metadata_cache_hits_issue_no_query),
         case!(Suite::Sql, entity::hostile_values_are_stored_and_matched_literally),
+        case!(Suite::Sql, entity::rust_structs_round_trip_through_serde),
     ]
 }

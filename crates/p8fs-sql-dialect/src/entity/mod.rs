@@ -11,4 +11,4 @@ mod store;
 pub use cache::{CacheStats, MetadataCache, TableInfo};
 pub use filter::{EntityQuery, Filter, Op};
 pub use layout::{EMBEDDINGS_SCHEMA, Layout};
-pub use store::{BATCH_CHUNK, EntityStore, Migration, UpsertResult};
+pub use store::{BATCH_CHUNK, Entity, EntityStore, Migration, UpsertResult};

@@ -457,6 +457,65 @@ impl EntityStore {
     }
 }
 
+/// A Rust type stored as entities of one model: `serde` maps its fields to the model's
+/// (the system columns `id`, `tenant_id`, `created_at`, `updated_at` may appear as
+/// optional fields and are filled on reads).
+pub trait Entity: Serialize + serde::de::DeserializeOwned {
+    /// The model of this type.
+    fn model() -> Model;
+}
+
+fn to_map<T: Serialize>(value: &T) -> Result<Map<String, Json>> {
+    match serde_json::to_value(value) {
+        Ok(Json::Object(mut m)) => {
+            // Absent optional system columns serialize as null: they are not data to write.
+            for c in ["tenant_id", "created_at", "updated_at"] {
+                m.remove(c);
+            }
+            if m.get("id").is_some_and(Json::is_null) {
+                m.remove("id");
+            }
+            Ok(m)
+        }
+        Ok(other) => Err(Error::invalid_input(format!("an entity must serialize to a JSON object, not {other}"))),
+        Err(e) => Err(Error::invalid_input(format!("cannot serialize the entity: {e}"))),
+    }
+}
+
+fn from_map<T: serde::de::DeserializeOwned>(model: &Model, m: Map<String, Json>) -> Result<T> {
+    serde_json::from_value(Json::Object(m))
+        .map_err(|e| Error::decode(format!("{model}: row does not fit the Rust type: {e}")))
+}
+
+impl EntityStore {
+    /// Upserts typed entities (see [`EntityStore::batch_upsert`]).
+    ///
+    /// # Errors
+    /// As [`EntityStore::batch_upsert`]; a type that does not serialize to an object.
+    pub async fn put<T: Entity>(&self, tenant: &str, entities: &[T]) -> Result<UpsertResult> {
+        let maps = entities.iter().map(to_map).collect::<Result<Vec<_>>>()?;
+        self.batch_upsert(&T::model(), tenant, &maps).await
+    }
+
+    /// Reads a typed entity by id.
+    ///
+    /// # Errors
+    /// As [`EntityStore::get`]; a row that does not deserialize into `T`.
+    pub async fn fetch<T: Entity>(&self, tenant: &str, id: &str) -> Result<Option<T>> {
+        let m = T::model();
+        self.get(&m, tenant, id).await?.map(|row| from_map(&m, row)).transpose()
+    }
+
+    /// Reads a typed entity by business key.
+    ///
+    /// # Errors
+    /// As [`EntityStore::get_by_key`]; a row that does not deserialize into `T`.
+    pub async fn fetch_by_key<T: Entity>(&self, tenant: &str, key: &str) -> Result<Option<T>> {
+        let m = T::model();
+        self.get_by_key(&m, tenant, key).await?.map(|row| from_map(&m, row)).transpose()
+    }
+}
+
 async fn tokio_sleep(d: Duration) {
     tokio::time::sleep(d).await;
 }
