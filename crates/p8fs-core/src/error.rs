@@ -10,6 +10,9 @@ pub enum Error {
     /// A SQL provider failed.
     #[error(transparent)]
     Sql(#[from] p8fs_sql_dialect::Error),
+    /// The embedding service failed.
+    #[error("embedding: {0}")]
+    Embedding(String),
     /// The KV layer failed.
     #[error(transparent)]
     Kv(#[from] p8fs_kv::KvError),
@@ -19,7 +22,7 @@ impl Error {
     /// Whether retrying the same call later may succeed.
     pub fn is_retryable(&self) -> bool {
         match self {
-            Error::Config(_) => false,
+            Error::Config(_) | Error::Embedding(_) => false,
             Error::Sql(e) => e.is_retryable(),
             Error::Kv(e) => e.is_retryable(),
         }

@@ -134,6 +134,22 @@ impl SqlExecutor for PgProvider {
         .await
     }
 
+    async fn query_with_setup(&self, setup: &[Statement], stmt: &Statement) -> Result<Vec<Row>> {
+        self.timed("query", async {
+            let mut client = self.pool.get().await.map_err(error::map_pool)?;
+            let tx = client.transaction().await.map_err(error::map)?;
+            for s in setup {
+                tx.batch_execute(&s.sql).await.map_err(error::map)?;
+            }
+            let params = binder::bind(&stmt.values).map_err(|e| e.with_backend("postgres"))?;
+            let prepared = tx.prepare_cached(&stmt.sql).await.map_err(error::map)?;
+            let rows = tx.query(&prepared, &binder::refs(&params)).await.map_err(error::map)?;
+            tx.commit().await.map_err(error::map)?;
+            rows.iter().map(|r| binder::decode_row(r).map_err(|e| e.with_backend("postgres"))).collect()
+        })
+        .await
+    }
+
     async fn query(&self, stmt: &Statement) -> Result<Vec<Row>> {
         self.timed("query", async {
             let client = self.pool.get().await.map_err(error::map_pool)?;

@@ -41,6 +41,13 @@ pub trait SqlExecutor: Send + Sync + std::fmt::Debug {
     /// The first failing statement's error; the transaction is rolled back.
     async fn execute_in_transaction(&self, stmts: &[Statement]) -> Result<Vec<u64>>;
 
+    /// Runs `setup` (session settings such as `SET LOCAL hnsw.ef_search`) and then `stmt`
+    /// in one transaction on one connection, returning `stmt`'s rows.
+    ///
+    /// # Errors
+    /// The first failing statement's error.
+    async fn query_with_setup(&self, setup: &[Statement], stmt: &Statement) -> Result<Vec<Row>>;
+
     /// Executes a statement and returns all its rows.
     ///
     /// # Errors

@@ -25,7 +25,8 @@ pub mod tidb_admin;
 mod vector;
 
 pub use dialect::{
-    Dialect, DialectKind, MERGE_PATCH_FN, MariaDb, Postgres, Sqlite, Tidb, VectorOutput, merge_patch_function,
+    Dialect, DialectKind, MERGE_PATCH_FN, MariaDb, Metric, Postgres, Sqlite, Tidb, VectorIndexParams, VectorOutput,
+    merge_patch_function, vector_index_name,
 };
 pub use error::{Error, ErrorKind, Result};
 pub use executor::SqlExecutor;

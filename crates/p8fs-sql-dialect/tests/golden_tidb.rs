@@ -38,7 +38,7 @@ fn ddl_of_a_core_model() {
             "CREATE DATABASE IF NOT EXISTS `embeddings`",
             "CREATE TABLE IF NOT EXISTS `p8fs_schema_versions` ( `model` varchar(128) NOT NULL PRIMARY KEY, `fingerprint` varchar(32) NOT NULL, `version` bigint NOT NULL, `applied_at` DATETIME(6) NOT NULL ) DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
             "CREATE TABLE IF NOT EXISTS `resources` ( `id` varchar(64) NOT NULL, `tenant_id` varchar(255) NOT NULL, `name` varchar(255) NOT NULL, `category` LONGTEXT, `content` LONGTEXT, `summary` LONGTEXT, `ordinal` bigint, `uri` LONGTEXT, `metadata` json, `graph_paths` json, `resource_timestamp` DATETIME(6), `userid` LONGTEXT, `created_at` DATETIME(6) NOT NULL, `updated_at` DATETIME(6) NOT NULL, PRIMARY KEY (`id`), KEY `resources_tenant_idx` (`tenant_id`), UNIQUE KEY `resources_key_uq` (`tenant_id`, `name`) ) DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
-            "CREATE TABLE IF NOT EXISTS `embeddings`.`resources_embeddings` ( `id` varchar(64) NOT NULL PRIMARY KEY, `entity_id` varchar(64) NOT NULL, `field_name` varchar(128) NOT NULL, `embedding_provider` varchar(128) NOT NULL, `embedding_vector` VECTOR(384) NOT NULL, `vector_dimension` int NOT NULL, `tenant_id` varchar(255), `created_at` DATETIME(6) NOT NULL, `updated_at` DATETIME(6) NOT NULL, UNIQUE KEY `resources_embeddings_uq` (`tenant_id`, `entity_id`, `field_name`), KEY `resources_embeddings_entity_idx` (`entity_id`) ) DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
+            "CREATE TABLE IF NOT EXISTS `embeddings`.`resources_embeddings` ( `id` varchar(36) NOT NULL PRIMARY KEY, `entity_id` varchar(64) NOT NULL, `field_name` varchar(128) NOT NULL, `embedding_provider` varchar(128) NOT NULL, `embedding_vector` VECTOR(384) NOT NULL, `vector_dimension` int NOT NULL, `tenant_id` varchar(255), `created_at` DATETIME(6) NOT NULL, `updated_at` DATETIME(6) NOT NULL, UNIQUE KEY `resources_embeddings_uq` (`tenant_id`, `entity_id`, `field_name`), KEY `resources_embeddings_entity_idx` (`entity_id`) ) DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
         ],
     );
 }
@@ -167,4 +167,50 @@ fn administration() {
     assert!(off.create().is_err(), "primary region outside the regions");
     assert!(tidb_admin::analyze_table(None, "x; drop").is_err());
     let _ = Tidb.quote_ident("x");
+}
+
+#[test]
+fn vector_search_and_index() {
+    use p8fs_sql_dialect::entity::search::{knn, qualified};
+    use p8fs_sql_dialect::entity::{SearchMode, SearchOptions};
+    use p8fs_sql_dialect::{Metric, VectorIndexParams};
+    let m =
+        Model::builder("docs").field("name", FieldType::Text).embedded("content", "p", 3).key("name").build().unwrap();
+    let l = Layout::default();
+    let exact = SearchOptions { limit: 5, ..Default::default() };
+    let approx =
+        SearchOptions { limit: 5, mode: SearchMode::Approximate, fields: vec!["content".into()], ..Default::default() };
+    let q = [0.5f32, -0.25, 1.0];
+    let e = knn(Tidb, &m, &l, "t", &q, &exact, 5).unwrap().unwrap();
+    let a = knn(Tidb, &m, &l, "t", &q, &approx, 40).unwrap().unwrap();
+    let l2 = knn(Tidb, &m, &l, "t", &q, &SearchOptions { metric: Metric::L2, ..exact.clone() }, 5).unwrap().unwrap();
+    let ip = knn(Tidb, &m, &l, "t", &q, &SearchOptions { metric: Metric::InnerProduct, ..exact.clone() }, 5)
+        .unwrap()
+        .unwrap();
+    let mut all = vec![e.sql, a.sql, l2.sql, ip.sql];
+    all.extend(
+        Tidb.create_vector_index(
+            &m.embeddings_table(),
+            &qualified(Tidb, &l, &m),
+            Metric::Cosine,
+            &VectorIndexParams::default(),
+        )
+        .unwrap()
+        .into_iter()
+        .map(|s| s.sql),
+    );
+    all.push(Tidb.drop_vector_index(&m.embeddings_table(), &qualified(Tidb, &l, &m), Metric::Cosine).unwrap().sql);
+    print_or_assert(
+        &all,
+        &[
+            "SELECT `entity_id`, `field_name`, VEC_COSINE_DISTANCE(`embedding_vector`, VEC_FROM_TEXT(?)) AS `distance` FROM `embeddings`.`docs_embeddings` WHERE `tenant_id` = ? ORDER BY VEC_COSINE_DISTANCE(`embedding_vector`, VEC_FROM_TEXT(?)) + (0) ASC, `entity_id` ASC LIMIT ?",
+            "SELECT `entity_id`, `field_name`, `distance` FROM (SELECT `entity_id`, `field_name`, `tenant_id`, VEC_COSINE_DISTANCE(`embedding_vector`, VEC_FROM_TEXT(?)) AS `distance` FROM `embeddings`.`docs_embeddings` ORDER BY VEC_COSINE_DISTANCE(`embedding_vector`, VEC_FROM_TEXT(?)) ASC LIMIT ?) AS `knn` WHERE `tenant_id` = ? AND `field_name` IN (?) ORDER BY `distance` ASC LIMIT ?",
+            "SELECT `entity_id`, `field_name`, VEC_L2_DISTANCE(`embedding_vector`, VEC_FROM_TEXT(?)) AS `distance` FROM `embeddings`.`docs_embeddings` WHERE `tenant_id` = ? ORDER BY VEC_L2_DISTANCE(`embedding_vector`, VEC_FROM_TEXT(?)) + (0) ASC, `entity_id` ASC LIMIT ?",
+            "SELECT `entity_id`, `field_name`, VEC_NEGATIVE_INNER_PRODUCT(`embedding_vector`, VEC_FROM_TEXT(?)) AS `distance` FROM `embeddings`.`docs_embeddings` WHERE `tenant_id` = ? ORDER BY VEC_NEGATIVE_INNER_PRODUCT(`embedding_vector`, VEC_FROM_TEXT(?)) + (0) ASC, `entity_id` ASC LIMIT ?",
+            "ALTER TABLE `embeddings`.`docs_embeddings` SET TIFLASH REPLICA 1",
+            "CREATE VECTOR INDEX IF NOT EXISTS `docs_embeddings_vec_cosine` ON `embeddings`.`docs_embeddings` ((VEC_COSINE_DISTANCE(`embedding_vector`))) USING HNSW",
+            "DROP INDEX IF EXISTS `docs_embeddings_vec_cosine` ON `embeddings`.`docs_embeddings`",
+        ],
+    );
+    assert!(Tidb.create_vector_index("x", "`x`", Metric::InnerProduct, &VectorIndexParams::default()).is_err());
 }

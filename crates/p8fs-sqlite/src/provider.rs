@@ -196,6 +196,13 @@ impl SqlExecutor for SqliteProvider {
         .await
     }
 
+    async fn query_with_setup(&self, setup: &[Statement], stmt: &Statement) -> Result<Vec<Row>> {
+        for s in setup {
+            self.execute(s).await?;
+        }
+        self.query(stmt).await
+    }
+
     async fn query(&self, stmt: &Statement) -> Result<Vec<Row>> {
         let sql = stmt.sql.clone();
         let params = bind_params(stmt)?;

@@ -219,6 +219,22 @@ impl SqlExecutor for TidbProvider {
         }
     }
 
+    async fn query_with_setup(&self, setup: &[Statement], stmt: &Statement) -> Result<Vec<Row>> {
+        let b = self.backend;
+        self.timed("query", async {
+            let mut conn = self.pool.get_conn().await.map_err(|e| error::map(e, b))?;
+            let mut tx = conn.start_transaction(TxOpts::default()).await.map_err(|e| error::map(e, b))?;
+            for s in setup {
+                tx.query_drop(&s.sql).await.map_err(|e| error::map(e, b))?;
+            }
+            let params = Params::Positional(binder::bind(&stmt.values).map_err(|e| e.with_backend(b))?);
+            let rows: Vec<mysql_async::Row> = tx.exec(&stmt.sql, params).await.map_err(|e| error::map(e, b))?;
+            tx.commit().await.map_err(|e| error::map(e, b))?;
+            rows.into_iter().map(|r| binder::decode_row(r).map_err(|e| e.with_backend(b))).collect()
+        })
+        .await
+    }
+
     async fn query(&self, stmt: &Statement) -> Result<Vec<Row>> {
         let b = self.backend;
         self.timed("query", async {

@@ -39,7 +39,7 @@ fn obj(v: Value) -> Map<String, Value> {
 
 /// Counts the statements an executor runs (for the cache test).
 #[derive(Debug)]
-struct Counting {
+pub(crate) struct Counting {
     inner: Arc<dyn SqlExecutor>,
     queries: AtomicU64,
 }
@@ -63,6 +63,14 @@ impl SqlExecutor for Counting {
         self.queries.fetch_add(stmts.len() as u64, Ordering::SeqCst);
         self.inner.execute_in_transaction(stmts).await
     }
+    async fn query_with_setup(
+        &self,
+        setup: &[Statement],
+        stmt: &Statement,
+    ) -> p8fs_sql_dialect::Result<Vec<p8fs_sql_dialect::Row>> {
+        self.queries.fetch_add(setup.len() as u64 + 1, Ordering::SeqCst);
+        self.inner.query_with_setup(setup, stmt).await
+    }
     async fn query(&self, stmt: &Statement) -> p8fs_sql_dialect::Result<Vec<p8fs_sql_dialect::Row>> {
         self.queries.fetch_add(1, Ordering::SeqCst);
         self.inner.query(stmt).await
@@ -70,7 +78,7 @@ impl SqlExecutor for Counting {
 }
 
 /// A store in schemas of this test only (dropped afterwards), with `models` migrated.
-async fn with_store<F>(ctx: &Ctx, models: &[Model], body: F) -> Result<()>
+pub(crate) async fn with_store<F>(ctx: &Ctx, models: &[Model], body: F) -> Result<()>
 where
     F: AsyncFnOnce(&EntityStore, Arc<Counting>) -> Result<()>,
 {

@@ -2,6 +2,7 @@
 
 mod entity;
 mod probe;
+mod vector;
 
 use crate::case;
 use crate::harness::{Case, Suite};
@@ -26,5 +27,9 @@ pub fn cases() -> Vec<Case> {
         case!(Suite::Sql, entity::metadata_cache_hits_issue_no_query),
         case!(Suite::Sql, entity::hostile_values_are_stored_and_matched_literally),
         case!(Suite::Sql, entity::rust_structs_round_trip_through_serde),
+        case!(Suite::Sql, vector::exact_search_equals_brute_force),
+        case!(Suite::Sql, vector::index_search_keeps_recall),
+        case!(Suite::Sql, vector::semantic_search_joins_on_id_and_dedupes),
+        case!(Suite::Sql, vector::lexical_embedder_ranks_the_reference_examples),
     ]
 }

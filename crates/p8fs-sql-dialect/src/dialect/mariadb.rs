@@ -6,8 +6,8 @@ use sea_query::{
     TableCreateStatement, Value,
 };
 
-use super::{Dialect, DialectKind, VectorOutput, build_with};
-use crate::{Result, Statement, vector_to_le_bytes};
+use super::{Dialect, DialectKind, Metric, VectorIndexParams, VectorOutput, build_with, vector_index_name};
+use crate::{Error, ErrorKind, Result, Statement, vector_to_le_bytes};
 
 /// MariaDB. Its `JSON` type is `LONGTEXT` with a validity check, so JSON comes back as
 /// text and is decoded by the model that knows the column is JSON.
@@ -84,6 +84,58 @@ impl Dialect for MariaDb {
                 .into(),
             values: vec![Value::String(schema.map(str::to_owned)), Value::from(table)],
         }
+    }
+
+    fn distance(&self, metric: Metric, column: Expr, query: &[f32]) -> Result<Option<Expr>> {
+        let f = match metric {
+            Metric::Cosine => "VEC_DISTANCE_COSINE",
+            Metric::L2 => "VEC_DISTANCE_EUCLIDEAN",
+            Metric::InnerProduct => {
+                return Err(Error::new(
+                    ErrorKind::Unsupported,
+                    "MariaDB has no inner-product vector distance; use cosine or l2",
+                ));
+            }
+        };
+        Ok(Some(Func::cust(f).arg(column).arg(self.vector_value(query)?).into()))
+    }
+
+    fn ann_settings(&self, candidates: usize) -> Vec<Statement> {
+        // Search wider than the candidates asked for: MariaDB's HNSW loses recall quickly at
+        // small ef_search (0.91 at 40 on 768-d clustered data in the suite, >= 0.95 at 200).
+        vec![Statement::raw(format!("SET SESSION mhnsw_ef_search = {}", candidates.clamp(200, 10_000)))]
+    }
+
+    fn create_vector_index(
+        &self,
+        table: &str,
+        qualified: &str,
+        metric: Metric,
+        params: &VectorIndexParams,
+    ) -> Result<Vec<Statement>> {
+        let d = match metric {
+            Metric::Cosine => "cosine",
+            Metric::L2 => "euclidean",
+            Metric::InnerProduct => {
+                return Err(Error::new(
+                    ErrorKind::Unsupported,
+                    "MariaDB vector indexes support cosine and euclidean distance only",
+                ));
+            }
+        };
+        Ok(vec![Statement::raw(format!(
+            "CREATE VECTOR INDEX IF NOT EXISTS {} ON {qualified} ({}) M={} DISTANCE={d}",
+            self.quote_ident(&vector_index_name(table, metric)),
+            self.quote_ident("embedding_vector"),
+            params.m.clamp(3, 200)
+        ))])
+    }
+
+    fn drop_vector_index(&self, table: &str, qualified: &str, metric: Metric) -> Result<Statement> {
+        Ok(Statement::raw(format!(
+            "DROP INDEX IF EXISTS {} ON {qualified}",
+            self.quote_ident(&vector_index_name(table, metric))
+        )))
     }
 
     fn version_query(&self) -> Statement {

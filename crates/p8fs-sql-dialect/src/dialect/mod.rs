@@ -33,6 +33,64 @@ pub enum VectorOutput {
     Bytes,
 }
 
+/// A vector distance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Metric {
+    /// Cosine distance, `1 - cos(a, b)`; score `1 - distance`.
+    Cosine,
+    /// Euclidean distance; score `-distance`.
+    L2,
+    /// Negative inner product; score is the inner product.
+    InnerProduct,
+}
+
+impl Metric {
+    /// Parses `cosine`, `l2`, `ip` (also `inner_product`).
+    ///
+    /// # Errors
+    /// [`crate::ErrorKind::InvalidInput`] listing the valid names.
+    pub fn parse(s: &str) -> Result<Metric> {
+        match s.to_ascii_lowercase().as_str() {
+            "cosine" => Ok(Metric::Cosine),
+            "l2" | "euclidean" => Ok(Metric::L2),
+            "ip" | "inner_product" | "dot" => Ok(Metric::InnerProduct),
+            other => Err(Error::invalid_input(format!("unknown metric {other:?}; valid: cosine, l2, ip"))),
+        }
+    }
+
+    /// Lower-case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Metric::Cosine => "cosine",
+            Metric::L2 => "l2",
+            Metric::InnerProduct => "ip",
+        }
+    }
+
+    /// The score of a distance under this metric (higher is more similar).
+    pub fn score(self, distance: f64) -> f64 {
+        match self {
+            Metric::Cosine => 1.0 - distance,
+            Metric::L2 | Metric::InnerProduct => -distance,
+        }
+    }
+
+    /// The distance in Rust, exactly as the engines define it (SQLite's search and the
+    /// brute-force ground truth of the tests).
+    pub fn distance(self, a: &[f32], b: &[f32]) -> f64 {
+        let dot: f64 = a.iter().zip(b).map(|(x, y)| f64::from(*x) * f64::from(*y)).sum();
+        match self {
+            Metric::InnerProduct => -dot,
+            Metric::L2 => a.iter().zip(b).map(|(x, y)| (f64::from(*x) - f64::from(*y)).powi(2)).sum::<f64>().sqrt(),
+            Metric::Cosine => {
+                let na: f64 = a.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
+                let nb: f64 = b.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
+                if na == 0.0 || nb == 0.0 { 1.0 } else { 1.0 - dot / (na * nb) }
+            }
+        }
+    }
+}
+
 /// One SQL engine's flavour of SQL.
 ///
 /// Implementors are zero-sized: the dialect is chosen by type when it is known at compile
@@ -141,6 +199,40 @@ pub trait Dialect: Copy + Default + fmt::Debug + Send + Sync + 'static {
     /// (`pg_catalog` on PostgreSQL, not `information_schema`).
     fn table_info_query(&self, schema: Option<&str>, table: &str) -> Statement;
 
+    /// The engine's distance between vector column `column` and the bound `query`, where
+    /// the engine computes it (`None` for SQLite, where p8fs computes it in Rust).
+    ///
+    /// # Errors
+    /// [`crate::ErrorKind::Unsupported`] for a metric the engine lacks (MariaDB has no
+    /// inner product); non-finite query components.
+    fn distance(&self, metric: Metric, column: Expr, query: &[f32]) -> Result<Option<Expr>>;
+
+    /// Session settings that let a vector index return `candidates` results for one query
+    /// (pgvector `hnsw.ef_search` and iterative scans, MariaDB `mhnsw_ef_search`), run in
+    /// the query's transaction.
+    fn ann_settings(&self, _candidates: usize) -> Vec<Statement> {
+        Vec::new()
+    }
+
+    /// The statements that create a vector index on a model's embeddings table for
+    /// `metric` (idempotent where the engine allows), or `Unsupported`.
+    ///
+    /// # Errors
+    /// [`crate::ErrorKind::Unsupported`] where the engine has no such index.
+    fn create_vector_index(
+        &self,
+        table: &str,
+        qualified: &str,
+        metric: Metric,
+        params: &VectorIndexParams,
+    ) -> Result<Vec<Statement>>;
+
+    /// The statement that drops that index.
+    ///
+    /// # Errors
+    /// [`crate::ErrorKind::Unsupported`] where the engine has no such index.
+    fn drop_vector_index(&self, table: &str, qualified: &str, metric: Metric) -> Result<Statement>;
+
     /// The statement that returns the server's version text as a single row and column.
     fn version_query(&self) -> Statement;
 
@@ -169,6 +261,26 @@ pub trait Dialect: Copy + Default + fmt::Debug + Send + Sync + 'static {
 
     /// How [`Dialect::vector_select`] comes back.
     const VECTOR_OUTPUT: VectorOutput;
+}
+
+/// Parameters of an HNSW vector index (engines ignore what they do not support).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VectorIndexParams {
+    /// Neighbours per node (pgvector `m`, MariaDB `M`).
+    pub m: u32,
+    /// Candidate list size while building (pgvector `ef_construction`).
+    pub ef_construction: u32,
+}
+
+impl Default for VectorIndexParams {
+    fn default() -> Self {
+        Self { m: 16, ef_construction: 64 }
+    }
+}
+
+/// The conventional name of a model's vector index for a metric.
+pub fn vector_index_name(table: &str, metric: Metric) -> String {
+    format!("{table}_vec_{}", metric.name())
 }
 
 /// The runtime name of a dialect, for configuration and for code that picks one at run

@@ -4,7 +4,7 @@ use sea_query::{
     ColumnType, Expr, ExprTrait, PostgresQueryBuilder, QueryStatementWriter, SchemaStatementBuilder, Value,
 };
 
-use super::{Dialect, DialectKind, VectorOutput, build_with};
+use super::{Dialect, DialectKind, Metric, VectorIndexParams, VectorOutput, build_with, vector_index_name};
 use crate::{Result, Statement};
 
 /// Name of the PostgreSQL function that implements RFC 7396 merge patch on `jsonb`.
@@ -111,6 +111,52 @@ impl Dialect for Postgres {
                 .into(),
             values: vec![Value::String(schema.map(str::to_owned)), Value::from(table)],
         }
+    }
+
+    fn distance(&self, metric: Metric, column: Expr, query: &[f32]) -> Result<Option<Expr>> {
+        let op = match metric {
+            Metric::Cosine => "<=>",
+            Metric::L2 => "<->",
+            Metric::InnerProduct => "<#>",
+        };
+        Ok(Some(Expr::cust_with_exprs(format!("$1 {op} $2"), [column, self.vector_value(query)?])))
+    }
+
+    fn ann_settings(&self, candidates: usize) -> Vec<Statement> {
+        // HNSW returns at most ef_search rows (<= 1000); iterative scans continue past it
+        // when filters remove rows (pgvector 0.8).
+        vec![
+            Statement::raw(format!("SET LOCAL hnsw.ef_search = {}", candidates.clamp(40, 1000))),
+            Statement::raw("SET LOCAL hnsw.iterative_scan = relaxed_order"),
+        ]
+    }
+
+    fn create_vector_index(
+        &self,
+        table: &str,
+        qualified: &str,
+        metric: Metric,
+        params: &VectorIndexParams,
+    ) -> Result<Vec<Statement>> {
+        let ops = match metric {
+            Metric::Cosine => "vector_cosine_ops",
+            Metric::L2 => "vector_l2_ops",
+            Metric::InnerProduct => "vector_ip_ops",
+        };
+        Ok(vec![Statement::raw(format!(
+            "CREATE INDEX IF NOT EXISTS {} ON {qualified} USING hnsw ({} {ops}) WITH (m = {}, ef_construction = {})",
+            self.quote_ident(&vector_index_name(table, metric)),
+            self.quote_ident("embedding_vector"),
+            params.m.clamp(2, 100),
+            params.ef_construction.clamp(4, 1000)
+        ))])
+    }
+
+    fn drop_vector_index(&self, table: &str, qualified: &str, metric: Metric) -> Result<Statement> {
+        // The index lives in the table's schema: qualify its name the same way.
+        let name = self.quote_ident(&vector_index_name(table, metric));
+        let schema = qualified.rsplit_once('.').map(|(s, _)| format!("{s}.")).unwrap_or_default();
+        Ok(Statement::raw(format!("DROP INDEX IF EXISTS {schema}{name}")))
     }
 
     fn version_query(&self) -> Statement {

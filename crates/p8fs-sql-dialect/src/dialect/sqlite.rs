@@ -2,8 +2,8 @@
 
 use sea_query::{ColumnType, Expr, Func, QueryStatementWriter, SchemaStatementBuilder, SqliteQueryBuilder, Value};
 
-use super::{Dialect, DialectKind, VectorOutput, build_with};
-use crate::{Result, Statement, vector_to_le_bytes};
+use super::{Dialect, DialectKind, Metric, VectorIndexParams, VectorOutput, build_with};
+use crate::{Error, ErrorKind, Result, Statement, vector_to_le_bytes};
 
 /// SQLite. JSON is stored as text (queried with SQLite's JSON functions); vectors are
 /// blobs whose distances p8fs computes in Rust.
@@ -73,6 +73,25 @@ impl Dialect for Sqlite {
             sql: "SELECT name, pk > 0 FROM pragma_table_info(?) ORDER BY cid".into(),
             values: vec![Value::from(table)],
         }
+    }
+
+    fn distance(&self, _metric: Metric, _column: Expr, query: &[f32]) -> Result<Option<Expr>> {
+        crate::vector::check_finite(query)?;
+        Ok(None)
+    }
+
+    fn create_vector_index(
+        &self,
+        _table: &str,
+        _qualified: &str,
+        _metric: Metric,
+        _params: &VectorIndexParams,
+    ) -> Result<Vec<Statement>> {
+        Err(Error::new(ErrorKind::Unsupported, "SQLite has no vector index; p8fs searches it exactly"))
+    }
+
+    fn drop_vector_index(&self, _table: &str, _qualified: &str, _metric: Metric) -> Result<Statement> {
+        Err(Error::new(ErrorKind::Unsupported, "SQLite has no vector index"))
     }
 
     fn version_query(&self) -> Statement {

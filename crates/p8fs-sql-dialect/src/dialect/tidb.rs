@@ -5,8 +5,8 @@ use sea_query::{
     TableCreateStatement, Value,
 };
 
-use super::{Dialect, DialectKind, VectorOutput, build_with};
-use crate::{Result, Statement, format_vector_text};
+use super::{Dialect, DialectKind, Metric, VectorIndexParams, VectorOutput, build_with, vector_index_name};
+use crate::{Error, ErrorKind, Result, Statement, format_vector_text};
 
 /// TiDB. Vectors are bound as `[..]` text through `VEC_FROM_TEXT(?)` and read back with
 /// `VEC_AS_TEXT(col)`; JSON is a native `JSON` column bound as text.
@@ -83,6 +83,51 @@ impl Dialect for Tidb {
                 .into(),
             values: vec![Value::String(schema.map(str::to_owned)), Value::from(table)],
         }
+    }
+
+    fn distance(&self, metric: Metric, column: Expr, query: &[f32]) -> Result<Option<Expr>> {
+        let f = match metric {
+            Metric::Cosine => "VEC_COSINE_DISTANCE",
+            Metric::L2 => "VEC_L2_DISTANCE",
+            Metric::InnerProduct => "VEC_NEGATIVE_INNER_PRODUCT",
+        };
+        Ok(Some(Func::cust(f).arg(column).arg(self.vector_value(query)?).into()))
+    }
+
+    fn create_vector_index(
+        &self,
+        table: &str,
+        qualified: &str,
+        metric: Metric,
+        _params: &VectorIndexParams,
+    ) -> Result<Vec<Statement>> {
+        let f = match metric {
+            Metric::Cosine => "VEC_COSINE_DISTANCE",
+            Metric::L2 => "VEC_L2_DISTANCE",
+            Metric::InnerProduct => {
+                return Err(Error::new(
+                    ErrorKind::Unsupported,
+                    "TiDB vector indexes support cosine and l2 distance only",
+                ));
+            }
+        };
+        // The index lives in TiFlash: the table needs a replica first. HNSW has no
+        // tunables on TiDB.
+        Ok(vec![
+            Statement::raw(format!("ALTER TABLE {qualified} SET TIFLASH REPLICA 1")),
+            Statement::raw(format!(
+                "CREATE VECTOR INDEX IF NOT EXISTS {} ON {qualified} (({f}({}))) USING HNSW",
+                self.quote_ident(&vector_index_name(table, metric)),
+                self.quote_ident("embedding_vector")
+            )),
+        ])
+    }
+
+    fn drop_vector_index(&self, table: &str, qualified: &str, metric: Metric) -> Result<Statement> {
+        Ok(Statement::raw(format!(
+            "DROP INDEX IF EXISTS {} ON {qualified}",
+            self.quote_ident(&vector_index_name(table, metric))
+        )))
     }
 
     fn version_query(&self) -> Statement {

@@ -148,7 +148,9 @@ pub fn create_embeddings_table<D: Dialect>(d: D, model: &Model, layout: &Layout)
     let mut t = Table::create();
     t.table(layout.embeddings_table(d, model))
         .if_not_exists()
-        .col(col("id", ColumnType::String(StringLen::N(ID_LEN))).not_null().primary_key())
+        // A UUID (36 characters): MariaDB's vector indexes need a primary key of at most
+        // 256 bytes, which VARCHAR(64) in utf8mb4 exceeds.
+        .col(col("id", ColumnType::String(StringLen::N(36))).not_null().primary_key())
         .col(col("entity_id", ColumnType::String(StringLen::N(ID_LEN))).not_null())
         .col(col("field_name", ColumnType::String(StringLen::N(128))).not_null())
         .col(col("embedding_provider", ColumnType::String(StringLen::N(128))).not_null())

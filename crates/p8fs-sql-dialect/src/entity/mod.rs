@@ -6,9 +6,11 @@ pub mod ddl;
 pub mod dml;
 mod filter;
 mod layout;
+pub mod search;
 mod store;
 
 pub use cache::{CacheStats, MetadataCache, TableInfo};
 pub use filter::{EntityQuery, Filter, Op};
 pub use layout::{EMBEDDINGS_SCHEMA, Layout};
-pub use store::{BATCH_CHUNK, Entity, EntityStore, Migration, UpsertResult};
+pub use search::{SearchMode, SearchOptions, SearchResult, SemanticHit, VectorHit};
+pub use store::{BATCH_CHUNK, Entity, EntityEmbeddings, EntityStore, Migration, UpsertResult};

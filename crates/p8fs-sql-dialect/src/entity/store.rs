@@ -18,6 +18,9 @@ use super::{EntityQuery, Layout, ddl, dml};
 use crate::model::Model;
 use crate::{DialectKind, Error, ErrorKind, Result, SqlExecutor, SqlValue, Statement, with_dialect};
 
+/// One entity's embeddings: `(field, vector)` pairs.
+pub type EntityEmbeddings = Vec<(String, Vec<f32>)>;
+
 /// Rows per multi-row statement (TiDB's guidance: hundreds of rows per statement).
 pub const BATCH_CHUNK: usize = 200;
 
@@ -245,6 +248,40 @@ impl EntityStore {
         tenant: &str,
         entities: &[Map<String, Json>],
     ) -> Result<UpsertResult> {
+        self.upsert_inner(model, tenant, entities, None).await
+    }
+
+    /// [`EntityStore::batch_upsert`] that also writes each entity's embeddings
+    /// (`embeddings[i]` for `entities[i]`, as `(field, vector)`), in the same transaction:
+    /// the rows and their embeddings commit together or not at all.
+    ///
+    /// # Errors
+    /// As [`EntityStore::batch_upsert`]; lists of different lengths; dimension mismatches
+    /// (naming field, model and both dimensions).
+    pub async fn batch_upsert_with_embeddings(
+        &self,
+        model: &Model,
+        tenant: &str,
+        entities: &[Map<String, Json>],
+        embeddings: &[EntityEmbeddings],
+    ) -> Result<UpsertResult> {
+        if embeddings.len() != entities.len() {
+            return Err(Error::invalid_input(format!(
+                "{model}: {} entities but {} embedding lists",
+                entities.len(),
+                embeddings.len()
+            )));
+        }
+        self.upsert_inner(model, tenant, entities, Some(embeddings)).await
+    }
+
+    async fn upsert_inner(
+        &self,
+        model: &Model,
+        tenant: &str,
+        entities: &[Map<String, Json>],
+        embeddings: Option<&[EntityEmbeddings]>,
+    ) -> Result<UpsertResult> {
         if entities.is_empty() {
             return Err(Error::invalid_input(format!(
                 "{model}: an empty batch writes nothing; pass at least one entity"
@@ -299,6 +336,26 @@ impl EntityStore {
                 }
             }
         }
+        let kind = self.db.dialect();
+        // A row that exists keeps its id: learn it first, so embeddings written in the same
+        // transaction point at it.
+        if let Some(k) = model.key_field() {
+            let keys: Vec<&str> = rows.iter().filter_map(|(_, e)| e.get(k).and_then(Json::as_str)).collect();
+            let mut existing: HashMap<String, String> = HashMap::new();
+            for chunk in keys.chunks(BATCH_CHUNK) {
+                let stmt = with_dialect!(kind, |d| dml::ids_by_keys(d, model, &self.layout, tenant, chunk))?;
+                for r in self.db.query(&stmt).await? {
+                    let mut it = r.into_iter();
+                    let id = text(it.next())?;
+                    existing.insert(text(it.next())?, id);
+                }
+            }
+            for (id, e) in &mut rows {
+                if let Some(found) = e.get(k).and_then(Json::as_str).and_then(|key| existing.get(key)) {
+                    id.clone_from(found);
+                }
+            }
+        }
         // Group rows naming the same fields (one statement names one column list).
         let mut groups: Vec<(Vec<String>, Vec<dml::UpsertRow<'_>>)> = Vec::new();
         for (id, e) in &rows {
@@ -311,11 +368,28 @@ impl EntityStore {
             }
         }
         let now = Utc::now();
-        let kind = self.db.dialect();
         let mut stmts = Vec::new();
         for (_, g) in &groups {
             for chunk in g.chunks(BATCH_CHUNK) {
                 stmts.push(with_dialect!(kind, |d| dml::upsert(d, model, &self.layout, tenant, chunk, now))?);
+            }
+        }
+        if let Some(all) = embeddings {
+            for (i, vectors) in all.iter().enumerate() {
+                if vectors.is_empty() {
+                    continue;
+                }
+                let id = &rows[order[i]].0;
+                let refs: Vec<(&str, &[f32])> = vectors.iter().map(|(f, v)| (f.as_str(), v.as_slice())).collect();
+                stmts.push(with_dialect!(kind, |d| dml::upsert_embeddings(
+                    d,
+                    model,
+                    &self.layout,
+                    tenant,
+                    id,
+                    &refs,
+                    now
+                ))?);
             }
         }
         let affected: u64 = self.db.execute_in_transaction(&stmts).await?.iter().sum();

@@ -1,0 +1,157 @@
+//! [`OpenAiEmbedder`]: the client of an OpenAI-compatible embeddings service
+//! (`POST {base}/v1/embeddings`, the shape the platform's own embedding service speaks).
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde_json::{Value, json};
+
+use super::Embedder;
+use crate::{Error, Result};
+
+/// Settings of an [`OpenAiEmbedder`]. There is no default base URL: it must be given.
+#[derive(Debug, Clone)]
+pub struct OpenAiConfig {
+    /// Base URL, e.g. `https://api.openai.com` or the platform's service.
+    pub base_url: String,
+    /// Model, e.g. `text-embedding-3-small`.
+    pub model: String,
+    /// Bearer key, when the service needs one.
+    pub api_key: Option<String>,
+    /// Dimension the model returns (checked on every answer).
+    pub dim: usize,
+    /// Texts per request.
+    pub batch_size: usize,
+    /// Retries after 429 or 5xx answers and transport errors.
+    pub retries: u32,
+    /// Deadline of one request.
+    pub timeout: Duration,
+}
+
+impl OpenAiConfig {
+    /// Defaults: batches of 64, 4 retries, 60 s per request.
+    pub fn new(base_url: impl Into<String>, model: impl Into<String>, dim: usize) -> Self {
+        Self {
+            base_url: base_url.into(),
+            model: model.into(),
+            api_key: None,
+            dim,
+            batch_size: 64,
+            retries: 4,
+            timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// An OpenAI-compatible embeddings client.
+#[derive(Debug, Clone)]
+pub struct OpenAiEmbedder {
+    cfg: OpenAiConfig,
+    http: reqwest::Client,
+}
+
+fn remote(msg: impl Into<String>) -> Error {
+    Error::Embedding(msg.into())
+}
+
+impl OpenAiEmbedder {
+    /// A client for `cfg`.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for a base URL that is not http(s) or a zero dimension.
+    pub fn new(cfg: OpenAiConfig) -> Result<Self> {
+        if !(cfg.base_url.starts_with("http://") || cfg.base_url.starts_with("https://")) || cfg.dim == 0 {
+            return Err(Error::Config(format!(
+                "embedding service URL {:?} must start with http(s):// and the dimension must be positive",
+                cfg.base_url
+            )));
+        }
+        let http =
+            reqwest::Client::builder().timeout(cfg.timeout).build().map_err(|e| remote(format!("HTTP client: {e}")))?;
+        Ok(Self { cfg, http })
+    }
+
+    async fn batch(&self, texts: &[String]) -> Result<Vec<Vec<f32>>> {
+        let url = format!("{}/v1/embeddings", self.cfg.base_url.trim_end_matches('/'));
+        let body = json!({ "model": self.cfg.model, "input": texts });
+        let mut attempt = 0u32;
+        loop {
+            let mut req = self.http.post(&url).json(&body);
+            if let Some(k) = &self.cfg.api_key {
+                req = req.bearer_auth(k);
+            }
+            let (retry_after, err) = match req.send().await {
+                Ok(resp) if resp.status().is_success() => {
+                    let v: Value = resp.json().await.map_err(|e| remote(format!("{url}: unreadable answer: {e}")))?;
+                    return self.parse(&v, texts.len());
+                }
+                Ok(resp) => {
+                    let status = resp.status();
+                    let wait = resp
+                        .headers()
+                        .get("retry-after")
+                        .and_then(|h| h.to_str().ok())
+                        .and_then(|s| s.parse::<u64>().ok())
+                        .map(Duration::from_secs);
+                    let text = resp.text().await.unwrap_or_default();
+                    let err = remote(format!("{url}: {status}: {}", text.chars().take(200).collect::<String>()));
+                    if !(status.as_u16() == 429 || status.is_server_error()) {
+                        return Err(err);
+                    }
+                    (wait, err)
+                }
+                Err(e) => (None, remote(format!("{url}: {e}"))),
+            };
+            if attempt >= self.cfg.retries {
+                return Err(err);
+            }
+            attempt += 1;
+            let backoff =
+                retry_after.unwrap_or(Duration::from_millis(200 << attempt.min(6))).min(Duration::from_secs(30));
+            tokio::time::sleep(backoff).await;
+        }
+    }
+
+    fn parse(&self, v: &Value, n: usize) -> Result<Vec<Vec<f32>>> {
+        let data = v.get("data").and_then(Value::as_array).ok_or_else(|| remote("answer without data"))?;
+        let mut out = vec![Vec::new(); n];
+        for (pos, item) in data.iter().enumerate() {
+            let i = item.get("index").and_then(Value::as_u64).map_or(pos, |i| i as usize);
+            let emb =
+                item.get("embedding").and_then(Value::as_array).ok_or_else(|| remote("item without embedding"))?;
+            let vec: Vec<f32> = emb.iter().map(|x| x.as_f64().unwrap_or(f64::NAN) as f32).collect();
+            if vec.len() != self.cfg.dim || vec.iter().any(|x| !x.is_finite()) {
+                return Err(remote(format!(
+                    "model {} returned a vector of {} dimensions (expected {}) or with non-finite values",
+                    self.cfg.model,
+                    vec.len(),
+                    self.cfg.dim
+                )));
+            }
+            *out.get_mut(i).ok_or_else(|| remote(format!("answer index {i} out of range")))? = vec;
+        }
+        if out.iter().any(Vec::is_empty) {
+            return Err(remote(format!("the answer has {} embeddings for {n} texts", data.len())));
+        }
+        Ok(out)
+    }
+}
+
+#[async_trait]
+impl Embedder for OpenAiEmbedder {
+    fn name(&self) -> &str {
+        &self.cfg.model
+    }
+
+    fn dim(&self) -> usize {
+        self.cfg.dim
+    }
+
+    async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>> {
+        let mut out = Vec::with_capacity(texts.len());
+        for chunk in texts.chunks(self.cfg.batch_size.max(1)) {
+            out.extend(self.batch(chunk).await?);
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,381 @@
+//! Vector search: nearest embeddings of one model (`vector_similarity_search`) and the
+//! entities they belong to (`semantic_search`), exact or through the engine's index.
+
+use std::collections::HashMap;
+
+use sea_query::{Alias, Expr, ExprTrait, Order, Query};
+use serde::Serialize;
+use serde_json::{Map, Value as Json};
+
+use super::{EntityStore, Layout, codec::decode_row};
+use crate::model::Model;
+use crate::{
+    Dialect, DialectKind, Error, ErrorKind, Metric, Result, SqlValue, Statement, VectorIndexParams, with_dialect,
+};
+
+/// How a search runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SearchMode {
+    /// Every row of the tenant is compared: the true nearest neighbours.
+    Exact,
+    /// Through the engine's vector index where there is one (the index serves the inner
+    /// nearest-neighbour query; the tenant and field filters apply outside it). Candidates
+    /// are over-fetched and the search retried with more until `limit` matches are found or
+    /// every row was a candidate, so a filter never silently returns fewer than it could.
+    Approximate,
+}
+
+/// Options of a search.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchOptions {
+    /// The distance.
+    pub metric: Metric,
+    /// Most results.
+    pub limit: usize,
+    /// Only results with at least this score (see [`Metric::score`]).
+    pub threshold: Option<f64>,
+    /// Only these embedded fields (empty: all).
+    pub fields: Vec<String>,
+    /// Exact or approximate.
+    pub mode: SearchMode,
+}
+
+impl Default for SearchOptions {
+    fn default() -> Self {
+        Self { metric: Metric::Cosine, limit: 10, threshold: None, fields: Vec::new(), mode: SearchMode::Exact }
+    }
+}
+
+/// One nearest embedding.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VectorHit {
+    /// The entity's id.
+    pub entity_id: String,
+    /// The embedded field.
+    pub field: String,
+    /// The distance under the metric.
+    pub distance: f64,
+    /// The score (higher is closer).
+    pub score: f64,
+}
+
+/// One entity found by meaning, with its best-matching field.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SemanticHit {
+    /// The entity.
+    pub entity: Map<String, Json>,
+    /// Its best-matching field.
+    pub field: String,
+    /// The distance of that field.
+    pub distance: f64,
+    /// Its score.
+    pub score: f64,
+}
+
+/// Results, best first, and how they were found.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SearchResult<T> {
+    /// Best first.
+    pub hits: Vec<T>,
+    /// Whether every candidate row was compared (true nearest neighbours).
+    pub exact: bool,
+    /// Candidates taken from the index (approximate), or rows compared when p8fs computed
+    /// the distances itself (SQLite); `None` when the engine compared every row of the
+    /// tenant (exact search in SQL).
+    pub candidates_examined: Option<usize>,
+}
+
+fn a(s: &str) -> Alias {
+    Alias::new(s)
+}
+
+/// The quoted, schema-qualified name of a model's embeddings table.
+pub fn qualified<D: Dialect>(d: D, layout: &Layout, model: &Model) -> String {
+    match layout.embeddings_schema(d) {
+        Some(s) => format!("{}.{}", d.quote_ident(s), d.quote_ident(&model.embeddings_table())),
+        None => d.quote_ident(&model.embeddings_table()),
+    }
+}
+
+fn check(model: &Model, query: &[f32], opts: &SearchOptions) -> Result<()> {
+    let spec = model.embedding().ok_or_else(|| Error::invalid_input(format!("{model} has no embedded fields")))?;
+    if query.len() != spec.dim as usize {
+        return Err(Error::invalid_input(format!(
+            "{model}: the query vector has {} dimensions, the model's embeddings have {}",
+            query.len(),
+            spec.dim
+        )));
+    }
+    if opts.limit == 0 {
+        return Err(Error::invalid_input("a search limit must be at least 1"));
+    }
+    for f in &opts.fields {
+        if model.field(f).is_none_or(|x| x.embedding.is_none()) {
+            return Err(Error::invalid_input(format!("{model}.{f} is not an embedded field")));
+        }
+    }
+    Ok(())
+}
+
+/// The nearest-neighbour statement on engines that compute distances (`None` on SQLite). Exact: all of the
+/// tenant's rows, ordered by a wrapped distance (`+ 0`) so no approximate index serves it.
+/// Approximate: an inner `ORDER BY distance LIMIT candidates` the index can serve, filters
+/// outside.
+pub fn knn<D: Dialect>(
+    d: D,
+    model: &Model,
+    layout: &Layout,
+    tenant: &str,
+    query: &[f32],
+    opts: &SearchOptions,
+    candidates: usize,
+) -> Result<Option<Statement>> {
+    let col = Expr::col(a("embedding_vector"));
+    let Some(dist) = d.distance(opts.metric, col, query)? else { return Ok(None) };
+    let table = layout.embeddings_table(d, model);
+    let fields_cond = |q: &mut sea_query::SelectStatement| {
+        if !opts.fields.is_empty() {
+            q.and_where(Expr::col(a("field_name")).is_in(opts.fields.iter().map(String::as_str)));
+        }
+    };
+    let stmt = match opts.mode {
+        SearchMode::Exact => {
+            let mut q = Query::select();
+            q.columns([a("entity_id"), a("field_name")])
+                .expr_as(dist.clone(), a("distance"))
+                .from(table)
+                .and_where(Expr::col(a("tenant_id")).eq(tenant));
+            fields_cond(&mut q);
+            q.order_by_expr(dist.add(Expr::cust("0")), Order::Asc)
+                .order_by(a("entity_id"), Order::Asc)
+                .limit(candidates as u64);
+            d.build_query(&q)
+        }
+        SearchMode::Approximate => {
+            let mut inner = Query::select();
+            inner
+                .columns([a("entity_id"), a("field_name"), a("tenant_id")])
+                .expr_as(dist.clone(), a("distance"))
+                .from(table)
+                .order_by_expr(dist, Order::Asc)
+                .limit(candidates as u64);
+            let mut q = Query::select();
+            q.columns([a("entity_id"), a("field_name"), a("distance")])
+                .from_subquery(inner, a("knn"))
+                .and_where(Expr::col(a("tenant_id")).eq(tenant));
+            fields_cond(&mut q);
+            q.order_by(a("distance"), Order::Asc).limit(opts.limit as u64);
+            d.build_query(&q)
+        }
+    };
+    Ok(Some(stmt))
+}
+
+fn hit(metric: Metric, row: Vec<SqlValue>) -> Result<VectorHit> {
+    let mut it = row.into_iter();
+    let entity_id = it.next().ok_or_else(|| Error::decode("no entity_id"))?.into_text()?;
+    let field = it.next().ok_or_else(|| Error::decode("no field_name"))?.into_text()?;
+    let distance = match it.next() {
+        Some(SqlValue::Float(f)) => f,
+        Some(SqlValue::Int(i)) => i as f64,
+        other => return Err(Error::decode(format!("distance is {other:?}"))),
+    };
+    Ok(VectorHit { entity_id, field, distance, score: metric.score(distance) })
+}
+
+impl EntityStore {
+    /// How many embedding rows the model has in all tenants (the candidate ceiling).
+    async fn embedding_rows(&self, model: &Model) -> Result<usize> {
+        let stmt = with_dialect!(self.executor().dialect(), |d| {
+            d.build_query(
+                &Query::select()
+                    .expr(Expr::col(a("id")).count())
+                    .from(self.layout().embeddings_table(d, model))
+                    .to_owned(),
+            )
+        });
+        match self.executor().query(&stmt).await?.into_iter().next().and_then(|r| r.into_iter().next()) {
+            Some(SqlValue::Int(n)) => Ok(usize::try_from(n).unwrap_or(0)),
+            other => Err(Error::decode(format!("COUNT returned {other:?}"))),
+        }
+    }
+
+    /// The nearest embeddings of the model's embedded fields to `query`, in the tenant.
+    ///
+    /// # Errors
+    /// A query of the wrong dimension, unknown fields, a zero limit; `Unsupported` for a
+    /// metric the engine lacks; the engine's errors.
+    pub async fn vector_similarity_search(
+        &self,
+        model: &Model,
+        tenant: &str,
+        query: &[f32],
+        opts: &SearchOptions,
+    ) -> Result<SearchResult<VectorHit>> {
+        check(model, query, opts)?;
+        let kind = self.executor().dialect();
+        let result = if kind == DialectKind::Sqlite {
+            self.scan_in_rust(model, tenant, query, opts).await?
+        } else if opts.mode == SearchMode::Exact {
+            let stmt = with_dialect!(kind, |d| knn(d, model, self.layout(), tenant, query, opts, opts.limit))?
+                .ok_or_else(|| Error::new(ErrorKind::Unsupported, "no distance function"))?;
+            let hits = self
+                .executor()
+                .query(&stmt)
+                .await?
+                .into_iter()
+                .map(|r| hit(opts.metric, r))
+                .collect::<Result<Vec<_>>>()?;
+            SearchResult { hits, exact: true, candidates_examined: None }
+        } else {
+            let total = self.embedding_rows(model).await?;
+            let mut candidates = (opts.limit * 4).max(40);
+            loop {
+                let stmt = with_dialect!(kind, |d| knn(d, model, self.layout(), tenant, query, opts, candidates))?
+                    .ok_or_else(|| Error::new(ErrorKind::Unsupported, "no distance function"))?;
+                let setup = with_dialect!(kind, |d| d.ann_settings(candidates));
+                let rows = self.executor().query_with_setup(&setup, &stmt).await?;
+                let hits = rows.into_iter().map(|r| hit(opts.metric, r)).collect::<Result<Vec<_>>>()?;
+                if hits.len() >= opts.limit || candidates >= total {
+                    break SearchResult { hits, exact: false, candidates_examined: Some(candidates.min(total)) };
+                }
+                candidates *= 4;
+            }
+        };
+        Ok(apply_threshold(result, opts.threshold))
+    }
+
+    /// Exact search computed in Rust (SQLite).
+    async fn scan_in_rust(
+        &self,
+        model: &Model,
+        tenant: &str,
+        query: &[f32],
+        opts: &SearchOptions,
+    ) -> Result<SearchResult<VectorHit>> {
+        let stmt = with_dialect!(self.executor().dialect(), |d| {
+            let mut q = Query::select();
+            q.columns([a("entity_id"), a("field_name"), a("embedding_vector")])
+                .from(self.layout().embeddings_table(d, model))
+                .and_where(Expr::col(a("tenant_id")).eq(tenant));
+            if !opts.fields.is_empty() {
+                q.and_where(Expr::col(a("field_name")).is_in(opts.fields.iter().map(String::as_str)));
+            }
+            d.build_query(&q)
+        });
+        let rows = self.executor().query(&stmt).await?;
+        let examined = rows.len();
+        let mut hits = Vec::with_capacity(rows.len());
+        for r in rows {
+            let mut it = r.into_iter();
+            let entity_id = it.next().ok_or_else(|| Error::decode("no entity_id"))?.into_text()?;
+            let field = it.next().ok_or_else(|| Error::decode("no field_name"))?.into_text()?;
+            let v = it.next().ok_or_else(|| Error::decode("no vector"))?.into_vector()?;
+            let distance = opts.metric.distance(query, &v);
+            hits.push(VectorHit { entity_id, field, distance, score: opts.metric.score(distance) });
+        }
+        hits.sort_by(|x, y| x.distance.total_cmp(&y.distance).then_with(|| x.entity_id.cmp(&y.entity_id)));
+        hits.truncate(opts.limit);
+        Ok(SearchResult { hits, exact: true, candidates_examined: Some(examined) })
+    }
+
+    /// The entities whose embedded fields are nearest to `query`, in the tenant: each
+    /// entity at most once, with its best field and score; joined on the entity's `id`, with
+    /// the tenant filter on both the embeddings and the entities.
+    ///
+    /// # Errors
+    /// As [`EntityStore::vector_similarity_search`].
+    pub async fn semantic_search(
+        &self,
+        model: &Model,
+        tenant: &str,
+        query: &[f32],
+        opts: &SearchOptions,
+    ) -> Result<SearchResult<SemanticHit>> {
+        let nfields = if opts.fields.is_empty() { model.embedding_fields().count() } else { opts.fields.len() };
+        // Each entity can appear once per field: over-fetch so that `limit` entities remain.
+        let wide = SearchOptions { limit: opts.limit * nfields.max(1), ..opts.clone() };
+        let found = self.vector_similarity_search(model, tenant, query, &wide).await?;
+        let mut best: Vec<VectorHit> = Vec::new();
+        for h in found.hits {
+            if !best.iter().any(|b| b.entity_id == h.entity_id) {
+                best.push(h);
+            }
+        }
+        best.truncate(opts.limit);
+        let ids: Vec<&str> = best.iter().map(|h| h.entity_id.as_str()).collect();
+        let mut rows: HashMap<String, Map<String, Json>> = HashMap::new();
+        if !ids.is_empty() {
+            let stmt = with_dialect!(self.executor().dialect(), |d| {
+                let mut q = Query::select();
+                q.from(self.layout().table(d, model.name()));
+                for (name, _) in super::codec::select_columns(model) {
+                    q.column(a(&name));
+                }
+                q.and_where(Expr::col(a("id")).is_in(ids.iter().copied()));
+                if model.tenant_isolated() {
+                    q.and_where(Expr::col(a("tenant_id")).eq(tenant));
+                }
+                d.build_query(&q)
+            });
+            for r in self.executor().query(&stmt).await? {
+                let row = decode_row(model, r)?;
+                if let Some(Json::String(id)) = row.get("id") {
+                    rows.insert(id.clone(), row);
+                }
+            }
+        }
+        let hits = best
+            .into_iter()
+            .filter_map(|h| {
+                rows.remove(&h.entity_id).map(|entity| SemanticHit {
+                    entity,
+                    field: h.field,
+                    distance: h.distance,
+                    score: h.score,
+                })
+            })
+            .collect();
+        Ok(SearchResult { hits, exact: found.exact, candidates_examined: found.candidates_examined })
+    }
+
+    /// Creates the model's vector index for `metric` (with the TiFlash replica on TiDB).
+    ///
+    /// # Errors
+    /// `Unsupported` where the engine has none (SQLite) or not for this metric.
+    pub async fn create_vector_index(&self, model: &Model, metric: Metric, params: &VectorIndexParams) -> Result<()> {
+        let kind = self.executor().dialect();
+        let stmts = with_dialect!(kind, |d| d.create_vector_index(
+            &model.embeddings_table(),
+            &qualified(d, self.layout(), model),
+            metric,
+            params
+        ))?;
+        for s in &stmts {
+            self.executor().execute(s).await?;
+        }
+        Ok(())
+    }
+
+    /// Drops the model's vector index for `metric`.
+    ///
+    /// # Errors
+    /// `Unsupported` where the engine has none.
+    pub async fn drop_vector_index(&self, model: &Model, metric: Metric) -> Result<()> {
+        let kind = self.executor().dialect();
+        let stmt = with_dialect!(kind, |d| d.drop_vector_index(
+            &model.embeddings_table(),
+            &qualified(d, self.layout(), model),
+            metric
+        ))?;
+        self.executor().execute(&stmt).await?;
+        Ok(())
+    }
+}
+
+fn apply_threshold(mut r: SearchResult<VectorHit>, threshold: Option<f64>) -> SearchResult<VectorHit> {
+    if let Some(t) = threshold {
+        r.hits.retain(|h| h.score >= t);
+    }
+    r
+}
