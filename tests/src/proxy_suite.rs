@@ -25,6 +25,7 @@ pub fn cases() -> Vec<Case> {
         case!(Suite::Proxy, tokens_bind_to_tenants),
         case!(Suite::Proxy, health_readiness_and_metrics),
         case!(Suite::Proxy, sixty_four_clients_lose_no_acknowledged_write),
+        case!(Suite::Proxy, one_mapping_is_one_request),
     ]
 }
 
@@ -500,5 +501,36 @@ pub(crate) async fn sixty_four_clients_lose_no_acknowledged_write(ctx: Ctx) -> R
         }
     }
     println!("{}: {total} acknowledged writes from 64 clients in {secs}s, all read back", ctx.env.backend.name());
+    Ok(())
+}
+
+pub(crate) async fn one_mapping_is_one_request(ctx: Ctx) -> Result<()> {
+    let p = proxy(&ctx, ServerConfig::default()).await?;
+    let store = p8fs_kv::HttpStore::connect(p8fs_kv::HttpConfig::new(p.base_url())).await?;
+    let map = p8fs_reverse_map::ReverseMap::new(p8fs_kv::Kv::new(Arc::new(store)));
+    for i in 0..1000 {
+        let m = p8fs_reverse_map::Mapping {
+            name: format!("entity-{i}"),
+            entity_type: "resources".into(),
+            entity_key: format!("id-{i}"),
+            table_name: "resources".into(),
+        };
+        map.store("tenant-one", &m).await?;
+    }
+    let text = p.metrics.render();
+    let count = |route: &str| -> u64 {
+        text.lines()
+            .filter(|l| l.starts_with("p8fs_http_requests_total{") && l.contains(&format!("route=\"{route}\"")))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+            .sum()
+    };
+    let batches = count("/v1/kv/{tenant}/batch/put");
+    let all: u64 = text
+        .lines()
+        .filter(|l| l.starts_with("p8fs_http_requests_total{") && !l.contains("/v1/capability"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum();
+    ensure!(batches == 1000 && all == 1000, "1,000 mappings took {batches} batch requests and {all} requests in all");
+    ensure!(map.lookup("tenant-one", "resources", "entity-999").await?.is_some());
     Ok(())
 }

@@ -3,6 +3,7 @@
 
 mod contract;
 pub mod crash;
+mod reverse;
 
 use anyhow::{Context, Result};
 use p8fs_kv::{Kv, TenantId, TenantKv};
@@ -41,6 +42,12 @@ pub fn cases() -> Vec<Case> {
         case!(Suite::Kv, global_keys_live_outside_every_tenant),
         case!(Suite::Kv, delete_prefix_removes_only_that_prefix),
         case!(Suite::EmbeddedKv, crash::acknowledged_writes_survive_kill_9),
+        case!(Suite::Kv, reverse::reverse_map_keys_are_byte_compatible),
+        case!(Suite::Kv, reverse::reverse_map_lookups_round_trip),
+        case!(Suite::Kv, reverse::reverse_map_tenants_are_isolated),
+        case!(Suite::Kv, reverse::reverse_map_lists_by_type_in_pages),
+        case!(Suite::Kv, reverse::reverse_map_delete_and_rename),
+        case!(Suite::Kv, reverse::reverse_map_repair_restores_consistency),
     ]
 }
 

@@ -1,0 +1,396 @@
+//! [`ReverseMap`].
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use p8fs_kv::{Kv, KvError, KvPair, Result, ScanPage, TenantId, TenantKv};
+use serde::{Deserialize, Serialize};
+
+/// One entity's mapping.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mapping {
+    /// The human name ("UserManual", "Sarah Chen").
+    pub name: String,
+    /// The entity type (the model's name).
+    pub entity_type: String,
+    /// The entity's primary key, as a string.
+    pub entity_key: String,
+    /// The table the entity lives in (equals the type's table).
+    pub table_name: String,
+}
+
+/// Payload of `{name}/{entity_type}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NameEntry {
+    /// The type.
+    pub entity_type: String,
+    /// The name.
+    pub entity_name: String,
+    /// The key.
+    pub entity_key: String,
+}
+
+/// Payload of `{entity_type}/{name}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TypeEntry {
+    /// The key.
+    pub entity_key: String,
+    /// The table.
+    pub table_name: String,
+    /// The tenant.
+    pub tenant_id: String,
+    /// The type.
+    pub entity_type: String,
+    /// The name.
+    pub name: String,
+}
+
+/// Payload of `reverse/{entity_key}/{entity_type}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReverseEntry {
+    /// The name.
+    pub name: String,
+    /// The type.
+    pub entity_type: String,
+    /// The table.
+    pub table_name: String,
+}
+
+/// What [`ReverseMap::repair`] did (or [`ReverseMap::verify`] would do).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct RepairReport {
+    /// Complete mappings found.
+    pub consistent: usize,
+    /// Mappings with missing keys, rewritten whole.
+    pub completed: Vec<Mapping>,
+    /// Keys that point at entities that no longer exist, or disagree with the entity's
+    /// reverse key (left by a failed rename), deleted.
+    pub removed_keys: Vec<String>,
+}
+
+impl RepairReport {
+    /// Whether nothing needed fixing.
+    pub fn is_clean(&self) -> bool {
+        self.completed.is_empty() && self.removed_keys.is_empty()
+    }
+}
+
+/// Percent-escapes `%` and `/` (the separator); anything else is kept, so names without
+/// them produce exactly the replaced system's keys.
+pub fn escape(s: &str) -> String {
+    if !s.contains(['/', '%']) {
+        return s.to_owned();
+    }
+    s.replace('%', "%25").replace('/', "%2F")
+}
+
+fn unescape(s: &str) -> String {
+    if !s.contains('%') {
+        return s.to_owned();
+    }
+    s.replace("%2F", "/").replace("%2f", "/").replace("%25", "%")
+}
+
+fn name_key(m: &Mapping) -> String {
+    format!("{}/{}", escape(&m.name), escape(&m.entity_type))
+}
+
+fn type_key(m: &Mapping) -> String {
+    format!("{}/{}", escape(&m.entity_type), escape(&m.name))
+}
+
+fn reverse_key(m: &Mapping) -> String {
+    format!("reverse/{}/{}", escape(&m.entity_key), escape(&m.entity_type))
+}
+
+fn json<T: Serialize>(key: &str, v: &T) -> Result<Vec<u8>> {
+    serde_json::to_vec(v).map_err(|source| KvError::Serde { key: key.to_owned(), source })
+}
+
+fn parse<T: for<'de> Deserialize<'de>>(p: &KvPair) -> Option<T> {
+    serde_json::from_slice(&p.value).ok()
+}
+
+/// Most entries read when walking all of a tenant's mappings (verify, repair).
+const WALK_MAX: usize = 1_000_000;
+
+/// The reverse mappings of a KV store.
+#[derive(Debug, Clone)]
+pub struct ReverseMap {
+    kv: Kv,
+}
+
+impl ReverseMap {
+    /// Mappings kept in `kv`.
+    pub fn new(kv: Kv) -> Self {
+        Self { kv }
+    }
+
+    fn tenant(&self, tenant: &str) -> Result<TenantKv> {
+        Ok(self.kv.tenant(&TenantId::new(tenant)?))
+    }
+
+    /// The three keys and payloads of a mapping, in the order they are written.
+    ///
+    /// # Errors
+    /// [`KvError::Serde`] (never for these plain structs).
+    pub fn entries(tenant: &str, m: &Mapping) -> Result<Vec<(String, Vec<u8>)>> {
+        let nk = name_key(m);
+        let tk = type_key(m);
+        let rk = reverse_key(m);
+        let name = NameEntry {
+            entity_type: m.entity_type.clone(),
+            entity_name: m.name.clone(),
+            entity_key: m.entity_key.clone(),
+        };
+        let ty = TypeEntry {
+            entity_key: m.entity_key.clone(),
+            table_name: m.table_name.clone(),
+            tenant_id: tenant.to_owned(),
+            entity_type: m.entity_type.clone(),
+            name: m.name.clone(),
+        };
+        let rev =
+            ReverseEntry { name: m.name.clone(), entity_type: m.entity_type.clone(), table_name: m.table_name.clone() };
+        // Reverse key last: its presence marks a complete mapping for `verify`.
+        Ok(vec![(nk.clone(), json(&nk, &name)?), (tk.clone(), json(&tk, &ty)?), (rk.clone(), json(&rk, &rev)?)])
+    }
+
+    /// Stores a mapping: its three keys in one batch request. Idempotent.
+    ///
+    /// # Errors
+    /// Invalid tenants or keys; the KV backend's errors (then nothing or part of the batch
+    /// is written, which a retry or [`ReverseMap::repair`] completes).
+    pub async fn store(&self, tenant: &str, m: &Mapping) -> Result<()> {
+        for (what, v) in [("name", &m.name), ("entity type", &m.entity_type), ("entity key", &m.entity_key)] {
+            if v.is_empty() {
+                return Err(KvError::InvalidArgument { message: format!("a mapping needs a non-empty {what}") });
+            }
+        }
+        let t = self.tenant(tenant)?;
+        let entries = Self::entries(tenant, m)?;
+        let refs: Vec<(&str, &[u8])> = entries.iter().map(|(k, v)| (k.as_str(), v.as_slice())).collect();
+        t.batch_put(&refs, None).await
+    }
+
+    /// Every entity called `name`, of any type.
+    ///
+    /// # Errors
+    /// The KV backend's errors.
+    pub async fn lookup_by_name(&self, tenant: &str, name: &str) -> Result<Vec<NameEntry>> {
+        let t = self.tenant(tenant)?;
+        let prefix = format!("{}/", escape(name));
+        let all = t.scan_prefix_all(&prefix, WALK_MAX).await?;
+        // The prefix also matches type keys of a type spelled like the name, and reverse
+        // keys for the name "reverse": only name entries for exactly this name count.
+        Ok(all
+            .iter()
+            .filter(|p| !p.key[prefix.len()..].contains('/'))
+            .filter_map(parse::<NameEntry>)
+            .filter(|e| e.entity_name == name)
+            .collect())
+    }
+
+    /// The entity of `entity_type` called `name`.
+    ///
+    /// # Errors
+    /// The KV backend's errors.
+    pub async fn lookup(&self, tenant: &str, entity_type: &str, name: &str) -> Result<Option<TypeEntry>> {
+        let t = self.tenant(tenant)?;
+        let key = format!("{}/{}", escape(entity_type), escape(name));
+        Ok(t.get(&key).await?.and_then(|v| serde_json::from_slice::<TypeEntry>(&v).ok()))
+    }
+
+    /// The name of the entity with `entity_key` of `entity_type`.
+    ///
+    /// # Errors
+    /// The KV backend's errors.
+    pub async fn reverse(&self, tenant: &str, entity_key: &str, entity_type: &str) -> Result<Option<ReverseEntry>> {
+        let t = self.tenant(tenant)?;
+        let key = format!("reverse/{}/{}", escape(entity_key), escape(entity_type));
+        Ok(t.get(&key).await?.and_then(|v| serde_json::from_slice::<ReverseEntry>(&v).ok()))
+    }
+
+    /// One page of the entities of `entity_type`, by name; pass `next` back as `after`.
+    ///
+    /// # Errors
+    /// The KV backend's errors.
+    pub async fn list_by_type(
+        &self,
+        tenant: &str,
+        entity_type: &str,
+        limit: usize,
+        after: Option<&str>,
+    ) -> Result<(Vec<TypeEntry>, Option<String>)> {
+        let t = self.tenant(tenant)?;
+        let prefix = format!("{}/", escape(entity_type));
+        let ScanPage { entries, next } = t.scan_prefix(&prefix, limit, after).await?;
+        let list = entries
+            .iter()
+            .filter(|p| !p.key[prefix.len()..].contains('/'))
+            .filter_map(parse::<TypeEntry>)
+            .filter(|e| e.entity_type == entity_type)
+            .collect();
+        Ok((list, next))
+    }
+
+    /// Deletes a mapping's three keys (one batch). Idempotent.
+    ///
+    /// # Errors
+    /// The KV backend's errors.
+    pub async fn delete(&self, tenant: &str, m: &Mapping) -> Result<()> {
+        let t = self.tenant(tenant)?;
+        let keys = [name_key(m), type_key(m), reverse_key(m)];
+        let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+        t.batch_delete(&refs).await
+    }
+
+    /// Renames an entity: the new keys are written first (one batch, the reverse key now
+    /// naming the new name), then the old name's keys are deleted. A crash in between
+    /// leaves old keys that disagree with the reverse key; [`ReverseMap::repair`] removes
+    /// them.
+    ///
+    /// # Errors
+    /// The KV backend's errors.
+    pub async fn rename(&self, tenant: &str, m: &Mapping, new_name: &str) -> Result<Mapping> {
+        let renamed = Mapping { name: new_name.to_owned(), ..m.clone() };
+        self.store(tenant, &renamed).await?;
+        if renamed.name != m.name {
+            let t = self.tenant(tenant)?;
+            let keys = [name_key(m), type_key(m)];
+            let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+            t.batch_delete(&refs).await?;
+        }
+        Ok(renamed)
+    }
+
+    /// What [`ReverseMap::repair`] would do, without doing it. `exists(type, key)` says
+    /// whether the entity still exists in its table.
+    ///
+    /// # Errors
+    /// The KV backend's errors.
+    pub async fn verify<F>(&self, tenant: &str, exists: F) -> Result<RepairReport>
+    where
+        F: AsyncFn(&str, &str) -> bool,
+    {
+        self.check(tenant, exists, false).await
+    }
+
+    /// Makes the tenant's mappings consistent: completes mappings whose reverse key exists
+    /// but whose other keys are missing or stale, and deletes keys of entities that no
+    /// longer exist or that disagree with their entity's reverse key.
+    ///
+    /// # Errors
+    /// The KV backend's errors.
+    pub async fn repair<F>(&self, tenant: &str, exists: F) -> Result<RepairReport>
+    where
+        F: AsyncFn(&str, &str) -> bool,
+    {
+        self.check(tenant, exists, true).await
+    }
+
+    async fn check<F>(&self, tenant: &str, exists: F, fix: bool) -> Result<RepairReport>
+    where
+        F: AsyncFn(&str, &str) -> bool,
+    {
+        let t = self.tenant(tenant)?;
+        let all: BTreeMap<String, Vec<u8>> =
+            t.scan_prefix_all("", WALK_MAX).await?.into_iter().map(|p| (p.key, p.value)).collect();
+        let mut report = RepairReport::default();
+        let mut wanted: BTreeSet<String> = BTreeSet::new();
+        let mut to_write: Vec<Mapping> = Vec::new();
+        // The reverse keys are the truth: one per (entity, type).
+        for (k, v) in all.range("reverse/".to_owned()..) {
+            let Some(rest) = k.strip_prefix("reverse/") else { break };
+            let Some((ek, et)) = rest.rsplit_once('/') else { continue };
+            let Ok(rev) = serde_json::from_slice::<ReverseEntry>(v) else { continue };
+            let m = Mapping {
+                name: rev.name,
+                entity_type: unescape(et),
+                entity_key: unescape(ek),
+                table_name: rev.table_name,
+            };
+            if !exists(&m.entity_type, &m.entity_key).await {
+                report.removed_keys.push(k.clone());
+                continue;
+            }
+            let entries = Self::entries(tenant, &m)?;
+            let complete = entries.iter().all(|(key, val)| all.get(key).is_some_and(|have| payload_eq(have, val)));
+            for (key, _) in &entries {
+                wanted.insert(key.clone());
+            }
+            if complete {
+                report.consistent += 1;
+            } else {
+                report.completed.push(m.clone());
+                to_write.push(m);
+            }
+        }
+        // Name and type keys that no reverse key vouches for.
+        for (k, v) in &all {
+            if k.starts_with("reverse/") || wanted.contains(k) {
+                continue;
+            }
+            let is_mapping =
+                serde_json::from_slice::<NameEntry>(v).is_ok() || serde_json::from_slice::<TypeEntry>(v).is_ok();
+            if is_mapping && k.matches('/').count() == 1 {
+                report.removed_keys.push(k.clone());
+            }
+        }
+        if fix {
+            for m in &to_write {
+                self.store(tenant, m).await?;
+            }
+            for chunk in report.removed_keys.chunks(500) {
+                let refs: Vec<&str> = chunk.iter().map(String::as_str).collect();
+                t.batch_delete(&refs).await?;
+            }
+        }
+        Ok(report)
+    }
+}
+
+/// Payloads are equal as JSON (key order and whitespace of other writers do not matter).
+fn payload_eq(a: &[u8], b: &[u8]) -> bool {
+    match (serde_json::from_slice::<serde_json::Value>(a), serde_json::from_slice::<serde_json::Value>(b)) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => a == b,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_the_replaced_systems_bytes() {
+        let m = Mapping {
+            name: "UserManual".into(),
+            entity_type: "document".into(),
+            entity_key: "doc456".into(),
+            table_name: "document".into(),
+        };
+        let e = ReverseMap::entries("tenant-1", &m).unwrap();
+        assert_eq!(e[0].0, "UserManual/document");
+        assert_eq!(
+            serde_json::from_slice::<serde_json::Value>(&e[0].1).unwrap(),
+            serde_json::json!({"entity_type": "document", "entity_name": "UserManual", "entity_key": "doc456"})
+        );
+        assert_eq!(e[1].0, "document/UserManual");
+        assert_eq!(
+            serde_json::from_slice::<serde_json::Value>(&e[1].1).unwrap(),
+            serde_json::json!({"entity_key": "doc456", "table_name": "document", "tenant_id": "tenant-1", "entity_type": "document", "name": "UserManual"})
+        );
+        assert_eq!(e[2].0, "reverse/doc456/document");
+        assert_eq!(
+            serde_json::from_slice::<serde_json::Value>(&e[2].1).unwrap(),
+            serde_json::json!({"name": "UserManual", "entity_type": "document", "table_name": "document"})
+        );
+    }
+
+    #[test]
+    fn only_separators_are_escaped() {
+        assert_eq!(escape("Sarah Chen"), "Sarah Chen");
+        assert_eq!(escape("a/b%c"), "a%2Fb%25c");
+        assert_eq!(unescape(&escape("a/b%c%2F")), "a/b%c%2F");
+    }
+}
