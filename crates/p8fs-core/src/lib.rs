@@ -5,11 +5,13 @@
 #![warn(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+mod api;
 mod config;
 pub mod embed;
 mod error;
 mod kv;
 
+pub use api::{EmbedderSettings, P8fs, Settings, StoredEntity};
 pub use config::{DEFAULT_DATA_DIR, SqlConfig, connect_sql};
 pub use error::{Error, Result};
 pub use kv::{KvSettings, connect_kv};

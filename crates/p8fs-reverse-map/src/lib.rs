@@ -21,4 +21,4 @@
 
 mod map;
 
-pub use map::{Mapping, NameEntry, RepairReport, ReverseEntry, ReverseMap, TypeEntry, escape};
+pub use map::{EntityCheck, Mapping, NameEntry, RepairReport, ReverseEntry, ReverseMap, TypeEntry, escape};

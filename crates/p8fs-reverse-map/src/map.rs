@@ -110,6 +110,21 @@ fn parse<T: for<'de> Deserialize<'de>>(p: &KvPair) -> Option<T> {
     serde_json::from_slice(&p.value).ok()
 }
 
+/// Tells repair whether an entity still exists. Plain closures `Fn(&str, &str) -> bool`
+/// implement it; asynchronous checks (a database lookup) implement it directly.
+#[async_trait::async_trait]
+pub trait EntityCheck: Send + Sync {
+    /// Whether the entity of `entity_type` with `entity_key` exists.
+    async fn exists(&self, entity_type: &str, entity_key: &str) -> bool;
+}
+
+#[async_trait::async_trait]
+impl<F: Fn(&str, &str) -> bool + Send + Sync> EntityCheck for F {
+    async fn exists(&self, entity_type: &str, entity_key: &str) -> bool {
+        self(entity_type, entity_key)
+    }
+}
+
 /// Most entries read when walking all of a tenant's mappings (verify, repair).
 const WALK_MAX: usize = 1_000_000;
 
@@ -268,10 +283,7 @@ impl ReverseMap {
     ///
     /// # Errors
     /// The KV backend's errors.
-    pub async fn verify<F>(&self, tenant: &str, exists: F) -> Result<RepairReport>
-    where
-        F: AsyncFn(&str, &str) -> bool,
-    {
+    pub async fn verify(&self, tenant: &str, exists: &dyn EntityCheck) -> Result<RepairReport> {
         self.check(tenant, exists, false).await
     }
 
@@ -281,17 +293,11 @@ impl ReverseMap {
     ///
     /// # Errors
     /// The KV backend's errors.
-    pub async fn repair<F>(&self, tenant: &str, exists: F) -> Result<RepairReport>
-    where
-        F: AsyncFn(&str, &str) -> bool,
-    {
+    pub async fn repair(&self, tenant: &str, exists: &dyn EntityCheck) -> Result<RepairReport> {
         self.check(tenant, exists, true).await
     }
 
-    async fn check<F>(&self, tenant: &str, exists: F, fix: bool) -> Result<RepairReport>
-    where
-        F: AsyncFn(&str, &str) -> bool,
-    {
+    async fn check(&self, tenant: &str, exists: &dyn EntityCheck, fix: bool) -> Result<RepairReport> {
         let t = self.tenant(tenant)?;
         let all: BTreeMap<String, Vec<u8>> =
             t.scan_prefix_all("", WALK_MAX).await?.into_iter().map(|p| (p.key, p.value)).collect();
@@ -309,7 +315,7 @@ impl ReverseMap {
                 entity_key: unescape(ek),
                 table_name: rev.table_name,
             };
-            if !exists(&m.entity_type, &m.entity_key).await {
+            if !exists.exists(&m.entity_type, &m.entity_key).await {
                 report.removed_keys.push(k.clone());
                 continue;
             }

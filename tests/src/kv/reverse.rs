@@ -144,8 +144,8 @@ pub(crate) async fn reverse_map_repair_restores_consistency(ctx: Ctx) -> Result<
     map.store(ts, &Mapping { name: "After".into(), ..r.clone() }).await?;
     // 4. A mapping whose entity was deleted.
     map.store(ts, &m("Gone", "document", "x1")).await?;
-    let exists = async |_ty: &str, key: &str| key != "x1";
-    let report = map.verify(ts, exists).await?;
+    let exists = |_ty: &str, key: &str| key != "x1";
+    let report = map.verify(ts, &exists).await?;
     ensure!(report.consistent == 2, "consistent: {report:?}");
     ensure!(report.completed.len() == 1 && report.completed[0].name == "Partial", "{report:?}");
     let mut removed = report.removed_keys.clone();
@@ -155,9 +155,9 @@ pub(crate) async fn reverse_map_repair_restores_consistency(ctx: Ctx) -> Result<
         "removed: {removed:?}"
     );
     ensure!(raw.get("Before/document").await?.is_some(), "verify must not change anything");
-    let fixed = map.repair(ts, exists).await?;
+    let fixed = map.repair(ts, &exists).await?;
     ensure!(fixed == report, "repair did other than verify said");
-    let after = map.verify(ts, exists).await?;
+    let after = map.verify(ts, &exists).await?;
     ensure!(after.is_clean() && after.consistent == 3, "not clean after repair: {after:?}");
     ensure!(map.lookup(ts, "document", "Partial").await?.is_some(), "partial mapping not completed");
     ensure!(map.lookup(ts, "document", "Before").await?.is_none(), "stale rename keys remain");

@@ -1,5 +1,6 @@
 //! SQL suites: run on every SQL backend (SQLite, PostgreSQL, MariaDB, TiDB when given).
 
+pub mod core_api;
 mod entity;
 mod probe;
 mod vector;
@@ -27,6 +28,10 @@ pub fn cases() -> Vec<Case> {
         case!(Suite::Sql, entity::metadata_cache_hits_issue_no_query),
         case!(Suite::Sql, entity::hostile_values_are_stored_and_matched_literally),
         case!(Suite::Sql, entity::rust_structs_round_trip_through_serde),
+        case!(Suite::Sql, core_api::core_finds_entities_by_name_and_storage_key),
+        case!(Suite::Sql, core_api::core_isolates_tenants_with_the_same_name),
+        case!(Suite::Sql, core_api::core_delete_and_rename_update_mappings),
+        case!(Suite::EmbeddedKv, core_api::core_repair_after_crash_between_row_and_mapping),
         case!(Suite::Sql, vector::exact_search_equals_brute_force),
         case!(Suite::Sql, vector::index_search_keeps_recall),
         case!(Suite::Sql, vector::semantic_search_joins_on_id_and_dedupes),

@@ -336,3 +336,26 @@ pub fn count_embeddings<D: Dialect>(d: D, model: &Model, layout: &Layout, tenant
         .to_owned();
     d.build_query(&q)
 }
+
+/// Changes an entity's business key (by id, in the tenant).
+///
+/// # Errors
+/// A model without a key field.
+pub fn rename_key<D: Dialect>(
+    d: D,
+    model: &Model,
+    layout: &Layout,
+    tenant: &str,
+    id: &str,
+    new_key: &str,
+    now: DateTime<Utc>,
+) -> Result<Statement> {
+    let k = model.key_field().ok_or_else(|| Error::invalid_input(format!("{model} has no key field")))?;
+    let q = Query::update()
+        .table(layout.table(d, model.name()))
+        .value(a(k), new_key)
+        .value(a("updated_at"), Expr::val(d.timestamp_value(now)))
+        .cond_where(scope(model, tenant).add(Expr::col(a("id")).eq(id)))
+        .to_owned();
+    Ok(d.build_query(&q))
+}

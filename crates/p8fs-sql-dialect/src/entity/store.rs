@@ -517,6 +517,24 @@ impl EntityStore {
         self.db.execute(&stmt).await
     }
 
+    /// Changes an entity's business key; `false` when there is no such entity.
+    ///
+    /// # Errors
+    /// A unique violation when the new key is taken; a model without a key field.
+    pub async fn rename_key(&self, model: &Model, tenant: &str, id: &str, new_key: &str) -> Result<bool> {
+        check_tenant(tenant)?;
+        let stmt = with_dialect!(self.db.dialect(), |d| dml::rename_key(
+            d,
+            model,
+            &self.layout,
+            tenant,
+            id,
+            new_key,
+            Utc::now()
+        ))?;
+        Ok(self.db.execute(&stmt).await? > 0)
+    }
+
     /// How many embedding rows an entity has.
     ///
     /// # Errors

@@ -1,0 +1,481 @@
+//! [`P8fs`]: entities, embeddings, key-value state and reverse mappings behind one API.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::{Arc, RwLock};
+
+use p8fs_kv::{Kv, KvBackend};
+use p8fs_reverse_map::{EntityCheck, Mapping, RepairReport, ReverseMap};
+use p8fs_sql_dialect::SqlExecutor;
+use p8fs_sql_dialect::entity::{
+    EntityEmbeddings, EntityQuery, EntityStore, Layout, Migration, SearchOptions, SearchResult, SemanticHit,
+    UpsertResult,
+};
+use p8fs_sql_dialect::model::{Model, core_models};
+use serde::Serialize;
+use serde_json::{Map, Value as Json};
+
+use crate::embed::{Embedder, LexicalEmbedder, OpenAiConfig, OpenAiEmbedder};
+use crate::{Error, KvSettings, Result, SqlConfig, connect_kv, connect_sql};
+
+/// Which embedder to use.
+#[derive(Debug, Clone)]
+pub enum EmbedderSettings {
+    /// The offline lexical embedder of this dimension.
+    Lexical {
+        /// Dimension (the core models use 384).
+        dim: usize,
+    },
+    /// An OpenAI-compatible service.
+    OpenAi(OpenAiConfig),
+}
+
+/// Everything [`P8fs::open`] needs, parsed once.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The SQL provider.
+    pub sql: SqlConfig,
+    /// The KV backend.
+    pub kv: KvSettings,
+    /// The embedder.
+    pub embedder: EmbedderSettings,
+}
+
+impl Settings {
+    /// The embedded default under `data_dir`: SQLite, the embedded KV store, the lexical
+    /// embedder.
+    pub fn embedded(data_dir: &Path) -> Self {
+        Self {
+            sql: SqlConfig::embedded(data_dir),
+            kv: KvSettings::embedded(data_dir),
+            embedder: EmbedderSettings::Lexical { dim: 384 },
+        }
+    }
+
+    /// From the environment: the `P8FS_*` variables of [`SqlConfig::from_vars`] and
+    /// [`KvSettings::from_vars`], and `P8FS_EMBEDDING_URL`, `P8FS_EMBEDDING_MODEL`,
+    /// `P8FS_EMBEDDING_DIM`, `P8FS_EMBEDDING_API_KEY` (without a URL: the lexical embedder);
+    /// `data_dir` for the embedded parts.
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming the variable and the valid values.
+    pub fn from_vars(get: impl Fn(&str) -> Option<String>, data_dir: &Path) -> Result<Self> {
+        let mut sql = SqlConfig::from_vars(&get)?;
+        if let SqlConfig::Sqlite { .. } = sql
+            && get("P8FS_SQLITE_PATH").is_none()
+        {
+            sql = SqlConfig::embedded(data_dir);
+        }
+        let kv = KvSettings::from_vars(&get, data_dir)?;
+        let dim = match get("P8FS_EMBEDDING_DIM") {
+            Some(d) => d
+                .parse::<usize>()
+                .map_err(|_| Error::Config(format!("P8FS_EMBEDDING_DIM must be a number, got {d:?}")))?,
+            None => 384,
+        };
+        let embedder = match get("P8FS_EMBEDDING_URL") {
+            Some(url) => {
+                let mut c = OpenAiConfig::new(
+                    url,
+                    get("P8FS_EMBEDDING_MODEL").unwrap_or_else(|| "text-embedding-3-small".into()),
+                    dim,
+                );
+                c.api_key = get("P8FS_EMBEDDING_API_KEY");
+                EmbedderSettings::OpenAi(c)
+            }
+            None => EmbedderSettings::Lexical { dim },
+        };
+        Ok(Self { sql, kv, embedder })
+    }
+}
+
+/// What storing an entity produced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StoredEntity {
+    /// The entity's id.
+    pub id: String,
+    /// `TYPE/ID`, as `get_entities_by_storage_key` takes it.
+    pub storage_key: String,
+    /// The entity type.
+    pub entity_type: String,
+    /// The name it was stored under.
+    pub name: String,
+    /// The tenant.
+    pub tenant: String,
+}
+
+/// The p8fs API.
+#[derive(Debug)]
+pub struct P8fs {
+    entities: EntityStore,
+    kv: Kv,
+    map: ReverseMap,
+    embedder: Arc<dyn Embedder>,
+    models: RwLock<BTreeMap<String, Model>>,
+}
+
+/// A test hook: when `P8FS_FAILPOINT` names this point, the process aborts here (used to
+/// prove that `repair` restores consistency after a crash between two writes).
+fn failpoint(name: &str) {
+    if std::env::var("P8FS_FAILPOINT").is_ok_and(|v| v == name) {
+        std::process::abort();
+    }
+}
+
+impl P8fs {
+    /// Connects everything `settings` names and registers the core models.
+    ///
+    /// # Errors
+    /// The SQL provider's, the KV backend's or the embedder's configuration errors.
+    pub async fn open(settings: &Settings) -> Result<Self> {
+        let sql = connect_sql(&settings.sql).await?;
+        let kv = connect_kv(&settings.kv).await?;
+        let embedder: Arc<dyn Embedder> = match &settings.embedder {
+            EmbedderSettings::Lexical { dim } => Arc::new(LexicalEmbedder::new(*dim)),
+            EmbedderSettings::OpenAi(c) => Arc::new(OpenAiEmbedder::new(c.clone())?),
+        };
+        Ok(Self::from_parts(sql, kv, embedder))
+    }
+
+    /// From parts built in code (any provider, any KV backend, any embedder).
+    pub fn from_parts(sql: Arc<dyn SqlExecutor>, kv: Arc<dyn KvBackend>, embedder: Arc<dyn Embedder>) -> Self {
+        Self::with_layout(sql, Layout::default(), kv, embedder)
+    }
+
+    /// From parts, with explicit schemas.
+    pub fn with_layout(
+        sql: Arc<dyn SqlExecutor>,
+        layout: Layout,
+        kv: Arc<dyn KvBackend>,
+        embedder: Arc<dyn Embedder>,
+    ) -> Self {
+        let kv = Kv::new(kv);
+        let models = core_models().into_iter().map(|m| (m.name().to_owned(), m)).collect();
+        Self {
+            entities: EntityStore::new(sql, layout),
+            map: ReverseMap::new(kv.clone()),
+            kv,
+            embedder,
+            models: RwLock::new(models),
+        }
+    }
+
+    /// The entity store.
+    pub fn entities(&self) -> &EntityStore {
+        &self.entities
+    }
+
+    /// The KV store.
+    pub fn kv(&self) -> &Kv {
+        &self.kv
+    }
+
+    /// The reverse mappings.
+    pub fn mappings(&self) -> &ReverseMap {
+        &self.map
+    }
+
+    /// The embedder.
+    pub fn embedder(&self) -> &Arc<dyn Embedder> {
+        &self.embedder
+    }
+
+    /// Adds (or replaces) a model.
+    pub fn register_model(&self, model: Model) {
+        if let Ok(mut m) = self.models.write() {
+            m.insert(model.name().to_owned(), model);
+        }
+    }
+
+    /// A registered model by entity type.
+    ///
+    /// # Errors
+    /// [`Error::Config`] listing the known types.
+    pub fn model(&self, entity_type: &str) -> Result<Model> {
+        let models = self.models.read().map_err(|_| Error::Config("model registry poisoned".into()))?;
+        models.get(entity_type).cloned().ok_or_else(|| {
+            Error::Config(format!(
+                "unknown entity type {entity_type:?}; known: {}",
+                models.keys().cloned().collect::<Vec<_>>().join(", ")
+            ))
+        })
+    }
+
+    /// Every registered model.
+    pub fn models(&self) -> Vec<Model> {
+        self.models.read().map(|m| m.values().cloned().collect()).unwrap_or_default()
+    }
+
+    /// Creates or updates every registered model's tables.
+    ///
+    /// # Errors
+    /// The engine's errors.
+    pub async fn migrate(&self) -> Result<Vec<(String, Migration)>> {
+        let mut out = Vec::new();
+        for m in self.models() {
+            out.push((m.name().to_owned(), self.entities.migrate(&m).await?));
+        }
+        Ok(out)
+    }
+
+    /// The embeddings of an entity's embedded text fields.
+    async fn embed(&self, model: &Model, data: &Map<String, Json>) -> Result<EntityEmbeddings> {
+        let fields: Vec<(&str, String)> = model
+            .embedding_fields()
+            .filter_map(|f| {
+                data.get(&f.name)
+                    .and_then(Json::as_str)
+                    .filter(|s| !s.is_empty())
+                    .map(|s| (f.name.as_str(), s.to_owned()))
+            })
+            .collect();
+        if fields.is_empty() {
+            return Ok(Vec::new());
+        }
+        let texts: Vec<String> = fields.iter().map(|f| f.1.clone()).collect();
+        let vectors = self.embedder.embed(&texts).await?;
+        Ok(fields.into_iter().map(|f| f.0.to_owned()).zip(vectors).collect())
+    }
+
+    /// Stores an entity under `name` (its business key), with the embeddings of its
+    /// embedded fields (same transaction as the row), then its three mapping keys (one KV
+    /// request). A crash between the two leaves a row without a mapping, which
+    /// [`P8fs::repair`] completes.
+    ///
+    /// # Errors
+    /// An unknown type, a name that disagrees with the data's key field, invalid data;
+    /// the engine's, the embedder's and the KV backend's errors.
+    pub async fn store_entity_with_reverse_mapping(
+        &self,
+        name: &str,
+        entity_type: &str,
+        mut data: Map<String, Json>,
+        tenant: &str,
+    ) -> Result<StoredEntity> {
+        let model = self.model(entity_type)?;
+        if let Some(k) = model.key_field() {
+            match data.get(k) {
+                None => {
+                    data.insert(k.to_owned(), Json::String(name.to_owned()));
+                }
+                Some(Json::String(v)) if v == name => {}
+                Some(other) => {
+                    return Err(Error::Config(format!(
+                        "{entity_type}: name {name:?} differs from the data's {k} {other}"
+                    )));
+                }
+            }
+        }
+        let embeddings = self.embed(&model, &data).await?;
+        let r = self
+            .entities
+            .batch_upsert_with_embeddings(&model, tenant, std::slice::from_ref(&data), &[embeddings])
+            .await?;
+        let id = r.ids.first().cloned().ok_or_else(|| Error::Config("upsert returned no id".into()))?;
+        failpoint("after_entity_commit");
+        let mapping = Mapping {
+            name: name.to_owned(),
+            entity_type: entity_type.to_owned(),
+            entity_key: id.clone(),
+            table_name: model.name().to_owned(),
+        };
+        self.map.store(tenant, &mapping).await?;
+        Ok(StoredEntity {
+            storage_key: format!("{entity_type}/{id}"),
+            id,
+            entity_type: entity_type.to_owned(),
+            name: name.to_owned(),
+            tenant: tenant.to_owned(),
+        })
+    }
+
+    /// Upserts entities (with their embeddings) without mappings.
+    ///
+    /// # Errors
+    /// As [`EntityStore::batch_upsert_with_embeddings`].
+    pub async fn upsert(
+        &self,
+        entity_type: &str,
+        tenant: &str,
+        entities: &[Map<String, Json>],
+    ) -> Result<UpsertResult> {
+        let model = self.model(entity_type)?;
+        let mut embeddings = Vec::with_capacity(entities.len());
+        for e in entities {
+            embeddings.push(self.embed(&model, e).await?);
+        }
+        Ok(self.entities.batch_upsert_with_embeddings(&model, tenant, entities, &embeddings).await?)
+    }
+
+    /// The entity of `entity_type` called `name`, through its mapping (or its key field
+    /// when the mapping is missing).
+    ///
+    /// # Errors
+    /// An unknown type; the backends' errors.
+    pub async fn get_entity_by_name(
+        &self,
+        name: &str,
+        entity_type: &str,
+        tenant: &str,
+    ) -> Result<Option<Map<String, Json>>> {
+        let model = self.model(entity_type)?;
+        if let Some(e) = self.map.lookup(tenant, entity_type, name).await?
+            && let Some(row) = self.entities.get(&model, tenant, &e.entity_key).await?
+        {
+            return Ok(Some(row));
+        }
+        if model.key_field().is_some() {
+            return Ok(self.entities.get_by_key(&model, tenant, name).await?);
+        }
+        Ok(None)
+    }
+
+    /// The entity a storage key (`TYPE/ID`) names (as a list, as the replaced API did).
+    ///
+    /// # Errors
+    /// [`Error::Config`] for a key without `/` or of an unknown type; the engine's errors.
+    pub async fn get_entities_by_storage_key(&self, storage_key: &str, tenant: &str) -> Result<Vec<Map<String, Json>>> {
+        let (ty, id) = storage_key
+            .split_once('/')
+            .filter(|(t, i)| !t.is_empty() && !i.is_empty())
+            .ok_or_else(|| Error::Config(format!("storage key {storage_key:?} must look like TYPE/ID")))?;
+        let model = self.model(ty)?;
+        Ok(self.entities.get(&model, tenant, id).await?.into_iter().collect())
+    }
+
+    /// The tenant's entities of a type matching `query`.
+    ///
+    /// # Errors
+    /// As [`EntityStore::select`].
+    pub async fn select(&self, entity_type: &str, tenant: &str, query: &EntityQuery) -> Result<Vec<Map<String, Json>>> {
+        Ok(self.entities.select(&self.model(entity_type)?, tenant, query).await?)
+    }
+
+    /// Deletes an entity, its embeddings and its mapping.
+    ///
+    /// # Errors
+    /// The backends' errors.
+    pub async fn delete_entity(&self, entity_type: &str, id: &str, tenant: &str) -> Result<bool> {
+        let model = self.model(entity_type)?;
+        let name = self.map.reverse(tenant, id, entity_type).await?.map(|r| r.name);
+        let deleted = self.entities.delete(&model, tenant, id).await?;
+        if let Some(name) = name {
+            let m = Mapping {
+                name,
+                entity_type: entity_type.to_owned(),
+                entity_key: id.to_owned(),
+                table_name: model.name().to_owned(),
+            };
+            self.map.delete(tenant, &m).await?;
+        }
+        Ok(deleted)
+    }
+
+    /// Renames an entity: its key field and its mapping.
+    ///
+    /// # Errors
+    /// An unknown entity or type; a model without a key field; the backends' errors.
+    pub async fn rename_entity(&self, entity_type: &str, id: &str, new_name: &str, tenant: &str) -> Result<()> {
+        let model = self.model(entity_type)?;
+        let k = model.key_field().ok_or_else(|| Error::Config(format!("{entity_type} has no key field to rename")))?;
+        let old = self
+            .entities
+            .get(&model, tenant, id)
+            .await?
+            .ok_or_else(|| Error::Config(format!("no {entity_type} with id {id}")))?;
+        let old_name = old.get(k).and_then(Json::as_str).unwrap_or_default().to_owned();
+        // An update of the key column by id: an upsert would match by key and create a
+        // second entity.
+        self.entities.rename_key(&model, tenant, id, new_name).await?;
+        let m = Mapping {
+            name: old_name,
+            entity_type: entity_type.to_owned(),
+            entity_key: id.to_owned(),
+            table_name: model.name().to_owned(),
+        };
+        self.map.rename(tenant, &m, new_name).await?;
+        Ok(())
+    }
+
+    /// Semantic search by text, through the embedder.
+    ///
+    /// # Errors
+    /// The embedder's and the engine's errors.
+    pub async fn semantic_search(
+        &self,
+        entity_type: &str,
+        tenant: &str,
+        text: &str,
+        opts: &SearchOptions,
+    ) -> Result<SearchResult<SemanticHit>> {
+        let model = self.model(entity_type)?;
+        let q =
+            self.embedder.embed(&[text.to_owned()]).await?.pop().ok_or_else(|| Error::Embedding("no vector".into()))?;
+        Ok(self.entities.semantic_search(&model, tenant, &q, opts).await?)
+    }
+
+    /// Makes the tenant's mappings agree with its entities: every keyed entity gets its
+    /// mapping (a crash after the row commit leaves none), and mappings of missing entities
+    /// or stale names are removed.
+    ///
+    /// # Errors
+    /// The backends' errors.
+    pub async fn repair(&self, tenant: &str) -> Result<RepairReport> {
+        let mut written = Vec::new();
+        for model in self.models() {
+            let Some(k) = model.key_field() else { continue };
+            if !model.tenant_isolated() || !self.entities.table_exists(&model).await? {
+                continue;
+            }
+            let mut offset = 0u64;
+            loop {
+                let q = EntityQuery::parse(&model, &Map::new(), &[], Some(500), Some(offset))?;
+                let rows = self.entities.select(&model, tenant, &q).await?;
+                for row in &rows {
+                    let (Some(id), Some(name)) =
+                        (row.get("id").and_then(Json::as_str), row.get(k).and_then(Json::as_str))
+                    else {
+                        continue;
+                    };
+                    let current = self.map.reverse(tenant, id, model.name()).await?;
+                    if current.as_ref().is_none_or(|r| r.name != name) {
+                        let m = Mapping {
+                            name: name.to_owned(),
+                            entity_type: model.name().to_owned(),
+                            entity_key: id.to_owned(),
+                            table_name: model.name().to_owned(),
+                        };
+                        self.map.store(tenant, &m).await?;
+                        written.push(m);
+                    }
+                }
+                if rows.len() < 500 {
+                    break;
+                }
+                offset += 500;
+            }
+        }
+        let check = Exists { p8fs: self, tenant };
+        let mut report = self.map.repair(tenant, &check).await?;
+        report.completed.extend(written);
+        Ok(report)
+    }
+}
+
+/// Repair's view of the entity tables.
+struct Exists<'a> {
+    p8fs: &'a P8fs,
+    tenant: &'a str,
+}
+
+#[async_trait::async_trait]
+impl EntityCheck for Exists<'_> {
+    async fn exists(&self, entity_type: &str, entity_key: &str) -> bool {
+        match self.p8fs.model(entity_type) {
+            // Unreadable counts as existing: repair never deletes on a transient error.
+            Ok(m) => self.p8fs.entities.get(&m, self.tenant, entity_key).await.map_or(true, |r| r.is_some()),
+            // A type this process does not know: keep its mappings.
+            Err(_) => true,
+        }
+    }
+}

@@ -1,0 +1,191 @@
+//! The p8fs-core API on every SQL provider: store with reverse mapping, find by name and by
+//! storage key, cross-type names, tenant isolation, delete and rename, search by text, and
+//! repair after a crash between the row commit and the mapping write.
+
+use std::sync::Arc;
+
+use anyhow::{Context, Result, ensure};
+use p8fs_core::embed::LexicalEmbedder;
+use p8fs_core::{Error as CoreError, P8fs};
+use p8fs_sql_dialect::entity::{Layout, SearchOptions};
+use p8fs_sql_dialect::{DialectKind, Statement};
+use serde_json::{Map, Value, json};
+
+use crate::harness::Ctx;
+
+fn obj(v: Value) -> Map<String, Value> {
+    v.as_object().cloned().unwrap_or_default()
+}
+
+/// A P8fs on this test's schemas (dropped afterwards), KV in the embedded store (SQLite
+/// backend) or in the same database's KV table (server backends), core models migrated.
+async fn with_core<F>(ctx: &Ctx, body: F) -> Result<()>
+where
+    F: AsyncFnOnce(&P8fs) -> Result<()>,
+{
+    let sql = ctx.env.sql(&ctx.scratch).await?;
+    let (schema, emb) = (ctx.scratch.clone(), format!("{}_e", ctx.scratch));
+    let kv: Arc<dyn p8fs_kv::KvBackend> = match sql.dialect() {
+        DialectKind::Sqlite => Arc::new(ctx.env.embedded_store(&ctx.scratch)?),
+        _ => Arc::new(p8fs_kv::SqlStore::open(Arc::clone(&sql)).await?),
+    };
+    let p = P8fs::with_layout(
+        Arc::clone(&sql),
+        Layout::new(Some(&schema), Some(&emb))?,
+        kv,
+        Arc::new(LexicalEmbedder::new(384)),
+    );
+    let result = async {
+        p.migrate().await?;
+        body(&p).await
+    }
+    .await;
+    for s in [&schema, &emb] {
+        let stmt = match sql.dialect() {
+            DialectKind::Postgres => format!("DROP SCHEMA IF EXISTS \"{s}\" CASCADE"),
+            DialectKind::MariaDb | DialectKind::Tidb => format!("DROP DATABASE IF EXISTS `{s}`"),
+            DialectKind::Sqlite => continue,
+        };
+        sql.execute(&Statement::raw(stmt)).await?;
+    }
+    result
+}
+
+pub(crate) async fn core_finds_entities_by_name_and_storage_key(ctx: Ctx) -> Result<()> {
+    let tenant = ctx.scratch.clone();
+    with_core(&ctx, async |p| {
+        let s = p
+            .store_entity_with_reverse_mapping(
+                "UserManual",
+                "resources",
+                obj(json!({"content": "How to use the device", "category": "docs"})),
+                &tenant,
+            )
+            .await?;
+        ensure!(s.storage_key == format!("resources/{}", s.id), "storage key {}", s.storage_key);
+        let by_name = p.get_entity_by_name("UserManual", "resources", &tenant).await?.context("by name")?;
+        ensure!(by_name["id"] == json!(s.id) && by_name["category"] == json!("docs"));
+        let by_key = p.get_entities_by_storage_key(&s.storage_key, &tenant).await?;
+        ensure!(by_key.len() == 1 && by_key[0] == by_name, "by storage key: {by_key:?}");
+        ensure!(
+            p.entities().count_embeddings(&p8fs_sql_dialect::model::resources(), &tenant, &s.id).await? == 1,
+            "content not embedded"
+        );
+        let bad = p.get_entities_by_storage_key("no-slash", &tenant).await.unwrap_err();
+        ensure!(matches!(bad, CoreError::Config(_)), "{bad}");
+        ensure!(p.get_entities_by_storage_key("nosuchtype/x", &tenant).await.is_err());
+        // The same name as another entity type.
+        let m = p
+            .store_entity_with_reverse_mapping(
+                "UserManual",
+                "moments",
+                obj(json!({"content": "reading the manual"})),
+                &tenant,
+            )
+            .await?;
+        let mut types: Vec<String> =
+            p.mappings().lookup_by_name(&tenant, "UserManual").await?.into_iter().map(|e| e.entity_type).collect();
+        types.sort();
+        ensure!(types == ["moments", "resources"], "{types:?}");
+        ensure!(p.get_entity_by_name("UserManual", "moments", &tenant).await?.context("moment")?["id"] == json!(m.id));
+        // Search by text through the embedder.
+        let hits =
+            p.semantic_search("resources", &tenant, "how do I use the device", &SearchOptions::default()).await?;
+        ensure!(hits.hits.first().map(|h| h.entity["name"].clone()) == Some(json!("UserManual")), "{:?}", hits.hits);
+        Ok(())
+    })
+    .await
+}
+
+pub(crate) async fn core_isolates_tenants_with_the_same_name(ctx: Ctx) -> Result<()> {
+    let (a, b) = (format!("{}a", ctx.scratch), format!("{}b", ctx.scratch));
+    with_core(&ctx, async |p| {
+        let ea =
+            p.store_entity_with_reverse_mapping("Sarah Chen", "resources", obj(json!({"summary": "in a"})), &a).await?;
+        let eb =
+            p.store_entity_with_reverse_mapping("Sarah Chen", "resources", obj(json!({"summary": "in b"})), &b).await?;
+        ensure!(ea.id != eb.id, "one entity for two tenants");
+        ensure!(p.get_entity_by_name("Sarah Chen", "resources", &a).await?.context("a")?["summary"] == json!("in a"));
+        ensure!(p.get_entity_by_name("Sarah Chen", "resources", &b).await?.context("b")?["summary"] == json!("in b"));
+        ensure!(
+            p.get_entities_by_storage_key(&ea.storage_key, &b).await?.is_empty(),
+            "tenant b reads a's entity by storage key"
+        );
+        let only_a = p.store_entity_with_reverse_mapping("OnlyA", "resources", obj(json!({})), &a).await?;
+        ensure!(p.get_entity_by_name("OnlyA", "resources", &b).await?.is_none(), "a name of tenant a found from b");
+        ensure!(!p.delete_entity("resources", &only_a.id, &b).await?, "tenant b deleted a's entity");
+        ensure!(p.get_entity_by_name("OnlyA", "resources", &a).await?.is_some());
+        Ok(())
+    })
+    .await
+}
+
+pub(crate) async fn core_delete_and_rename_update_mappings(ctx: Ctx) -> Result<()> {
+    let t = ctx.scratch.clone();
+    with_core(&ctx, async |p| {
+        let e = p.store_entity_with_reverse_mapping("Draft", "resources", obj(json!({"content": "text"})), &t).await?;
+        p.rename_entity("resources", &e.id, "Final", &t).await?;
+        ensure!(p.get_entity_by_name("Draft", "resources", &t).await?.is_none(), "old name still finds it");
+        let f = p.get_entity_by_name("Final", "resources", &t).await?.context("new name")?;
+        ensure!(f["id"] == json!(e.id) && f["name"] == json!("Final"));
+        ensure!(p.mappings().reverse(&t, &e.id, "resources").await?.context("reverse")?.name == "Final");
+        ensure!(p.delete_entity("resources", &e.id, &t).await?);
+        ensure!(p.get_entity_by_name("Final", "resources", &t).await?.is_none());
+        ensure!(p.mappings().lookup_by_name(&t, "Final").await?.is_empty(), "mapping outlived its entity");
+        ensure!(p.repair(&t).await?.is_clean(), "repair found something after delete");
+        Ok(())
+    })
+    .await
+}
+
+/// The variable that turns the conformance binary into the core fault test's child.
+pub const FAULT_CHILD_ENV: &str = "P8FS_CORE_FAULT_CHILD";
+
+/// The child: stores one entity with `P8FS_FAILPOINT=after_entity_commit`, so the process
+/// aborts after the row commits and before the mapping is written.
+pub fn fault_child_main(dir: &str) -> Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    rt.block_on(async {
+        let p = P8fs::open(&p8fs_core::Settings::embedded(std::path::Path::new(dir))).await?;
+        p.migrate().await?;
+        p.store_entity_with_reverse_mapping(
+            "Crashed",
+            "resources",
+            obj(json!({"content": "half written"})),
+            "tenant-x",
+        )
+        .await?;
+        anyhow::bail!("the failpoint did not abort the process")
+    })
+}
+
+pub(crate) async fn core_repair_after_crash_between_row_and_mapping(ctx: Ctx) -> Result<()> {
+    let dir = std::env::temp_dir().join(format!("p8fs-test-{}-core", ctx.scratch));
+    let exe = std::env::current_exe()?;
+    let d = dir.clone();
+    let status = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(exe)
+            .env(FAULT_CHILD_ENV, &d)
+            .env("P8FS_FAILPOINT", "after_entity_commit")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+    })
+    .await??;
+    ensure!(!status.success(), "the child was not killed at the failpoint ({status})");
+    let p = P8fs::open(&p8fs_core::Settings::embedded(&dir)).await?;
+    let row = p.entities().get_by_key(&p8fs_sql_dialect::model::resources(), "tenant-x", "Crashed").await?;
+    let row = row.context("the row did not commit before the crash")?;
+    ensure!(
+        p.mappings().lookup("tenant-x", "resources", "Crashed").await?.is_none(),
+        "the mapping was written before the crash?"
+    );
+    let report = p.repair("tenant-x").await?;
+    ensure!(report.completed.len() == 1, "repair: {report:?}");
+    let entry = p.mappings().lookup("tenant-x", "resources", "Crashed").await?.context("mapping not restored")?;
+    ensure!(json!(entry.entity_key) == row["id"], "restored mapping points elsewhere");
+    ensure!(p.repair("tenant-x").await?.is_clean(), "second repair not clean");
+    drop(p);
+    std::fs::remove_dir_all(&dir).ok();
+    Ok(())
+}
