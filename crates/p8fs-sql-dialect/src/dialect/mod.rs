@@ -4,6 +4,7 @@
 //! binding, the version query); everything standard goes through sea-query.
 
 mod mariadb;
+mod mysql_family;
 mod postgres;
 mod sqlite;
 mod tidb;

@@ -18,72 +18,7 @@ impl Dialect for Tidb {
     const INLINE_INDEXES: bool = true;
     const VECTOR_OUTPUT: VectorOutput = VectorOutput::Text;
 
-    fn build_query<S: QueryStatementWriter>(&self, stmt: &S) -> Statement {
-        build_with(stmt, MysqlQueryBuilder)
-    }
-
-    fn build_schema<S: SchemaStatementBuilder>(&self, stmt: &S) -> Statement {
-        Statement::raw(stmt.build(MysqlQueryBuilder))
-    }
-
-    const QUOTE: char = '`';
-    const SCHEMAS: bool = true;
-
-    fn create_schema(&self, name: &str) -> Option<Statement> {
-        Some(Statement::raw(format!("CREATE DATABASE IF NOT EXISTS {}", self.quote_ident(name))))
-    }
-
-    fn text_column(&self) -> ColumnType {
-        ColumnType::custom("LONGTEXT")
-    }
-
-    fn timestamp_column(&self) -> ColumnType {
-        ColumnType::custom("DATETIME(6)")
-    }
-
-    fn table_options(&self, table: &mut TableCreateStatement) {
-        // Binary collation: equality, ordering, uniqueness and LIKE are exact and
-        // case-sensitive, as on PostgreSQL and SQLite.
-        table.character_set("utf8mb4").collate("utf8mb4_bin");
-    }
-
-    fn excluded(&self, column: &str) -> Expr {
-        Expr::cust(format!("VALUES({})", self.quote_ident(column)))
-    }
-
-    fn guard_tenant(&self, new: Expr, column: &str) -> Expr {
-        let t = self.quote_ident("tenant_id");
-        Expr::cust_with_exprs(format!("IF({t} <=> VALUES({t}), ?, {})", self.quote_ident(column)), [new])
-    }
-
-    fn merge_patch(&self, current: Expr, patch: Expr, _schema: Option<&str>) -> Expr {
-        Func::cust("JSON_MERGE_PATCH").arg(Func::coalesce([current, Expr::val("{}")])).arg(patch).into()
-    }
-
-    fn like(&self, column: Expr, pattern: &str) -> Expr {
-        column.like(pattern)
-    }
-
-    fn ilike(&self, column: Expr, pattern: &str) -> Expr {
-        Func::lower(column).like(pattern.to_lowercase())
-    }
-
-    fn json_contains(&self, column: Expr, value: &serde_json::Value) -> Expr {
-        Func::cust("JSON_CONTAINS").arg(column).arg(value.to_string()).into()
-    }
-
-    fn json_overlaps(&self, column: Expr, value: &serde_json::Value) -> Expr {
-        Func::cust("JSON_OVERLAPS").arg(column).arg(value.to_string()).into()
-    }
-
-    fn table_info_query(&self, schema: Option<&str>, table: &str) -> Statement {
-        Statement {
-            sql: "SELECT column_name, column_key = 'PRI' FROM information_schema.columns \
-                  WHERE table_schema = COALESCE(?, DATABASE()) AND table_name = ? ORDER BY ordinal_position"
-                .into(),
-            values: vec![Value::String(schema.map(str::to_owned)), Value::from(table)],
-        }
-    }
+    super::mysql_family::mysql_family_methods!();
 
     fn distance(&self, metric: Metric, column: Expr, query: &[f32]) -> Result<Option<Expr>> {
         let f = match metric {
