@@ -112,6 +112,9 @@ pub struct P8fs {
     map: ReverseMap,
     embedder: Arc<dyn Embedder>,
     models: RwLock<BTreeMap<String, Model>>,
+    /// Set when the KV store is a table of the entities' own database: entity rows and
+    /// mapping keys then commit in one transaction.
+    sql_kv: Option<p8fs_kv::SqlStore>,
 }
 
 /// A test hook: when `P8FS_FAILPOINT` names this point, the process aborts here (used to
@@ -129,11 +132,23 @@ impl P8fs {
     /// The SQL provider's, the KV backend's or the embedder's configuration errors.
     pub async fn open(settings: &Settings) -> Result<Self> {
         let sql = connect_sql(&settings.sql).await?;
-        let kv = connect_kv(&settings.kv).await?;
         let embedder: Arc<dyn Embedder> = match &settings.embedder {
             EmbedderSettings::Lexical { dim } => Arc::new(LexicalEmbedder::new(*dim)),
             EmbedderSettings::OpenAi(c) => Arc::new(OpenAiEmbedder::new(c.clone())?),
         };
+        // KV in the same database as the entities: share the connection pool, and with it
+        // the transactions.
+        let same_db = match (&settings.kv.backend, &settings.sql) {
+            (p8fs_kv::KvConfig::Sql { url }, SqlConfig::Postgres { url: s } | SqlConfig::Tidb { url: s }) => url == s,
+            (p8fs_kv::KvConfig::Sql { url }, SqlConfig::Sqlite { path }) => {
+                url.strip_prefix("sqlite://").is_some_and(|p| Path::new(p) == path.as_path())
+            }
+            _ => false,
+        };
+        if same_db {
+            return Self::with_sql_kv(sql, Layout::default(), embedder).await;
+        }
+        let kv = connect_kv(&settings.kv).await?;
         Ok(Self::from_parts(sql, kv, embedder))
     }
 
@@ -157,7 +172,25 @@ impl P8fs {
             kv,
             embedder,
             models: RwLock::new(models),
+            sql_kv: None,
         }
+    }
+
+    /// With the KV store in a table of the entities' own database (the `sql` KV backend):
+    /// an entity row, its embeddings and its three mapping keys commit in one transaction.
+    ///
+    /// # Errors
+    /// The engine's errors creating the KV table.
+    pub async fn with_sql_kv(sql: Arc<dyn SqlExecutor>, layout: Layout, embedder: Arc<dyn Embedder>) -> Result<Self> {
+        let store = p8fs_kv::SqlStore::open(Arc::clone(&sql)).await?;
+        let mut this = Self::with_layout(sql, layout, Arc::new(store.clone()), embedder);
+        this.sql_kv = Some(store);
+        Ok(this)
+    }
+
+    /// Whether entity rows and their mappings commit in one transaction.
+    pub fn atomic_mappings(&self) -> bool {
+        self.sql_kv.as_ref().is_some_and(|s| s.runs_on(self.entities.executor()))
     }
 
     /// The entity store.

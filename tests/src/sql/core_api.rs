@@ -25,16 +25,16 @@ where
 {
     let sql = ctx.env.sql(&ctx.scratch).await?;
     let (schema, emb) = (ctx.scratch.clone(), format!("{}_e", ctx.scratch));
-    let kv: Arc<dyn p8fs_kv::KvBackend> = match sql.dialect() {
-        DialectKind::Sqlite => Arc::new(ctx.env.embedded_store(&ctx.scratch)?),
-        _ => Arc::new(p8fs_kv::SqlStore::open(Arc::clone(&sql)).await?),
+    let layout = Layout::new(Some(&schema), Some(&emb))?;
+    let embedder = Arc::new(LexicalEmbedder::new(384));
+    let p = match sql.dialect() {
+        // Embedded: KV in the embedded store, two commits per entity (repair covers a crash).
+        DialectKind::Sqlite => {
+            P8fs::with_layout(Arc::clone(&sql), layout, Arc::new(ctx.env.embedded_store(&ctx.scratch)?), embedder)
+        }
+        // Servers: KV in the same database, one transaction per entity.
+        _ => P8fs::with_sql_kv(Arc::clone(&sql), layout, embedder).await?,
     };
-    let p = P8fs::with_layout(
-        Arc::clone(&sql),
-        Layout::new(Some(&schema), Some(&emb))?,
-        kv,
-        Arc::new(LexicalEmbedder::new(384)),
-    );
     let result = async {
         p.migrate().await?;
         body(&p).await
@@ -63,6 +63,8 @@ pub(crate) async fn core_finds_entities_by_name_and_storage_key(ctx: Ctx) -> Res
             )
             .await?;
         ensure!(s.storage_key == format!("resources/{}", s.id), "storage key {}", s.storage_key);
+        let server = ctx.env.backend != crate::Backend::Embedded;
+        ensure!(p.atomic_mappings() == server, "rows and mappings in one transaction: {}", p.atomic_mappings());
         let by_name = p.get_entity_by_name("UserManual", "resources", &tenant).await?.context("by name")?;
         ensure!(by_name["id"] == json!(s.id) && by_name["category"] == json!("docs"));
         let by_key = p.get_entities_by_storage_key(&s.storage_key, &tenant).await?;

@@ -489,3 +489,27 @@ pub(crate) async fn rust_structs_round_trip_through_serde(ctx: Ctx) -> Result<()
     })
     .await
 }
+
+pub(crate) async fn extra_statements_commit_or_roll_back_with_the_rows(ctx: Ctx) -> Result<()> {
+    with_store(&ctx, &[items()], async |store, _| {
+        let m = items();
+        let e = obj(json!({"name": "atomic", "rank": 1}));
+        // A statement that fails inside the transaction: the row must not survive it.
+        let failing = |_: &[String]| Ok(vec![Statement::raw("UPDATE p8fs_no_such_table SET x = 1")]);
+        let r = store.batch_upsert_with_extra(&m, "t", std::slice::from_ref(&e), &[Vec::new()], &failing).await;
+        ensure!(r.is_err(), "a failing extra statement was ignored");
+        ensure!(store.get_by_key(&m, "t", "atomic").await?.is_none(), "the row committed without its extra statements");
+        // The ids are the stored ones, and the extra statements run.
+        let seen = std::sync::Mutex::new(Vec::new());
+        let ok = |ids: &[String]| {
+            if let Ok(mut s) = seen.lock() {
+                s.extend_from_slice(ids);
+            }
+            Ok(Vec::new())
+        };
+        let r = store.batch_upsert_with_extra(&m, "t", std::slice::from_ref(&e), &[Vec::new()], &ok).await?;
+        ensure!(seen.lock().map(|s| s.clone()).unwrap_or_default() == r.ids, "extra saw other ids");
+        Ok(())
+    })
+    .await
+}

@@ -28,6 +28,7 @@ pub fn cases() -> Vec<Case> {
         case!(Suite::Sql, entity::metadata_cache_hits_issue_no_query),
         case!(Suite::Sql, entity::hostile_values_are_stored_and_matched_literally),
         case!(Suite::Sql, entity::rust_structs_round_trip_through_serde),
+        case!(Suite::Sql, entity::extra_statements_commit_or_roll_back_with_the_rows),
         case!(Suite::Sql, core_api::core_finds_entities_by_name_and_storage_key),
         case!(Suite::Sql, core_api::core_isolates_tenants_with_the_same_name),
         case!(Suite::Sql, core_api::core_delete_and_rename_update_mappings),

@@ -139,6 +139,34 @@ impl SqlStore {
         Ok(Self { db, writes: Arc::new(AtomicU64::new(0)) })
     }
 
+    /// The statements of a batch put, for callers that run them in their own transaction
+    /// (an entity row and its mapping keys committing together).
+    ///
+    /// # Errors
+    /// Invalid keys or values, too many entries.
+    pub fn put_statements(
+        &self,
+        ns: &Namespace,
+        entries: &[(Key, Vec<u8>)],
+        ttl: Option<Duration>,
+    ) -> Result<Vec<Statement>> {
+        let cap = capability();
+        cap.check_batch(entries.len())?;
+        let mut rows = Vec::with_capacity(entries.len());
+        for (k, v) in entries {
+            self.check_key(ns, k)?;
+            cap.check_value(v)?;
+            rows.push((k.as_str().as_bytes().to_vec(), v.clone()));
+        }
+        let exp = expiry_ms(effective_ttl(ttl, cap.ttl_granularity));
+        rows.chunks(CHUNK).map(|chunk| with_dialect!(self.db.dialect(), |d| upsert(d, ns, chunk, exp))).collect()
+    }
+
+    /// Whether this store runs on `db` (so its statements can join `db`'s transactions).
+    pub fn runs_on(&self, db: &Arc<dyn SqlExecutor>) -> bool {
+        std::ptr::addr_eq(Arc::as_ptr(&self.db), Arc::as_ptr(db))
+    }
+
     /// The provider underneath.
     pub fn executor(&self) -> &Arc<dyn SqlExecutor> {
         &self.db

@@ -13,4 +13,4 @@ pub use cache::{CacheStats, MetadataCache, TableInfo};
 pub use filter::{EntityQuery, Filter, Op};
 pub use layout::{EMBEDDINGS_SCHEMA, Layout};
 pub use search::{SearchMode, SearchOptions, SearchResult, SemanticHit, VectorHit};
-pub use store::{BATCH_CHUNK, Entity, EntityEmbeddings, EntityStore, Migration, UpsertResult};
+pub use store::{BATCH_CHUNK, Entity, EntityEmbeddings, EntityStore, ExtraStatements, Migration, UpsertResult};

@@ -18,6 +18,9 @@ use super::{EntityQuery, Layout, ddl, dml};
 use crate::model::Model;
 use crate::{DialectKind, Error, ErrorKind, Result, SqlExecutor, SqlValue, Statement, with_dialect};
 
+/// Statements to add to an upsert's transaction, given the entities' ids.
+pub type ExtraStatements<'a> = dyn Fn(&[String]) -> Result<Vec<Statement>> + Send + Sync + 'a;
+
 /// One entity's embeddings: `(field, vector)` pairs.
 pub type EntityEmbeddings = Vec<(String, Vec<f32>)>;
 
@@ -248,7 +251,7 @@ impl EntityStore {
         tenant: &str,
         entities: &[Map<String, Json>],
     ) -> Result<UpsertResult> {
-        self.upsert_inner(model, tenant, entities, None).await
+        self.upsert_inner(model, tenant, entities, None, None).await
     }
 
     /// [`EntityStore::batch_upsert`] that also writes each entity's embeddings
@@ -272,7 +275,32 @@ impl EntityStore {
                 embeddings.len()
             )));
         }
-        self.upsert_inner(model, tenant, entities, Some(embeddings)).await
+        self.upsert_inner(model, tenant, entities, Some(embeddings), None).await
+    }
+
+    /// [`EntityStore::batch_upsert_with_embeddings`] plus more statements in the same
+    /// transaction: `extra` receives the entities' ids (input order) and returns statements
+    /// to run after the rows and embeddings (mapping keys in a KV table of this database).
+    ///
+    /// # Errors
+    /// As [`EntityStore::batch_upsert_with_embeddings`]; `extra`'s errors (then nothing is
+    /// written).
+    pub async fn batch_upsert_with_extra(
+        &self,
+        model: &Model,
+        tenant: &str,
+        entities: &[Map<String, Json>],
+        embeddings: &[EntityEmbeddings],
+        extra: &ExtraStatements<'_>,
+    ) -> Result<UpsertResult> {
+        if embeddings.len() != entities.len() {
+            return Err(Error::invalid_input(format!(
+                "{model}: {} entities but {} embedding lists",
+                entities.len(),
+                embeddings.len()
+            )));
+        }
+        self.upsert_inner(model, tenant, entities, Some(embeddings), Some(extra)).await
     }
 
     async fn upsert_inner(
@@ -281,6 +309,7 @@ impl EntityStore {
         tenant: &str,
         entities: &[Map<String, Json>],
         embeddings: Option<&[EntityEmbeddings]>,
+        extra: Option<&ExtraStatements<'_>>,
     ) -> Result<UpsertResult> {
         if entities.is_empty() {
             return Err(Error::invalid_input(format!(
@@ -391,6 +420,10 @@ impl EntityStore {
                     now
                 ))?);
             }
+        }
+        if let Some(f) = extra {
+            let ids: Vec<String> = order.iter().map(|&i| rows[i].0.clone()).collect();
+            stmts.extend(f(&ids)?);
         }
         let affected: u64 = self.db.execute_in_transaction(&stmts).await?.iter().sum();
         // The ids as stored: a matched row keeps its own id.
