@@ -234,6 +234,7 @@ const LAYERING: &[(&str, &[&str], &[&str])] = &[
     ("p8fs-tidb", &[], &["tokio-postgres", "rusqlite", "p8fs-postgres", "p8fs-sqlite", "p8fs-core"]),
     ("p8fs-postgres", &[], &["mysql_async", "rusqlite", "p8fs-tidb", "p8fs-sqlite", "p8fs-core"]),
     ("p8fs-sqlite", &[], &["mysql_async", "tokio-postgres", "p8fs-tidb", "p8fs-postgres", "p8fs-core"]),
+    ("p8fs-server", &[], &["mysql_async", "tokio-postgres", "rusqlite", "tikv-client", "p8fs-core"]),
 ];
 
 /// Checks [`LAYERING`] with `cargo tree` (normal dependencies only).

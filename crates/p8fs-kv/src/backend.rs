@@ -154,8 +154,10 @@ pub trait KvBackend: Send + Sync + fmt::Debug {
     ///
     /// # Behavior
     /// - batch_put_writes_every_entry.
-    /// - batch_put_is_atomic_where_capable: with [`Capability::atomic_batch`], a failed
-    ///   batch writes nothing.
+    /// - batch_put_rejects_a_bad_entry_and_writes_nothing: an entry over a limit or with an
+    ///   invalid key fails the whole batch before anything is written; with
+    ///   [`Capability::atomic_batch`], a batch that fails in the store writes nothing either
+    ///   (one transaction: embedded, SQL).
     ///
     /// # Errors
     /// As [`KvBackend::put`], and [`KvError::TooLarge`] past [`Capability::max_batch`].
