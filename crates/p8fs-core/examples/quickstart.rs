@@ -3,6 +3,7 @@
 //! ```sh
 //! cargo run -p p8fs-core --example quickstart            # data in ./p8fs-data
 //! P8FS_DATA_DIR=/tmp/p8 cargo run -p p8fs-core --example quickstart
+//! P8FS_STORAGE_PROVIDER=postgresql P8FS_PG_URL=postgres://... cargo run -p p8fs-core --example quickstart
 //! ```
 //!
 //! Stores a few resources with embeddings (the offline lexical embedder) and reverse
@@ -19,7 +20,9 @@ use serde_json::json;
 async fn main() -> anyhow::Result<()> {
     let dir =
         std::env::var_os("P8FS_DATA_DIR").map_or_else(|| PathBuf::from(p8fs_core::DEFAULT_DATA_DIR), PathBuf::from);
-    let p8fs = P8fs::open(&Settings::embedded(&dir)).await?;
+    // The embedded default, unless P8FS_STORAGE_PROVIDER / P8FS_KV_URL / ... say otherwise.
+    let settings = Settings::from_vars(|k| std::env::var(k).ok().filter(|v| !v.is_empty()), &dir)?;
+    let p8fs = P8fs::open(&settings).await?;
     p8fs.migrate().await?;
     let tenant = "tenant-demo";
     let docs = [
