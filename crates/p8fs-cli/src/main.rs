@@ -2,6 +2,7 @@
 //!
 //! Exit status: 0 on success, 2 for bad usage or input, 3 when a backend fails.
 
+mod cmds;
 mod doctor;
 mod serve;
 
@@ -32,12 +33,83 @@ enum Command {
     Doctor,
     /// Serve the HTTP KV proxy (the legacy wire contract and /v1) in front of a KV backend.
     Serve(serve::ServeArgs),
+    /// Print the DDL of the core models for a dialect (no database needed).
+    Schema {
+        /// tidb, postgresql, mariadb or sqlite.
+        #[arg(long)]
+        dialect: String,
+        /// Only this model.
+        #[arg(long)]
+        model: Option<String>,
+    },
+    /// Create or update the tables of the configured provider.
+    Migrate,
+    /// Key-value state of a tenant.
+    #[command(subcommand)]
+    Kv(cmds::KvCmd),
+    /// Entities with embeddings and reverse mappings.
+    #[command(subcommand)]
+    Entity(cmds::EntityCmd),
+    /// Semantic search by text.
+    Search {
+        /// The text.
+        text: String,
+        /// Entity type (model).
+        #[arg(long = "type")]
+        ty: String,
+        /// Tenant.
+        #[arg(long)]
+        tenant: String,
+        /// Most results.
+        #[arg(long, default_value_t = 10)]
+        limit: usize,
+        /// cosine, l2 or ip.
+        #[arg(long, default_value = "cosine")]
+        metric: String,
+    },
 }
 
 /// Exit status for a failing backend.
 const EXIT_BACKEND: u8 = 3;
 /// Exit status for bad usage or input.
 const EXIT_USAGE: u8 = 2;
+/// Exit status when the thing asked for does not exist.
+const EXIT_NOT_FOUND: u8 = 1;
+
+/// 1 for "not found", 2 for bad usage or input, 3 for a failing backend.
+fn exit_status(e: &anyhow::Error) -> u8 {
+    use p8fs_core::kv_layer::{KvError, KvErrorKind};
+    use p8fs_core::sql::ErrorKind;
+    let bad_kv = |k: &KvError| {
+        matches!(
+            k.kind(),
+            KvErrorKind::InvalidKey | KvErrorKind::InvalidArgument | KvErrorKind::TooLarge | KvErrorKind::Serde
+        )
+    };
+    for cause in e.chain() {
+        if cause.is::<cmds::NotFound>() {
+            return EXIT_NOT_FOUND;
+        }
+        if cause.is::<cmds::BadInput>() {
+            return EXIT_USAGE;
+        }
+        if let Some(k) = cause.downcast_ref::<KvError>() {
+            return if bad_kv(k) { EXIT_USAGE } else { EXIT_BACKEND };
+        }
+        if let Some(s) = cause.downcast_ref::<p8fs_core::sql::Error>() {
+            return if s.kind() == ErrorKind::InvalidInput { EXIT_USAGE } else { EXIT_BACKEND };
+        }
+        if let Some(c) = cause.downcast_ref::<p8fs_core::Error>() {
+            return match c {
+                p8fs_core::Error::Config(_) => EXIT_USAGE,
+                p8fs_core::Error::Sql(s) if s.kind() == ErrorKind::InvalidInput => EXIT_USAGE,
+                p8fs_core::Error::Kv(k) if bad_kv(k) => EXIT_USAGE,
+                _ => EXIT_BACKEND,
+            };
+        }
+    }
+    EXIT_BACKEND
+}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -52,14 +124,20 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Doctor => doctor::run(&cli.data_dir, cli.json).await,
             Command::Serve(args) => serve::run(&cli.data_dir, args).await,
+            Command::Schema { dialect, model } => cmds::schema(&dialect, model.as_deref()),
+            Command::Migrate => cmds::migrate(&cli.data_dir, cli.json).await,
+            Command::Kv(c) => cmds::kv(&cli.data_dir, cli.json, c).await,
+            Command::Entity(c) => cmds::entity(&cli.data_dir, cli.json, c).await,
+            Command::Search { text, ty, tenant, limit, metric } => {
+                cmds::search(&cli.data_dir, cli.json, &text, &ty, &tenant, limit, &metric).await
+            }
         }
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("p8fs: {e:#}");
-            let usage = e.downcast_ref::<p8fs_core::Error>().is_some_and(|e| matches!(e, p8fs_core::Error::Config(_)));
-            ExitCode::from(if usage { EXIT_USAGE } else { EXIT_BACKEND })
+            ExitCode::from(exit_status(&e))
         }
     }
 }

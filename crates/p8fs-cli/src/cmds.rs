@@ -1,0 +1,295 @@
+//! `p8fs schema`, `migrate`, `kv ...`, `entity ...`, `search`.
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use clap::Subcommand;
+use p8fs_core::sql::entity::{SearchOptions, ddl};
+use p8fs_core::sql::{DialectKind, Metric, with_dialect};
+use p8fs_core::{P8fs, Settings};
+use serde_json::{Map, Value, json};
+
+/// "The thing asked for does not exist": exit status 1.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub(crate) struct NotFound(pub(crate) String);
+
+/// Bad usage or input: exit status 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub(crate) struct BadInput(pub(crate) String);
+
+pub(crate) async fn open(data_dir: &Path) -> Result<P8fs> {
+    let settings = Settings::from_vars(|k| std::env::var(k).ok().filter(|v| !v.is_empty()), data_dir)?;
+    let p = P8fs::open(&settings).await?;
+    p.migrate().await.context("creating the tables")?;
+    Ok(p)
+}
+
+fn print(json_out: bool, v: &Value, human: impl FnOnce() -> String) {
+    if json_out {
+        println!("{v}");
+    } else {
+        println!("{}", human());
+    }
+}
+
+/// `p8fs schema --dialect D [--model M]`: the DDL, without a database.
+pub(crate) fn schema(dialect: &str, model: Option<&str>) -> Result<()> {
+    let kind: DialectKind = dialect.parse().map_err(|e: p8fs_core::sql::Error| BadInput(e.to_string()))?;
+    let models = p8fs_core::sql::model::core_models();
+    let chosen: Vec<_> = match model {
+        Some(m) => {
+            let found: Vec<_> = models.iter().filter(|x| x.name() == m).cloned().collect();
+            if found.is_empty() {
+                let names: Vec<&str> = models.iter().map(|x| x.name()).collect();
+                return Err(BadInput(format!("unknown model {m:?}; known: {}", names.join(", "))).into());
+            }
+            found
+        }
+        None => models,
+    };
+    let layout = p8fs_core::sql::entity::Layout::default();
+    for m in &chosen {
+        for stmt in with_dialect!(kind, |d| ddl::create_model(d, m, &layout)) {
+            println!("{};", stmt.sql);
+        }
+    }
+    Ok(())
+}
+
+/// `p8fs migrate`.
+pub(crate) async fn migrate(data_dir: &Path, json_out: bool) -> Result<()> {
+    let settings = Settings::from_vars(|k| std::env::var(k).ok().filter(|v| !v.is_empty()), data_dir)?;
+    let p = P8fs::open(&settings).await?;
+    for (name, m) in p.migrate().await? {
+        print(
+            json_out,
+            &json!({"model": name, "created": m.created, "added_columns": m.added_columns, "version": m.version}),
+            || {
+                format!(
+                    "{name:<10} version {:<3} {}{}",
+                    m.version,
+                    if m.created { "created" } else { "up to date" },
+                    if m.added_columns.is_empty() {
+                        String::new()
+                    } else {
+                        format!(", added {}", m.added_columns.join(", "))
+                    }
+                )
+            },
+        );
+    }
+    Ok(())
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum KvCmd {
+    /// Store JSON under KEY.
+    Put {
+        /// The key.
+        key: String,
+        /// The value, as JSON.
+        value: String,
+        /// Tenant.
+        #[arg(long)]
+        tenant: String,
+        /// Time to live, seconds.
+        #[arg(long)]
+        ttl: Option<u64>,
+    },
+    /// Print the JSON under KEY.
+    Get {
+        /// The key.
+        key: String,
+        /// Tenant.
+        #[arg(long)]
+        tenant: String,
+    },
+    /// Delete KEY.
+    Delete {
+        /// The key.
+        key: String,
+        /// Tenant.
+        #[arg(long)]
+        tenant: String,
+    },
+    /// Keys starting with PREFIX.
+    Scan {
+        /// The prefix.
+        prefix: String,
+        /// Tenant.
+        #[arg(long)]
+        tenant: String,
+        /// Most entries.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+}
+
+fn tenant_kv(p: &P8fs, tenant: &str) -> Result<p8fs_core::kv_layer::TenantKv> {
+    let t = p8fs_core::kv_layer::TenantId::new(tenant).map_err(|e| BadInput(e.to_string()))?;
+    Ok(p.kv().tenant(&t))
+}
+
+pub(crate) async fn kv(data_dir: &Path, json_out: bool, cmd: KvCmd) -> Result<()> {
+    let p = open(data_dir).await?;
+    match cmd {
+        KvCmd::Put { key, value, tenant, ttl } => {
+            let v: Value = serde_json::from_str(&value).map_err(|e| BadInput(format!("the value is not JSON: {e}")))?;
+            tenant_kv(&p, &tenant)?.put_json(&key, &v, ttl.map(Duration::from_secs)).await?;
+            print(json_out, &json!({"key": key, "stored": true}), || format!("stored {key}"));
+        }
+        KvCmd::Get { key, tenant } => match tenant_kv(&p, &tenant)?.get_json::<Value>(&key).await? {
+            Some(v) => print(json_out, &v, || serde_json::to_string_pretty(&v).unwrap_or_default()),
+            None => return Err(NotFound(format!("no key {key:?} in tenant {tenant}")).into()),
+        },
+        KvCmd::Delete { key, tenant } => {
+            tenant_kv(&p, &tenant)?.delete(&key).await?;
+            print(json_out, &json!({"key": key, "deleted": true}), || format!("deleted {key}"));
+        }
+        KvCmd::Scan { prefix, tenant, limit } => {
+            let page = tenant_kv(&p, &tenant)?.scan_prefix(&prefix, limit, None).await?;
+            let entries: Vec<Value> = page
+                .entries
+                .iter()
+                .map(|e| json!({"key": e.key, "value": serde_json::from_slice::<Value>(&e.value).unwrap_or(Value::Null)}))
+                .collect();
+            if json_out {
+                println!("{}", Value::Array(entries));
+            } else {
+                for e in &entries {
+                    println!("{:<40} {}", e["key"].as_str().unwrap_or(""), e["value"]);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum EntityCmd {
+    /// Store an entity with its embeddings and reverse mapping.
+    Put {
+        /// Entity type (model).
+        #[arg(long = "type")]
+        ty: String,
+        /// Name (business key).
+        #[arg(long)]
+        name: String,
+        /// Tenant.
+        #[arg(long)]
+        tenant: String,
+        /// Fields, as a JSON object.
+        #[arg(long, default_value = "{}")]
+        data: String,
+    },
+    /// Print an entity by name or by storage key (TYPE/ID).
+    Get {
+        /// Entity type (with --name).
+        #[arg(long = "type")]
+        ty: Option<String>,
+        /// Name.
+        #[arg(long)]
+        name: Option<String>,
+        /// Storage key TYPE/ID.
+        #[arg(long)]
+        key: Option<String>,
+        /// Tenant.
+        #[arg(long)]
+        tenant: String,
+    },
+    /// Delete an entity by name.
+    Delete {
+        /// Entity type.
+        #[arg(long = "type")]
+        ty: String,
+        /// Name.
+        #[arg(long)]
+        name: String,
+        /// Tenant.
+        #[arg(long)]
+        tenant: String,
+    },
+}
+
+pub(crate) async fn entity(data_dir: &Path, json_out: bool, cmd: EntityCmd) -> Result<()> {
+    let p = open(data_dir).await?;
+    match cmd {
+        EntityCmd::Put { ty, name, tenant, data } => {
+            let data: Map<String, Value> = match serde_json::from_str(&data) {
+                Ok(Value::Object(m)) => m,
+                Ok(_) => return Err(BadInput("--data must be a JSON object".into()).into()),
+                Err(e) => return Err(BadInput(format!("--data is not JSON: {e}")).into()),
+            };
+            let s = p.store_entity_with_reverse_mapping(&name, &ty, data, &tenant).await?;
+            print(
+                json_out,
+                &json!({"id": s.id, "storage_key": s.storage_key, "type": s.entity_type, "name": s.name, "tenant": s.tenant}),
+                || format!("stored {} {} as {}", s.entity_type, s.name, s.storage_key),
+            );
+        }
+        EntityCmd::Get { ty, name, key, tenant } => {
+            let found = match (ty, name, key) {
+                (_, _, Some(k)) => p.get_entities_by_storage_key(&k, &tenant).await?.into_iter().next(),
+                (Some(t), Some(n), None) => p.get_entity_by_name(&n, &t, &tenant).await?,
+                _ => return Err(BadInput("give --type and --name, or --key TYPE/ID".into()).into()),
+            };
+            match found {
+                Some(e) => print(json_out, &Value::Object(e.clone()), || {
+                    e.iter()
+                        .filter(|(_, v)| !v.is_null())
+                        .map(|(k, v)| format!("{k:<20} {v}"))
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                }),
+                None => return Err(NotFound(format!("no such entity in tenant {tenant}")).into()),
+            }
+        }
+        EntityCmd::Delete { ty, name, tenant } => {
+            let e = p
+                .get_entity_by_name(&name, &ty, &tenant)
+                .await?
+                .ok_or_else(|| NotFound(format!("no {ty} named {name:?} in tenant {tenant}")))?;
+            let id = e.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
+            p.delete_entity(&ty, &id, &tenant).await?;
+            print(json_out, &json!({"id": id, "deleted": true}), || format!("deleted {ty} {name}"));
+        }
+    }
+    Ok(())
+}
+
+pub(crate) async fn search(
+    data_dir: &Path,
+    json_out: bool,
+    text: &str,
+    ty: &str,
+    tenant: &str,
+    limit: usize,
+    metric: &str,
+) -> Result<()> {
+    let metric = Metric::parse(metric).map_err(|e| BadInput(e.to_string()))?;
+    if limit == 0 {
+        bail!(BadInput("--limit must be at least 1".into()));
+    }
+    let p = open(data_dir).await?;
+    let r = p.semantic_search(ty, tenant, text, &SearchOptions { metric, limit, ..Default::default() }).await?;
+    let hits: Vec<Value> = r
+        .hits
+        .iter()
+        .map(|h| json!({"id": h.entity["id"], "name": h.entity.get("name").cloned().unwrap_or(Value::Null), "score": h.score, "field": h.field}))
+        .collect();
+    if json_out {
+        println!("{}", Value::Array(hits));
+    } else {
+        for h in &hits {
+            println!(
+                "{:>7.3}  {}",
+                h["score"].as_f64().unwrap_or(0.0),
+                h["name"].as_str().unwrap_or(h["id"].as_str().unwrap_or(""))
+            );
+        }
+    }
+    Ok(())
+}
