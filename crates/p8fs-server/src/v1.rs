@@ -64,6 +64,15 @@ fn ttl(ms: Option<u64>) -> Option<Duration> {
     ms.filter(|m| *m > 0).map(Duration::from_millis)
 }
 
+/// The keys of a batch request, checked against the batch and key limits.
+fn checked_keys<'a>(s: &AppState, keys: &'a [String]) -> Result<Vec<&'a str>, ApiError> {
+    s.check_batch(keys.len())?;
+    for k in keys {
+        s.check_key(k)?;
+    }
+    Ok(keys.iter().map(String::as_str).collect())
+}
+
 fn no_content() -> Response {
     StatusCode::NO_CONTENT.into_response()
 }
@@ -123,11 +132,7 @@ async fn batch_get(
     JsonBody(body): JsonBody<KeysBody>,
 ) -> Result<Json<Value>, ApiError> {
     let (ns, _) = target(p)?;
-    s.check_batch(body.keys.len())?;
-    for k in &body.keys {
-        s.check_key(k)?;
-    }
-    let refs: Vec<&str> = body.keys.iter().map(String::as_str).collect();
+    let refs = checked_keys(&s, &body.keys)?;
     let found = open(&s, &headers, ns)?.batch_get(&refs).await?;
     let entries: Vec<Value> =
         found.into_iter().map(|p| json!({ "key": p.key, "value": B64.encode(p.value) })).collect();
@@ -176,11 +181,7 @@ async fn batch_delete(
     JsonBody(body): JsonBody<KeysBody>,
 ) -> Result<Json<Value>, ApiError> {
     let (ns, _) = target(p)?;
-    s.check_batch(body.keys.len())?;
-    for k in &body.keys {
-        s.check_key(k)?;
-    }
-    let refs: Vec<&str> = body.keys.iter().map(String::as_str).collect();
+    let refs = checked_keys(&s, &body.keys)?;
     open(&s, &headers, ns)?.batch_delete(&refs).await?;
     Ok(Json(json!({ "deleted": refs.len() })))
 }
