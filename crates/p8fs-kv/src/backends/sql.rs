@@ -140,7 +140,9 @@ impl SqlStore {
     }
 
     /// The statements of a batch put, for callers that run them in their own transaction
-    /// (an entity row and its mapping keys committing together).
+    /// (an entity row and its mapping keys committing together). Later entries for the same
+    /// key win, as with sequential puts: one statement may not name a key twice
+    /// (PostgreSQL refuses it).
     ///
     /// # Errors
     /// Invalid keys or values, too many entries.
@@ -152,11 +154,19 @@ impl SqlStore {
     ) -> Result<Vec<Statement>> {
         let cap = capability();
         cap.check_batch(entries.len())?;
-        let mut rows = Vec::with_capacity(entries.len());
+        let mut rows: Vec<(Vec<u8>, Vec<u8>)> = Vec::with_capacity(entries.len());
+        let mut index = std::collections::HashMap::new();
         for (k, v) in entries {
             self.check_key(ns, k)?;
             cap.check_value(v)?;
-            rows.push((k.as_str().as_bytes().to_vec(), v.clone()));
+            let kb = k.as_str().as_bytes().to_vec();
+            match index.get(&kb) {
+                Some(&i) => rows[i] = (kb, v.clone()),
+                None => {
+                    index.insert(kb.clone(), rows.len());
+                    rows.push((kb, v.clone()));
+                }
+            }
         }
         let exp = expiry_ms(effective_ttl(ttl, cap.ttl_granularity));
         rows.chunks(CHUNK).map(|chunk| with_dialect!(self.db.dialect(), |d| upsert(d, ns, chunk, exp))).collect()
@@ -314,32 +324,10 @@ impl KvBackend for SqlStore {
     }
 
     async fn batch_put(&self, ns: &Namespace, entries: &[(Key, Vec<u8>)], ttl: Option<Duration>) -> Result<()> {
-        let cap = capability();
-        cap.check_batch(entries.len())?;
-        if entries.is_empty() {
+        let stmts = self.put_statements(ns, entries, ttl)?;
+        if stmts.is_empty() {
             return Ok(());
         }
-        // Later entries for the same key win, as with sequential puts; one statement may
-        // not name a key twice (PostgreSQL refuses it).
-        let mut rows: Vec<(Vec<u8>, Vec<u8>)> = Vec::with_capacity(entries.len());
-        let mut index = std::collections::HashMap::new();
-        for (k, v) in entries {
-            self.check_key(ns, k)?;
-            cap.check_value(v)?;
-            let kb = k.as_str().as_bytes().to_vec();
-            match index.get(&kb) {
-                Some(&i) => rows[i] = (kb, v.clone()),
-                None => {
-                    index.insert(kb.clone(), rows.len());
-                    rows.push((kb, v.clone()));
-                }
-            }
-        }
-        let exp = expiry_ms(effective_ttl(ttl, cap.ttl_granularity));
-        let stmts = rows
-            .chunks(CHUNK)
-            .map(|chunk| with_dialect!(self.db.dialect(), |d| upsert(d, ns, chunk, exp)))
-            .collect::<Result<Vec<_>>>()?;
         self.db.execute_in_transaction(&stmts).await.map_err(map_sql)?;
         self.after_write().await
     }
