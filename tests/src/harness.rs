@@ -47,6 +47,9 @@ impl Guards {
 pub enum Suite {
     /// Once, against the backend's SQL provider.
     Sql,
+    /// Once, against a server SQL provider (PostgreSQL, MariaDB, TiDB): what only a server
+    /// database does (the KV table in the entities' own database).
+    SqlServer,
     /// Once per KV backend the test backend offers ([`TestEnv::kv_kinds`]).
     Kv,
     /// Only against the embedded KV store, where the test backend offers it (crash
@@ -112,6 +115,8 @@ pub fn trials(env: &Arc<TestEnv>, cases: &[Case]) -> Vec<Trial> {
         let kinds = match case.suite {
             Suite::Sql if env.backend.has_sql() => vec![None],
             Suite::Sql => vec![],
+            Suite::SqlServer if env.backend.has_sql() && env.backend != crate::Backend::Embedded => vec![None],
+            Suite::SqlServer => vec![],
             Suite::Proxy if matches!(env.backend, crate::Backend::Http | crate::Backend::Tikv) => vec![None],
             Suite::Proxy => vec![],
             Suite::Kv => env.kv_kinds().into_iter().map(Some).collect(),

@@ -16,6 +16,12 @@ fn main() -> ExitCode {
         }
         return ExitCode::SUCCESS;
     }
+    if let Ok(scratch) = std::env::var(sql::core_api::SQL_FAULT_CHILD_ENV) {
+        if let Err(e) = sql::core_api::sql_fault_child_main(&scratch) {
+            eprintln!("core SQL fault child: {e:#}");
+        }
+        return ExitCode::SUCCESS;
+    }
     if let Ok(dir) = std::env::var(sql::core_api::FAULT_CHILD_ENV) {
         if let Err(e) = sql::core_api::fault_child_main(&dir) {
             eprintln!("core fault child: {e:#}");

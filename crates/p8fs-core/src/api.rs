@@ -4,14 +4,14 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Arc, RwLock};
 
-use p8fs_kv::{Kv, KvBackend};
+use p8fs_kv::{Key, Kv, KvBackend, KvError, KvErrorKind, Namespace, TenantId};
 use p8fs_reverse_map::{EntityCheck, Mapping, RepairReport, ReverseMap};
-use p8fs_sql_dialect::SqlExecutor;
 use p8fs_sql_dialect::entity::{
     EntityEmbeddings, EntityQuery, EntityStore, Layout, Migration, SearchOptions, SearchResult, SemanticHit,
     UpsertResult,
 };
 use p8fs_sql_dialect::model::{Model, core_models};
+use p8fs_sql_dialect::{Error as SqlError, SqlExecutor, Statement};
 use serde::Serialize;
 use serde_json::{Map, Value as Json};
 
@@ -115,6 +115,23 @@ pub struct P8fs {
     /// Set when the KV store is a table of the entities' own database: entity rows and
     /// mapping keys then commit in one transaction.
     sql_kv: Option<p8fs_kv::SqlStore>,
+}
+
+/// Mapping keys per KV request or statement group: whole mappings (three keys each), well
+/// under every backend's batch limit.
+const KV_CHUNK: usize = 3 * 300;
+
+/// As long as the ids p8fs generates (UUIDs), for checking mapping keys before the ids exist.
+const PLACEHOLDER_ID: &str = "00000000-0000-0000-0000-000000000000";
+
+/// A KV error met while building SQL statements (the KV table of the entities' database).
+fn kv_to_sql(e: KvError) -> SqlError {
+    match e.kind() {
+        KvErrorKind::InvalidKey | KvErrorKind::InvalidArgument | KvErrorKind::TooLarge => {
+            SqlError::invalid_input(e.to_string())
+        }
+        _ => SqlError::new(p8fs_sql_dialect::ErrorKind::Database, e.to_string()).with_source(e),
+    }
 }
 
 /// A test hook: when `P8FS_FAILPOINT` names this point, the process aborts here (used to
@@ -251,29 +268,40 @@ impl P8fs {
         Ok(out)
     }
 
-    /// The embeddings of an entity's embedded text fields.
-    async fn embed(&self, model: &Model, data: &Map<String, Json>) -> Result<EntityEmbeddings> {
-        let fields: Vec<(&str, String)> = model
-            .embedding_fields()
-            .filter_map(|f| {
-                data.get(&f.name)
-                    .and_then(Json::as_str)
-                    .filter(|s| !s.is_empty())
-                    .map(|s| (f.name.as_str(), s.to_owned()))
-            })
-            .collect();
-        if fields.is_empty() {
-            return Ok(Vec::new());
+    /// The embeddings of the entities' embedded text fields, in one embedder call.
+    async fn embed_many(&self, model: &Model, entities: &[Map<String, Json>]) -> Result<Vec<EntityEmbeddings>> {
+        let mut owners: Vec<(usize, &str)> = Vec::new();
+        let mut texts: Vec<String> = Vec::new();
+        for (i, data) in entities.iter().enumerate() {
+            for f in model.embedding_fields() {
+                if let Some(s) = data.get(&f.name).and_then(Json::as_str).filter(|s| !s.is_empty()) {
+                    owners.push((i, f.name.as_str()));
+                    texts.push(s.to_owned());
+                }
+            }
         }
-        let texts: Vec<String> = fields.iter().map(|f| f.1.clone()).collect();
+        let mut out: Vec<EntityEmbeddings> = vec![Vec::new(); entities.len()];
+        if texts.is_empty() {
+            return Ok(out);
+        }
         let vectors = self.embedder.embed(&texts).await?;
-        Ok(fields.into_iter().map(|f| f.0.to_owned()).zip(vectors).collect())
+        if vectors.len() != texts.len() {
+            return Err(Error::Embedding(format!("{} vectors for {} texts", vectors.len(), texts.len())));
+        }
+        for ((i, field), v) in owners.into_iter().zip(vectors) {
+            out[i].push((field.to_owned(), v));
+        }
+        Ok(out)
     }
 
     /// Stores an entity under `name` (its business key), with the embeddings of its
-    /// embedded fields (same transaction as the row), then its three mapping keys (one KV
-    /// request). A crash between the two leaves a row without a mapping, which
-    /// [`P8fs::repair`] completes.
+    /// embedded fields and its three mapping keys.
+    ///
+    /// When the KV store is a table of the entities' own database
+    /// ([`P8fs::atomic_mappings`]), the row, its embeddings and its mapping keys commit in
+    /// one transaction. Otherwise the row and embeddings commit first, then the mapping
+    /// keys go in one KV request; a crash between the two leaves a row without a mapping,
+    /// which [`P8fs::repair`] completes.
     ///
     /// # Errors
     /// An unknown type, a name that disagrees with the data's key field, invalid data;
@@ -282,44 +310,119 @@ impl P8fs {
         &self,
         name: &str,
         entity_type: &str,
-        mut data: Map<String, Json>,
+        data: Map<String, Json>,
         tenant: &str,
     ) -> Result<StoredEntity> {
+        let mut stored =
+            self.store_entities_with_reverse_mappings(entity_type, tenant, vec![(name.to_owned(), data)]).await?;
+        stored.pop().ok_or_else(|| Error::Config("the upsert returned no id".into()))
+    }
+
+    /// [`P8fs::store_entity_with_reverse_mapping`] for many entities of one type: one
+    /// embedder call, multi-row statements, one transaction for the rows and embeddings
+    /// (with the mapping keys when [`P8fs::atomic_mappings`]), else one KV batch for all
+    /// mapping keys. Returns one [`StoredEntity`] per input, in input order; a name given
+    /// twice stores the last data once.
+    ///
+    /// # Errors
+    /// As [`P8fs::store_entity_with_reverse_mapping`]; nothing is written when any entity
+    /// is invalid.
+    pub async fn store_entities_with_reverse_mappings(
+        &self,
+        entity_type: &str,
+        tenant: &str,
+        items: Vec<(String, Map<String, Json>)>,
+    ) -> Result<Vec<StoredEntity>> {
         let model = self.model(entity_type)?;
-        if let Some(k) = model.key_field() {
-            match data.get(k) {
-                None => {
-                    data.insert(k.to_owned(), Json::String(name.to_owned()));
-                }
-                Some(Json::String(v)) if v == name => {}
-                Some(other) => {
-                    return Err(Error::Config(format!(
-                        "{entity_type}: name {name:?} differs from the data's {k} {other}"
-                    )));
+        let mut names = Vec::with_capacity(items.len());
+        let mut datas = Vec::with_capacity(items.len());
+        for (name, mut data) in items {
+            if name.is_empty() {
+                return Err(Error::Config(format!("{entity_type}: an entity needs a non-empty name")));
+            }
+            if let Some(k) = model.key_field() {
+                match data.get(k) {
+                    None => {
+                        data.insert(k.to_owned(), Json::String(name.clone()));
+                    }
+                    Some(Json::String(v)) if *v == name => {}
+                    Some(other) => {
+                        return Err(Error::Config(format!(
+                            "{entity_type}: name {name:?} differs from the data's {k} {other}"
+                        )));
+                    }
                 }
             }
+            names.push(name);
+            datas.push(data);
         }
-        let embeddings = self.embed(&model, &data).await?;
-        let r = self
-            .entities
-            .batch_upsert_with_embeddings(&model, tenant, std::slice::from_ref(&data), &[embeddings])
-            .await?;
-        let id = r.ids.first().cloned().ok_or_else(|| Error::Config("upsert returned no id".into()))?;
-        failpoint("after_entity_commit");
-        let mapping = Mapping {
+        let mapping = |name: &str, id: &str| Mapping {
             name: name.to_owned(),
             entity_type: entity_type.to_owned(),
-            entity_key: id.clone(),
+            entity_key: id.to_owned(),
             table_name: model.name().to_owned(),
         };
-        self.map.store(tenant, &mapping).await?;
-        Ok(StoredEntity {
-            storage_key: format!("{entity_type}/{id}"),
-            id,
-            entity_type: entity_type.to_owned(),
-            name: name.to_owned(),
-            tenant: tenant.to_owned(),
-        })
+        // Mapping keys are checked before anything is written: a name the KV store cannot
+        // key must not leave a row behind.
+        let cap = self.kv.backend().capability();
+        let ns = Namespace::Tenant(TenantId::new(tenant)?);
+        for (name, data) in names.iter().zip(&datas) {
+            let id = data.get("id").and_then(Json::as_str).unwrap_or(PLACEHOLDER_ID);
+            for (k, v) in ReverseMap::entries(tenant, &mapping(name, id))? {
+                cap.check_key(&ns, &Key::new(k)?)?;
+                cap.check_value(&v)?;
+            }
+        }
+        let embeddings = self.embed_many(&model, &datas).await?;
+        let atomic = self.sql_kv.as_ref().filter(|s| s.runs_on(self.entities.executor()));
+        let r = match atomic {
+            Some(store) => {
+                let extra = |ids: &[String]| -> std::result::Result<Vec<Statement>, SqlError> {
+                    let mut entries = Vec::with_capacity(ids.len() * 3);
+                    for (name, id) in names.iter().zip(ids) {
+                        for (k, v) in ReverseMap::entries(tenant, &mapping(name, id)).map_err(kv_to_sql)? {
+                            entries.push((Key::new(k).map_err(kv_to_sql)?, v));
+                        }
+                    }
+                    let mut out = Vec::new();
+                    for chunk in entries.chunks(KV_CHUNK) {
+                        out.extend(store.put_statements(&ns, chunk, None).map_err(kv_to_sql)?);
+                    }
+                    Ok(out)
+                };
+                self.entities.batch_upsert_with_extra(&model, tenant, &datas, &embeddings, &extra).await?
+            }
+            None => self.entities.batch_upsert_with_embeddings(&model, tenant, &datas, &embeddings).await?,
+        };
+        if r.ids.len() != names.len() {
+            return Err(Error::Config(format!("the upsert returned {} ids for {} entities", r.ids.len(), names.len())));
+        }
+        failpoint("after_entity_commit");
+        if atomic.is_none() {
+            let t = self.kv.tenant(&TenantId::new(tenant)?);
+            let mut entries = Vec::with_capacity(names.len() * 3);
+            for (name, id) in names.iter().zip(&r.ids) {
+                let m = mapping(name, id);
+                ReverseMap::validate(&m)?;
+                entries.extend(ReverseMap::entries(tenant, &m)?);
+            }
+            let per_request = KV_CHUNK.min(self.kv.backend().capability().max_batch / 3 * 3).max(3);
+            for chunk in entries.chunks(per_request) {
+                let refs: Vec<(&str, &[u8])> = chunk.iter().map(|(k, v)| (k.as_str(), v.as_slice())).collect();
+                t.batch_put(&refs, None).await?;
+            }
+        }
+        Ok(names
+            .into_iter()
+            .zip(r.ids)
+            .map(|(name, id)| StoredEntity {
+                storage_key: format!("{entity_type}/{id}"),
+                id,
+                entity_type: entity_type.to_owned(),
+                name,
+                tenant: tenant.to_owned(),
+            })
+            .collect())
     }
 
     /// Upserts entities (with their embeddings) without mappings.
@@ -333,10 +436,7 @@ impl P8fs {
         entities: &[Map<String, Json>],
     ) -> Result<UpsertResult> {
         let model = self.model(entity_type)?;
-        let mut embeddings = Vec::with_capacity(entities.len());
-        for e in entities {
-            embeddings.push(self.embed(&model, e).await?);
-        }
+        let embeddings = self.embed_many(&model, entities).await?;
         Ok(self.entities.batch_upsert_with_embeddings(&model, tenant, entities, &embeddings).await?)
     }
 

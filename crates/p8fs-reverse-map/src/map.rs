@@ -170,17 +170,26 @@ impl ReverseMap {
         Ok(vec![(nk.clone(), json(&nk, &name)?), (tk.clone(), json(&tk, &ty)?), (rk.clone(), json(&rk, &rev)?)])
     }
 
+    /// Checks that a mapping names what it must (a name, an entity type and an entity key).
+    ///
+    /// # Errors
+    /// [`KvError::InvalidArgument`] naming the empty part.
+    pub fn validate(m: &Mapping) -> Result<()> {
+        for (what, v) in [("name", &m.name), ("entity type", &m.entity_type), ("entity key", &m.entity_key)] {
+            if v.is_empty() {
+                return Err(KvError::InvalidArgument { message: format!("a mapping needs a non-empty {what}") });
+            }
+        }
+        Ok(())
+    }
+
     /// Stores a mapping: its three keys in one batch request. Idempotent.
     ///
     /// # Errors
     /// Invalid tenants or keys; the KV backend's errors (then nothing or part of the batch
     /// is written, which a retry or [`ReverseMap::repair`] completes).
     pub async fn store(&self, tenant: &str, m: &Mapping) -> Result<()> {
-        for (what, v) in [("name", &m.name), ("entity type", &m.entity_type), ("entity key", &m.entity_key)] {
-            if v.is_empty() {
-                return Err(KvError::InvalidArgument { message: format!("a mapping needs a non-empty {what}") });
-            }
-        }
+        Self::validate(m)?;
         let t = self.tenant(tenant)?;
         let entries = Self::entries(tenant, m)?;
         let refs: Vec<(&str, &[u8])> = entries.iter().map(|(k, v)| (k.as_str(), v.as_slice())).collect();

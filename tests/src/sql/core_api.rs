@@ -17,24 +17,30 @@ fn obj(v: Value) -> Map<String, Value> {
     v.as_object().cloned().unwrap_or_default()
 }
 
-/// A P8fs on this test's schemas (dropped afterwards), KV in the embedded store (SQLite
-/// backend) or in the same database's KV table (server backends), core models migrated.
-async fn with_core<F>(ctx: &Ctx, body: F) -> Result<()>
-where
-    F: AsyncFnOnce(&P8fs) -> Result<()>,
-{
-    let sql = ctx.env.sql(&ctx.scratch).await?;
-    let (schema, emb) = (ctx.scratch.clone(), format!("{}_e", ctx.scratch));
-    let layout = Layout::new(Some(&schema), Some(&emb))?;
+/// A P8fs on `scratch`'s schemas: KV in the embedded store (SQLite backend) or in the same
+/// database's KV table (server backends).
+async fn open_core(env: &crate::TestEnv, scratch: &str) -> Result<(P8fs, Arc<dyn p8fs_sql_dialect::SqlExecutor>)> {
+    let sql = env.sql(scratch).await?;
+    let layout = Layout::new(Some(scratch), Some(&format!("{scratch}_e")))?;
     let embedder = Arc::new(LexicalEmbedder::new(384));
     let p = match sql.dialect() {
         // Embedded: KV in the embedded store, two commits per entity (repair covers a crash).
         DialectKind::Sqlite => {
-            P8fs::with_layout(Arc::clone(&sql), layout, Arc::new(ctx.env.embedded_store(&ctx.scratch)?), embedder)
+            P8fs::with_layout(Arc::clone(&sql), layout, Arc::new(env.embedded_store(scratch)?), embedder)
         }
         // Servers: KV in the same database, one transaction per entity.
         _ => P8fs::with_sql_kv(Arc::clone(&sql), layout, embedder).await?,
     };
+    Ok((p, sql))
+}
+
+/// A P8fs on this test's schemas (dropped afterwards), core models migrated.
+async fn with_core<F>(ctx: &Ctx, body: F) -> Result<()>
+where
+    F: AsyncFnOnce(&P8fs) -> Result<()>,
+{
+    let (schema, emb) = (ctx.scratch.clone(), format!("{}_e", ctx.scratch));
+    let (p, sql) = open_core(&ctx.env, &ctx.scratch).await?;
     let result = async {
         p.migrate().await?;
         body(&p).await
@@ -190,4 +196,99 @@ pub(crate) async fn core_repair_after_crash_between_row_and_mapping(ctx: Ctx) ->
     drop(p);
     std::fs::remove_dir_all(&dir).ok();
     Ok(())
+}
+
+/// Set (to a scratch name) in the child process of [`core_row_and_mapping_commit_together`].
+pub const SQL_FAULT_CHILD_ENV: &str = "P8FS_CORE_SQL_FAULT_CHILD";
+
+/// The child: on the configured server backend, stores one entity with
+/// `P8FS_FAILPOINT=after_entity_commit`, so the process aborts right after the commit.
+pub fn sql_fault_child_main(scratch: &str) -> Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    rt.block_on(async {
+        let env = crate::TestEnv::load()?;
+        let (p, _) = open_core(&env, scratch).await?;
+        p.store_entity_with_reverse_mapping("Crashed", "resources", obj(json!({"content": "one commit"})), scratch)
+            .await?;
+        anyhow::bail!("the failpoint did not abort the process")
+    })
+}
+
+/// With the KV table in the entities' database, the mapping keys are part of the row's
+/// commit: a process killed right after it leaves row and mapping both written, with
+/// nothing for repair to do.
+pub(crate) async fn core_row_and_mapping_commit_together(ctx: Ctx) -> Result<()> {
+    let scratch = ctx.scratch.clone();
+    with_core(&ctx, async |p| {
+        ensure!(p.atomic_mappings(), "a server backend with its KV table should commit mappings with rows");
+        let exe = std::env::current_exe()?;
+        let s = scratch.clone();
+        let status = tokio::task::spawn_blocking(move || {
+            std::process::Command::new(exe)
+                .env(SQL_FAULT_CHILD_ENV, &s)
+                .env("P8FS_FAILPOINT", "after_entity_commit")
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .output()
+        })
+        .await??;
+        ensure!(
+            !status.status.success(),
+            "the child was not killed at the failpoint ({}): {}",
+            status.status,
+            String::from_utf8_lossy(&status.stderr)
+        );
+        let row = p.entities().get_by_key(&p8fs_sql_dialect::model::resources(), &scratch, "Crashed").await?;
+        let row = row.context("the row did not commit before the crash")?;
+        let entry = p.mappings().lookup(&scratch, "resources", "Crashed").await?.context("mapping missing")?;
+        ensure!(json!(entry.entity_key) == row["id"], "the mapping points elsewhere");
+        ensure!(p.repair(&scratch).await?.is_clean(), "repair found work after an atomic store");
+        Ok(())
+    })
+    .await
+}
+
+/// Many entities in one call: every one findable by name and storage key, a repeated name
+/// stored once (last data wins), and an invalid name anywhere in the batch writes nothing.
+pub(crate) async fn core_batch_store_with_mappings(ctx: Ctx) -> Result<()> {
+    let tenant = ctx.scratch.clone();
+    with_core(&ctx, async |p| {
+        let mut items: Vec<(String, Map<String, Value>)> = (0..120)
+            .map(|i| {
+                (format!("doc-{i:03}"), obj(json!({"content": format!("document number {i}"), "category": "batch"})))
+            })
+            .collect();
+        items.push(("doc-007".into(), obj(json!({"content": "the last copy of seven", "category": "batch"}))));
+        let stored = p.store_entities_with_reverse_mappings("resources", &tenant, items).await?;
+        ensure!(stored.len() == 121, "one result per input: {}", stored.len());
+        ensure!(stored[7].id == stored[120].id, "a repeated name is one entity");
+        for (i, s) in stored.iter().enumerate().take(120) {
+            let by_name = p.get_entity_by_name(&format!("doc-{i:03}"), "resources", &tenant).await?;
+            let by_name = by_name.with_context(|| format!("doc-{i:03} not found by name"))?;
+            ensure!(by_name["id"] == json!(s.id), "doc-{i:03}: mapping points elsewhere");
+            ensure!(p.get_entities_by_storage_key(&s.storage_key, &tenant).await?.len() == 1);
+        }
+        let seven = p.get_entity_by_name("doc-007", "resources", &tenant).await?.context("doc-007")?;
+        ensure!(seven["content"] == json!("the last copy of seven"), "last data wins: {seven:?}");
+        let model = p8fs_sql_dialect::model::resources();
+        ensure!(p.entities().count_embeddings(&model, &tenant, &stored[0].id).await? == 1, "not embedded");
+
+        // A name the KV store cannot key (a control character; one far too long) anywhere in
+        // a batch: a clear error, and not one row of the batch written.
+        let too_long = "n".repeat(p.kv().backend().capability().max_key_bytes + 1);
+        for bad in ["bad\u{1}name".to_owned(), too_long] {
+            let batch =
+                vec![("fresh-a".to_owned(), obj(json!({"content": "a"}))), (bad.clone(), obj(json!({"content": "b"})))];
+            let Err(err) = p.store_entities_with_reverse_mappings("resources", &tenant, batch).await else {
+                anyhow::bail!("a name of {} bytes was accepted", bad.len());
+            };
+            ensure!(matches!(err, CoreError::Kv(_)), "{err}");
+            ensure!(
+                p.entities().get_by_key(&model, &tenant, "fresh-a").await?.is_none(),
+                "a rejected batch left a row behind ({err})"
+            );
+        }
+        Ok(())
+    })
+    .await
 }

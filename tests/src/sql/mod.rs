@@ -33,6 +33,8 @@ pub fn cases() -> Vec<Case> {
         case!(Suite::Sql, core_api::core_isolates_tenants_with_the_same_name),
         case!(Suite::Sql, core_api::core_delete_and_rename_update_mappings),
         case!(Suite::EmbeddedKv, core_api::core_repair_after_crash_between_row_and_mapping),
+        case!(Suite::SqlServer, core_api::core_row_and_mapping_commit_together),
+        case!(Suite::Sql, core_api::core_batch_store_with_mappings),
         case!(Suite::Sql, vector::exact_search_equals_brute_force),
         case!(Suite::Sql, vector::index_search_keeps_recall),
         case!(Suite::Sql, vector::semantic_search_joins_on_id_and_dedupes),
