@@ -10,6 +10,8 @@ use p8fs_core::sql::{DialectKind, Metric, with_dialect};
 use p8fs_core::{P8fs, Settings};
 use serde_json::{Map, Value, json};
 
+use crate::output::{Align, Style, Table};
+
 /// "The thing asked for does not exist": exit status 1.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -20,9 +22,14 @@ pub(crate) struct NotFound(pub(crate) String);
 #[error("{0}")]
 pub(crate) struct BadInput(pub(crate) String);
 
+/// The settings the environment names (the embedded default under `data_dir` otherwise).
+pub(crate) fn settings(data_dir: &Path) -> Result<Settings> {
+    Ok(Settings::from_vars(|k| std::env::var(k).ok().filter(|v| !v.is_empty()), data_dir)?)
+}
+
+/// Opens everything the settings name and creates missing tables.
 pub(crate) async fn open(data_dir: &Path) -> Result<P8fs> {
-    let settings = Settings::from_vars(|k| std::env::var(k).ok().filter(|v| !v.is_empty()), data_dir)?;
-    let p = P8fs::open(&settings).await?;
+    let p = P8fs::open(&settings(data_dir)?).await?;
     p.migrate().await.context("creating the tables")?;
     Ok(p)
 }
@@ -61,25 +68,25 @@ pub(crate) fn schema(dialect: &str, model: Option<&str>) -> Result<()> {
 
 /// `p8fs migrate`.
 pub(crate) async fn migrate(data_dir: &Path, json_out: bool) -> Result<()> {
-    let settings = Settings::from_vars(|k| std::env::var(k).ok().filter(|v| !v.is_empty()), data_dir)?;
-    let p = P8fs::open(&settings).await?;
+    let p = P8fs::open(&settings(data_dir)?).await?;
+    let mut table = Table::new(&[("model", Align::Left), ("version", Align::Right), ("state", Align::Left)]);
     for (name, m) in p.migrate().await? {
-        print(
-            json_out,
-            &json!({"model": name, "created": m.created, "added_columns": m.added_columns, "version": m.version}),
-            || {
-                format!(
-                    "{name:<10} version {:<3} {}{}",
-                    m.version,
-                    if m.created { "created" } else { "up to date" },
-                    if m.added_columns.is_empty() {
-                        String::new()
-                    } else {
-                        format!(", added {}", m.added_columns.join(", "))
-                    }
-                )
-            },
-        );
+        if json_out {
+            println!(
+                "{}",
+                json!({"model": name, "created": m.created, "added_columns": m.added_columns, "version": m.version})
+            );
+        } else {
+            let state = match (m.created, m.added_columns.is_empty()) {
+                (true, _) => "created".to_owned(),
+                (false, true) => "up to date".to_owned(),
+                (false, false) => format!("added {}", m.added_columns.join(", ")),
+            };
+            table.row(vec![name, m.version.to_string(), state]);
+        }
+    }
+    if !json_out {
+        println!("{}", table.render(Style::detect()));
     }
     Ok(())
 }
@@ -128,7 +135,13 @@ pub(crate) enum KvCmd {
     },
 }
 
-fn tenant_kv(p: &P8fs, tenant: &str) -> Result<p8fs_core::kv_layer::TenantKv> {
+/// Checks a tenant id (the rules of the KV layer, which every command shares).
+pub(crate) fn check_tenant(tenant: &str) -> Result<()> {
+    p8fs_core::kv_layer::TenantId::new(tenant).map_err(|e| BadInput(e.to_string()))?;
+    Ok(())
+}
+
+pub(crate) fn tenant_kv(p: &P8fs, tenant: &str) -> Result<p8fs_core::kv_layer::TenantKv> {
     let t = p8fs_core::kv_layer::TenantId::new(tenant).map_err(|e| BadInput(e.to_string()))?;
     Ok(p.kv().tenant(&t))
 }
@@ -158,10 +171,14 @@ pub(crate) async fn kv(data_dir: &Path, json_out: bool, cmd: KvCmd) -> Result<()
                 .collect();
             if json_out {
                 println!("{}", Value::Array(entries));
+            } else if entries.is_empty() {
+                println!("no keys start with {prefix:?} in tenant {tenant}");
             } else {
+                let mut t = Table::new(&[("key", Align::Left), ("value", Align::Left)]);
                 for e in &entries {
-                    println!("{:<40} {}", e["key"].as_str().unwrap_or(""), e["value"]);
+                    t.row(vec![e["key"].as_str().unwrap_or("").to_owned(), e["value"].to_string()]);
                 }
+                println!("{}", t.render(Style::detect()));
             }
         }
     }
@@ -215,6 +232,8 @@ pub(crate) enum EntityCmd {
 }
 
 pub(crate) async fn entity(data_dir: &Path, json_out: bool, cmd: EntityCmd) -> Result<()> {
+    let (EntityCmd::Put { tenant, .. } | EntityCmd::Get { tenant, .. } | EntityCmd::Delete { tenant, .. }) = &cmd;
+    check_tenant(tenant)?;
     let p = open(data_dir).await?;
     match cmd {
         EntityCmd::Put { ty, name, tenant, data } => {
@@ -238,11 +257,11 @@ pub(crate) async fn entity(data_dir: &Path, json_out: bool, cmd: EntityCmd) -> R
             };
             match found {
                 Some(e) => print(json_out, &Value::Object(e.clone()), || {
-                    e.iter()
-                        .filter(|(_, v)| !v.is_null())
-                        .map(|(k, v)| format!("{k:<20} {v}"))
-                        .collect::<Vec<_>>()
-                        .join("\n")
+                    let mut t = Table::new(&[("field", Align::Left), ("value", Align::Left)]);
+                    for (k, v) in e.iter().filter(|(_, v)| !v.is_null()) {
+                        t.row(vec![k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_owned)]);
+                    }
+                    t.render(Style::detect())
                 }),
                 None => return Err(NotFound(format!("no such entity in tenant {tenant}")).into()),
             }
@@ -270,6 +289,7 @@ pub(crate) async fn search(
     metric: &str,
 ) -> Result<()> {
     let metric = Metric::parse(metric).map_err(|e| BadInput(e.to_string()))?;
+    check_tenant(tenant)?;
     if limit == 0 {
         bail!(BadInput("--limit must be at least 1".into()));
     }
@@ -282,14 +302,18 @@ pub(crate) async fn search(
         .collect();
     if json_out {
         println!("{}", Value::Array(hits));
+    } else if hits.is_empty() {
+        println!("no {ty} in tenant {tenant} to search");
     } else {
+        let mut t = Table::new(&[("score", Align::Right), ("name", Align::Left), ("id", Align::Left)]);
         for h in &hits {
-            println!(
-                "{:>7.3}  {}",
-                h["score"].as_f64().unwrap_or(0.0),
-                h["name"].as_str().unwrap_or(h["id"].as_str().unwrap_or(""))
-            );
+            t.row(vec![
+                format!("{:.3}", h["score"].as_f64().unwrap_or(0.0)),
+                h["name"].as_str().unwrap_or("").to_owned(),
+                h["id"].as_str().unwrap_or("").to_owned(),
+            ]);
         }
+        println!("{}", t.render(Style::detect()));
     }
     Ok(())
 }

@@ -1,28 +1,244 @@
 //! `p8fs doctor`: what is configured, whether it answers, and whether it can store what
-//! p8fs needs.
+//! p8fs needs: the SQL provider (version, a JSON and vector round trip, vector indexes,
+//! TiFlash replicas on TiDB) and the KV backend (a put, get and delete).
+//!
+//! Every check runs even when an earlier one failed; the exit status is 3 when any failed.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use anyhow::{Context, Result, ensure};
-use p8fs_core::SqlConfig;
+use anyhow::{Context, Result, anyhow, ensure};
+use p8fs_core::kv_layer::{Kv, TenantId};
+use p8fs_core::sql::entity::{EntityStore, Layout};
 use p8fs_core::sql::probe::ProbeTable;
-use p8fs_core::sql::with_dialect;
-use serde_json::json;
+use p8fs_core::sql::{DialectKind, SqlExecutor, Tidb, with_dialect};
+use serde_json::{Value, json};
+
+use crate::cmds::settings;
+use crate::output::{Align, Style, Table};
+
+/// The outcome of one check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Status {
+    Ok,
+    /// Works, but something a production deployment wants is absent.
+    Warn,
+    Failed,
+    /// Not applicable on this engine.
+    Info,
+}
+
+impl Status {
+    fn name(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Warn => "missing",
+            Status::Failed => "failed",
+            Status::Info => "-",
+        }
+    }
+}
+
+struct Check {
+    area: &'static str,
+    what: String,
+    status: Status,
+    detail: String,
+}
+
+#[derive(Default)]
+struct Report {
+    checks: Vec<Check>,
+}
+
+impl Report {
+    fn add(&mut self, area: &'static str, what: impl Into<String>, status: Status, detail: impl Into<String>) {
+        self.checks.push(Check { area, what: what.into(), status, detail: detail.into() });
+    }
+}
+
+fn ms_since(t: Instant) -> String {
+    format!("{:.1} ms", t.elapsed().as_secs_f64() * 1e3)
+}
 
 pub(crate) async fn run(data_dir: &Path, as_json: bool) -> Result<()> {
-    let cfg = match SqlConfig::from_env()? {
-        // The command line's --data-dir applies to the embedded default.
-        SqlConfig::Sqlite { .. } if std::env::var_os("P8FS_SQLITE_PATH").is_none() => SqlConfig::embedded(data_dir),
-        other => other,
-    };
-    let t = Instant::now();
-    let db = p8fs_core::connect_sql(&cfg).await.with_context(|| format!("connecting to {}", cfg.describe()))?;
-    let info = db.server_info().await?;
-    let connect_ms = t.elapsed().as_secs_f64() * 1e3;
+    let settings = settings(data_dir)?;
+    let mut r = Report::default();
 
-    // A JSON and vector round trip through a throwaway table.
+    // SQL provider.
+    r.add("sql", "provider", Status::Info, settings.sql.describe());
     let t = Instant::now();
+    match p8fs_core::connect_sql(&settings.sql).await {
+        Err(e) => r.add("sql", "reachable", Status::Failed, format!("{e}")),
+        Ok(db) => {
+            r.add("sql", "reachable", Status::Ok, ms_since(t));
+            sql_checks(&db, &mut r).await;
+        }
+    }
+
+    // KV backend.
+    r.add("kv", "backend", Status::Info, settings.kv.describe());
+    let t = Instant::now();
+    match p8fs_core::connect_kv(&settings.kv).await {
+        Err(e) => r.add("kv", "reachable", Status::Failed, format!("{e}")),
+        Ok(kv) => {
+            r.add("kv", "reachable", Status::Ok, ms_since(t));
+            let cap = kv.capability();
+            r.add(
+                "kv",
+                "capabilities",
+                Status::Info,
+                format!(
+                    "{}: ttl {}, compare-and-swap {}, atomic batches {}, max batch {}",
+                    kv.name(),
+                    yes(cap.ttl),
+                    yes(cap.cas),
+                    yes(cap.atomic_batch),
+                    cap.max_batch
+                ),
+            );
+            let t = Instant::now();
+            match kv_round_trip(Kv::new(kv)).await {
+                Ok(()) => r.add("kv", "put, get, delete", Status::Ok, ms_since(t)),
+                Err(e) => r.add("kv", "put, get, delete", Status::Failed, format!("{e:#}")),
+            }
+        }
+    }
+
+    let failed = r.checks.iter().filter(|c| c.status == Status::Failed).count();
+    if as_json {
+        let checks: Vec<Value> = r
+            .checks
+            .iter()
+            .map(|c| json!({"area": c.area, "check": c.what, "status": c.status.name(), "detail": c.detail}))
+            .collect();
+        println!("{}", json!({"ok": failed == 0, "checks": checks}));
+    } else {
+        let style = Style::detect();
+        let mut t = Table::new(&[
+            ("area", Align::Left),
+            ("check", Align::Left),
+            ("status", Align::Left),
+            ("detail", Align::Left),
+        ]);
+        for c in &r.checks {
+            let status = match c.status {
+                Status::Ok => style.green(c.status.name()),
+                Status::Warn => style.yellow(c.status.name()),
+                Status::Failed => style.red(c.status.name()),
+                Status::Info => style.dim(c.status.name()),
+            };
+            t.row(vec![c.area.to_owned(), c.what.clone(), status, c.detail.clone()]);
+        }
+        println!("{}", t.render(style));
+    }
+    if failed > 0 {
+        return Err(anyhow!("{failed} check(s) failed; see the table above (or the JSON) for which"));
+    }
+    Ok(())
+}
+
+fn yes(b: bool) -> &'static str {
+    if b { "yes" } else { "no" }
+}
+
+async fn sql_checks(db: &Arc<dyn SqlExecutor>, r: &mut Report) {
+    match db.server_info().await {
+        Ok(info) => r.add(
+            "sql",
+            "server",
+            Status::Info,
+            format!(
+                "{} {}.{}.{} ({})",
+                info.flavor.name(),
+                info.version.0,
+                info.version.1,
+                info.version.2,
+                info.version_text
+            ),
+        ),
+        Err(e) => r.add("sql", "server", Status::Failed, format!("{e}")),
+    }
+    let d = db.dialect();
+    r.add("sql", "dialect", Status::Info, d.name());
+    let t = Instant::now();
+    match probe_round_trip(db).await {
+        Ok(()) => r.add("sql", "JSON + vector round trip", Status::Ok, ms_since(t)),
+        Err(e) => r.add("sql", "JSON + vector round trip", Status::Failed, format!("{e:#}")),
+    }
+    r.add(
+        "sql",
+        "vector search",
+        Status::Info,
+        match d {
+            DialectKind::Sqlite => "exact, computed by p8fs (SQLite has no vector index)",
+            DialectKind::Postgres => "pgvector: exact, or HNSW index",
+            DialectKind::MariaDb => "MariaDB VECTOR: exact, or vector index (cosine, L2)",
+            DialectKind::Tidb => "TiDB VECTOR: exact, or vector index on TiFlash (cosine, L2)",
+        },
+    );
+    // Per core model with embeddings: its tables, vector indexes, TiFlash replicas.
+    let store = EntityStore::new(Arc::clone(db), Layout::default());
+    for model in p8fs_core::sql::model::core_models().into_iter().filter(|m| m.embedding().is_some()) {
+        let name = model.name().to_owned();
+        match store.table_exists(&model).await {
+            Ok(false) => {
+                r.add("sql", format!("{name} table"), Status::Warn, "not created; run `p8fs migrate`");
+                continue;
+            }
+            Err(e) => {
+                r.add("sql", format!("{name} table"), Status::Failed, format!("{e}"));
+                continue;
+            }
+            Ok(true) => r.add("sql", format!("{name} table"), Status::Ok, "exists"),
+        }
+        if d != DialectKind::Sqlite {
+            match store.vector_indexes(&model).await {
+                Ok(m) if m.is_empty() => r.add(
+                    "sql",
+                    format!("{name} vector index"),
+                    Status::Warn,
+                    "none: searches are exact (fine for small tables); see docs/providers.md",
+                ),
+                Ok(m) => r.add(
+                    "sql",
+                    format!("{name} vector index"),
+                    Status::Ok,
+                    m.iter().map(|x| x.name()).collect::<Vec<_>>().join(", "),
+                ),
+                Err(e) => r.add("sql", format!("{name} vector index"), Status::Failed, format!("{e}")),
+            }
+        }
+        if d == DialectKind::Tidb {
+            let layout = store.layout();
+            let (schema, emb_schema) = (layout.schema(Tidb), layout.embeddings_schema(Tidb));
+            for (schema, table) in [(schema, model.name().to_owned()), (emb_schema, model.embeddings_table())] {
+                let stmt = p8fs_core::sql::tidb_admin::tiflash_replica_status(schema, &table);
+                match db.query(&stmt).await {
+                    Ok(rows) if rows.is_empty() => r.add(
+                        "sql",
+                        format!("{table} TiFlash replica"),
+                        Status::Warn,
+                        "none: vector indexes and analytics need one",
+                    ),
+                    Ok(rows) => {
+                        let cells: Vec<String> = rows[0]
+                            .iter()
+                            .map(|v| v.clone().into_json().map_or_else(|_| v.kind_name().to_owned(), |j| j.to_string()))
+                            .collect();
+                        let detail = format!("replicas, available, progress: {}", cells.join(", "));
+                        r.add("sql", format!("{table} TiFlash replica"), Status::Ok, detail);
+                    }
+                    Err(e) => r.add("sql", format!("{table} TiFlash replica"), Status::Failed, format!("{e}")),
+                }
+            }
+        }
+    }
+}
+
+/// A JSON and vector round trip through a throwaway table.
+async fn probe_round_trip(db: &Arc<dyn SqlExecutor>) -> Result<()> {
     let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
     let table = ProbeTable::new(&format!("doctor_{}_{nanos}", std::process::id()))?;
     let doc = json!({"name": "doctor", "tags": ["a", "b"], "nested": {"ok": true}});
@@ -38,29 +254,17 @@ pub(crate) async fn run(data_dir: &Path, as_json: bool) -> Result<()> {
     }
     .await;
     db.execute(&with_dialect!(d, |d| table.drop(d))).await?;
-    round_trip?;
-    let probe_ms = t.elapsed().as_secs_f64() * 1e3;
+    round_trip
+}
 
-    if as_json {
-        println!(
-            "{}",
-            json!({
-                "provider": cfg.describe(),
-                "flavor": info.flavor.name(),
-                "version": format!("{}.{}.{}", info.version.0, info.version.1, info.version.2),
-                "version_text": info.version_text,
-                "dialect": d.name(),
-                "json_vector_round_trip": "ok",
-                "connect_ms": connect_ms,
-                "round_trip_ms": probe_ms,
-            })
-        );
-    } else {
-        println!("provider       {}", cfg.describe());
-        println!("server         {} {}.{}.{}", info.flavor.name(), info.version.0, info.version.1, info.version.2);
-        println!("dialect        {d}");
-        println!("connect        ok ({connect_ms:.1} ms)");
-        println!("JSON + vector  round trip ok ({probe_ms:.1} ms)");
-    }
+/// A put, get and delete of one key in a tenant of its own.
+async fn kv_round_trip(kv: Kv) -> Result<()> {
+    let t = kv.tenant(&TenantId::new("p8fs-doctor")?);
+    let key = format!("probe-{}", std::process::id());
+    t.put(&key, b"doctor", None).await?;
+    let back = t.get(&key).await?;
+    t.delete(&key).await?;
+    ensure!(back.as_deref() == Some(&b"doctor"[..]), "read back {back:?}");
+    ensure!(t.get(&key).await?.is_none(), "the key survived its delete");
     Ok(())
 }

@@ -1,10 +1,15 @@
 //! The `p8fs` command.
 //!
-//! Exit status: 0 on success, 2 for bad usage or input, 3 when a backend fails.
+//! Exit status: 0 on success, 1 when the thing asked for does not exist, 2 for bad usage or
+//! input, 3 when a backend fails.
 
 mod cmds;
+mod corpus;
+mod demo;
 mod doctor;
+mod output;
 mod serve;
+mod transfer;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -28,9 +33,46 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Check the configured provider: reachable, flavor and version, and a JSON and vector
-    /// round trip through a real table.
+    /// Load a built-in corpus of 300 resources, then look them up by name and storage key,
+    /// do a KV round trip and run semantic searches, timing each step.
+    Demo {
+        /// Tenant the demo writes to.
+        #[arg(long, default_value = "demo")]
+        tenant: String,
+    },
+    /// Check the configured provider and KV backend: reachable, flavor and version, a JSON
+    /// and vector round trip through a real table, vector indexes and TiFlash replicas.
     Doctor,
+    /// Import entities from JSON lines (one object per line; `-` reads stdin).
+    Import {
+        /// The file.
+        file: PathBuf,
+        /// Entity type (model).
+        #[arg(long = "type")]
+        ty: String,
+        /// Tenant.
+        #[arg(long)]
+        tenant: String,
+        /// Stop at the first bad line with nothing written (default: report and skip it).
+        #[arg(long)]
+        strict: bool,
+        /// Ignore the lines' ids (ids then derive from tenant and name): for copying an
+        /// export into another tenant of the same database.
+        #[arg(long)]
+        fresh_ids: bool,
+    },
+    /// Export a tenant's entities of one type as JSON lines, readable by `import`.
+    Export {
+        /// Entity type (model).
+        #[arg(long = "type")]
+        ty: String,
+        /// Tenant.
+        #[arg(long)]
+        tenant: String,
+        /// Write to this file instead of stdout.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
     /// Serve the HTTP KV proxy (the legacy wire contract and /v1) in front of a KV backend.
     Serve(serve::ServeArgs),
     /// Print the DDL of the core models for a dialect (no database needed).
@@ -122,7 +164,12 @@ fn main() -> ExitCode {
     };
     let result = rt.block_on(async {
         match cli.command {
+            Command::Demo { tenant } => demo::run(&cli.data_dir, cli.json, &tenant).await,
             Command::Doctor => doctor::run(&cli.data_dir, cli.json).await,
+            Command::Import { file, ty, tenant, strict, fresh_ids } => {
+                transfer::import(&cli.data_dir, cli.json, &file, &ty, &tenant, strict, fresh_ids).await
+            }
+            Command::Export { ty, tenant, output } => transfer::export(&cli.data_dir, &ty, &tenant, output).await,
             Command::Serve(args) => serve::run(&cli.data_dir, args).await,
             Command::Schema { dialect, model } => cmds::schema(&dialect, model.as_deref()),
             Command::Migrate => cmds::migrate(&cli.data_dir, cli.json).await,

@@ -127,3 +127,169 @@ fn schema_and_migrate() {
         String::from_utf8_lossy(&again.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert!(lines.iter().all(|l| l["created"] == false), "{lines:?}");
 }
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn demo_loads_the_corpus_and_prints_search_results() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let out = p8fs(dir, &["demo"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("stored 300 resources"), "{text}");
+    assert!(text.contains("rank  score  name"), "a results table: {text}");
+    assert_eq!(text.matches("expected topic first").count(), 4, "{text}");
+    assert!(text.contains("by storage key") && text.contains("KV put demo/session/42"), "{text}");
+    assert!(!text.contains('\x1b'), "no colour when stdout is not a terminal");
+    assert!(!stderr(&out).contains('\x1b'), "no progress bar when stderr is not a terminal");
+
+    // Again, as JSON: the same corpus, upserted (no duplicates).
+    let v = ok_json(dir, &["--json", "demo"]);
+    assert_eq!(v["loaded"], 300);
+    assert_eq!(v["steps"].as_array().unwrap().len(), 5);
+    for s in v["searches"].as_array().unwrap() {
+        assert_eq!(s["top_hit_matches"], true, "{s}");
+        assert_eq!(s["hits"].as_array().unwrap().len(), 5);
+    }
+    assert_eq!(v["kv_round_trip"]["deleted_gone"], true);
+    let export = p8fs(dir, &["export", "--type", "resources", "--tenant", "demo"]);
+    assert_eq!(stdout(&export).lines().count(), 300, "the demo is idempotent");
+    let found =
+        ok_json(dir, &["--json", "entity", "get", "--type", "resources", "--name", "caching-faq", "--tenant", "demo"]);
+    assert_eq!(found["category"], "platform");
+}
+
+#[test]
+fn import_and_export_round_trip_and_report_bad_lines() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    for (name, content) in [("alpha", "first document"), ("beta", "second document"), ("gamma", "third")] {
+        let data = serde_json::json!({"content": content, "metadata": {"n": name}}).to_string();
+        ok_json(
+            dir,
+            &["--json", "entity", "put", "--type", "resources", "--name", name, "--tenant", "a", "--data", &data],
+        );
+    }
+    let file = dir.join("a.jsonl");
+    let out = p8fs(dir, &["export", "--type", "resources", "--tenant", "a", "--output", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let exported = std::fs::read_to_string(&file).unwrap();
+    let rows: Vec<Value> = exported.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(rows.len(), 3);
+    assert!(rows.iter().all(|r| r.get("tenant_id").is_none() && r.get("created_at").is_none() && r["id"].is_string()));
+    assert_eq!(rows[0]["metadata"]["n"].as_str().map(str::len), Some(rows[0]["name"].as_str().unwrap().len()));
+
+    // Into the same tenant: the same entities (same ids), nothing added.
+    let same = ok_json(dir, &["--json", "import", file.to_str().unwrap(), "--type", "resources", "--tenant", "a"]);
+    assert_eq!(same["imported"], 3);
+    let again = p8fs(dir, &["export", "--type", "resources", "--tenant", "a"]);
+    let again: Vec<Value> = stdout(&again).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(again, rows, "import of an export reproduces it");
+
+    // Into another tenant: its ids are taken, so a clear error; --fresh-ids copies.
+    assert_eq!(status(dir, &["import", file.to_str().unwrap(), "--type", "resources", "--tenant", "b"]), 2);
+    let copied = ok_json(
+        dir,
+        &["--json", "import", file.to_str().unwrap(), "--type", "resources", "--tenant", "b", "--fresh-ids"],
+    );
+    assert_eq!(copied["imported"], 3);
+    let b = ok_json(dir, &["--json", "entity", "get", "--type", "resources", "--name", "beta", "--tenant", "b"]);
+    assert_eq!(b["content"], "second document");
+    assert_ne!(b["id"], rows[1]["id"], "a copy has its own id");
+    let hits = ok_json(dir, &["--json", "search", "second document", "--type", "resources", "--tenant", "b"]);
+    assert_eq!(hits[0]["name"], "beta", "imported entities are embedded");
+
+    // Bad lines: reported with their line numbers and skipped...
+    let bad = dir.join("bad.jsonl");
+    std::fs::write(
+        &bad,
+        "{\"name\": \"ok-1\", \"content\": \"fine\"}\nnot json\n\n{\"name\": \"x\", \"bogus\": 1}\n[1]\n{\"content\": \"no name\"}\n{\"name\": \"ok-2\"}\n",
+    )
+    .unwrap();
+    let out = p8fs(dir, &["--json", "import", bad.to_str().unwrap(), "--type", "resources", "--tenant", "c"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["imported"], 2);
+    let lines: Vec<u64> = v["skipped"].as_array().unwrap().iter().map(|s| s["line"].as_u64().unwrap()).collect();
+    assert_eq!(lines, [2, 4, 5, 6], "{v}");
+    let err = stderr(&out);
+    assert!(err.contains("line 4: resources has no field \"bogus\""), "{err}");
+    // ... or, with --strict, the import stops with nothing written.
+    let out = p8fs(dir, &["import", bad.to_str().unwrap(), "--type", "resources", "--tenant", "d", "--strict"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("line 2") && err.contains("nothing was imported") && err.trim().lines().count() == 1, "{err}");
+    let d_export = p8fs(dir, &["export", "--type", "resources", "--tenant", "d"]);
+    assert_eq!(stdout(&d_export), "", "a strict import that failed wrote nothing");
+    assert_eq!(status(dir, &["import", "/no/such/file.jsonl", "--type", "resources", "--tenant", "a"]), 2);
+    assert_eq!(status(dir, &["import", file.to_str().unwrap(), "--type", "nosuch", "--tenant", "a"]), 2);
+    assert_eq!(status(dir, &["export", "--type", "resources", "--tenant", "bad/tenant"]), 2);
+}
+
+#[test]
+fn doctor_reports_both_sides_and_fails_on_an_unreachable_provider() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    assert_eq!(status(dir, &["migrate"]), 0);
+    let v = ok_json(dir, &["--json", "doctor"]);
+    assert_eq!(v["ok"], true, "{v}");
+    let checks = v["checks"].as_array().unwrap();
+    let status_of = |area: &str, check: &str| {
+        checks
+            .iter()
+            .find(|c| c["area"] == area && c["check"] == check)
+            .map(|c| c["status"].as_str().unwrap().to_owned())
+            .unwrap_or_else(|| panic!("no {area}/{check} in {v}"))
+    };
+    assert_eq!(status_of("sql", "reachable"), "ok");
+    assert_eq!(status_of("sql", "JSON + vector round trip"), "ok");
+    assert_eq!(status_of("sql", "resources table"), "ok");
+    assert_eq!(status_of("kv", "reachable"), "ok");
+    assert_eq!(status_of("kv", "put, get, delete"), "ok");
+
+    // A provider that does not answer: every check still reported, exit status 3.
+    let out = Command::new(env!("CARGO_BIN_EXE_p8fs"))
+        .args(["--data-dir", dir.to_str().unwrap(), "--json", "doctor"])
+        .env("P8FS_STORAGE_PROVIDER", "postgresql")
+        .env("P8FS_PG_URL", "postgres://p8fs@127.0.0.1:1/p8fs?connect_timeout=2")
+        .env_remove("P8FS_KV_URL")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["ok"], false);
+    let kv_ok = v["checks"].as_array().unwrap().iter().any(|c| c["check"] == "put, get, delete" && c["status"] == "ok");
+    assert!(kv_ok, "the KV side is still checked: {v}");
+    assert_eq!(stderr(&out).trim().lines().count(), 1, "{}", stderr(&out));
+}
+
+#[test]
+fn people_get_tables_without_colour_when_piped() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    for (k, v) in [("a/1", "1"), ("a/2", r#"{"x": true}"#)] {
+        assert_eq!(status(dir, &["kv", "put", k, v, "--tenant", "t"]), 0);
+    }
+    let scan = p8fs(dir, &["kv", "scan", "a/", "--tenant", "t"]);
+    assert_eq!(stdout(&scan), "key  value\na/1  1\na/2  {\"x\":true}\n");
+    let data = r#"{"content": "tables for people"}"#;
+    assert_eq!(
+        status(dir, &["entity", "put", "--type", "resources", "--name", "n1", "--tenant", "t", "--data", data]),
+        0
+    );
+    let search = p8fs(dir, &["search", "tables for people", "--type", "resources", "--tenant", "t"]);
+    let text = stdout(&search);
+    let mut lines = text.lines();
+    assert!(lines.next().unwrap().starts_with("score  name  id"), "{text}");
+    assert!(lines.next().unwrap().contains(" n1  "), "{text}");
+    assert!(!text.contains('\x1b'));
+    let migrate = p8fs(dir, &["migrate"]);
+    assert!(stdout(&migrate).starts_with("model"), "{}", stdout(&migrate));
+}

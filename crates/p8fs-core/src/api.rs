@@ -6,12 +6,13 @@ use std::sync::{Arc, RwLock};
 
 use p8fs_kv::{Key, Kv, KvBackend, KvError, KvErrorKind, Namespace, TenantId};
 use p8fs_reverse_map::{EntityCheck, Mapping, RepairReport, ReverseMap};
+use p8fs_sql_dialect::entity::dml::{self, UpsertRow};
 use p8fs_sql_dialect::entity::{
     EntityEmbeddings, EntityQuery, EntityStore, Layout, Migration, SearchOptions, SearchResult, SemanticHit,
     UpsertResult,
 };
 use p8fs_sql_dialect::model::{Model, core_models};
-use p8fs_sql_dialect::{Error as SqlError, SqlExecutor, Statement};
+use p8fs_sql_dialect::{Error as SqlError, SqlExecutor, Statement, with_dialect};
 use serde::Serialize;
 use serde_json::{Map, Value as Json};
 
@@ -121,7 +122,7 @@ pub struct P8fs {
 /// under every backend's batch limit.
 const KV_CHUNK: usize = 3 * 300;
 
-/// As long as the ids p8fs generates (UUIDs), for checking mapping keys before the ids exist.
+/// As long as the ids p8fs generates (UUIDs): stands in for an id not generated yet.
 const PLACEHOLDER_ID: &str = "00000000-0000-0000-0000-000000000000";
 
 /// A KV error met while building SQL statements (the KV table of the entities' database).
@@ -318,6 +319,73 @@ impl P8fs {
         stored.pop().ok_or_else(|| Error::Config("the upsert returned no id".into()))
     }
 
+    /// Checks an entity as [`P8fs::store_entity_with_reverse_mapping`] would before
+    /// writing (its name against the key field, every field and value against the model,
+    /// the id, the mapping keys against the KV store's limits), without writing anything.
+    /// Returns the data as it would be stored (the key field filled in from `name`).
+    ///
+    /// # Errors
+    /// As [`P8fs::store_entity_with_reverse_mapping`] for bad input.
+    pub fn validate_entity(
+        &self,
+        entity_type: &str,
+        tenant: &str,
+        name: &str,
+        data: Map<String, Json>,
+    ) -> Result<Map<String, Json>> {
+        self.prepare(&self.model(entity_type)?, tenant, name, data)
+    }
+
+    fn prepare(
+        &self,
+        model: &Model,
+        tenant: &str,
+        name: &str,
+        mut data: Map<String, Json>,
+    ) -> Result<Map<String, Json>> {
+        let ty = model.name();
+        if name.is_empty() {
+            return Err(Error::Config(format!("{ty}: an entity needs a non-empty name")));
+        }
+        if let Some(k) = model.key_field() {
+            match data.get(k) {
+                None => {
+                    data.insert(k.to_owned(), Json::String(name.to_owned()));
+                }
+                Some(Json::String(v)) if v == name => {}
+                Some(other) => {
+                    return Err(Error::Config(format!("{ty}: name {name:?} differs from the data's {k} {other}")));
+                }
+            }
+        }
+        let id = match data.get("id") {
+            None => PLACEHOLDER_ID.to_owned(),
+            Some(Json::String(s)) if !s.is_empty() && s.len() <= 64 && !s.chars().any(char::is_control) => s.clone(),
+            Some(other) => {
+                return Err(SqlError::invalid_input(format!(
+                    "{ty}: id must be a non-empty string of at most 64 characters, got {other}"
+                ))
+                .into());
+            }
+        };
+        // Fields and values, exactly as the upsert binds them.
+        let row = UpsertRow { id: id.clone(), fields: &data };
+        let layout = self.entities.layout();
+        with_dialect!(self.entities.executor().dialect(), |d| {
+            dml::upsert(d, model, layout, tenant, std::slice::from_ref(&row), chrono::Utc::now())
+        })?;
+        // Mapping keys: a name the KV store cannot key must not leave a row behind.
+        let cap = self.kv.backend().capability();
+        let ns = Namespace::Tenant(TenantId::new(tenant)?);
+        let m =
+            Mapping { name: name.to_owned(), entity_type: ty.to_owned(), entity_key: id, table_name: ty.to_owned() };
+        for (k, v) in ReverseMap::entries(tenant, &m)? {
+            cap.check_key(&ns, &Key::new(k)?)?;
+            cap.check_value(&v)?;
+        }
+        Ok(data)
+    }
+
     /// [`P8fs::store_entity_with_reverse_mapping`] for many entities of one type: one
     /// embedder call, multi-row statements, one transaction for the rows and embeddings
     /// (with the mapping keys when [`P8fs::atomic_mappings`]), else one KV batch for all
@@ -336,25 +404,9 @@ impl P8fs {
         let model = self.model(entity_type)?;
         let mut names = Vec::with_capacity(items.len());
         let mut datas = Vec::with_capacity(items.len());
-        for (name, mut data) in items {
-            if name.is_empty() {
-                return Err(Error::Config(format!("{entity_type}: an entity needs a non-empty name")));
-            }
-            if let Some(k) = model.key_field() {
-                match data.get(k) {
-                    None => {
-                        data.insert(k.to_owned(), Json::String(name.clone()));
-                    }
-                    Some(Json::String(v)) if *v == name => {}
-                    Some(other) => {
-                        return Err(Error::Config(format!(
-                            "{entity_type}: name {name:?} differs from the data's {k} {other}"
-                        )));
-                    }
-                }
-            }
+        for (name, data) in items {
+            datas.push(self.prepare(&model, tenant, &name, data)?);
             names.push(name);
-            datas.push(data);
         }
         let mapping = |name: &str, id: &str| Mapping {
             name: name.to_owned(),
@@ -362,21 +414,11 @@ impl P8fs {
             entity_key: id.to_owned(),
             table_name: model.name().to_owned(),
         };
-        // Mapping keys are checked before anything is written: a name the KV store cannot
-        // key must not leave a row behind.
-        let cap = self.kv.backend().capability();
-        let ns = Namespace::Tenant(TenantId::new(tenant)?);
-        for (name, data) in names.iter().zip(&datas) {
-            let id = data.get("id").and_then(Json::as_str).unwrap_or(PLACEHOLDER_ID);
-            for (k, v) in ReverseMap::entries(tenant, &mapping(name, id))? {
-                cap.check_key(&ns, &Key::new(k)?)?;
-                cap.check_value(&v)?;
-            }
-        }
         let embeddings = self.embed_many(&model, &datas).await?;
         let atomic = self.sql_kv.as_ref().filter(|s| s.runs_on(self.entities.executor()));
         let r = match atomic {
             Some(store) => {
+                let ns = Namespace::Tenant(TenantId::new(tenant)?);
                 let extra = |ids: &[String]| -> std::result::Result<Vec<Statement>, SqlError> {
                     let mut entries = Vec::with_capacity(ids.len() * 3);
                     for (name, id) in names.iter().zip(ids) {

@@ -45,6 +45,17 @@ pub fn tiflash_replicas_for(
     Ok(out)
 }
 
+/// The TiFlash replica of a table as TiDB reports it: one row (replica count, available,
+/// progress 0..1) or none when the table has no replica.
+pub fn tiflash_replica_status(schema: Option<&str>, name: &str) -> Statement {
+    Statement {
+        sql: "SELECT replica_count, available, progress FROM information_schema.tiflash_replica \
+              WHERE table_schema = COALESCE(?, DATABASE()) AND table_name = ?"
+            .into(),
+        values: vec![sea_query::Value::String(schema.map(str::to_owned)), sea_query::Value::from(name)],
+    }
+}
+
 /// `ANALYZE TABLE t`.
 ///
 /// # Errors

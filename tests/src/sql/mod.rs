@@ -1,5 +1,6 @@
 //! SQL suites: run on every SQL backend (SQLite, PostgreSQL, MariaDB, TiDB when given).
 
+pub mod cli;
 pub mod core_api;
 mod entity;
 mod probe;
@@ -35,6 +36,7 @@ pub fn cases() -> Vec<Case> {
         case!(Suite::EmbeddedKv, core_api::core_repair_after_crash_between_row_and_mapping),
         case!(Suite::SqlServer, core_api::core_row_and_mapping_commit_together),
         case!(Suite::Sql, core_api::core_batch_store_with_mappings),
+        case!(Suite::SqlServer, cli::cli_runs_on_this_provider),
         case!(Suite::Sql, vector::exact_search_equals_brute_force),
         case!(Suite::Sql, vector::index_search_keeps_recall),
         case!(Suite::Sql, vector::semantic_search_joins_on_id_and_dedupes),

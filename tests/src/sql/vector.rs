@@ -148,11 +148,14 @@ pub(crate) async fn index_search_keeps_recall(ctx: Ctx) -> Result<()> {
     let m = vecs_model();
     with_store(&ctx, std::slice::from_ref(&m), async |store, _| {
         let s = seed(store, &m).await?;
+        ensure!(store.vector_indexes(&m).await?.is_empty(), "an index before one was created");
         let indexed = match store.create_vector_index(&m, Metric::Cosine, &VectorIndexParams::default()).await {
             Ok(()) => true,
             Err(e) if e.kind() == ErrorKind::Unsupported => false, // SQLite: searched exactly
             Err(e) => return Err(e.into()),
         };
+        let listed = store.vector_indexes(&m).await?;
+        ensure!(listed == if indexed { vec![Metric::Cosine] } else { vec![] }, "the catalog lists {listed:?}");
         let queries = data(10, 1234);
         for tenant in ["big", "ten"] {
             let mut found = 0;
@@ -180,6 +183,7 @@ pub(crate) async fn index_search_keeps_recall(ctx: Ctx) -> Result<()> {
         }
         if indexed {
             store.drop_vector_index(&m, Metric::Cosine).await?;
+            ensure!(store.vector_indexes(&m).await?.is_empty(), "the index is still listed after the drop");
         }
         Ok(())
     })

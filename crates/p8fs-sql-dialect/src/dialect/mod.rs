@@ -200,6 +200,11 @@ pub trait Dialect: Copy + Default + fmt::Debug + Send + Sync + 'static {
     /// (`pg_catalog` on PostgreSQL, not `information_schema`).
     fn table_info_query(&self, schema: Option<&str>, table: &str) -> Statement;
 
+    /// A catalog query for the names of a table's indexes, one row and column per index;
+    /// no rows when the table does not exist. `schema` `None` means the connection's
+    /// default.
+    fn index_names_query(&self, schema: Option<&str>, table: &str) -> Statement;
+
     /// The engine's distance between vector column `column` and the bound `query`, where
     /// the engine computes it (`None` for SQLite, where p8fs computes it in Rust).
     ///

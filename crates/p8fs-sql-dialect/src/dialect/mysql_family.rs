@@ -62,6 +62,15 @@ macro_rules! mysql_family_methods {
             Func::cust("JSON_OVERLAPS").arg(column).arg(value.to_string()).into()
         }
 
+        fn index_names_query(&self, schema: Option<&str>, table: &str) -> Statement {
+            Statement {
+                sql: "SELECT DISTINCT index_name FROM information_schema.statistics \
+                  WHERE table_schema = COALESCE(?, DATABASE()) AND table_name = ? ORDER BY index_name"
+                    .into(),
+                values: vec![Value::String(schema.map(str::to_owned)), Value::from(table)],
+            }
+        }
+
         fn table_info_query(&self, schema: Option<&str>, table: &str) -> Statement {
             Statement {
                 sql: "SELECT column_name, column_key = 'PRI' FROM information_schema.columns \

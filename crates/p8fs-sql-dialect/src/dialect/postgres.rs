@@ -99,6 +99,18 @@ impl Dialect for Postgres {
         )
     }
 
+    fn index_names_query(&self, schema: Option<&str>, table: &str) -> Statement {
+        Statement {
+            sql: "SELECT i.relname::text FROM pg_catalog.pg_index x \
+                  JOIN pg_catalog.pg_class c ON c.oid = x.indrelid \
+                  JOIN pg_catalog.pg_class i ON i.oid = x.indexrelid \
+                  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+                  WHERE n.nspname = COALESCE($1, current_schema()) AND c.relname = $2 ORDER BY 1"
+                .into(),
+            values: vec![Value::String(schema.map(str::to_owned)), Value::from(table)],
+        }
+    }
+
     fn table_info_query(&self, schema: Option<&str>, table: &str) -> Statement {
         Statement {
             sql: "SELECT a.attname::text, COALESCE(a.attnum = ANY(i.indkey), false) \

@@ -68,6 +68,13 @@ impl Dialect for Sqlite {
         Func::cust("p8fs_json_overlaps").arg(column).arg(value.to_string()).into()
     }
 
+    fn index_names_query(&self, _schema: Option<&str>, table: &str) -> Statement {
+        Statement {
+            sql: "SELECT name FROM pragma_index_list(?) ORDER BY name".into(),
+            values: vec![Value::from(table)],
+        }
+    }
+
     fn table_info_query(&self, _schema: Option<&str>, table: &str) -> Statement {
         Statement {
             sql: "SELECT name, pk > 0 FROM pragma_table_info(?) ORDER BY cid".into(),

@@ -357,6 +357,32 @@ impl EntityStore {
         Ok(())
     }
 
+    /// The metrics for which the model's embeddings table has its p8fs vector index (by
+    /// the conventional name, [`crate::vector_index_name`]); empty without one or without
+    /// the table.
+    ///
+    /// # Errors
+    /// The catalog query's error.
+    pub async fn vector_indexes(&self, model: &Model) -> Result<Vec<Metric>> {
+        if model.embedding().is_none() {
+            return Ok(Vec::new());
+        }
+        let table = model.embeddings_table();
+        let kind = self.executor().dialect();
+        let stmt = with_dialect!(kind, |d| d.index_names_query(self.layout().embeddings_schema(d), &table));
+        let names: Vec<String> = self
+            .executor()
+            .query(&stmt)
+            .await?
+            .into_iter()
+            .filter_map(|r| r.into_iter().next().and_then(|v| v.into_text().ok()))
+            .collect();
+        Ok([Metric::Cosine, Metric::L2, Metric::InnerProduct]
+            .into_iter()
+            .filter(|m| names.iter().any(|n| n.eq_ignore_ascii_case(&crate::vector_index_name(&table, *m))))
+            .collect())
+    }
+
     /// Drops the model's vector index for `metric`.
     ///
     /// # Errors
