@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::Args;
 use p8fs_core::{KvSettings, connect_kv};
 use p8fs_server::auth::TokenSet;
@@ -17,8 +17,9 @@ pub(crate) struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "P8FS_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
-    /// KV backend URL (embedded:///path, http(s)://proxy, mysql://, postgres://, sqlite://);
-    /// default: the embedded store in the data directory.
+    /// KV backend URL (embedded:///path, tikv://pd1:2379,pd2:2379, http(s)://proxy,
+    /// mysql://, postgres://, sqlite://, auto:); default: the embedded store in the data
+    /// directory.
     #[arg(long, env = "P8FS_KV_URL")]
     kv: Option<String>,
     /// Token file: `TOKEN TENANT[,TENANT...]` or `TOKEN *` per line.
@@ -67,9 +68,12 @@ pub(crate) async fn run(data_dir: &Path, args: ServeArgs) -> Result<()> {
         ))
         .into());
     }
+    // --kv overrides P8FS_KV_URL; every other variable (the token for a proxy behind this
+    // one, the TiKV keyspace) still comes from the environment.
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
     let settings = match args.kv {
-        Some(url) => KvSettings::from_vars(|k| (k == "P8FS_KV_URL").then(|| url.clone()), data_dir)?,
-        None => KvSettings::from_vars(|k| std::env::var(k).ok().filter(|v| !v.is_empty()), data_dir)?,
+        Some(url) => KvSettings::from_vars(|k| if k == "P8FS_KV_URL" { Some(url.clone()) } else { env(k) }, data_dir)?,
+        None => KvSettings::from_vars(env, data_dir)?,
     };
     let backend =
         connect_kv(&settings).await.with_context(|| format!("opening the KV backend {}", settings.describe()))?;
@@ -121,7 +125,7 @@ fn init_logs(format: &str) -> Result<()> {
     match format {
         "json" => builder.json().init(),
         "text" => builder.init(),
-        other => bail!("--log-format must be text or json, not {other:?}"),
+        other => return Err(crate::cmds::BadInput(format!("--log-format must be text or json, not {other:?}")).into()),
     }
     Ok(())
 }

@@ -15,12 +15,24 @@ pub struct KvSettings {
     pub backend: KvConfig,
     /// Bearer token for the HTTP proxy (`P8FS_KV_TOKEN`).
     pub token: Option<String>,
+    /// TiKV keyspace (`P8FS_TIKV_KEYSPACE`; needed on an API v2 cluster).
+    pub tikv_keyspace: Option<String>,
+    /// For `auto:`: PD endpoints to try first (`P8FS_TIKV_PD_ENDPOINTS`, comma separated).
+    pub auto_pd_endpoints: Vec<String>,
+    /// For `auto:`: the proxy to use when PD does not answer (`P8FS_KV_PROXY_URL`).
+    pub auto_proxy_url: Option<String>,
 }
 
 impl KvSettings {
     /// The embedded default under `data_dir`.
     pub fn embedded(data_dir: &Path) -> Self {
-        Self { backend: KvConfig::Embedded { path: data_dir.join("kv.redb") }, token: None }
+        Self {
+            backend: KvConfig::Embedded { path: data_dir.join("kv.redb") },
+            token: None,
+            tikv_keyspace: None,
+            auto_pd_endpoints: Vec::new(),
+            auto_proxy_url: None,
+        }
     }
 
     /// Reads `P8FS_KV_URL` (see [`KvConfig::parse`]; default: the embedded store under
@@ -31,16 +43,27 @@ impl KvSettings {
     pub fn from_vars(get: impl Fn(&str) -> Option<String>, data_dir: &Path) -> Result<Self> {
         let backend = match get("P8FS_KV_URL") {
             Some(url) => KvConfig::parse(&url).map_err(|e| Error::Config(format!("P8FS_KV_URL: {e}")))?,
-            None => return Ok(Self { token: get("P8FS_KV_TOKEN"), ..Self::embedded(data_dir) }),
+            None => Self::embedded(data_dir).backend,
         };
-        Ok(Self { backend, token: get("P8FS_KV_TOKEN") })
+        Ok(Self {
+            backend,
+            token: get("P8FS_KV_TOKEN"),
+            tikv_keyspace: get("P8FS_TIKV_KEYSPACE"),
+            auto_pd_endpoints: get("P8FS_TIKV_PD_ENDPOINTS")
+                .map(|l| l.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect())
+                .unwrap_or_default(),
+            auto_proxy_url: get("P8FS_KV_PROXY_URL"),
+        })
     }
 
     /// A description without secrets.
     pub fn describe(&self) -> String {
         match &self.backend {
             KvConfig::Embedded { path } => format!("embedded ({})", path.display()),
-            KvConfig::Tikv { pd_endpoints } => format!("tikv ({})", pd_endpoints.join(",")),
+            KvConfig::Tikv { pd_endpoints } => match &self.tikv_keyspace {
+                Some(k) => format!("tikv ({}, keyspace {k})", pd_endpoints.join(",")),
+                None => format!("tikv ({})", pd_endpoints.join(",")),
+            },
             KvConfig::Http { base_url } => format!("http ({base_url})"),
             KvConfig::Sql { url } => format!("sql ({})", SqlConfig::Tidb { url: url.clone() }.describe_url()),
             KvConfig::Auto => "auto".into(),
@@ -65,18 +88,19 @@ pub async fn connect_kv(settings: &KvSettings) -> Result<Arc<dyn KvBackend>> {
             let sql = sql_config_for(url)?;
             Arc::new(SqlStore::open(connect_sql(&sql).await?).await?)
         }
-        KvConfig::Tikv { pd_endpoints } => Arc::new(TikvStore::connect(tikv_config(pd_endpoints.clone())).await?),
+        KvConfig::Tikv { pd_endpoints } => {
+            Arc::new(TikvStore::connect(tikv_config(settings, pd_endpoints.clone())).await?)
+        }
         KvConfig::Auto => {
-            let env = |k: &str| std::env::var(k).ok().filter(|s| !s.is_empty());
-            let pd: Vec<String> = env("P8FS_TIKV_PD_ENDPOINTS")
-                .map(|l| l.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect())
-                .unwrap_or_default();
+            let pd = settings.auto_pd_endpoints.clone();
             if !pd.is_empty() && probe_tikv(&pd, Duration::from_secs(3)).await {
                 tracing::info!(pd = %pd.join(","), "KV auto mode: PD answers, using native TiKV");
-                return Ok(Arc::new(TikvStore::connect(tikv_config(pd)).await?));
+                return Ok(Arc::new(TikvStore::connect(tikv_config(settings, pd)).await?));
             }
             let why = if pd.is_empty() { "P8FS_TIKV_PD_ENDPOINTS is not set" } else { "PD does not answer" };
-            let proxy = env("P8FS_KV_PROXY_URL")
+            let proxy = settings
+                .auto_proxy_url
+                .clone()
                 .ok_or_else(|| Error::Config(format!("P8FS_KV_URL=auto: {why} and P8FS_KV_PROXY_URL is not set")))?;
             tracing::info!(proxy = %proxy, reason = why, "KV auto mode: using the HTTP proxy");
             let mut cfg = HttpConfig::new(proxy);
@@ -86,12 +110,8 @@ pub async fn connect_kv(settings: &KvSettings) -> Result<Arc<dyn KvBackend>> {
     })
 }
 
-fn tikv_config(pd_endpoints: Vec<String>) -> TikvConfig {
-    TikvConfig {
-        pd_endpoints,
-        keyspace: std::env::var("P8FS_TIKV_KEYSPACE").ok().filter(|s| !s.is_empty()),
-        timeout: Duration::from_secs(30),
-    }
+fn tikv_config(settings: &KvSettings, pd_endpoints: Vec<String>) -> TikvConfig {
+    TikvConfig { pd_endpoints, keyspace: settings.tikv_keyspace.clone(), timeout: Duration::from_secs(30) }
 }
 
 /// The SQL provider a `sql` KV URL names.

@@ -28,6 +28,8 @@ async fn embeddings(State(s): State<Svc>, Json(body): Json<Value>) -> Response {
         return (s.status, [("retry-after", "0")], "slow down").into_response();
     }
     let inputs = body["input"].as_array().cloned().unwrap_or_default();
+    // Like OpenAI's text-embedding-3 models: `dimensions` shortens the vectors.
+    let dim = body["dimensions"].as_u64().map_or(s.dim, |d| d as usize);
     // Answer in reverse order with explicit indexes: the client must reorder.
     let data: Vec<Value> = inputs
         .iter()
@@ -35,7 +37,7 @@ async fn embeddings(State(s): State<Svc>, Json(body): Json<Value>) -> Response {
         .rev()
         .map(|(i, t)| {
             let len = t.as_str().unwrap_or("").len() as f64;
-            json!({"index": i, "embedding": (0..s.dim).map(|j| len + j as f64).collect::<Vec<_>>()})
+            json!({"index": i, "embedding": (0..dim).map(|j| len + j as f64).collect::<Vec<_>>()})
         })
         .collect();
     Json(json!({"data": data, "model": body["model"]})).into_response()
@@ -85,4 +87,18 @@ async fn client_errors_are_not_retried_and_dimensions_are_checked() {
     let err = e.embed(&["x".into()]).await.unwrap_err().to_string();
     assert!(err.contains("3 dimensions") && err.contains("expected 4"), "{err}");
     assert!(OpenAiEmbedder::new(OpenAiConfig::new("ftp://x", "m", 4)).is_err());
+}
+
+#[tokio::test]
+async fn text_embedding_3_models_are_asked_for_the_configured_dimension() {
+    // A service whose native size (1536) does not fit the core models' 384 columns.
+    let native = svc(0, StatusCode::OK, 1536);
+    let base = serve(native).await;
+    let e = OpenAiEmbedder::new(OpenAiConfig::new(base.clone(), "text-embedding-3-small", 384)).unwrap();
+    assert_eq!(e.embed(&["x".into()]).await.unwrap()[0].len(), 384, "dimensions sent");
+    // Other models get no `dimensions` field (services may refuse it): a size mismatch is
+    // then a clear error.
+    let e = OpenAiEmbedder::new(OpenAiConfig::new(base, "all-MiniLM-L6-v2", 384)).unwrap();
+    let err = e.embed(&["x".into()]).await.unwrap_err().to_string();
+    assert!(err.contains("1536 dimensions"), "{err}");
 }

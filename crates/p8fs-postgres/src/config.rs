@@ -32,8 +32,10 @@ impl PgConfig {
             pg.connect_timeout(Duration::from_secs(10));
         }
         // Every session in UTC, so timestamps mean the same on every engine. (The statement
-        // timeout is added at connect time, from `op_timeout`.)
-        pg.options("-c TimeZone=UTC");
+        // timeout is added at connect time, from `op_timeout`.) Options the URL gives (a
+        // search_path, say) are kept, before ours.
+        let url_options = pg.get_options().map(str::to_owned).unwrap_or_default();
+        pg.options(format!("{url_options} -c TimeZone=UTC").trim_start());
         if pg.get_application_name().is_none() {
             pg.application_name("p8fs");
         }
@@ -50,6 +52,9 @@ mod tests {
         let c = PgConfig::from_url("postgres://u:pw@127.0.0.1:5433/db").unwrap();
         assert_eq!(c.pg.get_dbname(), Some("db"));
         assert!(c.pg.get_connect_timeout().is_some());
+        assert_eq!(c.pg.get_options(), Some("-c TimeZone=UTC"));
+        let c = PgConfig::from_url("postgres://u@h/db?options=-c%20search_path%3Dapp").unwrap();
+        assert_eq!(c.pg.get_options(), Some("-c search_path=app -c TimeZone=UTC"), "the URL's options are kept");
         let e = PgConfig::from_url("postgres://u:secret@h:notaport/db").unwrap_err();
         assert!(!e.to_string().contains("secret"), "{e}");
     }

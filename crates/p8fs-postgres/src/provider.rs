@@ -27,7 +27,11 @@ impl PgProvider {
     pub async fn connect(mut cfg: PgConfig) -> Result<Self> {
         // The server cancels a statement a little after the client would have given up.
         let server_ms = cfg.op_timeout.as_millis() + 5000;
-        cfg.pg.options(format!("-c TimeZone=UTC -c statement_timeout={server_ms}"));
+        let mut opts = cfg.pg.get_options().unwrap_or("").to_owned();
+        if !opts.contains("TimeZone=UTC") {
+            opts.push_str(" -c TimeZone=UTC");
+        }
+        cfg.pg.options(format!("{} -c statement_timeout={server_ms}", opts.trim_start()));
         let host = match cfg.pg.get_hosts().first() {
             Some(tokio_postgres::config::Host::Tcp(h)) => h.clone(),
             Some(tokio_postgres::config::Host::Unix(p)) => p.display().to_string(),

@@ -20,6 +20,9 @@ pub struct OpenAiConfig {
     pub api_key: Option<String>,
     /// Dimension the model returns (checked on every answer).
     pub dim: usize,
+    /// Sent as `dimensions`, for models that can shorten their vectors (OpenAI's
+    /// `text-embedding-3-*`); `None` sends nothing, for services that refuse the field.
+    pub dimensions: Option<usize>,
     /// Texts per request.
     pub batch_size: usize,
     /// Retries after 429 or 5xx answers and transport errors.
@@ -29,11 +32,15 @@ pub struct OpenAiConfig {
 }
 
 impl OpenAiConfig {
-    /// Defaults: batches of 64, 4 retries, 60 s per request.
+    /// Defaults: batches of 64, 4 retries, 60 s per request; `dimensions` asked for
+    /// `text-embedding-3-*` models (their native sizes, 1536 and 3072, do not fit the core
+    /// models' 384-dimension columns).
     pub fn new(base_url: impl Into<String>, model: impl Into<String>, dim: usize) -> Self {
+        let model = model.into();
         Self {
             base_url: base_url.into(),
-            model: model.into(),
+            dimensions: model.starts_with("text-embedding-3").then_some(dim),
+            model,
             api_key: None,
             dim,
             batch_size: 64,
@@ -73,7 +80,10 @@ impl OpenAiEmbedder {
 
     async fn batch(&self, texts: &[String]) -> Result<Vec<Vec<f32>>> {
         let url = format!("{}/v1/embeddings", self.cfg.base_url.trim_end_matches('/'));
-        let body = json!({ "model": self.cfg.model, "input": texts });
+        let mut body = json!({ "model": self.cfg.model, "input": texts });
+        if let Some(d) = self.cfg.dimensions {
+            body["dimensions"] = json!(d);
+        }
         let mut attempt = 0u32;
         loop {
             let mut req = self.http.post(&url).json(&body);
