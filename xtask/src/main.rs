@@ -4,8 +4,10 @@
 //! ```text
 //! cargo xtask services up|down|status   local PostgreSQL+pgvector and MariaDB 11.8
 //! cargo xtask test [BACKEND...]         the test matrix (default: all)
+//! cargo xtask bench [--smoke] [W1 ...]  benchmarks against hand-written driver calls
 //! ```
 
+mod bench;
 mod cmd;
 mod paths;
 mod services;
@@ -21,6 +23,9 @@ commands:
   test [BACKEND...] [--keep-services] [--no-drill]
                               run the test matrix; BACKEND is one of
                               embedded, postgres, mariadb, tikv, http, tidb, all (default)
+  bench [--smoke] [--rounds N] [W1 .. W12]
+                              p8fs against the hand-written driver calls; a full run
+                              (release build, >= 5 rounds) rewrites docs/benchmarks.md
 ";
 
 fn main() {
@@ -41,6 +46,7 @@ fn run() -> Result<()> {
             _ => bail!("{USAGE}"),
         },
         Some("test") => test::run(&paths, &args[1..]),
+        Some("bench") => bench::run(&paths, &args[1..]),
         Some("-h" | "--help" | "help") => {
             print!("{USAGE}");
             Ok(())

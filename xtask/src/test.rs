@@ -173,6 +173,10 @@ pub(crate) fn run(paths: &Paths, args: &[String]) -> Result<()> {
         }
     }
 
+    if backends.contains(&Backend::Postgres) && backends.contains(&Backend::MariaDb) {
+        report.stage("bench smoke (tiny sizes, one round)", || crate::bench::smoke(paths, &env));
+    }
+
     if !keep_services && !started.is_empty() {
         report.stage("services down (those this run started)", || {
             services::down(paths, &started)?;

@@ -1,0 +1,166 @@
+//! `p8fs-bench`: the workloads of `cargo xtask bench`, each against its peer in the same
+//! process. Usually started by xtask (which builds it in release and starts the
+//! databases); by hand:
+//!
+//! ```text
+//! p8fs-bench [--smoke] [--rounds N] [--out DIR] [--docs FILE] [W1 W7 ...]
+//! ```
+//!
+//! Database URLs come from `P8FS_TEST_PG_URL` and `P8FS_TEST_MARIADB_URL` (what
+//! `cargo xtask services up` writes); a workload whose database is not configured fails.
+
+mod harness;
+#[path = "kv_stub.rs"]
+mod kv;
+mod report;
+mod sql;
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+
+use crate::harness::{Row, Scale};
+
+/// Every workload, in order.
+pub(crate) const WORKLOADS: [&str; 12] = ["W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8", "W9", "W10", "W11", "W12"];
+
+/// Where the databases are.
+#[derive(Debug, Clone)]
+pub(crate) struct Env {
+    /// PostgreSQL with pgvector.
+    pub(crate) pg_url: Option<String>,
+    /// MariaDB 11.8 (MySQL protocol).
+    pub(crate) mariadb_url: Option<String>,
+    /// Scratch files.
+    pub(crate) scratch: PathBuf,
+}
+
+impl Env {
+    /// The PostgreSQL URL, or why there is none.
+    pub(crate) fn pg(&self) -> Result<&str> {
+        self.pg_url.as_deref().context("P8FS_TEST_PG_URL is not set (cargo xtask services up writes it)")
+    }
+
+    /// The MariaDB URL, or why there is none.
+    pub(crate) fn mariadb(&self) -> Result<&str> {
+        self.mariadb_url.as_deref().context("P8FS_TEST_MARIADB_URL is not set (cargo xtask services up writes it)")
+    }
+}
+
+struct Args {
+    scale: Scale,
+    out: PathBuf,
+    docs: Option<PathBuf>,
+    workloads: Vec<String>,
+}
+
+fn parse_args() -> Result<Args> {
+    let mut smoke = false;
+    let mut rounds = None;
+    let mut out = PathBuf::from("target/bench");
+    let mut docs = None;
+    let mut workloads = Vec::new();
+    let mut it = std::env::args().skip(1);
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--smoke" => smoke = true,
+            "--rounds" => {
+                let n = it.next().context("--rounds needs a number")?;
+                rounds = Some(n.parse::<usize>().with_context(|| format!("--rounds {n:?} is not a number"))?);
+            }
+            "--out" => out = PathBuf::from(it.next().context("--out needs a directory")?),
+            "--docs" => docs = Some(PathBuf::from(it.next().context("--docs needs a file")?)),
+            w if WORKLOADS.iter().any(|x| x.eq_ignore_ascii_case(w)) => workloads.push(w.to_ascii_uppercase()),
+            other => bail!("unknown argument {other:?}; workloads: {}", WORKLOADS.join(" ")),
+        }
+    }
+    if workloads.is_empty() {
+        workloads = WORKLOADS.iter().map(|s| (*s).to_owned()).collect();
+    }
+    let rounds = rounds.unwrap_or(if smoke { 1 } else { 5 });
+    if !smoke && rounds < 5 {
+        bail!("a judged run needs at least 5 rounds (got {rounds}); use --smoke for a quick check");
+    }
+    Ok(Args { scale: Scale { rounds, smoke }, out, docs, workloads })
+}
+
+fn main() {
+    let code = match run() {
+        Ok(true) => 0,
+        Ok(false) => 1,
+        Err(e) => {
+            eprintln!("p8fs-bench: {e:#}");
+            2
+        }
+    };
+    std::process::exit(code);
+}
+
+fn run() -> Result<bool> {
+    let args = parse_args()?;
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let scratch = std::env::temp_dir().join(format!("p8fs-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&scratch)?;
+    let env = Env {
+        pg_url: std::env::var("P8FS_TEST_PG_URL").ok().filter(|s| !s.is_empty()),
+        mariadb_url: std::env::var("P8FS_TEST_MARIADB_URL").ok().filter(|s| !s.is_empty()),
+        scratch: scratch.clone(),
+    };
+    std::fs::create_dir_all(&args.out)?;
+    let results = args.out.join(if args.scale.smoke { "smoke-results.jsonl" } else { "results.jsonl" });
+    let mut rows: Vec<Row> = Vec::new();
+    let mut failures = Vec::new();
+    let started = Instant::now();
+    for w in &args.workloads {
+        let t = Instant::now();
+        println!("== {w}");
+        let r = rt.block_on(run_workload(w, &env, args.scale));
+        match r {
+            Ok(mut new) => {
+                for row in &new {
+                    println!("{}", report::line(row));
+                }
+                rows.append(&mut new);
+            }
+            Err(e) => {
+                eprintln!("{w}: FAILED: {e:#}");
+                failures.push(format!("{w}: {e:#}"));
+            }
+        }
+        println!("   ({w} took {:.1} s)", t.elapsed().as_secs_f64());
+    }
+    let mut text = String::new();
+    for r in &rows {
+        text.push_str(&serde_json::to_string(r)?);
+        text.push('\n');
+    }
+    std::fs::write(&results, text).with_context(|| format!("writing {}", results.display()))?;
+    println!("wrote {} ({} rows) in {:.0} s", results.display(), rows.len(), started.elapsed().as_secs_f64());
+    if let Some(docs) = &args.docs {
+        report::write_markdown(docs, &rows, &failures, args.scale)?;
+        println!("wrote {} and its plot", docs.display());
+    }
+    std::fs::remove_dir_all(&scratch).ok();
+    let missed: Vec<&Row> = rows.iter().filter(|r| !r.pass).collect();
+    for r in &missed {
+        println!("MISSED {} {}: ratio {:.3}, goal {}", r.workload, r.variant, r.ratio, r.goal);
+    }
+    Ok(failures.is_empty() && missed.is_empty())
+}
+
+async fn run_workload(w: &str, env: &Env, scale: Scale) -> Result<Vec<Row>> {
+    match w {
+        "W1" => sql::w1_single_upsert(env, scale).await,
+        "W2" => sql::w2_batch_upsert(env, scale).await,
+        "W3" => sql::w3_json_filter(env, scale).await,
+        "W4" | "W5" | "W6" => sql::vector_workload(w, env, scale).await,
+        "W7" => kv::w7_embedded(env, scale).await,
+        "W8" => kv::w8_proxy(env, scale).await,
+        "W9" => kv::w9_mapping_write(env, scale).await,
+        "W10" => sql::w10_metadata_cache(env, scale).await,
+        "W11" => kv::w11_tikv(env, scale).await,
+        "W12" => sql::w12_sqlite(env, scale).await,
+        other => bail!("no workload {other}"),
+    }
+}

@@ -1,0 +1,79 @@
+//! `cargo xtask bench [--smoke] [--rounds N] [WORKLOAD...]`: builds the benchmark binary
+//! (release; a smoke run uses the dev build the tests already compiled), starts the local
+//! databases, runs the workloads and, for a full run, rewrites `docs/benchmarks.md`.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+
+use crate::cmd;
+use crate::paths::Paths;
+use crate::services::{self, Service};
+
+/// Builds the benchmark binary; returns its path.
+fn build(paths: &Paths, release: bool) -> Result<PathBuf> {
+    let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    c.current_dir(&paths.root).args(["build", "--locked", "-p", "p8fs-bench", "--bin", "p8fs-bench"]);
+    if release {
+        c.arg("--release");
+    }
+    cmd::run(&mut c)?;
+    let bin = paths.target.join(if release { "release" } else { "debug" }).join("p8fs-bench");
+    if !bin.exists() {
+        bail!("{} was not built", bin.display());
+    }
+    Ok(bin)
+}
+
+/// Runs the benchmark binary with the services' URLs; `Ok` only when every row passed.
+fn run_bin(paths: &Paths, bin: &PathBuf, args: &[String], env: &BTreeMap<String, String>) -> Result<()> {
+    let mut c = Command::new(bin);
+    c.current_dir(&paths.root).args(args).stdin(Stdio::null());
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    println!("+ {}", cmd::display(&c));
+    let status = c.status().context("starting the benchmark binary")?;
+    match status.code() {
+        Some(0) => Ok(()),
+        Some(1) => bail!("some rows missed their goal (see MISSED above)"),
+        _ => bail!("the benchmark run failed ({status})"),
+    }
+}
+
+/// The smoke run the test matrix includes: tiny sizes, one round, the dev build; checks
+/// that every workload runs, judges nothing, leaves the docs alone.
+pub(crate) fn smoke(paths: &Paths, env: &BTreeMap<String, String>) -> Result<((), String)> {
+    let bin = build(paths, false)?;
+    let out = paths.target.join("bench");
+    let args = vec!["--smoke".to_owned(), "--out".to_owned(), out.display().to_string()];
+    run_bin(paths, &bin, &args, env)?;
+    Ok(((), format!("all workloads ran ({})", out.join("smoke-results.jsonl").display())))
+}
+
+pub(crate) fn run(paths: &Paths, args: &[String]) -> Result<()> {
+    let smoke = args.iter().any(|a| a == "--smoke");
+    let t0 = Instant::now();
+    let started = services::up(paths, &Service::ALL)?;
+    let env = services::read_env(&paths.env_file);
+    let t = Instant::now();
+    let bin = build(paths, !smoke)?;
+    println!("build: {:.1}s", t.elapsed().as_secs_f64());
+    let out = paths.target.join("bench");
+    let mut bench_args: Vec<String> = vec!["--out".into(), out.display().to_string()];
+    if !smoke {
+        bench_args.extend(["--docs".into(), paths.root.join("docs").join("benchmarks.md").display().to_string()]);
+    }
+    bench_args.extend(args.iter().cloned());
+    let t = Instant::now();
+    let result = run_bin(paths, &bin, &bench_args, &env);
+    println!("workloads: {:.1}s", t.elapsed().as_secs_f64());
+    if !started.is_empty() {
+        services::down(paths, &started)?;
+    }
+    println!("total: {:.1}s", t0.elapsed().as_secs_f64());
+    result
+}
