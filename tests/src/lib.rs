@@ -2,10 +2,15 @@
 //! are: one binary (`tests/conformance.rs`), one backend per process, chosen by
 //! environment variables (see `docs/testing.md`).
 //!
-//! * `P8FS_TEST_BACKEND`: `embedded` (default), `postgres`, `mariadb`, `tidb`.
+//! * `P8FS_TEST_BACKEND`: `embedded` (default; SQLite and the embedded KV store),
+//!   `postgres`, `mariadb`, `http` (the proxy on loopback), `tikv` (the in-process PD/TiKV
+//!   stand-in, or a real cluster), `tidb` (a real TiDB you provide).
 //! * URLs: `P8FS_TEST_PG_URL`, `P8FS_TEST_MARIADB_URL`, `P8FS_TIDB_URL`, read from the
 //!   environment or from the file `cargo xtask services up` writes (`P8FS_SERVICES_FILE`,
 //!   default `target/p8fs-services/services.env`).
+//! * `P8FS_TIKV_PD_ENDPOINTS`: the `tikv` backend tests this cluster instead of the
+//!   stand-in; `P8FS_TIKV_KEYSPACE` names its keyspace (required on a TiKV with
+//!   `storage.api-version = 2`).
 //! * `P8FS_TEST_REQUIRED=1` (set by `cargo xtask test`): a backend that is not configured
 //!   or cannot be reached fails every test instead of skipping it.
 //! * `P8FS_TEST_SOAK_SECS=N`: repeat each test body for N seconds (the outage drill).
