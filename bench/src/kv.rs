@@ -318,11 +318,9 @@ pub(crate) async fn w7_embedded(env: &Env, scale: Scale) -> Result<Vec<Row>> {
         "the two scans of {} differ",
         group_prefix(0)
     );
-    rows.push(
-        Row::from(scale, "W7", "scan", "redb API", &c, ops, ">= 0.95x", Some(0.95))
-            .note(note)
-            .note(format!("prefix scan of {SCAN_LEN} keys ({groups} prefixes), expiry checked and tenant prefix cut on both sides")),
-    );
+    rows.push(Row::from(scale, "W7", "scan", "redb API", &c, ops, ">= 0.95x", Some(0.95)).note(note).note(format!(
+        "prefix scan of {SCAN_LEN} keys ({groups} prefixes), expiry checked and tenant prefix cut on both sides"
+    )));
     Ok(rows)
 }
 
@@ -474,16 +472,9 @@ pub(crate) async fn w8_proxy(env: &Env, scale: Scale) -> Result<Vec<Row>> {
     )
     .await?;
     rows.push(Row::from(scale, "W8", "get c1 vs direct", direct_peer, &c, c1, ">= 0.2x", Some(0.2)));
-    let c = compare(
-        scale,
-        c32,
-        async |i| get_group(&p8fs, i, pool).await,
-        async |i| get_group(&direct, i, pool).await,
-    )
-    .await?;
-    rows.push(
-        Row::from(scale, "W8", "get c32 vs direct", direct_peer, &c, c32, ">= 0.2x", Some(0.2)).note(GROUP_NOTE),
-    );
+    let c = compare(scale, c32, async |i| get_group(&p8fs, i, pool).await, async |i| get_group(&direct, i, pool).await)
+        .await?;
+    rows.push(Row::from(scale, "W8", "get c32 vs direct", direct_peer, &c, c32, ">= 0.2x", Some(0.2)).note(GROUP_NOTE));
     ensure!(p8fs.get("g0").await? == direct.get("g0").await?, "the proxy and the store read g0 differently");
 
     // (b) Against a minimal proxy.
@@ -653,8 +644,9 @@ pub(crate) async fn w9_mapping_write(env: &Env, scale: Scale) -> Result<Vec<Row>
     let tenant = TenantId::new(TENANT)?;
     let ours = Arc::new(CountingBackend::new(Arc::new(EmbeddedStore::open(env.scratch.join("w9-p8fs.redb"))?)));
     let theirs = Arc::new(CountingBackend::new(Arc::new(EmbeddedStore::open(env.scratch.join("w9-peer.redb"))?)));
-    let map = ReverseMap::new(Kv::new(Arc::clone(&ours)));
-    let peer = Kv::new(Arc::clone(&theirs)).tenant(&tenant);
+    // `.clone()` (not `Arc::clone`): the `Arc<CountingBackend>` then coerces to `Arc<dyn KvBackend>`.
+    let map = ReverseMap::new(Kv::new(ours.clone()));
+    let peer = Kv::new(theirs.clone()).tenant(&tenant);
 
     let ops = scale.pick(200, 5);
     let (mut stored, mut peer_stored) = (0u64, 0u64);
@@ -678,7 +670,7 @@ pub(crate) async fn w9_mapping_write(env: &Env, scale: Scale) -> Result<Vec<Row>
     let (writes, peer_writes) = (ours.writes(), theirs.writes());
 
     // Both sides wrote the same bytes under the same keys.
-    let check = Kv::new(Arc::clone(&ours)).tenant(&tenant);
+    let check = Kv::new(ours.clone()).tenant(&tenant);
     for (k, v) in ReverseMap::entries(TENANT, &mapping(0))? {
         ensure!(check.get(&k).await?.as_deref() == Some(v.as_slice()), "p8fs did not store {k}");
         ensure!(peer.get(&k).await?.as_deref() == Some(v.as_slice()), "the peer did not store {k}");
@@ -715,6 +707,11 @@ const TIKV_TENANT: &str = "p8fs";
 /// The peer's physical key prefix: a tenant of the same length, so keys are as long.
 const TIKV_PEER_PREFIX: &str = "peer/";
 
+/// The peer's physical key of `key`.
+fn peer_key(key: &str) -> Vec<u8> {
+    format!("{TIKV_PEER_PREFIX}{key}").into_bytes()
+}
+
 /// W11: KV via tikv-client against the in-process TiKV stand-in.
 ///
 /// p8fs: `TikvStore` through `Kv` (put, get). Peer: tikv-client's `RawClient` called
@@ -731,7 +728,6 @@ pub(crate) async fn w11_tikv(_env: &Env, scale: Scale) -> Result<Vec<Row>> {
         .with_timeout(TIKV_TIMEOUT)
         .with_grpc_max_decoding_message_size(TIKV_MAX_RESPONSE_BYTES);
     let raw = tikv_client::RawClient::new_with_config(pd, config).await?.with_atomic_for_cas();
-    let peer_key = |key: &str| format!("{TIKV_PEER_PREFIX}{key}").into_bytes();
 
     let pool = scale.pick(1000, 20);
     let entries = pool_entries(pool);

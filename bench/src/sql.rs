@@ -602,7 +602,7 @@ fn vecs_model(dim: u32) -> Result<Model> {
 /// W4 exact vector search, W5 approximate (vector index) against exact, W6 semantic
 /// search (join + tenant filter) against the two-step peer. One load per engine serves
 /// the three.
-pub(crate) async fn vector_workload(w: &str, env: &Env, scale: Scale) -> Result<Vec<Row>> {
+pub(crate) async fn vector_workload(which: &[String], env: &Env, scale: Scale) -> Result<Vec<Row>> {
     let dim = 768;
     let n = scale.pick(20_000, 300);
     let model = vecs_model(dim as u32)?;
@@ -639,156 +639,169 @@ pub(crate) async fn vector_workload(w: &str, env: &Env, scale: Scale) -> Result<
         let exact = SearchOptions { limit: 10, mode: SearchMode::Exact, ..Default::default() };
         let approx = SearchOptions { limit: 10, mode: SearchMode::Approximate, ..Default::default() };
         let q = |i: usize| &queries[i % queries.len()];
-        match w {
-            "W4" => {
-                let c = compare(
-                    scale,
-                    ops,
-                    async |i| {
-                        store.vector_similarity_search(&model, TENANT, q(i), &exact).await?;
-                        Ok(())
-                    },
-                    async |i| peer_knn(&e, q(i), None).await.map(|_| ()),
-                )
-                .await?;
-                // In-process brute force over the same tenant's vectors.
-                let bf = compare(
-                    scale,
-                    ops,
-                    async |i| {
-                        store.vector_similarity_search(&model, TENANT, q(i), &exact).await?;
-                        Ok(())
-                    },
-                    async |i| {
-                        std::hint::black_box(brute_force(&mine_data, q(i), 10));
-                        Ok(())
-                    },
-                )
-                .await?;
-                // Exactness: p8fs's ids are the brute-force truth.
-                let found = store.vector_similarity_search(&model, TENANT, q(0), &exact).await?;
-                let truth: Vec<String> =
-                    brute_force(&mine_data, q(0), 10).into_iter().map(|j| names[mine[j]].clone()).collect();
-                let got =
-                    ids_to_names(&store, &model, &found.hits.iter().map(|h| h.entity_id.clone()).collect::<Vec<_>>())
-                        .await?;
-                rows.push(
-                    Row::from(
-                        scale,
-                        "W4",
-                        &format!("{} {n}x{dim}", e.name),
-                        "hand-written SQL",
-                        &c,
-                        ops,
-                        ">= 0.95x",
-                        Some(0.95),
-                    )
-                    .fail_unless(got == truth, format!("exact search disagrees with brute force: {got:?} vs {truth:?}"))
-                    .note(format!("load of {n} rows with embeddings: {load_s:.1} s")),
-                );
-                rows.push(
-                    Row::from(
-                        scale,
-                        "W4",
-                        &format!("{} vs brute force", e.name),
-                        "in-process brute force (ground truth)",
-                        &bf,
-                        ops,
-                        "reported",
-                        None,
-                    )
-                    .note("ratio > 1: the engine is faster than a single-threaded scan in this process"),
-                );
-            }
-            "W5" | "W6" => {
-                let t = std::time::Instant::now();
-                store.create_vector_index(&model, Metric::Cosine, &VectorIndexParams::default()).await?;
-                let index_s = t.elapsed().as_secs_f64();
-                if w == "W5" {
+        let mut indexed = false;
+        for w in which {
+            match w.as_str() {
+                "W4" => {
                     let c = compare(
                         scale,
                         ops,
-                        async |i| {
-                            store.vector_similarity_search(&model, TENANT, q(i), &approx).await?;
-                            Ok(())
-                        },
                         async |i| {
                             store.vector_similarity_search(&model, TENANT, q(i), &exact).await?;
                             Ok(())
                         },
+                        async |i| peer_knn(&e, q(i), None).await.map(|_| ()),
                     )
                     .await?;
-                    let mut found = 0usize;
-                    for qq in &queries {
-                        let r = store.vector_similarity_search(&model, TENANT, qq, &approx).await?;
-                        let got = ids_to_names(
-                            &store,
-                            &model,
-                            &r.hits.iter().map(|h| h.entity_id.clone()).collect::<Vec<_>>(),
-                        )
-                        .await?;
-                        let truth: Vec<String> =
-                            brute_force(&mine_data, qq, 10).into_iter().map(|j| names[mine[j]].clone()).collect();
-                        found += got.iter().filter(|g| truth.contains(g)).count();
-                    }
-                    let recall = found as f64 / (10 * queries.len()) as f64;
-                    rows.push(
-                        Row::from(
-                            scale,
-                            "W5",
-                            &format!("{} {n}x{dim}", e.name),
-                            "exact search, same run",
-                            &c,
-                            ops,
-                            ">= 50x at recall@10 >= 0.95",
-                            Some(50.0),
-                        )
-                        .fail_unless(recall >= 0.95 || scale.smoke, format!("recall@10 {recall:.3}"))
-                        .note(format!("recall@10 {recall:.3} over {} queries", queries.len()))
-                        .note(format!("index build {index_s:.1} s")),
-                    );
-                } else {
-                    let c = compare(
+                    // In-process brute force over the same tenant's vectors.
+                    let bf = compare(
                         scale,
                         ops,
                         async |i| {
-                            store.semantic_search(&model, TENANT, q(i), &approx).await?;
+                            store.vector_similarity_search(&model, TENANT, q(i), &exact).await?;
                             Ok(())
                         },
-                        async |i| peer_two_step(&e, q(i)).await,
+                        async |i| {
+                            std::hint::black_box(brute_force(&mine_data, q(i), 10));
+                            Ok(())
+                        },
                     )
                     .await?;
-                    let kind = e.exec.dialect();
-                    let knn = with_dialect!(kind, |d| p8fs_sql_dialect::entity::search::knn(
-                        d,
+                    // Exactness: p8fs's ids are the brute-force truth.
+                    let found = store.vector_similarity_search(&model, TENANT, q(0), &exact).await?;
+                    let truth: Vec<String> =
+                        brute_force(&mine_data, q(0), 10).into_iter().map(|j| names[mine[j]].clone()).collect();
+                    let got = ids_to_names(
+                        &store,
                         &model,
-                        store.layout(),
-                        TENANT,
-                        q(0),
-                        &approx,
-                        40
-                    ))?
-                    .context("no knn statement")?;
-                    let plan = explain_knn(&e, q(0)).await?;
-                    let uses = plan.contains("bench_vecs_embeddings_vec_cosine");
+                        &found.hits.iter().map(|h| h.entity_id.clone()).collect::<Vec<_>>(),
+                    )
+                    .await?;
                     rows.push(
                         Row::from(
                             scale,
-                            "W6",
+                            "W4",
                             &format!("{} {n}x{dim}", e.name),
-                            "two-step: ANN on embeddings, then primary-key fetch",
+                            "hand-written SQL",
                             &c,
                             ops,
-                            "<= 1.2x latency (>= 0.83x throughput); index used",
-                            Some(1.0 / 1.2),
+                            ">= 0.95x",
+                            Some(0.95),
                         )
-                        .fail_unless(uses, "the plan does not use the vector index")
-                        .note(format!("p8fs knn SQL: {}", knn.sql))
-                        .note(format!("plan: {plan}")),
+                        .fail_unless(
+                            got == truth,
+                            format!("exact search disagrees with brute force: {got:?} vs {truth:?}"),
+                        )
+                        .note(format!("load of {n} rows with embeddings: {load_s:.1} s")),
+                    );
+                    rows.push(
+                        Row::from(
+                            scale,
+                            "W4",
+                            &format!("{} vs brute force", e.name),
+                            "in-process brute force (ground truth)",
+                            &bf,
+                            ops,
+                            "reported",
+                            None,
+                        )
+                        .note("ratio > 1: the engine is faster than a single-threaded scan in this process"),
                     );
                 }
+                "W5" | "W6" => {
+                    let t = std::time::Instant::now();
+                    if !indexed {
+                        store.create_vector_index(&model, Metric::Cosine, &VectorIndexParams::default()).await?;
+                        e.raw_rows(analyze).await?;
+                        indexed = true;
+                    }
+                    let index_s = t.elapsed().as_secs_f64();
+                    if w == "W5" {
+                        let c = compare(
+                            scale,
+                            ops,
+                            async |i| {
+                                store.vector_similarity_search(&model, TENANT, q(i), &approx).await?;
+                                Ok(())
+                            },
+                            async |i| {
+                                store.vector_similarity_search(&model, TENANT, q(i), &exact).await?;
+                                Ok(())
+                            },
+                        )
+                        .await?;
+                        let mut found = 0usize;
+                        for qq in &queries {
+                            let r = store.vector_similarity_search(&model, TENANT, qq, &approx).await?;
+                            let got = ids_to_names(
+                                &store,
+                                &model,
+                                &r.hits.iter().map(|h| h.entity_id.clone()).collect::<Vec<_>>(),
+                            )
+                            .await?;
+                            let truth: Vec<String> =
+                                brute_force(&mine_data, qq, 10).into_iter().map(|j| names[mine[j]].clone()).collect();
+                            found += got.iter().filter(|g| truth.contains(g)).count();
+                        }
+                        let recall = found as f64 / (10 * queries.len()) as f64;
+                        rows.push(
+                            Row::from(
+                                scale,
+                                "W5",
+                                &format!("{} {n}x{dim}", e.name),
+                                "exact search, same run",
+                                &c,
+                                ops,
+                                ">= 50x at recall@10 >= 0.95",
+                                Some(50.0),
+                            )
+                            .fail_unless(recall >= 0.95 || scale.smoke, format!("recall@10 {recall:.3}"))
+                            .note(format!("recall@10 {recall:.3} over {} queries", queries.len()))
+                            .note(format!("index build {index_s:.1} s")),
+                        );
+                    } else {
+                        let c = compare(
+                            scale,
+                            ops,
+                            async |i| {
+                                store.semantic_search(&model, TENANT, q(i), &approx).await?;
+                                Ok(())
+                            },
+                            async |i| peer_two_step(&e, q(i)).await,
+                        )
+                        .await?;
+                        let kind = e.exec.dialect();
+                        let knn = with_dialect!(kind, |d| p8fs_sql_dialect::entity::search::knn(
+                            d,
+                            &model,
+                            store.layout(),
+                            TENANT,
+                            q(0),
+                            &approx,
+                            40
+                        ))?
+                        .context("no knn statement")?;
+                        let plan = explain_knn(&e, q(0)).await?;
+                        let uses = plan.contains("bench_vecs_embeddings_vec_cosine");
+                        rows.push(
+                            Row::from(
+                                scale,
+                                "W6",
+                                &format!("{} {n}x{dim}", e.name),
+                                "two-step: ANN on embeddings, then primary-key fetch",
+                                &c,
+                                ops,
+                                "<= 1.2x latency (>= 0.83x throughput); index used",
+                                Some(1.0 / 1.2),
+                            )
+                            .fail_unless(uses, "the plan does not use the vector index")
+                            .note(format!("p8fs knn SQL: {}", knn.sql))
+                            .note(format!("plan: {plan}")),
+                        );
+                    }
+                }
+                _ => {}
             }
-            _ => {}
         }
     }
     Ok(rows)

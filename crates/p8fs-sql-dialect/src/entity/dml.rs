@@ -59,6 +59,35 @@ pub fn upsert<D: Dialect>(
     rows: &[UpsertRow<'_>],
     now: DateTime<Utc>,
 ) -> Result<Statement> {
+    upsert_with(d, model, layout, tenant, rows, now, false)
+}
+
+/// [`upsert`] that also returns each written row's `id` and key field (`RETURNING`), for
+/// engines that return rows from an upsert (PostgreSQL, SQLite): the ids as stored, without
+/// a second query.
+///
+/// # Errors
+/// As [`upsert`]; a model without a key field.
+pub fn upsert_returning<D: Dialect>(
+    d: D,
+    model: &Model,
+    layout: &Layout,
+    tenant: &str,
+    rows: &[UpsertRow<'_>],
+    now: DateTime<Utc>,
+) -> Result<Statement> {
+    upsert_with(d, model, layout, tenant, rows, now, true)
+}
+
+fn upsert_with<D: Dialect>(
+    d: D,
+    model: &Model,
+    layout: &Layout,
+    tenant: &str,
+    rows: &[UpsertRow<'_>],
+    now: DateTime<Utc>,
+    returning: bool,
+) -> Result<Statement> {
     let first =
         rows.first().ok_or_else(|| Error::invalid_input(format!("{model}: an upsert needs at least one entity")))?;
     let fields = fields_of(model, first.fields)?;
@@ -120,6 +149,12 @@ pub fn upsert<D: Dialect>(
     }
     oc.value(a("updated_at"), d.guard_tenant(d.excluded("updated_at"), "updated_at"));
     q.on_conflict(oc);
+    if returning {
+        let k = model
+            .key_field()
+            .ok_or_else(|| Error::invalid_input(format!("{model}: RETURNING the key needs a key field")))?;
+        q.returning(Query::returning().columns([a("id"), a(k)]));
+    }
     Ok(d.build_query(&q))
 }
 

@@ -228,16 +228,24 @@ impl EntityStore {
                 .collect::<Result<Vec<_>>>()?;
             SearchResult { hits, exact: true, candidates_examined: None }
         } else {
-            let total = self.embedding_rows(model).await?;
             let mut candidates = (opts.limit * 4).max(40);
+            // Counted only when the first candidates were too few (a selective tenant).
+            let mut total: Option<usize> = None;
             loop {
                 let stmt = with_dialect!(kind, |d| knn(d, model, self.layout(), tenant, query, opts, candidates))?
                     .ok_or_else(|| Error::new(ErrorKind::Unsupported, "no distance function"))?;
                 let setup = with_dialect!(kind, |d| d.ann_settings(candidates));
                 let rows = self.executor().query_with_setup(&setup, &stmt).await?;
                 let hits = rows.into_iter().map(|r| hit(opts.metric, r)).collect::<Result<Vec<_>>>()?;
-                if hits.len() >= opts.limit || candidates >= total {
-                    break SearchResult { hits, exact: false, candidates_examined: Some(candidates.min(total)) };
+                if hits.len() >= opts.limit {
+                    break SearchResult { hits, exact: false, candidates_examined: Some(candidates) };
+                }
+                let all = match total {
+                    Some(t) => t,
+                    None => *total.insert(self.embedding_rows(model).await?),
+                };
+                if candidates >= all {
+                    break SearchResult { hits, exact: false, candidates_examined: Some(candidates.min(all)) };
                 }
                 candidates *= 4;
             }

@@ -27,6 +27,9 @@ pub type EntityEmbeddings = Vec<(String, Vec<f32>)>;
 /// Rows per multi-row statement (TiDB's guidance: hundreds of rows per statement).
 pub const BATCH_CHUNK: usize = 200;
 
+/// Keys per id lookup (`IN` lists of this length are fine on every engine).
+const LOOKUP_CHUNK: usize = 1000;
+
 /// The envelope of an upsert, as the system p8fs replaces returned it, plus the ids.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct UpsertResult {
@@ -366,12 +369,15 @@ impl EntityStore {
             }
         }
         let kind = self.db.dialect();
-        // A row that exists keeps its id: learn it first, so embeddings written in the same
-        // transaction point at it.
-        if let Some(k) = model.key_field() {
+        // A row that exists keeps its id: learn it first when embeddings or extra statements
+        // written in the same transaction must point at it. (Without them the upsert keeps
+        // the stored id by itself, and the ids are read afterwards.)
+        if let Some(k) =
+            model.key_field().filter(|_| embeddings.is_some_and(|e| e.iter().any(|v| !v.is_empty())) || extra.is_some())
+        {
             let keys: Vec<&str> = rows.iter().filter_map(|(_, e)| e.get(k).and_then(Json::as_str)).collect();
             let mut existing: HashMap<String, String> = HashMap::new();
-            for chunk in keys.chunks(BATCH_CHUNK) {
+            for chunk in keys.chunks(LOOKUP_CHUNK) {
                 let stmt = with_dialect!(kind, |d| dml::ids_by_keys(d, model, &self.layout, tenant, chunk))?;
                 for r in self.db.query(&stmt).await? {
                     let mut it = r.into_iter();
@@ -397,6 +403,35 @@ impl EntityStore {
             }
         }
         let now = Utc::now();
+        // One statement and an engine that returns rows from an upsert: one round trip, in
+        // autocommit, the ids as stored straight from the statement.
+        let returning = matches!(kind, DialectKind::Postgres | DialectKind::Sqlite);
+        if let (Some(k), true, [(_, g)], None) = (model.key_field(), returning, groups.as_slice(), extra)
+            && g.len() <= BATCH_CHUNK
+            && embeddings.is_none_or(|e| e.iter().all(Vec::is_empty))
+        {
+            let stmt = with_dialect!(kind, |d| dml::upsert_returning(d, model, &self.layout, tenant, g, now))?;
+            let mut stored: HashMap<String, String> = HashMap::new();
+            for r in self.db.query(&stmt).await? {
+                let mut it = r.into_iter();
+                let id = text(it.next())?;
+                stored.insert(text(it.next())?, id);
+            }
+            let affected = stored.len() as u64;
+            let mut ids = Vec::with_capacity(order.len());
+            for &i in &order {
+                let key = rows[i].1.get(k).and_then(Json::as_str).unwrap_or_default();
+                // The tenant guard: a row of another tenant is neither changed nor returned.
+                let id = stored.get(key).cloned().ok_or_else(|| {
+                    Error::invalid_input(format!(
+                        "{model}: id {} belongs to another tenant; nothing of it was changed",
+                        rows[i].0
+                    ))
+                })?;
+                ids.push(id);
+            }
+            return Ok(UpsertResult { success: true, affected_rows: affected, entity_count: entities.len(), ids });
+        }
         let mut stmts = Vec::new();
         for (_, g) in &groups {
             for chunk in g.chunks(BATCH_CHUNK) {
@@ -425,13 +460,17 @@ impl EntityStore {
             let ids: Vec<String> = order.iter().map(|&i| rows[i].0.clone()).collect();
             stmts.extend(f(&ids)?);
         }
-        let affected: u64 = self.db.execute_in_transaction(&stmts).await?.iter().sum();
+        let affected: u64 = match stmts.as_slice() {
+            // One statement commits on its own: no BEGIN and COMMIT round trips.
+            [one] => self.db.execute(one).await?,
+            _ => self.db.execute_in_transaction(&stmts).await?.iter().sum(),
+        };
         // The ids as stored: a matched row keeps its own id.
         let mut stored: HashMap<String, String> = HashMap::new();
         match model.key_field() {
             Some(k) => {
                 let keys: Vec<&str> = rows.iter().filter_map(|(_, e)| e.get(k).and_then(Json::as_str)).collect();
-                for chunk in keys.chunks(BATCH_CHUNK) {
+                for chunk in keys.chunks(LOOKUP_CHUNK) {
                     let stmt = with_dialect!(kind, |d| dml::ids_by_keys(d, model, &self.layout, tenant, chunk))?;
                     for r in self.db.query(&stmt).await? {
                         let mut it = r.into_iter();
@@ -442,7 +481,7 @@ impl EntityStore {
             }
             None => {
                 let ids: Vec<&str> = rows.iter().map(|(id, _)| id.as_str()).collect();
-                for chunk in ids.chunks(BATCH_CHUNK) {
+                for chunk in ids.chunks(LOOKUP_CHUNK) {
                     let stmt = with_dialect!(kind, |d| dml::existing_ids(d, model, &self.layout, tenant, chunk));
                     for r in self.db.query(&stmt).await? {
                         let id = text(r.into_iter().next())?;
