@@ -19,7 +19,7 @@ use clap::{Parser, Subcommand};
 /// p8fs: entities, embeddings, key-value state and reverse name mappings on SQLite
 /// (embedded, the default), PostgreSQL or TiDB.
 #[derive(Debug, Parser)]
-#[command(name = "p8fs", version, about)]
+#[command(name = "p8fs", version)]
 struct Cli {
     /// Where the embedded default keeps its files.
     #[arg(long, global = true, env = "P8FS_DATA_DIR", default_value = p8fs_core::DEFAULT_DATA_DIR)]
@@ -53,7 +53,9 @@ enum Command {
         /// Tenant.
         #[arg(long)]
         tenant: String,
-        /// Stop at the first bad line with nothing written (default: report and skip it).
+        /// Check every line before writing any: a bad line stops the import with nothing
+        /// written (default: report and skip it). A database failure during the writes
+        /// leaves the batches before it written; importing again is idempotent.
         #[arg(long)]
         strict: bool,
         /// Ignore the lines' ids (ids then derive from tenant and name): for copying an

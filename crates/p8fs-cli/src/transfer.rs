@@ -34,19 +34,20 @@ struct Skipped {
 }
 
 /// A store error, with what to do when ids of the file are taken by another tenant.
-fn store_error(e: p8fs_core::Error, lines: &str) -> anyhow::Error {
+/// `which` names the entities (`lines 3..=202`).
+fn store_error(e: p8fs_core::Error, which: &str) -> anyhow::Error {
     let taken = match &e {
         p8fs_core::Error::Sql(s) => s.kind() == p8fs_core::sql::ErrorKind::UniqueViolation,
         _ => false,
     };
     if taken {
         return BadInput(format!(
-            "storing the entities of {lines}: an id is already used by an entity of another tenant \
+            "storing the entities of {which}: an id is already used by an entity of another tenant \
              (ids are unique per table); import with --fresh-ids to give the entities new ids"
         ))
         .into();
     }
-    anyhow::Error::new(e).context(format!("storing the entities of {lines}"))
+    anyhow::Error::new(e).context(format!("storing the entities of {which}"))
 }
 
 /// Parses and checks one line: the entity's name and its data as it will be stored.

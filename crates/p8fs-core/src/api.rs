@@ -388,8 +388,8 @@ impl P8fs {
 
     /// [`P8fs::store_entity_with_reverse_mapping`] for many entities of one type: one
     /// embedder call, multi-row statements, one transaction for the rows and embeddings
-    /// (with the mapping keys when [`P8fs::atomic_mappings`]), else one KV batch for all
-    /// mapping keys. Returns one [`StoredEntity`] per input, in input order; a name given
+    /// (with the mapping keys when [`P8fs::atomic_mappings`]), else KV batch requests of
+    /// whole mappings (up to 300 entities each, within the backend's batch limit). Returns one [`StoredEntity`] per input, in input order; a name given
     /// twice stores the last data once.
     ///
     /// # Errors

@@ -138,6 +138,28 @@ impl SqlExecutor for PgProvider {
         .await
     }
 
+    async fn query_in_transaction(&self, stmts: &[Statement]) -> Result<Vec<Vec<Row>>> {
+        self.timed("transaction", async {
+            let mut client = self.pool.get().await.map_err(error::map_pool)?;
+            let tx = client.transaction().await.map_err(error::map)?;
+            let mut out = Vec::with_capacity(stmts.len());
+            for stmt in stmts {
+                let params = binder::bind(&stmt.values).map_err(|e| e.with_backend("postgres"))?;
+                let prepared = tx.prepare_cached(&stmt.sql).await.map_err(error::map)?;
+                // An error drops `tx`, which rolls back.
+                let rows = tx.query(&prepared, &binder::refs(&params)).await.map_err(error::map)?;
+                out.push(
+                    rows.iter()
+                        .map(|r| binder::decode_row(r).map_err(|e| e.with_backend("postgres")))
+                        .collect::<Result<Vec<_>>>()?,
+                );
+            }
+            tx.commit().await.map_err(error::map)?;
+            Ok(out)
+        })
+        .await
+    }
+
     async fn query_with_setup(&self, setup: &[Statement], stmt: &Statement) -> Result<Vec<Row>> {
         self.timed("query", async {
             let mut client = self.pool.get().await.map_err(error::map_pool)?;

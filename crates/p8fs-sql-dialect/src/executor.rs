@@ -41,6 +41,16 @@ pub trait SqlExecutor: Send + Sync + std::fmt::Debug {
     /// The first failing statement's error; the transaction is rolled back.
     async fn execute_in_transaction(&self, stmts: &[Statement]) -> Result<Vec<u64>>;
 
+    /// [`SqlExecutor::execute_in_transaction`] that returns each statement's rows (the
+    /// `RETURNING` rows of writes), for engines that return rows from writes.
+    ///
+    /// # Errors
+    /// As [`SqlExecutor::execute_in_transaction`]; [`crate::ErrorKind::Unsupported`] from
+    /// providers that do not offer it (the default).
+    async fn query_in_transaction(&self, _stmts: &[Statement]) -> Result<Vec<Vec<Row>>> {
+        Err(crate::Error::new(crate::ErrorKind::Unsupported, "this provider returns no rows from a transaction"))
+    }
+
     /// Runs `setup` (session settings such as `SET LOCAL hnsw.ef_search`) and then `stmt`
     /// in one transaction on one connection, returning `stmt`'s rows.
     ///

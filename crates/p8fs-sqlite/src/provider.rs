@@ -196,6 +196,30 @@ impl SqlExecutor for SqliteProvider {
         .await
     }
 
+    async fn query_in_transaction(&self, stmts: &[Statement]) -> Result<Vec<Vec<Row>>> {
+        let owned = stmts.iter().map(|s| Ok((s.sql.clone(), bind_params(s)?))).collect::<Result<Vec<_>>>()?;
+        self.with_conn(move |c| {
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(map)?;
+            let mut out = Vec::with_capacity(owned.len());
+            for (sql, params) in owned {
+                let mut s = tx.prepare_cached(&sql).map_err(map)?;
+                let n = s.column_count();
+                let mut rows = s.query(rusqlite::params_from_iter(params)).map_err(map)?;
+                let mut got = Vec::new();
+                while let Some(r) = rows.next().map_err(map)? {
+                    let row = (0..n)
+                        .map(|i| binder::decode_cell(r.get_ref(i).map_err(map)?).map_err(|e| e.with_backend("sqlite")))
+                        .collect::<Result<Row>>()?;
+                    got.push(row);
+                }
+                out.push(got);
+            }
+            tx.commit().map_err(map)?;
+            Ok(out)
+        })
+        .await
+    }
+
     async fn query_with_setup(&self, setup: &[Statement], stmt: &Statement) -> Result<Vec<Row>> {
         for s in setup {
             self.execute(s).await?;

@@ -194,6 +194,15 @@ pub trait Dialect: Copy + Default + fmt::Debug + Send + Sync + 'static {
     /// JSON arrays with at least one element in common.
     fn json_overlaps(&self, column: Expr, value: &serde_json::Value) -> Expr;
 
+    /// `column IN (values...)` for long lists of keys or ids, each bound. PostgreSQL binds
+    /// the whole list as one parameter instead: a prepared statement with a thousand
+    /// parameters gets a generic plan after five runs that compares every row of the
+    /// tenant with every parameter (measured: 350 ms for 1,000 keys in 12,000 rows, against
+    /// 4 ms planned for the values).
+    fn in_list(&self, column: Expr, values: &[&str]) -> Expr {
+        sea_query::ExprTrait::is_in(column, values.iter().copied())
+    }
+
     /// A catalog query for a table's columns, as rows of (column name, is part of the
     /// primary key), in column order; no rows when the table does not exist. `schema`
     /// `None` means the connection's default. Uses the engine's fast catalog

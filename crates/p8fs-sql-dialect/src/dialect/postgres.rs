@@ -91,6 +91,14 @@ impl Dialect for Postgres {
         Expr::cust_with_exprs("$1 @> $2", [column, Expr::val(Value::Json(Some(Box::new(value.clone()))))])
     }
 
+    fn in_list(&self, column: Expr, values: &[&str]) -> Expr {
+        let list = serde_json::Value::from(values.iter().map(|v| serde_json::Value::from(*v)).collect::<Vec<_>>());
+        Expr::cust_with_exprs(
+            "$1 = ANY(ARRAY(SELECT jsonb_array_elements_text($2)))",
+            [column, Expr::val(Value::Json(Some(Box::new(list))))],
+        )
+    }
+
     fn json_overlaps(&self, column: Expr, value: &serde_json::Value) -> Expr {
         Expr::cust_with_exprs(
             "EXISTS (SELECT 1 FROM jsonb_array_elements(CASE WHEN jsonb_typeof($1) = 'array' THEN $1 ELSE '[]'::jsonb END) AS a(v) \

@@ -227,7 +227,7 @@ pub fn ids_by_keys<D: Dialect>(d: D, model: &Model, layout: &Layout, tenant: &st
     let s = Query::select()
         .columns([a("id"), a(k)])
         .from(layout.table(d, model.name()))
-        .cond_where(scope(model, tenant).add(Expr::col(a(k)).is_in(keys.iter().copied())))
+        .cond_where(scope(model, tenant).add(d.in_list(Expr::col(a(k)), keys)))
         .to_owned();
     Ok(d.build_query(&s))
 }
@@ -237,7 +237,7 @@ pub fn existing_ids<D: Dialect>(d: D, model: &Model, layout: &Layout, tenant: &s
     let s = Query::select()
         .column(a("id"))
         .from(layout.table(d, model.name()))
-        .cond_where(scope(model, tenant).add(Expr::col(a("id")).is_in(ids.iter().copied())))
+        .cond_where(scope(model, tenant).add(d.in_list(Expr::col(a("id")), ids)))
         .to_owned();
     d.build_query(&s)
 }

@@ -320,7 +320,7 @@ impl EntityStore {
                 for (name, _) in super::codec::select_columns(model) {
                     q.column(a(&name));
                 }
-                q.and_where(Expr::col(a("id")).is_in(ids.iter().copied()));
+                q.and_where(d.in_list(Expr::col(a("id")), &ids));
                 if model.tenant_isolated() {
                     q.and_where(Expr::col(a("tenant_id")).eq(tenant));
                 }

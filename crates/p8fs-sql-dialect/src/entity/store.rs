@@ -403,41 +403,24 @@ impl EntityStore {
             }
         }
         let now = Utc::now();
-        // One statement and an engine that returns rows from an upsert: one round trip, in
-        // autocommit, the ids as stored straight from the statement.
-        let returning = matches!(kind, DialectKind::Postgres | DialectKind::Sqlite);
-        if let (Some(k), true, [(_, g)], None) = (model.key_field(), returning, groups.as_slice(), extra)
-            && g.len() <= BATCH_CHUNK
-            && embeddings.is_none_or(|e| e.iter().all(Vec::is_empty))
-        {
-            let stmt = with_dialect!(kind, |d| dml::upsert_returning(d, model, &self.layout, tenant, g, now))?;
-            let mut stored: HashMap<String, String> = HashMap::new();
-            for r in self.db.query(&stmt).await? {
-                let mut it = r.into_iter();
-                let id = text(it.next())?;
-                stored.insert(text(it.next())?, id);
+        // Engines that return rows from an upsert (PostgreSQL, SQLite) hand back the ids as
+        // stored from the upsert itself: no lookup afterwards.
+        let returning = model.key_field().is_some() && matches!(kind, DialectKind::Postgres | DialectKind::Sqlite);
+        let upsert_statements = |returning: bool| -> Result<Vec<Statement>> {
+            let mut out = Vec::new();
+            for (_, g) in &groups {
+                for chunk in g.chunks(BATCH_CHUNK) {
+                    out.push(if returning {
+                        with_dialect!(kind, |d| dml::upsert_returning(d, model, &self.layout, tenant, chunk, now))?
+                    } else {
+                        with_dialect!(kind, |d| dml::upsert(d, model, &self.layout, tenant, chunk, now))?
+                    });
+                }
             }
-            let affected = stored.len() as u64;
-            let mut ids = Vec::with_capacity(order.len());
-            for &i in &order {
-                let key = rows[i].1.get(k).and_then(Json::as_str).unwrap_or_default();
-                // The tenant guard: a row of another tenant is neither changed nor returned.
-                let id = stored.get(key).cloned().ok_or_else(|| {
-                    Error::invalid_input(format!(
-                        "{model}: id {} belongs to another tenant; nothing of it was changed",
-                        rows[i].0
-                    ))
-                })?;
-                ids.push(id);
-            }
-            return Ok(UpsertResult { success: true, affected_rows: affected, entity_count: entities.len(), ids });
-        }
-        let mut stmts = Vec::new();
-        for (_, g) in &groups {
-            for chunk in g.chunks(BATCH_CHUNK) {
-                stmts.push(with_dialect!(kind, |d| dml::upsert(d, model, &self.layout, tenant, chunk, now))?);
-            }
-        }
+            Ok(out)
+        };
+        let mut stmts = upsert_statements(returning)?;
+        let upserts = stmts.len();
         if let Some(all) = embeddings {
             for (i, vectors) in all.iter().enumerate() {
                 if vectors.is_empty() {
@@ -459,6 +442,52 @@ impl EntityStore {
         if let Some(f) = extra {
             let ids: Vec<String> = order.iter().map(|&i| rows[i].0.clone()).collect();
             stmts.extend(f(&ids)?);
+        }
+        let mut results = None;
+        if returning {
+            let got = match stmts.as_slice() {
+                // One statement commits on its own: no BEGIN and COMMIT round trips.
+                [one] => Ok(vec![self.db.query(one).await?]),
+                _ => self.db.query_in_transaction(&stmts).await,
+            };
+            results = match got {
+                Ok(r) => Some(r),
+                // An executor that returns no rows from transactions (a wrapper that does
+                // not pass the call on): the same writes without RETURNING, ids read after.
+                Err(e) if e.kind() == ErrorKind::Unsupported => {
+                    let plain = upsert_statements(false)?;
+                    stmts.splice(..upserts, plain);
+                    None
+                }
+                Err(e) => return Err(e),
+            };
+        }
+        if let Some(results) = results {
+            let k = model.key_field().unwrap_or_default();
+            let mut stored: HashMap<String, String> = HashMap::new();
+            for r in results.into_iter().take(upserts).flatten() {
+                let mut it = r.into_iter();
+                let id = text(it.next())?;
+                stored.insert(text(it.next())?, id);
+            }
+            let mut ids = Vec::with_capacity(order.len());
+            for &i in &order {
+                let key = rows[i].1.get(k).and_then(Json::as_str).unwrap_or_default();
+                // The tenant guard: a row of another tenant is neither changed nor returned.
+                let id = stored.get(key).cloned().ok_or_else(|| {
+                    Error::invalid_input(format!(
+                        "{model}: id {} belongs to another tenant; nothing of it was changed",
+                        rows[i].0
+                    ))
+                })?;
+                ids.push(id);
+            }
+            return Ok(UpsertResult {
+                success: true,
+                affected_rows: stored.len() as u64,
+                entity_count: entities.len(),
+                ids,
+            });
         }
         let affected: u64 = match stmts.as_slice() {
             // One statement commits on its own: no BEGIN and COMMIT round trips.
