@@ -130,7 +130,7 @@ pub(crate) async fn compare(
 }
 
 /// One line of `results.jsonl`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub(crate) struct Row {
     /// `W1` .. `W12`.
     pub(crate) workload: String,
@@ -166,7 +166,7 @@ pub(crate) struct Row {
     /// Anything else measured (recall, plans, commit counts).
     pub(crate) notes: Vec<String>,
     /// A smoke run judges nothing.
-    #[serde(skip)]
+    #[serde(skip, default)]
     smoke: bool,
 }
 

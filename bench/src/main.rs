@@ -4,6 +4,7 @@
 //!
 //! ```text
 //! p8fs-bench [--smoke] [--rounds N] [--out DIR] [--docs FILE] [W1 W7 ...]
+//! p8fs-bench --report-from target/bench/results.jsonl --docs docs/benchmarks.md
 //! ```
 //!
 //! Database URLs come from `P8FS_TEST_PG_URL` and `P8FS_TEST_MARIADB_URL` (what
@@ -52,6 +53,8 @@ struct Args {
     out: PathBuf,
     docs: Option<PathBuf>,
     workloads: Vec<String>,
+    /// Only rewrite the report from an earlier run's results.
+    report_from: Option<PathBuf>,
 }
 
 fn parse_args() -> Result<Args> {
@@ -59,6 +62,7 @@ fn parse_args() -> Result<Args> {
     let mut rounds = None;
     let mut out = PathBuf::from("target/bench");
     let mut docs = None;
+    let mut report_from = None;
     let mut workloads = Vec::new();
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -70,6 +74,7 @@ fn parse_args() -> Result<Args> {
             }
             "--out" => out = PathBuf::from(it.next().context("--out needs a directory")?),
             "--docs" => docs = Some(PathBuf::from(it.next().context("--docs needs a file")?)),
+            "--report-from" => report_from = Some(PathBuf::from(it.next().context("--report-from needs a file")?)),
             w if WORKLOADS.iter().any(|x| x.eq_ignore_ascii_case(w)) => workloads.push(w.to_ascii_uppercase()),
             other => bail!("unknown argument {other:?}; workloads: {}", WORKLOADS.join(" ")),
         }
@@ -81,7 +86,7 @@ fn parse_args() -> Result<Args> {
     if !smoke && rounds < 5 {
         bail!("a judged run needs at least 5 rounds (got {rounds}); use --smoke for a quick check");
     }
-    Ok(Args { scale: Scale { rounds, smoke }, out, docs, workloads })
+    Ok(Args { scale: Scale { rounds, smoke }, out, docs, workloads, report_from })
 }
 
 fn main() {
@@ -98,6 +103,15 @@ fn main() {
 
 fn run() -> Result<bool> {
     let args = parse_args()?;
+    if let Some(from) = &args.report_from {
+        let text = std::fs::read_to_string(from).with_context(|| format!("reading {}", from.display()))?;
+        let rows = text.lines().map(serde_json::from_str).collect::<std::result::Result<Vec<Row>, _>>()?;
+        let docs = args.docs.as_ref().context("--report-from needs --docs FILE")?;
+        let rounds = rows.first().map_or(args.scale.rounds, |r| r.rounds);
+        report::write_markdown(docs, &rows, &[], Scale { rounds, smoke: false })?;
+        println!("wrote {} from {}", docs.display(), from.display());
+        return Ok(rows.iter().all(|r| r.pass));
+    }
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let scratch = std::env::temp_dir().join(format!("p8fs-bench-{}", std::process::id()));
     std::fs::create_dir_all(&scratch)?;

@@ -23,6 +23,10 @@ const SCHEMA: &str = "p8fs_bench";
 const EMB_SCHEMA: &str = "p8fs_bench_e";
 const TENANT: &str = "bench";
 
+/// Per-operation deadline of the benchmark's connections: building a vector index over
+/// 20,000 768-dimension rows takes longer than the providers' default 30 s (MariaDB).
+const INDEX_BUILD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(900);
+
 /// One engine: the p8fs executor and the same pool for the hand-written peer.
 #[derive(Clone)]
 enum Pool {
@@ -39,12 +43,16 @@ struct Engine {
 
 impl Engine {
     async fn postgres(env: &Env) -> Result<Self> {
-        let p = Arc::new(PgProvider::connect(PgConfig::from_url(env.pg()?)?).await?);
+        let mut cfg = PgConfig::from_url(env.pg()?)?;
+        cfg.op_timeout = INDEX_BUILD_TIMEOUT;
+        let p = Arc::new(PgProvider::connect(cfg).await?);
         Ok(Self { name: "postgres", exec: p.clone(), pool: Pool::Pg(p) })
     }
 
     async fn mariadb(env: &Env) -> Result<Self> {
-        let p = Arc::new(TidbProvider::connect(MySqlConfig::from_url(env.mariadb()?)?).await?);
+        let mut cfg = MySqlConfig::from_url(env.mariadb()?)?;
+        cfg.op_timeout = INDEX_BUILD_TIMEOUT;
+        let p = Arc::new(TidbProvider::connect(cfg).await?);
         Ok(Self { name: "mariadb", exec: p.clone(), pool: Pool::My(p) })
     }
 
@@ -359,7 +367,8 @@ async fn peer_multi_row(e: &Engine, prefix: &str, n: usize) -> Result<()> {
                         summary,
                     ]);
                 }
-                tx.execute(s.as_str(), &ps).await?;
+                let st = tx.prepare_cached(&s).await?;
+                tx.execute(&st, &ps).await?;
             }
             tx.commit().await?;
         }
@@ -560,20 +569,35 @@ async fn peer_json_filter(e: &Engine, group: &str) -> Result<usize> {
     }
 }
 
-/// Deterministic clustered vectors (xorshift), mean zero per cluster offset.
+/// Deterministic vectors shaped like text embeddings: a point of a 24-dimension latent
+/// space (about normal) mapped into `dim` dimensions by one fixed random projection, plus
+/// a little noise. Like real embeddings they have low intrinsic dimension, so nearest
+/// neighbours mean something (uniform noise in 768 dimensions makes all distances nearly
+/// equal, which no index, and no application, is built for).
 fn vectors(n: usize, dim: usize, seed: u64) -> Vec<Vec<f32>> {
-    let mut s = seed.max(1);
-    let mut next = move || {
-        s ^= s << 13;
-        s ^= s >> 7;
-        s ^= s << 17;
-        (s >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
-    };
-    let centers: Vec<Vec<f64>> = (0..32).map(|_| (0..dim).map(|_| next()).collect()).collect();
+    const LATENT: usize = 24;
+    fn rng(seed: u64) -> impl FnMut() -> f64 {
+        let mut s = seed.max(1);
+        move || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            (s >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
+        }
+    }
+    // The projection is the same for every call (data and queries share the space).
+    let mut p = rng(0x5eed);
+    let proj: Vec<Vec<f64>> = (0..LATENT).map(|_| (0..dim).map(|_| p()).collect()).collect();
+    let mut next = rng(seed);
     (0..n)
-        .map(|i| {
-            let c = &centers[i % centers.len()];
-            c.iter().map(|x| (x + 0.6 * next()) as f32).collect()
+        .map(|_| {
+            let z: Vec<f64> = (0..LATENT).map(|_| next() + next() + next()).collect();
+            (0..dim)
+                .map(|j| {
+                    let x: f64 = z.iter().zip(&proj).map(|(zi, row)| zi * row[j]).sum();
+                    (x + 0.3 * next()) as f32
+                })
+                .collect()
         })
         .collect()
 }

@@ -203,10 +203,10 @@ fn vector_search_and_index() {
     print_or_assert(
         &all,
         &[
-            "SELECT `entity_id`, `field_name`, VEC_COSINE_DISTANCE(`embedding_vector`, VEC_FROM_TEXT(?)) AS `distance` FROM `embeddings`.`docs_embeddings` WHERE `tenant_id` = ? ORDER BY VEC_COSINE_DISTANCE(`embedding_vector`, VEC_FROM_TEXT(?)) + (0) ASC, `entity_id` ASC LIMIT ?",
+            "SELECT `entity_id`, `field_name`, VEC_COSINE_DISTANCE(`embedding_vector`, VEC_FROM_TEXT(?)) + (0) AS `distance` FROM `embeddings`.`docs_embeddings` WHERE `tenant_id` = ? ORDER BY `distance` ASC, `entity_id` ASC LIMIT ?",
             "SELECT `entity_id`, `field_name`, `distance` FROM (SELECT `entity_id`, `field_name`, `tenant_id`, VEC_COSINE_DISTANCE(`embedding_vector`, VEC_FROM_TEXT(?)) AS `distance` FROM `embeddings`.`docs_embeddings` ORDER BY VEC_COSINE_DISTANCE(`embedding_vector`, VEC_FROM_TEXT(?)) ASC LIMIT ?) AS `knn` WHERE `tenant_id` = ? AND `field_name` IN (?) ORDER BY `distance` ASC LIMIT ?",
-            "SELECT `entity_id`, `field_name`, VEC_L2_DISTANCE(`embedding_vector`, VEC_FROM_TEXT(?)) AS `distance` FROM `embeddings`.`docs_embeddings` WHERE `tenant_id` = ? ORDER BY VEC_L2_DISTANCE(`embedding_vector`, VEC_FROM_TEXT(?)) + (0) ASC, `entity_id` ASC LIMIT ?",
-            "SELECT `entity_id`, `field_name`, VEC_NEGATIVE_INNER_PRODUCT(`embedding_vector`, VEC_FROM_TEXT(?)) AS `distance` FROM `embeddings`.`docs_embeddings` WHERE `tenant_id` = ? ORDER BY VEC_NEGATIVE_INNER_PRODUCT(`embedding_vector`, VEC_FROM_TEXT(?)) + (0) ASC, `entity_id` ASC LIMIT ?",
+            "SELECT `entity_id`, `field_name`, VEC_L2_DISTANCE(`embedding_vector`, VEC_FROM_TEXT(?)) + (0) AS `distance` FROM `embeddings`.`docs_embeddings` WHERE `tenant_id` = ? ORDER BY `distance` ASC, `entity_id` ASC LIMIT ?",
+            "SELECT `entity_id`, `field_name`, VEC_NEGATIVE_INNER_PRODUCT(`embedding_vector`, VEC_FROM_TEXT(?)) + (0) AS `distance` FROM `embeddings`.`docs_embeddings` WHERE `tenant_id` = ? ORDER BY `distance` ASC, `entity_id` ASC LIMIT ?",
             "ALTER TABLE `embeddings`.`docs_embeddings` SET TIFLASH REPLICA 1",
             "CREATE VECTOR INDEX IF NOT EXISTS `docs_embeddings_vec_cosine` ON `embeddings`.`docs_embeddings` ((VEC_COSINE_DISTANCE(`embedding_vector`))) USING HNSW",
             "DROP INDEX IF EXISTS `docs_embeddings_vec_cosine` ON `embeddings`.`docs_embeddings`",

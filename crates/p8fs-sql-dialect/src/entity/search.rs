@@ -140,15 +140,15 @@ pub fn knn<D: Dialect>(
     };
     let stmt = match opts.mode {
         SearchMode::Exact => {
+            // The distance is computed once per row (ordering by the output column), and
+            // `+ 0` makes it an expression no vector index serves.
             let mut q = Query::select();
             q.columns([a("entity_id"), a("field_name")])
-                .expr_as(dist.clone(), a("distance"))
+                .expr_as(dist.add(Expr::cust("0")), a("distance"))
                 .from(table)
                 .and_where(Expr::col(a("tenant_id")).eq(tenant));
             fields_cond(&mut q);
-            q.order_by_expr(dist.add(Expr::cust("0")), Order::Asc)
-                .order_by(a("entity_id"), Order::Asc)
-                .limit(candidates as u64);
+            q.order_by(a("distance"), Order::Asc).order_by(a("entity_id"), Order::Asc).limit(candidates as u64);
             d.build_query(&q)
         }
         SearchMode::Approximate => {
