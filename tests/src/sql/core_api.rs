@@ -198,7 +198,7 @@ pub(crate) async fn core_repair_after_crash_between_row_and_mapping(ctx: Ctx) ->
     Ok(())
 }
 
-/// Set (to a scratch name) in the child process of [`core_row_and_mapping_commit_together`].
+/// Set (to a scratch name) in the child process of `core_row_and_mapping_commit_together`.
 pub const SQL_FAULT_CHILD_ENV: &str = "P8FS_CORE_SQL_FAULT_CHILD";
 
 /// The child: on the configured server backend, stores one entity with
