@@ -13,6 +13,7 @@ use std::time::Instant;
 use anyhow::Result;
 use p8fs_core::P8fs;
 use p8fs_core::sql::entity::EntityQuery;
+use p8fs_core::sql::entity::codec::json_kind;
 use serde_json::{Map, Value, json};
 
 use crate::cmds::{BadInput, check_tenant, open};
@@ -54,7 +55,7 @@ fn store_error(e: p8fs_core::Error, which: &str) -> anyhow::Error {
 fn parse_line(p: &P8fs, ty: &str, tenant: &str, text: &str, fresh_ids: bool) -> Result<(String, Map<String, Value>)> {
     let mut data = match serde_json::from_str::<Value>(text) {
         Ok(Value::Object(m)) => m,
-        Ok(other) => anyhow::bail!("expected a JSON object, got {}", kind(&other)),
+        Ok(other) => anyhow::bail!("expected a JSON object, got {}", json_kind(&other)),
         Err(e) => anyhow::bail!("not JSON: {e}"),
     };
     for f in SET_BY_P8FS {
@@ -76,17 +77,6 @@ fn parse_line(p: &P8fs, ty: &str, tenant: &str, text: &str, fresh_ids: bool) -> 
     }
     let data = p.validate_entity(ty, tenant, &name, data)?;
     Ok((name, data))
-}
-
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 /// The lines of `file` (`-` for stdin), numbered from 1, blank lines dropped.

@@ -360,13 +360,7 @@ impl P8fs {
         }
         let id = match data.get("id") {
             None => PLACEHOLDER_ID.to_owned(),
-            Some(Json::String(s)) if !s.is_empty() && s.len() <= 64 && !s.chars().any(char::is_control) => s.clone(),
-            Some(other) => {
-                return Err(SqlError::invalid_input(format!(
-                    "{ty}: id must be a non-empty string of at most 64 characters, got {other}"
-                ))
-                .into());
-            }
+            Some(v) => dml::given_id(model, v)?,
         };
         // Fields and values, exactly as the upsert binds them.
         let row = UpsertRow { id: id.clone(), fields: &data };

@@ -20,16 +20,20 @@ pub fn format_timestamp(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
 }
 
-fn type_error(model: &Model, field: &str, want: &str, got: &Json) -> Error {
-    let kind = match got {
+/// What kind of JSON value `v` is, for error messages (`a string`, `an array`, ...).
+pub fn json_kind(v: &Json) -> &'static str {
+    match v {
         Json::Null => "null",
         Json::Bool(_) => "a boolean",
         Json::Number(_) => "a number",
         Json::String(_) => "a string",
         Json::Array(_) => "an array",
         Json::Object(_) => "an object",
-    };
-    Error::invalid_input(format!("{model}.{field} must be {want}, got {kind}"))
+    }
+}
+
+fn type_error(model: &Model, field: &str, want: &str, got: &Json) -> Error {
+    Error::invalid_input(format!("{model}.{field} must be {want}, got {}", json_kind(got)))
 }
 
 /// The bound expression for `value` in `field` of type `ty` (`null` binds SQL `NULL`).

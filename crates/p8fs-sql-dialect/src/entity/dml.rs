@@ -45,6 +45,20 @@ pub fn fields_of<'m>(model: &'m Model, row: &Map<String, Json>) -> Result<Vec<&'
     Ok(model.fields().iter().filter(|f| row.contains_key(&f.name)).collect())
 }
 
+/// An id given in an entity's data: a non-empty string of at most 64 characters without
+/// control characters.
+///
+/// # Errors
+/// [`crate::ErrorKind::InvalidInput`] showing the value.
+pub fn given_id(model: &Model, v: &Json) -> Result<String> {
+    match v {
+        Json::String(s) if !s.is_empty() && s.len() <= 64 && !s.chars().any(char::is_control) => Ok(s.clone()),
+        other => Err(Error::invalid_input(format!(
+            "{model}: id must be a non-empty string of at most 64 characters, got {other}"
+        ))),
+    }
+}
+
 /// A multi-row upsert. All rows must name the same fields (the store groups them).
 /// `created_at` is set on insert only; JSON object fields merge (RFC 7396); other fields
 /// are replaced; fields not named are left as they are.

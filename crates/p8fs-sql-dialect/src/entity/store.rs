@@ -338,14 +338,7 @@ impl EntityStore {
                 None => None,
             };
             let id = match e.get("id") {
-                Some(Json::String(s)) if !s.is_empty() && s.len() <= 64 && !s.chars().any(char::is_control) => {
-                    s.clone()
-                }
-                Some(other) => {
-                    return Err(Error::invalid_input(format!(
-                        "{model}: id must be a non-empty string of at most 64 characters, got {other}"
-                    )));
-                }
+                Some(v) => dml::given_id(model, v)?,
                 None => match &key {
                     Some(k) => {
                         uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_DNS, format!("{tenant}:{model}:{k}").as_bytes())
@@ -462,40 +455,57 @@ impl EntityStore {
                 Err(e) => return Err(e),
             };
         }
-        if let Some(results) = results {
-            let k = model.key_field().unwrap_or_default();
-            let mut stored: HashMap<String, String> = HashMap::new();
-            for r in results.into_iter().take(upserts).flatten() {
-                let mut it = r.into_iter();
-                let id = text(it.next())?;
-                stored.insert(text(it.next())?, id);
-            }
-            let mut ids = Vec::with_capacity(order.len());
-            for &i in &order {
-                let key = rows[i].1.get(k).and_then(Json::as_str).unwrap_or_default();
-                // The tenant guard: a row of another tenant is neither changed nor returned.
-                let id = stored.get(key).cloned().ok_or_else(|| {
-                    Error::invalid_input(format!(
-                        "{model}: id {} belongs to another tenant; nothing of it was changed",
-                        rows[i].0
-                    ))
-                })?;
-                ids.push(id);
-            }
-            return Ok(UpsertResult {
-                success: true,
-                affected_rows: stored.len() as u64,
-                entity_count: entities.len(),
-                ids,
-            });
-        }
-        let affected: u64 = match stmts.as_slice() {
-            // One statement commits on its own: no BEGIN and COMMIT round trips.
-            [one] => self.db.execute(one).await?,
-            _ => self.db.execute_in_transaction(&stmts).await?.iter().sum(),
-        };
-        // The ids as stored: a matched row keeps its own id.
+        // The ids as stored, by key (by id for models without one): a matched row keeps its
+        // own id, and a row of another tenant is neither changed nor returned.
         let mut stored: HashMap<String, String> = HashMap::new();
+        let affected = match results {
+            Some(results) => {
+                for r in results.into_iter().take(upserts).flatten() {
+                    let mut it = r.into_iter();
+                    let id = text(it.next())?;
+                    stored.insert(text(it.next())?, id);
+                }
+                stored.len() as u64
+            }
+            None => {
+                let affected: u64 = match stmts.as_slice() {
+                    // One statement commits on its own: no BEGIN and COMMIT round trips.
+                    [one] => self.db.execute(one).await?,
+                    _ => self.db.execute_in_transaction(&stmts).await?.iter().sum(),
+                };
+                self.read_back_ids(model, tenant, &rows, &mut stored).await?;
+                affected
+            }
+        };
+        let mut ids_by_row = Vec::with_capacity(rows.len());
+        for (id, e) in &rows {
+            let lookup = match model.key_field() {
+                Some(k) => e.get(k).and_then(Json::as_str).unwrap_or_default().to_owned(),
+                None => id.clone(),
+            };
+            let found = stored.get(&lookup).cloned().ok_or_else(|| {
+                Error::invalid_input(format!("{model}: id {id} belongs to another tenant; nothing of it was changed"))
+            })?;
+            ids_by_row.push(found);
+        }
+        Ok(UpsertResult {
+            success: true,
+            affected_rows: affected,
+            entity_count: entities.len(),
+            ids: order.into_iter().map(|i| ids_by_row[i].clone()).collect(),
+        })
+    }
+
+    /// Reads the stored ids of `rows` after a write that returned none: by key, or by id
+    /// for models without one (missing ones belong to another tenant).
+    async fn read_back_ids(
+        &self,
+        model: &Model,
+        tenant: &str,
+        rows: &[(String, &Map<String, Json>)],
+        stored: &mut HashMap<String, String>,
+    ) -> Result<()> {
+        let kind = self.db.dialect();
         match model.key_field() {
             Some(k) => {
                 let keys: Vec<&str> = rows.iter().filter_map(|(_, e)| e.get(k).and_then(Json::as_str)).collect();
@@ -519,23 +529,7 @@ impl EntityStore {
                 }
             }
         }
-        let mut ids_by_row = Vec::with_capacity(rows.len());
-        for (id, e) in &rows {
-            let lookup = match model.key_field() {
-                Some(k) => e.get(k).and_then(Json::as_str).unwrap_or_default().to_owned(),
-                None => id.clone(),
-            };
-            let found = stored.get(&lookup).cloned().ok_or_else(|| {
-                Error::invalid_input(format!("{model}: id {id} belongs to another tenant; nothing of it was changed"))
-            })?;
-            ids_by_row.push(found);
-        }
-        Ok(UpsertResult {
-            success: true,
-            affected_rows: affected,
-            entity_count: entities.len(),
-            ids: order.into_iter().map(|i| ids_by_row[i].clone()).collect(),
-        })
+        Ok(())
     }
 
     async fn one(&self, model: &Model, stmt: Statement) -> Result<Option<Map<String, Json>>> {
