@@ -8,7 +8,7 @@ use p8fs_sql_dialect::entity::{EntityQuery, Layout, ddl};
 use p8fs_sql_dialect::model::{FieldType, Model, resources};
 use p8fs_sql_dialect::sea_query::Value;
 use p8fs_sql_dialect::tidb_admin::{self, PlacementPolicy};
-use p8fs_sql_dialect::{Dialect, Tidb};
+use p8fs_sql_dialect::{Dialect, ErrorKind, MariaDb, Tidb};
 use serde_json::{Map, json};
 
 fn obj(v: serde_json::Value) -> Map<String, serde_json::Value> {
@@ -72,6 +72,13 @@ fn upsert_and_batch() {
     assert_eq!(s.values.len(), 15, "14 row values and the '{{}}' of COALESCE, all bound");
     assert_eq!(s.values[1], Value::from("tenant-x"));
     assert_eq!(s.values[4], Value::from(r#"{"k":1}"#));
+    // TiDB returns no rows from an upsert: the store reads the ids back instead.
+    let e = dml::upsert_returning(Tidb, &m, &Layout::default(), "tenant-x", &rows, now()).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Unsupported);
+    // MariaDB's RETURNING follows the update clause; the values stay the same, in order.
+    let r = dml::upsert_returning(MariaDb, &m, &Layout::default(), "tenant-x", &rows, now()).unwrap();
+    assert!(r.sql.ends_with("`updated_at`) RETURNING `id`, `name`, `tenant_id`"), "{}", r.sql);
+    assert_eq!(r.values, dml::upsert(MariaDb, &m, &Layout::default(), "tenant-x", &rows, now()).unwrap().values);
 }
 
 #[test]

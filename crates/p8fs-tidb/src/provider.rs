@@ -141,23 +141,51 @@ impl TidbProvider {
             .map_err(|e| e.with_backend(self.backend))
     }
 
-    /// One attempt of a transaction.
-    async fn transaction_once(&self, stmts: &[Statement]) -> Result<Vec<u64>> {
+    /// One attempt of a transaction: each statement's affected rows, and its rows when
+    /// `rows` is set.
+    async fn transaction_once(&self, stmts: &[Statement], rows: bool) -> Result<Vec<(u64, Vec<Row>)>> {
         let b = self.backend;
         self.timed("transaction", async {
             let mut conn = self.pool.get_conn().await.map_err(|e| error::map(e, b))?;
             let mut tx = conn.start_transaction(TxOpts::default()).await.map_err(|e| error::map(e, b))?;
-            let mut counts = Vec::with_capacity(stmts.len());
+            let mut out = Vec::with_capacity(stmts.len());
             for stmt in stmts {
                 let params = Params::Positional(binder::bind(&stmt.values).map_err(|e| e.with_backend(b))?);
                 // An error drops `tx`, which rolls back.
-                tx.exec_drop(&stmt.sql, params).await.map_err(|e| error::map(e, b))?;
-                counts.push(tx.affected_rows());
+                if rows {
+                    let got: Vec<mysql_async::Row> = tx.exec(&stmt.sql, params).await.map_err(|e| error::map(e, b))?;
+                    let decoded = got
+                        .into_iter()
+                        .map(|r| binder::decode_row(r).map_err(|e| e.with_backend(b)))
+                        .collect::<Result<_>>()?;
+                    out.push((tx.affected_rows(), decoded));
+                } else {
+                    tx.exec_drop(&stmt.sql, params).await.map_err(|e| error::map(e, b))?;
+                    out.push((tx.affected_rows(), Vec::new()));
+                }
             }
             tx.commit().await.map_err(|e| error::map(e, b))?;
-            Ok(counts)
+            Ok(out)
         })
         .await
+    }
+
+    /// A transaction, retried on conflicts: TiDB does not retry optimistic-transaction
+    /// conflicts itself (since v8.0), and any engine may pick this transaction as a
+    /// deadlock victim.
+    async fn transaction(&self, stmts: &[Statement], rows: bool) -> Result<Vec<(u64, Vec<Row>)>> {
+        let mut attempt = 0u32;
+        loop {
+            match self.transaction_once(stmts, rows).await {
+                Err(e) if e.kind() == ErrorKind::Conflict && attempt < MAX_CONFLICT_RETRIES => {
+                    attempt += 1;
+                    let backoff = Duration::from_millis(10 << attempt.min(6));
+                    tracing::debug!(backend = self.backend, attempt, ?backoff, error = %e, "transaction conflict, retrying");
+                    tokio::time::sleep(backoff).await;
+                }
+                other => return other,
+            }
+        }
     }
 
     /// Runs `fut` under the operation deadline.
@@ -203,20 +231,11 @@ impl SqlExecutor for TidbProvider {
     }
 
     async fn execute_in_transaction(&self, stmts: &[Statement]) -> Result<Vec<u64>> {
-        // TiDB does not retry optimistic-transaction conflicts itself (since v8.0), and any
-        // engine may pick this transaction as a deadlock victim: retry those, with backoff.
-        let mut attempt = 0u32;
-        loop {
-            match self.transaction_once(stmts).await {
-                Err(e) if e.kind() == ErrorKind::Conflict && attempt < MAX_CONFLICT_RETRIES => {
-                    attempt += 1;
-                    let backoff = Duration::from_millis(10 << attempt.min(6));
-                    tracing::debug!(backend = self.backend, attempt, ?backoff, error = %e, "transaction conflict, retrying");
-                    tokio::time::sleep(backoff).await;
-                }
-                other => return other,
-            }
-        }
+        Ok(self.transaction(stmts, false).await?.into_iter().map(|(n, _)| n).collect())
+    }
+
+    async fn query_in_transaction(&self, stmts: &[Statement]) -> Result<Vec<Vec<Row>>> {
+        Ok(self.transaction(stmts, true).await?.into_iter().map(|(_, r)| r).collect())
     }
 
     async fn query_with_setup(&self, setup: &[Statement], stmt: &Statement) -> Result<Vec<Row>> {

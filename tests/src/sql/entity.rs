@@ -118,6 +118,59 @@ impl SqlExecutor for OldWrapper {
     }
 }
 
+/// TiDB's statements on MariaDB: the same provider, answering [`DialectKind::Tidb`], so the
+/// store writes without `RETURNING` and reads the stored ids back, as it does on TiDB (the
+/// plain-table DML of the two is the same MySQL-family SQL). Not TiDB: no TiDB runs here.
+#[derive(Debug)]
+pub(crate) struct AsTidb(Arc<dyn SqlExecutor>);
+
+#[async_trait]
+impl SqlExecutor for AsTidb {
+    fn dialect(&self) -> DialectKind {
+        DialectKind::Tidb
+    }
+    fn cache_key(&self) -> String {
+        format!("as-tidb:{}", self.0.cache_key())
+    }
+    async fn server_info(&self) -> p8fs_sql_dialect::Result<ServerInfo> {
+        self.0.server_info().await
+    }
+    async fn execute(&self, stmt: &Statement) -> p8fs_sql_dialect::Result<u64> {
+        self.0.execute(stmt).await
+    }
+    async fn execute_in_transaction(&self, stmts: &[Statement]) -> p8fs_sql_dialect::Result<Vec<u64>> {
+        self.0.execute_in_transaction(stmts).await
+    }
+    async fn query_in_transaction(
+        &self,
+        stmts: &[Statement],
+    ) -> p8fs_sql_dialect::Result<Vec<Vec<p8fs_sql_dialect::Row>>> {
+        self.0.query_in_transaction(stmts).await
+    }
+    async fn query_with_setup(
+        &self,
+        setup: &[Statement],
+        stmt: &Statement,
+    ) -> p8fs_sql_dialect::Result<Vec<p8fs_sql_dialect::Row>> {
+        self.0.query_with_setup(setup, stmt).await
+    }
+    async fn query(&self, stmt: &Statement) -> p8fs_sql_dialect::Result<Vec<p8fs_sql_dialect::Row>> {
+        self.0.query(stmt).await
+    }
+}
+
+/// The stores a write test runs through: the store itself and, on MariaDB, the same
+/// tables through TiDB's statements ([`AsTidb`]), so the id read-back that TiDB needs runs
+/// against a real server.
+fn write_paths(store: &EntityStore) -> Vec<(&'static str, EntityStore)> {
+    let mut out = vec![("", store.clone())];
+    if store.executor().dialect() == DialectKind::MariaDb {
+        let as_tidb = EntityStore::new(Arc::new(AsTidb(Arc::clone(store.executor()))), store.layout().clone());
+        out.push((" (TiDB's statements)", as_tidb));
+    }
+    out
+}
+
 /// A store in schemas of this test only (dropped afterwards), with `models` migrated.
 pub(crate) async fn with_store<F>(ctx: &Ctx, models: &[Model], body: F) -> Result<()>
 where
@@ -352,6 +405,15 @@ pub(crate) async fn batch_of_a_thousand(ctx: Ctx) -> Result<()> {
         let old = EntityStore::new(Arc::new(OldWrapper(Arc::clone(store.executor()))), store.layout().clone());
         let r3 = old.batch_upsert(&m, "t", &rows2).await?;
         ensure!(r3.ids == r.ids, "a wrapper without query_in_transaction changed the ids");
+        for (via, s) in write_paths(store) {
+            let r4 = s.batch_upsert(&m, "t", &rows).await?;
+            ensure!(r4.ids == r.ids, "re-upserting changed ids{via}");
+            let one = s.upsert(&m, "t", &rows[7]).await?;
+            ensure!(one.ids == [r.ids[7].clone()], "a single re-upsert changed the id{via}: {:?}", one.ids);
+            let new = s.upsert(&m, "t", &obj(json!({"name": format!("new{via}"), "rank": 1}))).await?;
+            let got = s.get_by_key(&m, "t", &format!("new{via}")).await?.context("the new row")?;
+            ensure!(got["id"] == json!(new.ids[0]), "a new row's id{via}: {} vs {:?}", got["id"], new.ids);
+        }
         Ok(())
     })
     .await
@@ -425,14 +487,27 @@ pub(crate) async fn tenants_never_see_each_other(ctx: Ctx) -> Result<()> {
         let b_rows = store.select(&m, "tenant-b", &q).await?;
         ensure!(b_rows.len() == 1 && b_rows[0]["id"] == json!(b), "tenant-b's select: {b_rows:?}");
         ensure!(!store.delete(&m, "tenant-b", &a).await?, "tenant-b deleted tenant-a's row");
-        // Writing another tenant's id neither overwrites it nor succeeds silently.
-        let hijack = store.upsert(&m, "tenant-b", &obj(json!({"id": a, "name": "other", "rank": 99}))).await;
-        ensure!(hijack.is_err(), "tenant-b wrote with tenant-a's id: {hijack:?}");
-        let a_row = store.get(&m, "tenant-a", &a).await?.context("tenant-a's row vanished")?;
-        ensure!(
-            a_row["rank"] == json!(1) && a_row["name"] == json!("shared-name"),
-            "tenant-a's row changed: {a_row:?}"
-        );
+        // Writing another tenant's id neither overwrites it nor succeeds silently: with a
+        // new name, or with the other tenant's name (no row of its own).
+        for (via, s) in write_paths(store) {
+            // With its own row's name: PostgreSQL and SQLite match the tenant's own row by key
+            // (which keeps its id); MariaDB's upsert meets the id first and refuses. Never a.
+            let own = s.upsert(&m, "tenant-b", &obj(json!({"id": a, "name": "shared-name", "rank": 2}))).await;
+            ensure!(own.as_ref().map_or(true, |r| r.ids == [b.clone()]), "tenant-b's own name with a's id{via}: {own:?}");
+            for (tenant, name) in [("tenant-b", "other"), ("tenant-c", "shared-name")] {
+                let hijack = s.upsert(&m, tenant, &obj(json!({"id": a, "name": name, "rank": 99}))).await;
+                ensure!(hijack.is_err(), "{tenant} wrote {name} with tenant-a's id{via}: {hijack:?}");
+                let batch = [obj(json!({"name": "fine", "rank": 5})), obj(json!({"id": a, "name": name, "rank": 99}))];
+                let hijack = s.batch_upsert(&m, tenant, &batch).await;
+                ensure!(hijack.is_err(), "{tenant} wrote {name} with tenant-a's id in a batch{via}: {hijack:?}");
+            }
+            let a_row = store.get(&m, "tenant-a", &a).await?.context("tenant-a's row vanished")?;
+            ensure!(
+                a_row["rank"] == json!(1) && a_row["name"] == json!("shared-name"),
+                "tenant-a's row changed{via}: {a_row:?}"
+            );
+        }
+        ensure!(store.get_by_key(&m, "tenant-c", "shared-name").await?.is_none(), "tenant-c got a row");
         Ok(())
     })
     .await

@@ -17,6 +17,7 @@ pub struct MariaDb;
 impl Dialect for MariaDb {
     const KIND: DialectKind = DialectKind::MariaDb;
     const INLINE_INDEXES: bool = true;
+    const UPSERT_RETURNING: bool = true;
     const VECTOR_OUTPUT: VectorOutput = VectorOutput::Bytes;
 
     super::mysql_family::mysql_family_methods!();

@@ -112,6 +112,11 @@ pub trait Dialect: Copy + Default + fmt::Debug + Send + Sync + 'static {
     /// `CREATE INDEX IF NOT EXISTS` statements (PostgreSQL, SQLite).
     const INLINE_INDEXES: bool;
 
+    /// Whether an upsert can return the rows it wrote or matched (`RETURNING`: PostgreSQL,
+    /// SQLite, MariaDB >= 10.5; not TiDB or MySQL, where the stored ids are read back with
+    /// a second query).
+    const UPSERT_RETURNING: bool;
+
     /// `CREATE TABLE IF NOT EXISTS` for `table` with its secondary `indexes`, as the
     /// statements this engine needs; running them again changes nothing.
     fn create_table_with_indexes(
@@ -324,6 +329,16 @@ impl DialectKind {
             DialectKind::MariaDb => "mariadb",
             DialectKind::Postgres => "postgresql",
             DialectKind::Sqlite => "sqlite",
+        }
+    }
+
+    /// [`Dialect::UPSERT_RETURNING`] of this dialect.
+    pub fn upsert_returning(self) -> bool {
+        match self {
+            DialectKind::Tidb => Tidb::UPSERT_RETURNING,
+            DialectKind::MariaDb => MariaDb::UPSERT_RETURNING,
+            DialectKind::Postgres => Postgres::UPSERT_RETURNING,
+            DialectKind::Sqlite => Sqlite::UPSERT_RETURNING,
         }
     }
 }

@@ -41,6 +41,7 @@ pub struct Postgres;
 impl Dialect for Postgres {
     const KIND: DialectKind = DialectKind::Postgres;
     const INLINE_INDEXES: bool = false;
+    const UPSERT_RETURNING: bool = true;
     const VECTOR_OUTPUT: VectorOutput = VectorOutput::Native;
 
     fn build_query<S: QueryStatementWriter>(&self, stmt: &S) -> Statement {

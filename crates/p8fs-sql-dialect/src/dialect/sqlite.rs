@@ -13,6 +13,7 @@ pub struct Sqlite;
 impl Dialect for Sqlite {
     const KIND: DialectKind = DialectKind::Sqlite;
     const INLINE_INDEXES: bool = false;
+    const UPSERT_RETURNING: bool = true;
     const VECTOR_OUTPUT: VectorOutput = VectorOutput::Bytes;
 
     fn build_query<S: QueryStatementWriter>(&self, stmt: &S) -> Statement {

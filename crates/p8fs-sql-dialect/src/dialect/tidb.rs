@@ -16,6 +16,7 @@ pub struct Tidb;
 impl Dialect for Tidb {
     const KIND: DialectKind = DialectKind::Tidb;
     const INLINE_INDEXES: bool = true;
+    const UPSERT_RETURNING: bool = false;
     const VECTOR_OUTPUT: VectorOutput = VectorOutput::Text;
 
     super::mysql_family::mysql_family_methods!();

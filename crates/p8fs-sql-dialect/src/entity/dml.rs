@@ -10,7 +10,7 @@ use super::codec::{bind_field, select_columns};
 use super::ddl::VERSIONS_TABLE;
 use super::filter::EntityQuery;
 use crate::model::{FieldType, Model};
-use crate::{Dialect, Error, Result, Statement};
+use crate::{Dialect, DialectKind, Error, ErrorKind, Result, Statement};
 
 fn a(s: &str) -> Alias {
     Alias::new(s)
@@ -76,12 +76,15 @@ pub fn upsert<D: Dialect>(
     upsert_with(d, model, layout, tenant, rows, now, false)
 }
 
-/// [`upsert`] that also returns each written row's `id` and key field (`RETURNING`), for
-/// engines that return rows from an upsert (PostgreSQL, SQLite): the ids as stored, without
-/// a second query.
+/// [`upsert`] that also returns each written or matched row's `id`, key field and
+/// `tenant_id` (`RETURNING`), for engines that return rows from an upsert
+/// ([`Dialect::UPSERT_RETURNING`]): the ids as stored, without a second query. On MariaDB a
+/// conflict on the primary key with another tenant's row leaves that row as it was and
+/// still returns it: callers check the tenant.
 ///
 /// # Errors
-/// As [`upsert`]; a model without a key field.
+/// As [`upsert`]; a model without a key field; [`ErrorKind::Unsupported`] for dialects
+/// without `RETURNING` (TiDB).
 pub fn upsert_returning<D: Dialect>(
     d: D,
     model: &Model,
@@ -163,12 +166,26 @@ fn upsert_with<D: Dialect>(
     }
     oc.value(a("updated_at"), d.guard_tenant(d.excluded("updated_at"), "updated_at"));
     q.on_conflict(oc);
-    if returning {
-        let k = model
-            .key_field()
-            .ok_or_else(|| Error::invalid_input(format!("{model}: RETURNING the key needs a key field")))?;
-        q.returning(Query::returning().columns([a("id"), a(k)]));
+    if !returning {
+        return Ok(d.build_query(&q));
     }
+    let k = model
+        .key_field()
+        .ok_or_else(|| Error::invalid_input(format!("{model}: RETURNING the key needs a key field")))?;
+    if !D::UPSERT_RETURNING {
+        return Err(Error::new(ErrorKind::Unsupported, format!("{} returns no rows from an upsert", D::KIND)));
+    }
+    let returned = ["id", k, "tenant_id"];
+    if D::KIND == DialectKind::MariaDb {
+        // sea-query renders no RETURNING for the MySQL family (MySQL has none); MariaDB's
+        // goes after ON DUPLICATE KEY UPDATE, and the values stay positional.
+        let mut stmt = d.build_query(&q);
+        let cols: Vec<String> = returned.iter().map(|c| d.quote_ident(c)).collect();
+        stmt.sql.push_str(" RETURNING ");
+        stmt.sql.push_str(&cols.join(", "));
+        return Ok(stmt);
+    }
+    q.returning(Query::returning().columns(returned.map(a)));
     Ok(d.build_query(&q))
 }
 

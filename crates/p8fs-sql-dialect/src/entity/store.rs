@@ -396,9 +396,9 @@ impl EntityStore {
             }
         }
         let now = Utc::now();
-        // Engines that return rows from an upsert (PostgreSQL, SQLite) hand back the ids as
-        // stored from the upsert itself: no lookup afterwards.
-        let returning = model.key_field().is_some() && matches!(kind, DialectKind::Postgres | DialectKind::Sqlite);
+        // Engines that return rows from an upsert (PostgreSQL, SQLite, MariaDB) hand back the
+        // ids as stored from the upsert itself: no lookup afterwards.
+        let returning = model.key_field().is_some() && kind.upsert_returning();
         let upsert_statements = |returning: bool| -> Result<Vec<Statement>> {
             let mut out = Vec::new();
             for (_, g) in &groups {
@@ -463,7 +463,13 @@ impl EntityStore {
                 for r in results.into_iter().take(upserts).flatten() {
                     let mut it = r.into_iter();
                     let id = text(it.next())?;
-                    stored.insert(text(it.next())?, id);
+                    let key = text(it.next())?;
+                    // MariaDB returns a row of another tenant that an id conflict matched
+                    // (and the tenant guard left unchanged): not this tenant's.
+                    if model.tenant_isolated() && text(it.next())? != tenant {
+                        continue;
+                    }
+                    stored.insert(key, id);
                 }
                 stored.len() as u64
             }
