@@ -158,11 +158,13 @@ impl Namespace {
     /// The logical key of a physical key of this namespace, or `None` when the physical key
     /// belongs elsewhere (another tenant, or a tenant key seen from the global namespace).
     pub fn logical<'a>(&self, physical: &'a [u8]) -> Option<&'a str> {
-        let rest = physical.strip_prefix(self.prefix().as_slice())?;
-        let s = std::str::from_utf8(rest).ok()?;
+        // Called once per scanned key: strips the prefix without building it.
         match self {
-            Namespace::Global if s.contains('/') => None,
-            _ => Some(s),
+            Namespace::Tenant(t) => {
+                let rest = physical.strip_prefix(t.0.as_bytes())?.strip_prefix(b"/")?;
+                std::str::from_utf8(rest).ok()
+            }
+            Namespace::Global => std::str::from_utf8(physical).ok().filter(|s| !s.contains('/')),
         }
     }
 

@@ -31,7 +31,7 @@ fn bind_one(v: &Value) -> Result<Lite> {
         Value::Bytes(b) => b.as_ref().map_or(Lite::Null, |b| Lite::Blob(b.clone())),
         Value::Json(j) => j.as_ref().map_or(Lite::Null, |j| Lite::Text(j.to_string())),
         Value::ChronoDateTimeUtc(t) => {
-            t.map_or(Lite::Null, |t| Lite::Text(t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()))
+            t.map_or(Lite::Null, |t| Lite::Text(p8fs_sql_dialect::entity::codec::format_timestamp(t)))
         }
         Value::Vector(v) => match v {
             Some(v) => Lite::Blob(vector_to_le_bytes(v.as_slice())?),

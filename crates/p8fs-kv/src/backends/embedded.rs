@@ -253,7 +253,7 @@ impl KvBackend for EmbeddedStore {
         let tx = r!(self.db.begin_read(), "starting a read")?;
         let t = r!(tx.open_table(DATA), "opening the table")?;
         let now = now_ms();
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(limit.min(1024));
         let range = match &hi {
             Some(h) => r!(t.range::<&[u8]>(lo.as_slice()..h.as_slice()), "scanning")?,
             None => r!(t.range::<&[u8]>(lo.as_slice()..), "scanning")?,

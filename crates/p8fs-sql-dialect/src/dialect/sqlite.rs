@@ -41,7 +41,7 @@ impl Dialect for Sqlite {
 
     fn timestamp_value(&self, t: chrono::DateTime<chrono::Utc>) -> Value {
         // Fixed width, so text order is time order.
-        Value::String(Some(t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()))
+        Value::String(Some(crate::entity::codec::format_timestamp(t)))
     }
 
     fn excluded(&self, column: &str) -> Expr {

@@ -17,7 +17,9 @@ pub fn parse_timestamp(model: &Model, field: &str, v: &Json) -> Result<DateTime<
 
 /// Formats a timestamp for entity JSON (RFC 3339, microseconds, `Z`).
 pub fn format_timestamp(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+    // Precomputed items: `format("%Y-...")` parses its pattern on every call (decoding a
+    // row formats two timestamps).
+    t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
 
 /// What kind of JSON value `v` is, for error messages (`a string`, `an array`, ...).
@@ -133,4 +135,24 @@ pub fn decode_row(model: &Model, row: crate::Row) -> Result<Map<String, Json>> {
         out.insert(name, v);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    #[test]
+    fn timestamps_format_as_before() {
+        // The text stored in SQLite and returned in entity JSON must not change.
+        for t in [
+            Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap(),
+            Utc.timestamp_opt(1_790_000_000, 123_456_789).unwrap(),
+            Utc.timestamp_opt(0, 999_999_999).unwrap(),
+            Utc.with_ymd_and_hms(9999, 12, 31, 23, 59, 59).unwrap(),
+        ] {
+            assert_eq!(format_timestamp(t), t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string());
+        }
+    }
 }
