@@ -31,22 +31,29 @@ pub struct CacheStats {
     pub misses: u64,
 }
 
-type Key = (String, String, String);
+/// The tables of one (database, schema), by name: what a store looks up on every call,
+/// with no allocation (a `&str` finds a `String` key).
+#[derive(Debug, Default)]
+pub struct CacheScope {
+    tables: DashMap<String, Arc<TableInfo>>,
+}
 
 /// Caches [`TableInfo`] per (database, schema, table). Only existing tables are cached, so
 /// a table created by another process is seen at the next lookup.
 #[derive(Debug, Default)]
 pub struct MetadataCache {
-    entries: DashMap<Key, Arc<TableInfo>>,
+    scopes: DashMap<(String, String), Arc<CacheScope>>,
     hits: AtomicU64,
     misses: AtomicU64,
 }
 
-fn key(database: &str, schema: Option<&str>, table: &str) -> Key {
-    (database.to_owned(), schema.unwrap_or("").to_owned(), table.to_owned())
-}
-
 impl MetadataCache {
+    /// The tables of (`database`, `schema`); a store keeps this and looks tables up in it.
+    pub fn scope(&self, database: &str, schema: Option<&str>) -> Arc<CacheScope> {
+        let k = (database.to_owned(), schema.unwrap_or("").to_owned());
+        Arc::clone(self.scopes.entry(k).or_default().value())
+    }
+
     /// The table's info, from memory or from the catalog (`None`: no such table).
     ///
     /// # Errors
@@ -57,8 +64,23 @@ impl MetadataCache {
         schema: Option<&str>,
         table: &str,
     ) -> Result<Option<Arc<TableInfo>>> {
-        let k = key(&db.cache_key(), schema, table);
-        if let Some(hit) = self.entries.get(&k) {
+        let scope = self.scope(&db.cache_key(), schema);
+        self.table_info_in(&scope, db, schema, table).await
+    }
+
+    /// [`MetadataCache::table_info`] in a scope taken from [`MetadataCache::scope`] for
+    /// this executor and schema.
+    ///
+    /// # Errors
+    /// The catalog query's error.
+    pub async fn table_info_in(
+        &self,
+        scope: &CacheScope,
+        db: &dyn SqlExecutor,
+        schema: Option<&str>,
+        table: &str,
+    ) -> Result<Option<Arc<TableInfo>>> {
+        if let Some(hit) = scope.tables.get(table) {
             self.hits.fetch_add(1, Ordering::Relaxed);
             return Ok(Some(Arc::clone(hit.value())));
         }
@@ -79,24 +101,31 @@ impl MetadataCache {
             info.columns.push(name);
         }
         let info = Arc::new(info);
-        self.entries.insert(k, Arc::clone(&info));
+        scope.tables.insert(table.to_owned(), Arc::clone(&info));
         Ok(Some(info))
     }
 
     /// Forgets one table (after DDL on it).
     pub fn invalidate_table(&self, database: &str, schema: Option<&str>, table: &str) {
-        self.entries.remove(&key(database, schema, table));
+        if let Some(scope) = self.scopes.get(&(database.to_owned(), schema.unwrap_or("").to_owned())) {
+            scope.tables.remove(table);
+        }
     }
 
-    /// Forgets everything.
+    /// Forgets everything (the scopes stores hold are emptied, not replaced).
     pub fn clear(&self) {
-        self.entries.clear();
+        for scope in &self.scopes {
+            scope.tables.clear();
+        }
     }
 
     /// Size, tables, hits and misses.
     pub fn stats(&self) -> CacheStats {
-        let mut tables: Vec<String> =
-            self.entries.iter().map(|e| format!("{}/{}/{}", e.key().0, e.key().1, e.key().2)).collect();
+        let mut tables: Vec<String> = Vec::new();
+        for scope in &self.scopes {
+            let (database, schema) = scope.key();
+            tables.extend(scope.tables.iter().map(|t| format!("{database}/{schema}/{}", t.key())));
+        }
         tables.sort();
         CacheStats {
             size: tables.len(),

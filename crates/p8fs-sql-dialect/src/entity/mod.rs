@@ -9,7 +9,7 @@ mod layout;
 pub mod search;
 mod store;
 
-pub use cache::{CacheStats, MetadataCache, TableInfo};
+pub use cache::{CacheScope, CacheStats, MetadataCache, TableInfo};
 pub use filter::{EntityQuery, Filter, Op};
 pub use layout::{EMBEDDINGS_SCHEMA, Layout};
 pub use search::{SearchMode, SearchOptions, SearchResult, SemanticHit, VectorHit};

@@ -12,7 +12,7 @@ use chrono::Utc;
 use serde::Serialize;
 use serde_json::{Map, Value as Json};
 
-use super::cache::{MetadataCache, TableInfo};
+use super::cache::{CacheScope, MetadataCache, TableInfo};
 use super::codec::decode_row;
 use super::{EntityQuery, Layout, ddl, dml};
 use crate::model::Model;
@@ -60,6 +60,8 @@ pub struct EntityStore {
     db: Arc<dyn SqlExecutor>,
     layout: Layout,
     cache: Arc<MetadataCache>,
+    /// This store's (database, schema) in `cache`: a lookup per call, no allocation.
+    scope: Arc<CacheScope>,
 }
 
 /// Checks a tenant id: 1-255 bytes, no control characters.
@@ -85,7 +87,9 @@ impl EntityStore {
 
     /// A store sharing `cache` with other stores.
     pub fn with_cache(db: Arc<dyn SqlExecutor>, layout: Layout, cache: Arc<MetadataCache>) -> Self {
-        Self { db, layout, cache }
+        let schema = with_dialect!(db.dialect(), |d| layout.schema(d)).map(str::to_owned);
+        let scope = cache.scope(&db.cache_key(), schema.as_deref());
+        Self { db, layout, cache, scope }
     }
 
     /// The executor.
@@ -112,7 +116,7 @@ impl EntityStore {
     /// # Errors
     /// The catalog query's error.
     pub async fn table_info(&self, table: &str) -> Result<Option<Arc<TableInfo>>> {
-        self.cache.table_info(self.db.as_ref(), self.schema(), table).await
+        self.cache.table_info_in(&self.scope, self.db.as_ref(), self.schema(), table).await
     }
 
     /// Whether the model's table exists (served from the cache after the first look).
