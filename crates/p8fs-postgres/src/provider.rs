@@ -163,13 +163,20 @@ impl SqlExecutor for PgProvider {
     async fn query_with_setup(&self, setup: &[Statement], stmt: &Statement) -> Result<Vec<Row>> {
         self.timed("query", async {
             let mut client = self.pool.get().await.map_err(error::map_pool)?;
-            let tx = client.transaction().await.map_err(error::map)?;
-            for s in setup {
-                tx.batch_execute(&s.sql).await.map_err(error::map)?;
-            }
             let params = binder::bind(&stmt.values).map_err(|e| e.with_backend("postgres"))?;
-            let prepared = tx.prepare_cached(&stmt.sql).await.map_err(error::map)?;
-            let rows = tx.query(&prepared, &binder::refs(&params)).await.map_err(error::map)?;
+            let prepared = client.prepare_cached(&stmt.sql).await.map_err(error::map)?;
+            let tx = client.transaction().await.map_err(error::map)?;
+            // The settings (one simple-query batch) and the query go out together: the
+            // driver pipelines both, so they cost one round trip, not one each.
+            let setup_sql = setup.iter().map(|s| s.sql.as_str()).collect::<Vec<_>>().join("; ");
+            let refs = binder::refs(&params);
+            let (_, rows) = tokio::try_join!(
+                async {
+                    if setup_sql.is_empty() { Ok(()) } else { tx.batch_execute(&setup_sql).await }
+                },
+                tx.query(&prepared, &refs),
+            )
+            .map_err(error::map)?;
             tx.commit().await.map_err(error::map)?;
             rows.iter().map(|r| binder::decode_row(r).map_err(|e| e.with_backend("postgres"))).collect()
         })
