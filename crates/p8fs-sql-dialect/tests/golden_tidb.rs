@@ -72,6 +72,16 @@ fn upsert_and_batch() {
     assert_eq!(s.values.len(), 15, "14 row values and the '{{}}' of COALESCE, all bound");
     assert_eq!(s.values[1], Value::from("tenant-x"));
     assert_eq!(s.values[4], Value::from(r#"{"k":1}"#));
+    // Every row of one statement names the same fields, whatever their order and the id.
+    let c = obj(json!({"metadata": {}, "id": "x", "content": "c", "name": "Other"}));
+    let d = obj(json!({"name": "Third", "content": "c"}));
+    let e = obj(json!({"name": "Fourth", "content": "c", "bogus": 1, "metadata": {}}));
+    let with = |x| [UpsertRow { id: "id-1".into(), fields: &a }, UpsertRow { id: "id-3".into(), fields: x }];
+    assert!(dml::upsert(Tidb, &m, &Layout::default(), "t", &with(&c), now()).is_ok());
+    for bad in [&d, &e] {
+        let err = dml::upsert(Tidb, &m, &Layout::default(), "t", &with(bad), now()).unwrap_err();
+        assert!(err.to_string().contains("must name the same fields"), "{err}");
+    }
     // TiDB returns no rows from an upsert: the store reads the ids back instead.
     let e = dml::upsert_returning(Tidb, &m, &Layout::default(), "tenant-x", &rows, now()).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Unsupported);

@@ -45,6 +45,12 @@ pub fn fields_of<'m>(model: &'m Model, row: &Map<String, Json>) -> Result<Vec<&'
     Ok(model.fields().iter().filter(|f| row.contains_key(&f.name)).collect())
 }
 
+/// Whether two entities name the same fields (`id` aside).
+pub fn same_fields(a: &Map<String, Json>, b: &Map<String, Json>) -> bool {
+    let named = |m: &Map<String, Json>| m.len() - usize::from(m.contains_key("id"));
+    named(a) == named(b) && a.keys().filter(|k| *k != "id").all(|k| b.contains_key(k))
+}
+
 /// An id given in an entity's data: a non-empty string of at most 64 characters without
 /// control characters.
 ///
@@ -120,8 +126,8 @@ fn upsert_with<D: Dialect>(
     q.into_table(layout.table(d, model.name())).columns(cols);
     let stamp = d.timestamp_value(now);
     for r in rows {
-        let names = fields_of(model, r.fields)?;
-        if names.len() != fields.len() || names.iter().zip(&fields).any(|(x, y)| x.name != y.name) {
+        // The first row's fields are checked against the model; the others must name the same.
+        if !same_fields(first.fields, r.fields) {
             return Err(Error::invalid_input(format!(
                 "{model}: rows of one upsert statement must name the same fields"
             )));

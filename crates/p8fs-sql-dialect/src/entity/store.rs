@@ -327,23 +327,18 @@ impl EntityStore {
         self.require_table(model).await?;
         // Ids, and one entity per business key (the last one wins).
         let mut rows: Vec<(String, &Map<String, Json>)> = Vec::with_capacity(entities.len());
-        let mut by_key: HashMap<String, usize> = HashMap::new();
+        let mut by_key: HashMap<&str, usize> = HashMap::with_capacity(entities.len());
         let mut order: Vec<usize> = Vec::with_capacity(entities.len());
         for e in entities {
             let key = match model.key_field() {
-                Some(k) => Some(
-                    e.get(k)
-                        .and_then(Json::as_str)
-                        .ok_or_else(|| {
-                            Error::invalid_input(format!("{model}: every entity needs its key field {k} as a string"))
-                        })?
-                        .to_owned(),
-                ),
+                Some(k) => Some(e.get(k).and_then(Json::as_str).ok_or_else(|| {
+                    Error::invalid_input(format!("{model}: every entity needs its key field {k} as a string"))
+                })?),
                 None => None,
             };
             let id = match e.get("id") {
                 Some(v) => dml::given_id(model, v)?,
-                None => match &key {
+                None => match key {
                     Some(k) => {
                         uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_DNS, format!("{tenant}:{model}:{k}").as_bytes())
                             .to_string()
@@ -351,14 +346,14 @@ impl EntityStore {
                     None => uuid::Uuid::new_v4().to_string(),
                 },
             };
-            match key.and_then(|k| by_key.get(&k).copied().map(|i| (k, i))) {
-                Some((_, i)) => {
+            match key.and_then(|k| by_key.get(k).copied()) {
+                Some(i) => {
                     rows[i] = (id, e);
                     order.push(i);
                 }
                 None => {
-                    if let Some(k) = model.key_field().and_then(|k| e.get(k)).and_then(Json::as_str) {
-                        by_key.insert(k.to_owned(), rows.len());
+                    if let Some(k) = key {
+                        by_key.insert(k, rows.len());
                     }
                     order.push(rows.len());
                     rows.push((id, e));
@@ -388,15 +383,14 @@ impl EntityStore {
                 }
             }
         }
-        // Group rows naming the same fields (one statement names one column list).
-        let mut groups: Vec<(Vec<String>, Vec<dml::UpsertRow<'_>>)> = Vec::new();
+        // Group rows naming the same fields (one statement names one column list); no
+        // allocation per row to find its group.
+        let mut groups: Vec<(&Map<String, Json>, Vec<dml::UpsertRow<'_>>)> = Vec::new();
         for (id, e) in &rows {
-            let mut names: Vec<String> = e.keys().filter(|k| *k != "id").cloned().collect();
-            names.sort();
             let row = dml::UpsertRow { id: id.clone(), fields: e };
-            match groups.iter_mut().find(|(n, _)| *n == names) {
+            match groups.iter_mut().find(|(first, _)| dml::same_fields(first, e)) {
                 Some((_, g)) => g.push(row),
-                None => groups.push((names, vec![row])),
+                None => groups.push((e, vec![row])),
             }
         }
         let now = Utc::now();
