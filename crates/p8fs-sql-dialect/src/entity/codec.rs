@@ -125,14 +125,26 @@ pub fn select_columns(model: &Model) -> Vec<(String, FieldType)> {
 
 /// Decodes a row selected with [`select_columns`] into entity JSON.
 pub fn decode_row(model: &Model, row: crate::Row) -> Result<Map<String, Json>> {
+    decode_with(model, &select_columns(model), row)
+}
+
+/// [`decode_row`] for every row of a result, the column list built once.
+///
+/// # Errors
+/// As [`decode_row`].
+pub fn decode_rows(model: &Model, rows: Vec<crate::Row>) -> Result<Vec<Map<String, Json>>> {
     let cols = select_columns(model);
+    rows.into_iter().map(|r| decode_with(model, &cols, r)).collect()
+}
+
+fn decode_with(model: &Model, cols: &[(String, FieldType)], row: crate::Row) -> Result<Map<String, Json>> {
     if row.len() != cols.len() {
         return Err(Error::decode(format!("{model}: row has {} columns, expected {}", row.len(), cols.len())));
     }
     let mut out = Map::with_capacity(cols.len());
-    for ((name, ty), cell) in cols.into_iter().zip(row) {
-        let v = decode_cell(model, &name, ty, cell)?;
-        out.insert(name, v);
+    for ((name, ty), cell) in cols.iter().zip(row) {
+        let v = decode_cell(model, name, *ty, cell)?;
+        out.insert(name.clone(), v);
     }
     Ok(out)
 }

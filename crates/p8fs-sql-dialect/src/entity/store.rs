@@ -13,7 +13,7 @@ use serde::Serialize;
 use serde_json::{Map, Value as Json};
 
 use super::cache::{CacheScope, MetadataCache, TableInfo};
-use super::codec::decode_row;
+use super::codec::{decode_row, decode_rows};
 use super::{EntityQuery, Layout, ddl, dml};
 use crate::model::Model;
 use crate::{DialectKind, Error, ErrorKind, Result, SqlExecutor, SqlValue, Statement, with_dialect};
@@ -573,7 +573,7 @@ impl EntityStore {
         check_tenant(tenant)?;
         self.require_table(model).await?;
         let stmt = with_dialect!(self.db.dialect(), |d| dml::select(d, model, &self.layout, tenant, query))?;
-        self.db.query(&stmt).await?.into_iter().map(|r| decode_row(model, r)).collect()
+        decode_rows(model, self.db.query(&stmt).await?)
     }
 
     /// Deletes an entity of the tenant and its embeddings, in one transaction; `false`
