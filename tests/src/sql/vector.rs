@@ -181,6 +181,29 @@ pub(crate) async fn index_search_keeps_recall(ctx: Ctx) -> Result<()> {
             println!("{}: recall@10 {tenant} = {recall:.3} (index: {indexed})", ctx.env.backend.name());
             ensure!(recall >= 0.95, "{tenant}: recall@10 {recall:.3} < 0.95");
         }
+        // The candidate count: checked, and what the index is asked for.
+        let approx = SearchOptions { mode: SearchMode::Approximate, ..Default::default() };
+        for bad in [0, p8fs_sql_dialect::entity::MAX_CANDIDATES + 1] {
+            let r = store
+                .vector_similarity_search(
+                    &m,
+                    "big",
+                    &queries[0],
+                    &SearchOptions { candidates: Some(bad), ..approx.clone() },
+                )
+                .await;
+            ensure!(matches!(&r, Err(e) if e.kind() == ErrorKind::InvalidInput), "candidates {bad}: {r:?}");
+        }
+        let wide = SearchOptions { candidates: Some(120), ..approx.clone() };
+        let r = store.vector_similarity_search(&m, "big", &queries[0], &wide).await?;
+        ensure!(r.hits.len() == 10, "{} hits with 120 candidates", r.hits.len());
+        if indexed {
+            ensure!(
+                r.candidates_examined == Some(120),
+                "asked for 120 candidates, examined {:?}",
+                r.candidates_examined
+            );
+        }
         if indexed {
             store.drop_vector_index(&m, Metric::Cosine).await?;
             ensure!(store.vector_indexes(&m).await?.is_empty(), "the index is still listed after the drop");

@@ -12,5 +12,5 @@ mod store;
 pub use cache::{CacheScope, CacheStats, MetadataCache, TableInfo};
 pub use filter::{EntityQuery, Filter, Op};
 pub use layout::{EMBEDDINGS_SCHEMA, Layout};
-pub use search::{SearchMode, SearchOptions, SearchResult, SemanticHit, VectorHit};
+pub use search::{MAX_CANDIDATES, SearchMode, SearchOptions, SearchResult, SemanticHit, VectorHit};
 pub use store::{BATCH_CHUNK, Entity, EntityEmbeddings, EntityStore, ExtraStatements, Migration, UpsertResult};

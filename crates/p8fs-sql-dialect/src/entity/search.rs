@@ -38,11 +38,26 @@ pub struct SearchOptions {
     pub fields: Vec<String>,
     /// Exact or approximate.
     pub mode: SearchMode,
+    /// Approximate mode: how many nearest embeddings the index is asked for before the
+    /// tenant filter and the limit apply (pgvector `hnsw.ef_search`; MariaDB
+    /// `mhnsw_ef_search`, at least 200). `None`: max(4 x limit, 40). More candidates trade
+    /// speed for recall; at most [`MAX_CANDIDATES`].
+    pub candidates: Option<usize>,
 }
+
+/// The most candidates an approximate search may ask the index for.
+pub const MAX_CANDIDATES: usize = 10_000;
 
 impl Default for SearchOptions {
     fn default() -> Self {
-        Self { metric: Metric::Cosine, limit: 10, threshold: None, fields: Vec::new(), mode: SearchMode::Exact }
+        Self {
+            metric: Metric::Cosine,
+            limit: 10,
+            threshold: None,
+            fields: Vec::new(),
+            mode: SearchMode::Exact,
+            candidates: None,
+        }
     }
 }
 
@@ -108,6 +123,11 @@ fn check(model: &Model, query: &[f32], opts: &SearchOptions) -> Result<()> {
     }
     if opts.limit == 0 {
         return Err(Error::invalid_input("a search limit must be at least 1"));
+    }
+    if let Some(c) = opts.candidates
+        && !(1..=MAX_CANDIDATES).contains(&c)
+    {
+        return Err(Error::invalid_input(format!("candidates must be 1-{MAX_CANDIDATES}, got {c}")));
     }
     for f in &opts.fields {
         if model.field(f).is_none_or(|x| x.embedding.is_none()) {
@@ -228,7 +248,7 @@ impl EntityStore {
                 .collect::<Result<Vec<_>>>()?;
             SearchResult { hits, exact: true, candidates_examined: None }
         } else {
-            let mut candidates = (opts.limit * 4).max(40);
+            let mut candidates = opts.candidates.unwrap_or((opts.limit * 4).max(40)).max(opts.limit);
             // Counted only when the first candidates were too few (a selective tenant).
             let mut total: Option<usize> = None;
             loop {
