@@ -541,6 +541,8 @@ pub(crate) async fn w3_json_filter(env: &Env, scale: Scale) -> Result<Vec<Row>> 
 }
 
 /// The hand-written JSON filter; returns how many rows it decoded.
+/// The hand-written W3 query: the same predicate, order and limit as p8fs's (`ORDER BY id`
+/// makes the page deterministic; without it the two would not return the same rows).
 async fn peer_json_filter(e: &Engine, group: &str) -> Result<usize> {
     let filter = json!({"group": group});
     match &e.pool {
@@ -549,7 +551,7 @@ async fn peer_json_filter(e: &Engine, group: &str) -> Result<usize> {
             let stmt = c
                 .prepare_cached(
                     "SELECT id, tenant_id, name, category, metadata, created_at, updated_at FROM p8fs_bench.bench_docs \
-                     WHERE tenant_id = $1 AND metadata @> $2 LIMIT 100",
+                     WHERE tenant_id = $1 AND metadata @> $2 ORDER BY id LIMIT 100",
                 )
                 .await?;
             let rows = c.query(&stmt, &[&TENANT, &filter]).await?;
@@ -566,7 +568,7 @@ async fn peer_json_filter(e: &Engine, group: &str) -> Result<usize> {
             let rows: Vec<DocRow> = c
                 .exec(
                     "SELECT id, tenant_id, name, category, CAST(metadata AS CHAR), CAST(created_at AS CHAR), CAST(updated_at AS CHAR) \
-                     FROM p8fs_bench.bench_docs WHERE tenant_id = ? AND JSON_CONTAINS(metadata, ?) LIMIT 100",
+                     FROM p8fs_bench.bench_docs WHERE tenant_id = ? AND JSON_CONTAINS(metadata, ?) ORDER BY id LIMIT 100",
                     (TENANT, filter.to_string()),
                 )
                 .await?;
@@ -750,10 +752,17 @@ pub(crate) async fn vector_workload(which: &[String], env: &Env, scale: Scale) -
                     }
                     let index_s = t.elapsed().as_secs_f64();
                     if w == "W5" {
-                        let recall_of = async |opts: &SearchOptions| -> Result<f64> {
+                        // recall@10 by name, and the share of returned hits at most as far as
+                        // the true 10th neighbour (so near-ties count as found).
+                        let recall_of = async |opts: &SearchOptions| -> Result<(f64, f64)> {
                             let mut found = 0usize;
+                            let mut near = 0usize;
                             for qq in &queries {
                                 let r = store.vector_similarity_search(&model, TENANT, qq, opts).await?;
+                                let tenth = brute_force(&mine_data, qq, 10)
+                                    .last()
+                                    .map_or(0.0, |&j| cosine_distance(&mine_data[j], qq));
+                                near += r.hits.iter().filter(|h| h.distance <= tenth + 1e-6).count();
                                 let got = ids_to_names(
                                     &store,
                                     &model,
@@ -766,7 +775,8 @@ pub(crate) async fn vector_workload(which: &[String], env: &Env, scale: Scale) -
                                     .collect();
                                 found += got.iter().filter(|g| truth.contains(g)).count();
                             }
-                            Ok(found as f64 / (10 * queries.len()) as f64)
+                            let all = (10 * queries.len()) as f64;
+                            Ok((found as f64 / all, near as f64 / all))
                         };
                         // As a deployment would tune it: the default candidate count first,
                         // then more, until recall@10 reaches 0.95 (or the ladder ends).
@@ -775,9 +785,10 @@ pub(crate) async fn vector_workload(which: &[String], env: &Env, scale: Scale) -
                         let mut recall = 0.0;
                         for cand in [None, Some(100), Some(200), Some(400), Some(1000)] {
                             tuned = SearchOptions { candidates: cand, ..approx.clone() };
-                            recall = recall_of(&tuned).await?;
+                            let near;
+                            (recall, near) = recall_of(&tuned).await?;
                             tried.push(format!(
-                                "{}: {recall:.3}",
+                                "{}: {recall:.3} (hits within the true 10th distance: {near:.3})",
                                 cand.map_or_else(|| "default (40)".to_owned(), |c| c.to_string())
                             ));
                             if recall >= 0.95 || scale.smoke {
