@@ -1,10 +1,12 @@
 //! [`PgProvider`]: one pool, statements in, rows out.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use p8fs_sql_dialect::deadline::TimerAnchor;
 use p8fs_sql_dialect::{DialectKind, Error, ErrorKind, Flavor, Result, Row, ServerInfo, SqlExecutor, Statement};
 
 use crate::config::PgConfig;
@@ -16,6 +18,8 @@ pub struct PgProvider {
     pool: Pool,
     op_timeout: Duration,
     key: String,
+    /// Keeps statement deadlines from waking a parked thread (see `p8fs_sql_dialect::deadline`).
+    _anchor: Option<Arc<TimerAnchor>>,
 }
 
 impl PgProvider {
@@ -50,7 +54,7 @@ impl PgProvider {
         let pool = Pool::builder(mgr).max_size(cfg.max_connections.max(1)).build().map_err(|e| {
             Error::invalid_input("cannot build the PostgreSQL pool").with_backend("postgres").with_source(e)
         })?;
-        let this = Self { pool, op_timeout: cfg.op_timeout, key };
+        let this = Self { pool, op_timeout: cfg.op_timeout, key, _anchor: TimerAnchor::start() };
         this.server_info().await?;
         Ok(this)
     }
@@ -171,9 +175,7 @@ impl SqlExecutor for PgProvider {
             let setup_sql = setup.iter().map(|s| s.sql.as_str()).collect::<Vec<_>>().join("; ");
             let refs = binder::refs(&params);
             let (_, rows) = tokio::try_join!(
-                async {
-                    if setup_sql.is_empty() { Ok(()) } else { tx.batch_execute(&setup_sql).await }
-                },
+                async { if setup_sql.is_empty() { Ok(()) } else { tx.batch_execute(&setup_sql).await } },
                 tx.query(&prepared, &refs),
             )
             .map_err(error::map)?;

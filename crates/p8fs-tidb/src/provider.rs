@@ -1,11 +1,13 @@
 //! [`TidbProvider`]: one pool, one detected flavor, statements in, rows out.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use mysql_async::prelude::Queryable;
 use mysql_async::{Opts, OptsBuilder, Params, Pool, PoolConstraints, PoolOpts, TxOpts};
+use p8fs_sql_dialect::deadline::TimerAnchor;
 use p8fs_sql_dialect::{DialectKind, Error, ErrorKind, Flavor, Result, Row, ServerInfo, SqlExecutor, Statement};
 
 use crate::config::{MySqlConfig, MySqlFlavorChoice, redact};
@@ -26,6 +28,8 @@ pub struct TidbProvider {
     backend: &'static str,
     op_timeout: Duration,
     key: String,
+    /// Keeps statement deadlines from waking a parked thread (see `p8fs_sql_dialect::deadline`).
+    _anchor: Option<Arc<TimerAnchor>>,
 }
 
 impl TidbProvider {
@@ -109,6 +113,7 @@ impl TidbProvider {
             backend: flavor.name(),
             op_timeout: cfg.op_timeout,
             key: redact(&cfg.url),
+            _anchor: TimerAnchor::start(),
         };
         tracing::debug!(backend = this.backend, version = %version, "connected");
         Ok(this)

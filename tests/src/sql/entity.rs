@@ -493,7 +493,10 @@ pub(crate) async fn tenants_never_see_each_other(ctx: Ctx) -> Result<()> {
             // With its own row's name: PostgreSQL and SQLite match the tenant's own row by key
             // (which keeps its id); MariaDB's upsert meets the id first and refuses. Never a.
             let own = s.upsert(&m, "tenant-b", &obj(json!({"id": a, "name": "shared-name", "rank": 2}))).await;
-            ensure!(own.as_ref().map_or(true, |r| r.ids == [b.clone()]), "tenant-b's own name with a's id{via}: {own:?}");
+            ensure!(
+                own.as_ref().map_or(true, |r| r.ids == [b.clone()]),
+                "tenant-b's own name with a's id{via}: {own:?}"
+            );
             for (tenant, name) in [("tenant-b", "other"), ("tenant-c", "shared-name")] {
                 let hijack = s.upsert(&m, tenant, &obj(json!({"id": a, "name": name, "rank": 99}))).await;
                 ensure!(hijack.is_err(), "{tenant} wrote {name} with tenant-a's id{via}: {hijack:?}");
