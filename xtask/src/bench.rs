@@ -15,7 +15,7 @@ use crate::services::{self, Service};
 
 /// Builds the benchmark binary; returns its path.
 fn build(paths: &Paths, release: bool) -> Result<PathBuf> {
-    let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    let mut c = cmd::cargo();
     c.current_dir(&paths.root).args(["build", "--locked", "-p", "p8fs-bench", "--bin", "p8fs-bench"]);
     if release {
         c.arg("--release");

@@ -72,3 +72,28 @@ pub(crate) fn as_user(user: &str, program: impl AsRef<OsStr>) -> Command {
         Command::new(program)
     }
 }
+
+/// A `cargo` command for the toolchain running xtask, without the variables `cargo run`
+/// set for xtask itself (`CARGO_MANIFEST_DIR`, `CARGO_PKG_*`, ...): build scripts watch some
+/// of them (ring's reruns on `CARGO_MANIFEST_DIR`), so inheriting them made every build from
+/// xtask rebuild half the tree after a plain `cargo build`, and the other way round.
+pub(crate) fn cargo() -> Command {
+    let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    for (k, _) in std::env::vars_os() {
+        let Some(k) = k.to_str() else { continue };
+        if k.starts_with("CARGO_PKG_")
+            || matches!(
+                k,
+                "CARGO_MANIFEST_DIR"
+                    | "CARGO_MANIFEST_PATH"
+                    | "CARGO_CRATE_NAME"
+                    | "CARGO_BIN_NAME"
+                    | "CARGO_PRIMARY_PACKAGE"
+                    | "CARGO_MANIFEST_LINKS"
+            )
+        {
+            c.env_remove(k);
+        }
+    }
+    c
+}

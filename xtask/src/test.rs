@@ -201,7 +201,7 @@ struct TestBinary {
 
 /// Builds every test target once and lists the executables.
 fn build(paths: &Paths) -> Result<Vec<TestBinary>> {
-    let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    let mut c = cmd::cargo();
     c.current_dir(&paths.root)
         .args(["test", "--workspace", "--no-run", "--locked", "--message-format=json-render-diagnostics"])
         .stderr(Stdio::inherit());
@@ -243,7 +243,7 @@ const LAYERING: &[(&str, &[&str], &[&str])] = &[
 fn layering(paths: &Paths) -> Result<((), String)> {
     let mut violations = Vec::new();
     for (krate, flags, forbidden) in LAYERING {
-        let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+        let mut c = cmd::cargo();
         c.current_dir(&paths.root)
             .args(["tree", "--locked", "-e", "normal", "--prefix", "none", "-p", krate])
             .args(*flags);
@@ -302,7 +302,7 @@ fn unit_tests(paths: &Paths, bins: &[TestBinary]) -> Result<((), String)> {
             failures.push(b.name.clone());
         }
     }
-    let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    let mut c = cmd::cargo();
     c.current_dir(&paths.root).args(["test", "--workspace", "--locked", "--doc", "-q"]);
     println!("+ {}", cmd::display(&c));
     let out = c.stdin(Stdio::null()).output()?;
