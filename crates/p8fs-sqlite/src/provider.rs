@@ -137,6 +137,21 @@ fn join_error(e: tokio::task::JoinError) -> Error {
     Error::new(ErrorKind::Unavailable, "SQLite worker thread failed").with_backend("sqlite").with_source(e)
 }
 
+/// Runs one statement (cached) and decodes every row it returns.
+fn query_rows(c: &Connection, sql: &str, params: Vec<rusqlite::types::Value>) -> Result<Vec<Row>> {
+    let mut s = c.prepare_cached(sql).map_err(map)?;
+    let n = s.column_count();
+    let mut rows = s.query(rusqlite::params_from_iter(params)).map_err(map)?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next().map_err(map)? {
+        let row = (0..n)
+            .map(|i| binder::decode_cell(r.get_ref(i).map_err(map)?).map_err(|e| e.with_backend("sqlite")))
+            .collect::<Result<Row>>()?;
+        out.push(row);
+    }
+    Ok(out)
+}
+
 fn bind_params(stmt: &Statement) -> Result<Vec<rusqlite::types::Value>> {
     binder::bind(&stmt.values).map_err(|e| e.with_backend("sqlite"))
 }
@@ -202,17 +217,7 @@ impl SqlExecutor for SqliteProvider {
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(map)?;
             let mut out = Vec::with_capacity(owned.len());
             for (sql, params) in owned {
-                let mut s = tx.prepare_cached(&sql).map_err(map)?;
-                let n = s.column_count();
-                let mut rows = s.query(rusqlite::params_from_iter(params)).map_err(map)?;
-                let mut got = Vec::new();
-                while let Some(r) = rows.next().map_err(map)? {
-                    let row = (0..n)
-                        .map(|i| binder::decode_cell(r.get_ref(i).map_err(map)?).map_err(|e| e.with_backend("sqlite")))
-                        .collect::<Result<Row>>()?;
-                    got.push(row);
-                }
-                out.push(got);
+                out.push(query_rows(&tx, &sql, params)?);
             }
             tx.commit().map_err(map)?;
             Ok(out)
@@ -230,19 +235,6 @@ impl SqlExecutor for SqliteProvider {
     async fn query(&self, stmt: &Statement) -> Result<Vec<Row>> {
         let sql = stmt.sql.clone();
         let params = bind_params(stmt)?;
-        self.with_conn(move |c| {
-            let mut s = c.prepare_cached(&sql).map_err(map)?;
-            let n = s.column_count();
-            let mut rows = s.query(rusqlite::params_from_iter(params)).map_err(map)?;
-            let mut out = Vec::new();
-            while let Some(r) = rows.next().map_err(map)? {
-                let row = (0..n)
-                    .map(|i| binder::decode_cell(r.get_ref(i).map_err(map)?).map_err(|e| e.with_backend("sqlite")))
-                    .collect::<Result<Row>>()?;
-                out.push(row);
-            }
-            Ok(out)
-        })
-        .await
+        self.with_conn(move |c| query_rows(c, &sql, params)).await
     }
 }

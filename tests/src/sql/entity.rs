@@ -37,20 +37,39 @@ fn obj(v: Value) -> Map<String, Value> {
     }
 }
 
-/// Counts the statements an executor runs (for the cache test).
+/// Counts the statements an executor runs (for the cache test); with `dialect` set, it
+/// answers that dialect instead of its executor's.
 #[derive(Debug)]
 pub(crate) struct Counting {
     inner: Arc<dyn SqlExecutor>,
     queries: AtomicU64,
+    dialect: Option<DialectKind>,
+}
+
+impl Counting {
+    fn new(inner: Arc<dyn SqlExecutor>) -> Self {
+        Self { inner, queries: AtomicU64::new(0), dialect: None }
+    }
+
+    /// TiDB's statements on MariaDB: the same provider, answering [`DialectKind::Tidb`], so
+    /// the store writes without `RETURNING` and reads the stored ids back, as it does on TiDB
+    /// (the plain-table DML of the two is the same MySQL-family SQL). Not TiDB: no TiDB runs
+    /// here.
+    fn as_tidb(inner: Arc<dyn SqlExecutor>) -> Self {
+        Self { dialect: Some(DialectKind::Tidb), ..Self::new(inner) }
+    }
 }
 
 #[async_trait]
 impl SqlExecutor for Counting {
     fn dialect(&self) -> DialectKind {
-        self.inner.dialect()
+        self.dialect.unwrap_or_else(|| self.inner.dialect())
     }
     fn cache_key(&self) -> String {
-        self.inner.cache_key()
+        match self.dialect {
+            Some(d) => format!("as-{d}:{}", self.inner.cache_key()),
+            None => self.inner.cache_key(),
+        }
     }
     async fn server_info(&self) -> p8fs_sql_dialect::Result<ServerInfo> {
         self.inner.server_info().await
@@ -118,54 +137,14 @@ impl SqlExecutor for OldWrapper {
     }
 }
 
-/// TiDB's statements on MariaDB: the same provider, answering [`DialectKind::Tidb`], so the
-/// store writes without `RETURNING` and reads the stored ids back, as it does on TiDB (the
-/// plain-table DML of the two is the same MySQL-family SQL). Not TiDB: no TiDB runs here.
-#[derive(Debug)]
-pub(crate) struct AsTidb(Arc<dyn SqlExecutor>);
-
-#[async_trait]
-impl SqlExecutor for AsTidb {
-    fn dialect(&self) -> DialectKind {
-        DialectKind::Tidb
-    }
-    fn cache_key(&self) -> String {
-        format!("as-tidb:{}", self.0.cache_key())
-    }
-    async fn server_info(&self) -> p8fs_sql_dialect::Result<ServerInfo> {
-        self.0.server_info().await
-    }
-    async fn execute(&self, stmt: &Statement) -> p8fs_sql_dialect::Result<u64> {
-        self.0.execute(stmt).await
-    }
-    async fn execute_in_transaction(&self, stmts: &[Statement]) -> p8fs_sql_dialect::Result<Vec<u64>> {
-        self.0.execute_in_transaction(stmts).await
-    }
-    async fn query_in_transaction(
-        &self,
-        stmts: &[Statement],
-    ) -> p8fs_sql_dialect::Result<Vec<Vec<p8fs_sql_dialect::Row>>> {
-        self.0.query_in_transaction(stmts).await
-    }
-    async fn query_with_setup(
-        &self,
-        setup: &[Statement],
-        stmt: &Statement,
-    ) -> p8fs_sql_dialect::Result<Vec<p8fs_sql_dialect::Row>> {
-        self.0.query_with_setup(setup, stmt).await
-    }
-    async fn query(&self, stmt: &Statement) -> p8fs_sql_dialect::Result<Vec<p8fs_sql_dialect::Row>> {
-        self.0.query(stmt).await
-    }
-}
-
 /// The stores a write test runs through: the store itself and, on MariaDB, the same
-/// tables through TiDB's statements ([`AsTidb`]), so the id read-back that TiDB needs runs
+/// tables through TiDB's statements ([`Counting::as_tidb`]), so the id read-back that TiDB needs runs
 /// against a real server.
 fn write_paths(store: &EntityStore) -> Vec<(&'static str, EntityStore)> {
     let mut out = vec![("", store.clone())];
     if store.executor().dialect() == DialectKind::MariaDb {
-        let as_tidb = EntityStore::new(Arc::new(AsTidb(Arc::clone(store.executor()))), store.layout().clone());
+        let as_tidb =
+            EntityStore::new(Arc::new(Counting::as_tidb(Arc::clone(store.executor()))), store.layout().clone());
         out.push((" (TiDB's statements)", as_tidb));
     }
     out
@@ -177,7 +156,7 @@ where
     F: AsyncFnOnce(&EntityStore, Arc<Counting>) -> Result<()>,
 {
     let inner = ctx.env.sql(&ctx.scratch).await?;
-    let db = Arc::new(Counting { inner: Arc::clone(&inner), queries: AtomicU64::new(0) });
+    let db = Arc::new(Counting::new(Arc::clone(&inner)));
     let (schema, emb) = (ctx.scratch.clone(), format!("{}_e", ctx.scratch));
     let store = EntityStore::new(db.clone(), Layout::new(Some(&schema), Some(&emb))?);
     let result = async {
