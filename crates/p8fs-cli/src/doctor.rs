@@ -1,6 +1,7 @@
 //! `p8fs doctor`: what is configured, whether it answers, and whether it can store what
 //! p8fs needs: the SQL provider (version, a JSON and vector round trip, vector indexes,
-//! TiFlash replicas on TiDB) and the KV backend (a put, get and delete).
+//! TiFlash replicas on TiDB) and the KV backend (a put, get and delete of a probe key of
+//! its own in the global namespace, so no tenant's keys are touched).
 //!
 //! Every check runs even when an earlier one failed; the exit status is 3 when any failed.
 
@@ -9,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, anyhow, ensure};
-use p8fs_core::kv_layer::{Kv, TenantId};
+use p8fs_core::kv_layer::Kv;
 use p8fs_core::sql::entity::{EntityStore, Layout};
 use p8fs_core::sql::probe::ProbeTable;
 use p8fs_core::sql::{DialectKind, SqlExecutor, Tidb, with_dialect};
@@ -257,14 +258,31 @@ async fn probe_round_trip(db: &Arc<dyn SqlExecutor>) -> Result<()> {
     round_trip
 }
 
-/// A put, get and delete of one key in a tenant of its own.
+/// A put, get and delete of one key of its own in the global namespace
+/// (`p8fs-doctor-probe:{pid}-{nanos}`): no tenant can see it, and no tenant's keys, a
+/// tenant named `p8fs-doctor` included, can be overwritten or deleted by it. The key is
+/// deleted even when a step after the put fails.
 async fn kv_round_trip(kv: Kv) -> Result<()> {
-    let t = kv.tenant(&TenantId::new("p8fs-doctor")?);
-    let key = format!("probe-{}", std::process::id());
-    t.put(&key, b"doctor", None).await?;
-    let back = t.get(&key).await?;
-    t.delete(&key).await?;
-    ensure!(back.as_deref() == Some(&b"doctor"[..]), "read back {back:?}");
-    ensure!(t.get(&key).await?.is_none(), "the key survived its delete");
-    Ok(())
+    let g = kv.global();
+    let key = probe_key();
+    let steps = async {
+        g.put(&key, b"doctor", None).await?;
+        let back = g.get(&key).await?;
+        g.delete(&key).await?;
+        ensure!(back.as_deref() == Some(&b"doctor"[..]), "read back {back:?}");
+        ensure!(g.get(&key).await?.is_none(), "the key survived its delete");
+        anyhow::Ok(())
+    }
+    .await;
+    if steps.is_err() {
+        // Best effort: the step that failed may have been the delete itself.
+        let _ = g.delete(&key).await;
+    }
+    steps
+}
+
+/// A global key no other process or run uses.
+fn probe_key() -> String {
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    format!("p8fs-doctor-probe:{}-{nanos}", std::process::id())
 }

@@ -11,8 +11,8 @@ use crate::{Error, Result};
 /// Where the embedded default keeps its files when nothing else is configured.
 pub const DEFAULT_DATA_DIR: &str = "./p8fs-data";
 
-/// The SQL provider to use.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The SQL provider to use. Its `Debug` output hides passwords ([`p8fs_redact`]).
+#[derive(Clone, PartialEq, Eq)]
 pub enum SqlConfig {
     /// SQLite in one file: the embedded default.
     Sqlite {
@@ -21,7 +21,8 @@ pub enum SqlConfig {
     },
     /// PostgreSQL with pgvector.
     Postgres {
-        /// `postgres://user:password@host:port/database`.
+        /// `postgres://user:password@host:port/database`, or a key=value connection string
+        /// (`host=... password=...`).
         url: String,
     },
     /// TiDB (or MariaDB) over the MySQL protocol.
@@ -94,20 +95,26 @@ impl SqlConfig {
         }
     }
 
-    /// The URL without its password, for messages.
-    pub(crate) fn describe_url(&self) -> String {
-        match self {
-            SqlConfig::Sqlite { path } => path.display().to_string(),
-            SqlConfig::Postgres { url } | SqlConfig::Tidb { url } => redact(url),
-        }
-    }
-
-    /// A short description without secrets, for logs and `p8fs doctor`.
+    /// A short description without secrets, for logs and `p8fs doctor`: the URL or
+    /// connection string with its password and secret parameters shown as `***`, or not
+    /// at all when it does not parse.
     pub fn describe(&self) -> String {
         match self {
             SqlConfig::Sqlite { path } => format!("sqlite ({})", path.display()),
-            SqlConfig::Postgres { url } => format!("postgresql ({})", redact(url)),
-            SqlConfig::Tidb { url } => format!("tidb ({})", redact(url)),
+            SqlConfig::Postgres { url } => format!("postgresql ({})", p8fs_redact::connection(url)),
+            SqlConfig::Tidb { url } => format!("tidb ({})", p8fs_redact::connection(url)),
+        }
+    }
+}
+
+impl std::fmt::Debug for SqlConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SqlConfig::Sqlite { path } => f.debug_struct("Sqlite").field("path", path).finish(),
+            SqlConfig::Postgres { url } => {
+                f.debug_struct("Postgres").field("url", &p8fs_redact::connection(url)).finish()
+            }
+            SqlConfig::Tidb { url } => f.debug_struct("Tidb").field("url", &p8fs_redact::connection(url)).finish(),
         }
     }
 }
@@ -143,17 +150,6 @@ fn percent_encode(s: &str) -> String {
     out
 }
 
-/// `url` with the password replaced by `***`.
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => match url[s + 3..at].find(':') {
-            Some(c) => format!("{}:***{}", &url[..s + 3 + c], &url[at..]),
-            None => url.to_owned(),
-        },
-        _ => url.to_owned(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
@@ -184,6 +180,24 @@ mod tests {
         .unwrap();
         assert_eq!(c, SqlConfig::Tidb { url: "mysql://root:p%40ss%3Aw%2Frd@tidb.local:4000/p8fs".into() });
         assert!(!c.describe().contains("p%40ss"), "{}", c.describe());
+    }
+
+    #[test]
+    fn describe_and_debug_hide_every_form_of_password() {
+        for url in [
+            "postgres://u:S3cretPW@127.0.0.1:1/db?password=S3cretPW",
+            "host=127.0.0.1 port=1 password=S3cretPW",
+            "host=127.0.0.1 password='S3cretPW and more'",
+            "postgres://u:S3cretPW@[unparsable/db",
+        ] {
+            let c = cfg(&[("P8FS_STORAGE_PROVIDER", "postgresql"), ("P8FS_PG_URL", url)]).unwrap();
+            for shown in [c.describe(), format!("{c:?}")] {
+                assert!(!shown.contains("S3cretPW"), "{url}: {shown}");
+            }
+        }
+        let c = cfg(&[("P8FS_STORAGE_PROVIDER", "tidb"), ("P8FS_TIDB_URL", "mysql://u:S3cretPW@h/db")]).unwrap();
+        assert_eq!(c.describe(), "tidb (mysql://u:***@h/db)");
+        assert!(!format!("{c:?}").contains("S3cretPW"));
     }
 
     #[test]

@@ -8,8 +8,9 @@ use p8fs_kv::{EmbeddedStore, HttpConfig, HttpStore, KvBackend, KvConfig, SqlStor
 
 use crate::{Error, Result, SqlConfig, connect_sql};
 
-/// The KV settings, parsed once.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The KV settings, parsed once. Its `Debug` output hides the token and the URLs'
+/// passwords ([`p8fs_redact`]).
+#[derive(Clone, PartialEq, Eq)]
 pub struct KvSettings {
     /// The backend.
     pub backend: KvConfig,
@@ -39,7 +40,7 @@ impl KvSettings {
     /// `data_dir`) and `P8FS_KV_TOKEN`.
     ///
     /// # Errors
-    /// [`Error::Config`] for a URL that does not parse.
+    /// [`Error::Config`] for a URL that does not parse (the message does not show it).
     pub fn from_vars(get: impl Fn(&str) -> Option<String>, data_dir: &Path) -> Result<Self> {
         let backend = match get("P8FS_KV_URL") {
             Some(url) => KvConfig::parse(&url).map_err(|e| Error::Config(format!("P8FS_KV_URL: {e}")))?,
@@ -56,7 +57,8 @@ impl KvSettings {
         })
     }
 
-    /// A description without secrets.
+    /// A description without secrets: URLs with their passwords and secret parameters
+    /// shown as `***` (or not at all when they do not parse), never the token.
     pub fn describe(&self) -> String {
         match &self.backend {
             KvConfig::Embedded { path } => format!("embedded ({})", path.display()),
@@ -64,10 +66,22 @@ impl KvSettings {
                 Some(k) => format!("tikv ({}, keyspace {k})", pd_endpoints.join(",")),
                 None => format!("tikv ({})", pd_endpoints.join(",")),
             },
-            KvConfig::Http { base_url } => format!("http ({base_url})"),
-            KvConfig::Sql { url } => format!("sql ({})", SqlConfig::Tidb { url: url.clone() }.describe_url()),
+            KvConfig::Http { base_url } => format!("http ({})", p8fs_redact::connection(base_url)),
+            KvConfig::Sql { url } => format!("sql ({})", p8fs_redact::connection(url)),
             KvConfig::Auto => "auto".into(),
         }
+    }
+}
+
+impl std::fmt::Debug for KvSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KvSettings")
+            .field("backend", &self.backend)
+            .field("token", &p8fs_redact::option(&self.token))
+            .field("tikv_keyspace", &self.tikv_keyspace)
+            .field("auto_pd_endpoints", &self.auto_pd_endpoints)
+            .field("auto_proxy_url", &self.auto_proxy_url.as_deref().map(p8fs_redact::connection))
+            .finish()
     }
 }
 
@@ -102,7 +116,11 @@ pub async fn connect_kv(settings: &KvSettings) -> Result<Arc<dyn KvBackend>> {
                 .auto_proxy_url
                 .clone()
                 .ok_or_else(|| Error::Config(format!("P8FS_KV_URL=auto: {why} and P8FS_KV_PROXY_URL is not set")))?;
-            tracing::info!(proxy = %proxy, reason = why, "KV auto mode: using the HTTP proxy");
+            tracing::info!(
+                proxy = %p8fs_redact::connection(&proxy),
+                reason = why,
+                "KV auto mode: using the HTTP proxy"
+            );
             let mut cfg = HttpConfig::new(proxy);
             cfg.token = settings.token.clone();
             Arc::new(HttpStore::connect(cfg).await?)
@@ -123,6 +141,47 @@ fn sql_config_for(url: &str) -> Result<SqlConfig> {
     } else if let Some(path) = url.strip_prefix("sqlite://") {
         Ok(SqlConfig::Sqlite { path: PathBuf::from(path) })
     } else {
-        Err(Error::Config(format!("{url:?} is not a SQL URL (mysql://, postgres://, sqlite://)")))
+        Err(Error::Config(format!(
+            "{} is not a SQL URL (mysql://, postgres://, sqlite://)",
+            p8fs_redact::connection(url)
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn settings(pairs: &[(&str, &str)]) -> Result<KvSettings> {
+        let m: HashMap<String, String> = pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        KvSettings::from_vars(|k| m.get(k).cloned(), Path::new("/d"))
+    }
+
+    #[test]
+    fn describe_and_debug_hide_tokens_and_passwords() {
+        let s = settings(&[
+            ("P8FS_KV_URL", "http://u:S3cretKV@proxy:8080"),
+            ("P8FS_KV_TOKEN", "T0kenKV"),
+            ("P8FS_KV_PROXY_URL", "https://p:S3cretKV@proxy"),
+        ])
+        .unwrap();
+        for shown in [s.describe(), format!("{s:?}")] {
+            assert!(!shown.contains("S3cretKV") && !shown.contains("T0kenKV"), "{shown}");
+        }
+        assert_eq!(s.describe(), "http (http://u:***@proxy:8080/)");
+        let s = settings(&[("P8FS_KV_URL", "postgres://u@h/db?sslpassword=S3cretKV")]).unwrap();
+        assert_eq!(s.describe(), "sql (postgres://u@h/db?sslpassword=***)");
+    }
+
+    #[test]
+    fn a_url_that_does_not_parse_is_not_echoed() {
+        for url in ["S3cretKV", "bogus://u:S3cretKV@h", "http://u:S3cretKV@[::1"] {
+            let e = settings(&[("P8FS_KV_URL", url)]).unwrap_err().to_string();
+            assert!(!e.contains("S3cretKV") && e.contains("P8FS_KV_URL"), "{url}: {e}");
+        }
+        let e = sql_config_for("oracle://u:S3cretKV@h").unwrap_err().to_string();
+        assert!(!e.contains("S3cretKV"), "{e}");
     }
 }

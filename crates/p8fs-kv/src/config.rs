@@ -13,7 +13,10 @@ use crate::{KvError, Result};
 /// | `http://proxy:8080`, `https://...` | the p8fs HTTP proxy |
 /// | `mysql://...`, `postgres://...`, `postgresql://...`, `sqlite:///path` | a table in that SQL database |
 /// | `auto:` | native TiKV when `P8FS_TIKV_PD_ENDPOINTS` answer, the proxy (`P8FS_KV_PROXY_URL`) otherwise |
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Its `Debug` output hides the passwords and secret parameters of the URLs
+/// ([`p8fs_redact`]).
+#[derive(Clone, PartialEq, Eq)]
 pub enum KvConfig {
     /// The embedded store in this file.
     Embedded {
@@ -39,13 +42,28 @@ pub enum KvConfig {
     Auto,
 }
 
+impl std::fmt::Debug for KvConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            KvConfig::Embedded { path } => f.debug_struct("Embedded").field("path", path).finish(),
+            KvConfig::Tikv { pd_endpoints } => f.debug_struct("Tikv").field("pd_endpoints", pd_endpoints).finish(),
+            KvConfig::Http { base_url } => {
+                f.debug_struct("Http").field("base_url", &p8fs_redact::connection(base_url)).finish()
+            }
+            KvConfig::Sql { url } => f.debug_struct("Sql").field("url", &p8fs_redact::connection(url)).finish(),
+            KvConfig::Auto => f.write_str("Auto"),
+        }
+    }
+}
+
 impl KvConfig {
     /// Parses a URL (see the table on [`KvConfig`]).
     ///
     /// # Errors
-    /// [`KvError::InvalidArgument`] naming the valid schemes.
+    /// [`KvError::InvalidArgument`] naming the valid schemes. The message never contains
+    /// the URL, which may hold a password: at most its scheme.
     pub fn parse(url: &str) -> Result<Self> {
-        let bad = |why: &str| KvError::InvalidArgument { message: format!("KV URL {url:?}: {why}") };
+        let bad = |why: &str| KvError::InvalidArgument { message: format!("the KV URL (not shown): {why}") };
         let (scheme, rest) = url.split_once(':').ok_or_else(|| {
             bad("expected scheme:... with scheme embedded, tikv, http, https, mysql, postgres, sqlite or auto")
         })?;
@@ -70,13 +88,25 @@ impl KvConfig {
                 if rest.trim_start_matches('/').is_empty() {
                     return Err(bad("the proxy URL needs a host"));
                 }
+                let parsed = url::Url::parse(url).map_err(|_| bad("the proxy URL does not parse"))?;
+                if parsed.query().is_some() || parsed.fragment().is_some() {
+                    // The client appends its routes to the base URL: a query there would
+                    // break them (and a token belongs in P8FS_KV_TOKEN, sent as a header).
+                    return Err(bad("the proxy URL takes no query or fragment; give a token in P8FS_KV_TOKEN"));
+                }
                 Ok(KvConfig::Http { base_url: url.trim_end_matches('/').to_owned() })
             }
             "mysql" | "postgres" | "postgresql" | "sqlite" => Ok(KvConfig::Sql { url: url.to_owned() }),
             "auto" => Ok(KvConfig::Auto),
-            other => Err(bad(&format!(
-                "unknown scheme {other:?}; valid: embedded, tikv, http, https, mysql, postgres, sqlite, auto"
-            ))),
+            other => {
+                // A scheme is letters, digits, `+`, `-`, `.`: only then is it shown (text
+                // before a `:` might be anything, a password included).
+                let shown = !other.is_empty()
+                    && other.len() <= 16
+                    && other.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
+                let what = if shown { format!("unknown scheme {other:?}") } else { "no known scheme".to_owned() };
+                Err(bad(&format!("{what}; valid: embedded, tikv, http, https, mysql, postgres, sqlite, auto")))
+            }
         }
     }
 }
@@ -101,8 +131,33 @@ mod tests {
     fn bad_urls_say_what_is_valid() {
         for bad in ["redis://x", "nothing", "tikv://", "tikv://nohostport", "embedded://", "http://"] {
             let e = KvConfig::parse(bad).unwrap_err().to_string();
-            assert!(e.contains(bad.split(':').next().unwrap_or("")), "{bad}: {e}");
+            assert!(e.contains("valid") || e.contains("scheme embedded") || e.contains("needs"), "{bad}: {e}");
         }
-        assert!(KvConfig::parse("redis://x").unwrap_err().to_string().contains("valid: embedded"));
+        assert!(KvConfig::parse("redis://x").unwrap_err().to_string().contains("unknown scheme \"redis\""));
+    }
+
+    #[test]
+    fn parse_errors_never_echo_the_url() {
+        for bad in [
+            "redis://u:S3cretKV@h",
+            "S3cretKV",
+            "p8fs S3cretKV:x",
+            "http://u:S3cretKV@[::1",
+            "https://h/?token=S3cretKV",
+            "http://h#S3cretKV",
+            "tikv://S3cretKV",
+        ] {
+            let e = KvConfig::parse(bad).unwrap_err().to_string();
+            assert!(!e.contains("S3cretKV"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn debug_hides_passwords_and_tokens() {
+        for url in ["http://u:S3cretKV@proxy:8080", "postgres://u:S3cretKV@h/db?password=S3cretKV"] {
+            let c = KvConfig::parse(url).unwrap();
+            let shown = format!("{c:?}");
+            assert!(!shown.contains("S3cretKV") && shown.contains("u:***@"), "{shown}");
+        }
     }
 }

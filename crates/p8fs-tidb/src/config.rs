@@ -16,8 +16,8 @@ pub enum MySqlFlavorChoice {
     MariaDb,
 }
 
-/// Settings of a [`crate::TidbProvider`].
-#[derive(Debug, Clone)]
+/// Settings of a [`crate::TidbProvider`]. Its `Debug` output hides the password.
+#[derive(Clone)]
 pub struct MySqlConfig {
     /// `mysql://user:password@host:port/database[?...]`, as `mysql_async` reads it.
     pub url: String,
@@ -53,18 +53,21 @@ impl MySqlConfig {
     }
 }
 
-/// `url` with any password replaced by `***`, for messages and logs.
-pub(crate) fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => {
-            let creds = &url[s + 3..at];
-            match creds.find(':') {
-                Some(c) => format!("{}{}:***{}", &url[..s + 3], &creds[..c], &url[at..]),
-                None => url.to_owned(),
-            }
-        }
-        _ => url.to_owned(),
+impl std::fmt::Debug for MySqlConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MySqlConfig")
+            .field("url", &redact(&self.url))
+            .field("flavor", &self.flavor)
+            .field("op_timeout", &self.op_timeout)
+            .field("max_connections", &self.max_connections)
+            .finish()
     }
+}
+
+/// `url` with its password and secret parameters shown as `***`, for messages and logs
+/// ([`p8fs_redact::connection`]).
+pub(crate) fn redact(url: &str) -> String {
+    p8fs_redact::connection(url)
 }
 
 #[cfg(test)]
@@ -77,5 +80,7 @@ mod tests {
         assert_eq!(redact("mysql://h:1/db"), "mysql://h:1/db");
         let e = MySqlConfig::from_url("postgres://u:secret@h/db").unwrap_err();
         assert!(!e.to_string().contains("secret"), "{e}");
+        let c = MySqlConfig::from_url("mysql://u:secret@h:1/db?password=secret").unwrap();
+        assert!(!format!("{c:?}").contains("secret"), "{c:?}");
     }
 }

@@ -20,7 +20,6 @@ const MAX_CONFLICT_RETRIES: u32 = 5;
 ///
 /// Connections run with the session time zone set to UTC, so timestamps mean the same on
 /// every engine.
-#[derive(Debug)]
 pub struct TidbProvider {
     pool: Pool,
     info: ServerInfo,
@@ -30,6 +29,19 @@ pub struct TidbProvider {
     key: String,
     /// Keeps statement deadlines from waking a parked thread (see `p8fs_sql_dialect::deadline`).
     _anchor: Option<Arc<TimerAnchor>>,
+}
+
+impl std::fmt::Debug for TidbProvider {
+    /// Without the pool, whose options hold the password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TidbProvider")
+            .field("key", &self.key)
+            .field("info", &self.info)
+            .field("dialect", &self.dialect)
+            .field("backend", &self.backend)
+            .field("op_timeout", &self.op_timeout)
+            .finish_non_exhaustive()
+    }
 }
 
 impl TidbProvider {

@@ -10,7 +10,8 @@ use super::Embedder;
 use crate::{Error, Result};
 
 /// Settings of an [`OpenAiEmbedder`]. There is no default base URL: it must be given.
-#[derive(Debug, Clone)]
+/// Its `Debug` output hides the key and the URL's secrets ([`p8fs_redact`]).
+#[derive(Clone)]
 pub struct OpenAiConfig {
     /// Base URL, e.g. `https://api.openai.com` or the platform's service.
     pub base_url: String,
@@ -50,6 +51,21 @@ impl OpenAiConfig {
     }
 }
 
+impl std::fmt::Debug for OpenAiConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpenAiConfig")
+            .field("base_url", &p8fs_redact::connection(&self.base_url))
+            .field("model", &self.model)
+            .field("api_key", &p8fs_redact::option(&self.api_key))
+            .field("dim", &self.dim)
+            .field("dimensions", &self.dimensions)
+            .field("batch_size", &self.batch_size)
+            .field("retries", &self.retries)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
 /// An OpenAI-compatible embeddings client.
 #[derive(Debug, Clone)]
 pub struct OpenAiEmbedder {
@@ -69,8 +85,8 @@ impl OpenAiEmbedder {
     pub fn new(cfg: OpenAiConfig) -> Result<Self> {
         if !(cfg.base_url.starts_with("http://") || cfg.base_url.starts_with("https://")) || cfg.dim == 0 {
             return Err(Error::Config(format!(
-                "embedding service URL {:?} must start with http(s):// and the dimension must be positive",
-                cfg.base_url
+                "embedding service URL {} must start with http(s):// and the dimension must be positive",
+                p8fs_redact::connection(&cfg.base_url)
             )));
         }
         let http =
@@ -80,6 +96,8 @@ impl OpenAiEmbedder {
 
     async fn batch(&self, texts: &[String]) -> Result<Vec<Vec<f32>>> {
         let url = format!("{}/v1/embeddings", self.cfg.base_url.trim_end_matches('/'));
+        // For messages: without the URL's password or secret parameters.
+        let shown = p8fs_redact::connection(&url);
         let mut body = json!({ "model": self.cfg.model, "input": texts });
         if let Some(d) = self.cfg.dimensions {
             body["dimensions"] = json!(d);
@@ -92,7 +110,10 @@ impl OpenAiEmbedder {
             }
             let (retry_after, err) = match req.send().await {
                 Ok(resp) if resp.status().is_success() => {
-                    let v: Value = resp.json().await.map_err(|e| remote(format!("{url}: unreadable answer: {e}")))?;
+                    let v: Value = resp
+                        .json()
+                        .await
+                        .map_err(|e| remote(format!("{shown}: unreadable answer: {}", e.without_url())))?;
                     return self.parse(&v, texts.len());
                 }
                 Ok(resp) => {
@@ -104,13 +125,14 @@ impl OpenAiEmbedder {
                         .and_then(|s| s.parse::<u64>().ok())
                         .map(Duration::from_secs);
                     let text = resp.text().await.unwrap_or_default();
-                    let err = remote(format!("{url}: {status}: {}", text.chars().take(200).collect::<String>()));
+                    let err = remote(format!("{shown}: {status}: {}", text.chars().take(200).collect::<String>()));
                     if !(status.as_u16() == 429 || status.is_server_error()) {
                         return Err(err);
                     }
                     (wait, err)
                 }
-                Err(e) => (None, remote(format!("{url}: {e}"))),
+                // reqwest's message names the URL with its query: left out, `shown` says it.
+                Err(e) => (None, remote(format!("{shown}: {}", e.without_url()))),
             };
             if attempt >= self.cfg.retries {
                 return Err(err);
@@ -163,5 +185,30 @@ impl Embedder for OpenAiEmbedder {
             out.extend(self.batch(chunk).await?);
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_hides_the_key_and_the_urls_secrets() {
+        let mut c = OpenAiConfig::new("https://u:S3cretPW@emb.local/?api_key=S3cretQ", "m", 3);
+        c.api_key = Some("S3cretKEY".into());
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("S3cret"), "{shown}");
+        assert!(shown.contains("api_key: Some(\"***\")"), "{shown}");
+    }
+
+    #[tokio::test]
+    async fn errors_name_the_service_without_its_secrets() {
+        let mut c = OpenAiConfig::new("http://u:S3cretPW@127.0.0.1:1/?key=S3cretQ", "m", 3);
+        c.api_key = Some("S3cretKEY".into());
+        c.retries = 0;
+        let e = OpenAiEmbedder::new(c).unwrap().embed(&["x".into()]).await.unwrap_err().to_string();
+        assert!(!e.contains("S3cret") && e.contains("127.0.0.1:1"), "{e}");
+        let e = OpenAiEmbedder::new(OpenAiConfig::new("ftp://u:S3cretPW@h", "m", 3)).unwrap_err().to_string();
+        assert!(!e.contains("S3cret"), "{e}");
     }
 }
