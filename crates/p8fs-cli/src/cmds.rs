@@ -196,8 +196,11 @@ pub(crate) enum EntityCmd {
         #[arg(long)]
         name: String,
         /// Tenant.
+        #[arg(long, required_unless_present = "admin", conflicts_with = "admin")]
+        tenant: Option<String>,
+        /// Administrative: a global model (shared by every tenant, such as `tenants`).
         #[arg(long)]
-        tenant: String,
+        admin: bool,
         /// Fields, as a JSON object.
         #[arg(long, default_value = "{}")]
         data: String,
@@ -214,8 +217,11 @@ pub(crate) enum EntityCmd {
         #[arg(long)]
         key: Option<String>,
         /// Tenant.
+        #[arg(long, required_unless_present = "admin", conflicts_with = "admin")]
+        tenant: Option<String>,
+        /// Administrative: a global model (shared by every tenant, such as `tenants`).
         #[arg(long)]
-        tenant: String,
+        admin: bool,
     },
     /// Delete an entity by name.
     Delete {
@@ -226,22 +232,48 @@ pub(crate) enum EntityCmd {
         #[arg(long)]
         name: String,
         /// Tenant.
+        #[arg(long, required_unless_present = "admin", conflicts_with = "admin")]
+        tenant: Option<String>,
+        /// Administrative: a global model (shared by every tenant, such as `tenants`).
         #[arg(long)]
-        tenant: String,
+        admin: bool,
     },
 }
 
 pub(crate) async fn entity(data_dir: &Path, json_out: bool, cmd: EntityCmd) -> Result<()> {
-    let (EntityCmd::Put { tenant, .. } | EntityCmd::Get { tenant, .. } | EntityCmd::Delete { tenant, .. }) = &cmd;
-    check_tenant(tenant)?;
+    let (EntityCmd::Put { tenant, admin, .. }
+    | EntityCmd::Get { tenant, admin, .. }
+    | EntityCmd::Delete { tenant, admin, .. }) = &cmd;
+    match (tenant, admin) {
+        (Some(t), false) => check_tenant(t)?,
+        (None, true) => {}
+        _ => return Err(BadInput("give --tenant TENANT, or --admin for a global model".into()).into()),
+    }
     let p = open(data_dir).await?;
+    let show = |e: &Map<String, Value>| {
+        print(json_out, &Value::Object(e.clone()), || {
+            let mut t = Table::new(&[("field", Align::Left), ("value", Align::Left)]);
+            for (k, v) in e.iter().filter(|(_, v)| !v.is_null()) {
+                t.row(vec![k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_owned)]);
+            }
+            t.render(Style::detect())
+        });
+    };
     match cmd {
-        EntityCmd::Put { ty, name, tenant, data } => {
+        EntityCmd::Put { ty, name, tenant, admin, data } => {
             let data: Map<String, Value> = match serde_json::from_str(&data) {
                 Ok(Value::Object(m)) => m,
                 Ok(_) => return Err(BadInput("--data must be a JSON object".into()).into()),
                 Err(e) => return Err(BadInput(format!("--data is not JSON: {e}")).into()),
             };
+            if admin {
+                let id = p.admin_put(&ty, &name, data).await?;
+                print(json_out, &json!({"id": id, "type": ty, "name": name, "admin": true}), || {
+                    format!("stored {ty} {name} (global) as {id}")
+                });
+                return Ok(());
+            }
+            let tenant = tenant.unwrap_or_default();
             let s = p.store_entity_with_reverse_mapping(&name, &ty, data, &tenant).await?;
             print(
                 json_out,
@@ -249,24 +281,35 @@ pub(crate) async fn entity(data_dir: &Path, json_out: bool, cmd: EntityCmd) -> R
                 || format!("stored {} {} as {}", s.entity_type, s.name, s.storage_key),
             );
         }
-        EntityCmd::Get { ty, name, key, tenant } => {
-            let found = match (ty, name, key) {
-                (_, _, Some(k)) => p.get_entities_by_storage_key(&k, &tenant).await?.into_iter().next(),
-                (Some(t), Some(n), None) => p.get_entity_by_name(&n, &t, &tenant).await?,
+        EntityCmd::Get { ty, name, key, tenant, admin } => {
+            let found = match (ty, name, key, admin) {
+                (Some(t), Some(n), None, true) => p.admin_get(&t, &n).await?,
+                (_, _, _, true) => return Err(BadInput("with --admin, give --type and --name".into()).into()),
+                (_, _, Some(k), false) => {
+                    p.get_entities_by_storage_key(&k, tenant.as_deref().unwrap_or_default()).await?.into_iter().next()
+                }
+                (Some(t), Some(n), None, false) => {
+                    p.get_entity_by_name(&n, &t, tenant.as_deref().unwrap_or_default()).await?
+                }
                 _ => return Err(BadInput("give --type and --name, or --key TYPE/ID".into()).into()),
             };
             match found {
-                Some(e) => print(json_out, &Value::Object(e.clone()), || {
-                    let mut t = Table::new(&[("field", Align::Left), ("value", Align::Left)]);
-                    for (k, v) in e.iter().filter(|(_, v)| !v.is_null()) {
-                        t.row(vec![k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_owned)]);
-                    }
-                    t.render(Style::detect())
-                }),
-                None => return Err(NotFound(format!("no such entity in tenant {tenant}")).into()),
+                Some(e) => show(&e),
+                None => {
+                    let scope = tenant.map_or_else(|| "the global models".to_owned(), |t| format!("tenant {t}"));
+                    return Err(NotFound(format!("no such entity in {scope}")).into());
+                }
             }
         }
-        EntityCmd::Delete { ty, name, tenant } => {
+        EntityCmd::Delete { ty, name, tenant, admin } => {
+            if admin {
+                if !p.admin_delete(&ty, &name).await? {
+                    return Err(NotFound(format!("no global {ty} named {name:?}")).into());
+                }
+                print(json_out, &json!({"name": name, "deleted": true}), || format!("deleted {ty} {name}"));
+                return Ok(());
+            }
+            let tenant = tenant.unwrap_or_default();
             let e = p
                 .get_entity_by_name(&name, &ty, &tenant)
                 .await?

@@ -336,6 +336,28 @@ impl P8fs {
         self.prepare(&self.model(entity_type)?, tenant, name, data)
     }
 
+    /// Checks a name an entity is stored or renamed under: non-empty, without leading or
+    /// trailing whitespace, and not the name of an entity type. (Mapping keys are
+    /// `{name}/{type}` and `{type}/{name}`: an entity called `moments` of type `resources`
+    /// and one called `resources` of type `moments` would share a key.)
+    fn check_name(&self, model: &Model, name: &str) -> Result<()> {
+        let ty = model.name();
+        if name.is_empty() || name.trim() != name {
+            return Err(Error::Config(format!(
+                "{ty}: name {:?} must be non-empty, without leading or trailing whitespace",
+                name.chars().take(64).collect::<String>()
+            )));
+        }
+        let models = self.models.read().map_err(|_| Error::Config("model registry poisoned".into()))?;
+        if models.contains_key(name) || name == "reverse" {
+            return Err(Error::Config(format!(
+                "{ty}: {name:?} is the name of an entity type (or of the reverse keys); an entity called so would \
+                 share its mapping keys with that type's: choose another name"
+            )));
+        }
+        Ok(())
+    }
+
     fn prepare(
         &self,
         model: &Model,
@@ -344,9 +366,13 @@ impl P8fs {
         mut data: Map<String, Json>,
     ) -> Result<Map<String, Json>> {
         let ty = model.name();
-        if name.is_empty() {
-            return Err(Error::Config(format!("{ty}: an entity needs a non-empty name")));
+        if !model.tenant_isolated() {
+            return Err(Error::Config(format!(
+                "{ty} is a global model, shared by every tenant: a tenant cannot store it (administrative calls only: \
+                 P8fs::admin_put, `p8fs entity put --admin`)"
+            )));
         }
+        self.check_name(model, name)?;
         if let Some(k) = model.key_field() {
             match data.get(k) {
                 None => {
@@ -476,6 +502,59 @@ impl P8fs {
         Ok(self.entities.batch_upsert_with_embeddings(&model, tenant, entities, &embeddings).await?)
     }
 
+    /// Stores an entity of a global model (shared by every tenant, such as `tenants`)
+    /// under `name`, with its embeddings; an administrative call (global entities have no
+    /// reverse mappings: mapping keys live in tenants' namespaces). Returns the id.
+    ///
+    /// # Errors
+    /// A tenant-isolated or unknown type, invalid data; the backends' errors.
+    pub async fn admin_put(&self, entity_type: &str, name: &str, mut data: Map<String, Json>) -> Result<String> {
+        let model = self.model(entity_type)?;
+        if let Some(k) = model.key_field() {
+            match data.get(k) {
+                None => {
+                    data.insert(k.to_owned(), Json::String(name.to_owned()));
+                }
+                Some(Json::String(v)) if v == name => {}
+                Some(other) => {
+                    return Err(Error::Config(format!(
+                        "{entity_type}: name {name:?} differs from the data's {k} {other}"
+                    )));
+                }
+            }
+        }
+        let r = self.entities.admin_batch_upsert(&model, std::slice::from_ref(&data)).await?;
+        r.ids.into_iter().next().ok_or_else(|| Error::Config("the upsert returned no id".into()))
+    }
+
+    /// An entity of a global model by name (its key field); administrative.
+    ///
+    /// # Errors
+    /// A tenant-isolated or unknown type; the engine's errors.
+    pub async fn admin_get(&self, entity_type: &str, name: &str) -> Result<Option<Map<String, Json>>> {
+        Ok(self.entities.admin_get_by_key(&self.model(entity_type)?, name).await?)
+    }
+
+    /// The entities of a global model matching `query`; administrative.
+    ///
+    /// # Errors
+    /// A tenant-isolated or unknown type; the engine's errors.
+    pub async fn admin_select(&self, entity_type: &str, query: &EntityQuery) -> Result<Vec<Map<String, Json>>> {
+        Ok(self.entities.admin_select(&self.model(entity_type)?, query).await?)
+    }
+
+    /// Deletes an entity of a global model by name; `false` when there was none;
+    /// administrative.
+    ///
+    /// # Errors
+    /// A tenant-isolated or unknown type; the engine's errors.
+    pub async fn admin_delete(&self, entity_type: &str, name: &str) -> Result<bool> {
+        let model = self.model(entity_type)?;
+        let Some(e) = self.entities.admin_get_by_key(&model, name).await? else { return Ok(false) };
+        let id = e.get("id").and_then(Json::as_str).unwrap_or_default().to_owned();
+        Ok(self.entities.admin_delete(&model, &id).await?)
+    }
+
     /// The entity of `entity_type` called `name`, through its mapping (or its key field
     /// when the mapping is missing).
     ///
@@ -553,6 +632,7 @@ impl P8fs {
             .await?
             .ok_or_else(|| Error::Config(format!("no {entity_type} with id {id}")))?;
         let old_name = old.get(k).and_then(Json::as_str).unwrap_or_default().to_owned();
+        self.check_name(&model, new_name)?;
         // An update of the key column by id: an upsert would match by key and create a
         // second entity.
         self.entities.rename_key(&model, tenant, id, new_name).await?;

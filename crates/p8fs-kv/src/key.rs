@@ -10,14 +10,11 @@ use std::fmt;
 use crate::error::clip;
 use crate::{KvError, Result};
 
-/// Longest tenant id, in bytes (the `tenant_id VARCHAR(255)` of the SQL tables).
-pub const MAX_TENANT_BYTES: usize = 255;
-
-/// Tenant ids the HTTP proxy's routes use (`/kv/scan`, `/kv/batch`, `/v1/...`).
-const RESERVED_TENANTS: [&str; 3] = ["scan", "batch", "v1"];
+pub use p8fs_tenant::MAX_TENANT_BYTES;
 
 /// A validated tenant id: 1 to 255 bytes of ASCII letters, digits and `-_.:@+=~`, not
-/// made only of dots, and not one of `scan`, `batch`, `v1`.
+/// made only of dots, and not one of `scan`, `batch`, `v1` (the rule of [`p8fs_tenant`],
+/// which the entity store applies too).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TenantId(String);
 
@@ -28,30 +25,10 @@ impl TenantId {
     /// [`KvError::InvalidTenant`] saying what is wrong.
     pub fn new(id: impl Into<String>) -> Result<Self> {
         let id = id.into();
-        let bad = |reason| Err(KvError::InvalidTenant { tenant: clip(&id), reason });
-        if id.is_empty() {
-            return bad("a tenant id cannot be empty");
+        match p8fs_tenant::check(&id) {
+            Ok(()) => Ok(Self(id)),
+            Err(reason) => Err(KvError::InvalidTenant { tenant: clip(&id), reason }),
         }
-        if id.len() > MAX_TENANT_BYTES {
-            return bad("a tenant id is at most 255 bytes");
-        }
-        if id.contains('/') {
-            return bad("a tenant id cannot contain '/', which separates tenant and key");
-        }
-        if let Some(c) = id.chars().find(|c| !(c.is_ascii_alphanumeric() || "-_.:@+=~".contains(*c))) {
-            return if c.is_control() {
-                bad("a tenant id cannot contain control characters")
-            } else {
-                bad("a tenant id may hold only ASCII letters, digits and -_.:@+=~")
-            };
-        }
-        if id.chars().all(|c| c == '.') {
-            return bad("a tenant id cannot be made only of dots");
-        }
-        if RESERVED_TENANTS.contains(&id.as_str()) {
-            return bad("scan, batch and v1 are reserved by the proxy's routes");
-        }
-        Ok(Self(id))
     }
 
     /// The id.
@@ -66,9 +43,14 @@ impl fmt::Display for TenantId {
     }
 }
 
-/// A validated logical key: non-empty UTF-8 without control characters. Keys may contain
-/// `/` (`reverse/doc1/document`); limits on length are the backend's
-/// ([`crate::Capability::max_key_bytes`]).
+/// A validated logical key: non-empty UTF-8 without control characters and without `.` or
+/// `..` path segments. Keys may contain `/` (`reverse/doc1/document`); limits on length are
+/// the backend's ([`crate::Capability::max_key_bytes`]).
+///
+/// Dot segments are refused on every backend because keys travel in URL paths (the
+/// legacy wire contract puts them there unencoded): an HTTP client or server that
+/// resolves `a/../b` as a path would read or write another key than the one named, or
+/// another tenant's. Names such as `...`, `.hidden` or `a..b` are ordinary keys.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Key(String);
 
@@ -83,6 +65,12 @@ impl Key {
             return Err(KvError::InvalidKey { key, reason: "a key cannot be empty".into() });
         }
         check_chars(&key)?;
+        if key.split('/').any(|seg| seg == "." || seg == "..") {
+            return Err(KvError::InvalidKey {
+                key: clip(&key),
+                reason: "keys cannot contain `.` or `..` path segments (a URL would resolve them)".into(),
+            });
+        }
         Ok(Self(key))
     }
 
@@ -227,6 +215,17 @@ mod tests {
         assert!(Key::new("a\u{7f}").is_err());
         assert!(Key::new("line\nbreak").is_err());
         assert!(Key::new("reverse/doc 1/document ünïcode?#%").is_ok());
+    }
+
+    #[test]
+    fn keys_reject_dot_segments_but_not_dots() {
+        for bad in [".", "..", "a/..", "../b", "a/../b", "x/.", "./x", "../../bob/keys/secret", "a/./b"] {
+            let e = Key::new(bad).unwrap_err();
+            assert!(matches!(e, KvError::InvalidKey { .. }), "{bad:?}: {e}");
+        }
+        for good in ["...", ".hidden", "a..b", "a/.../b", "notes/.x", "x./y", "a//b"] {
+            assert!(Key::new(good).is_ok(), "{good:?} rejected");
+        }
     }
 
     #[test]

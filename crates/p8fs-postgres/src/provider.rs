@@ -7,7 +7,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use p8fs_sql_dialect::deadline::TimerAnchor;
-use p8fs_sql_dialect::{DialectKind, Error, ErrorKind, Flavor, Result, Row, ServerInfo, SqlExecutor, Statement};
+use p8fs_sql_dialect::{
+    DialectKind, Error, ErrorKind, Flavor, Result, Row, RowCheck, ServerInfo, SqlExecutor, Statement,
+};
 
 use crate::config::PgConfig;
 use crate::{binder, error};
@@ -114,9 +116,9 @@ impl SqlExecutor for PgProvider {
         self.timed("statement", async {
             let client = self.pool.get().await.map_err(error::map_pool)?;
             if stmt.values.is_empty() {
-                // Simple protocol: DDL and other parameterless statements need no prepare.
-                client.batch_execute(&stmt.sql).await.map_err(error::map)?;
-                return Ok(0);
+                // The extended protocol (an unnamed, uncached statement), never the simple
+                // one: it runs exactly one statement, so no text can stack another.
+                return client.execute(stmt.sql.as_str(), &[]).await.map_err(error::map);
             }
             let params = binder::bind(&stmt.values).map_err(|e| e.with_backend("postgres"))?;
             let prepared = client.prepare_cached(&stmt.sql).await.map_err(error::map)?;
@@ -142,21 +144,24 @@ impl SqlExecutor for PgProvider {
         .await
     }
 
-    async fn query_in_transaction(&self, stmts: &[Statement]) -> Result<Vec<Vec<Row>>> {
+    async fn query_in_transaction(&self, stmts: &[Statement], check: Option<Arc<RowCheck>>) -> Result<Vec<Vec<Row>>> {
         self.timed("transaction", async {
             let mut client = self.pool.get().await.map_err(error::map_pool)?;
             let tx = client.transaction().await.map_err(error::map)?;
             let mut out = Vec::with_capacity(stmts.len());
-            for stmt in stmts {
+            for (i, stmt) in stmts.iter().enumerate() {
                 let params = binder::bind(&stmt.values).map_err(|e| e.with_backend("postgres"))?;
                 let prepared = tx.prepare_cached(&stmt.sql).await.map_err(error::map)?;
                 // An error drops `tx`, which rolls back.
                 let rows = tx.query(&prepared, &binder::refs(&params)).await.map_err(error::map)?;
-                out.push(
-                    rows.iter()
-                        .map(|r| binder::decode_row(r).map_err(|e| e.with_backend("postgres")))
-                        .collect::<Result<Vec<_>>>()?,
-                );
+                let decoded = rows
+                    .iter()
+                    .map(|r| binder::decode_row(r).map_err(|e| e.with_backend("postgres")))
+                    .collect::<Result<Vec<_>>>()?;
+                if let Some(check) = &check {
+                    check(i, &decoded)?;
+                }
+                out.push(decoded);
             }
             tx.commit().await.map_err(error::map)?;
             Ok(out)

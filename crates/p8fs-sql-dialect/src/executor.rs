@@ -1,8 +1,17 @@
 //! The execution contract every SQL provider implements.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 
 use crate::{DialectKind, Result, Row, ServerInfo, Statement};
+
+/// Checks the rows one statement of [`SqlExecutor::query_in_transaction`] returned, before
+/// the next statement runs; called with the statement's index. An error rolls the whole
+/// transaction back and is what the call returns: how a caller refuses a write whose
+/// outcome it can only see inside the transaction (an upsert that matched a row other
+/// than the one it named) without leaving anything of it behind.
+pub type RowCheck = dyn Fn(usize, &[Row]) -> Result<()> + Send + Sync;
 
 /// Executes [`Statement`]s built by this crate against one database.
 ///
@@ -42,12 +51,14 @@ pub trait SqlExecutor: Send + Sync + std::fmt::Debug {
     async fn execute_in_transaction(&self, stmts: &[Statement]) -> Result<Vec<u64>>;
 
     /// [`SqlExecutor::execute_in_transaction`] that returns each statement's rows (the
-    /// `RETURNING` rows of writes), for engines that return rows from writes.
+    /// `RETURNING` rows of writes, the rows of selects), passing each statement's rows to
+    /// `check` (when given) before the next statement runs.
     ///
     /// # Errors
-    /// As [`SqlExecutor::execute_in_transaction`]; [`crate::ErrorKind::Unsupported`] from
-    /// providers that do not offer it (the default).
-    async fn query_in_transaction(&self, _stmts: &[Statement]) -> Result<Vec<Vec<Row>>> {
+    /// As [`SqlExecutor::execute_in_transaction`]; `check`'s error (the transaction is
+    /// rolled back); [`crate::ErrorKind::Unsupported`] from providers that do not offer
+    /// it (the default).
+    async fn query_in_transaction(&self, _stmts: &[Statement], _check: Option<Arc<RowCheck>>) -> Result<Vec<Vec<Row>>> {
         Err(crate::Error::new(crate::ErrorKind::Unsupported, "this provider returns no rows from a transaction"))
     }
 

@@ -5,7 +5,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use p8fs_sql_dialect::{DialectKind, Error, ErrorKind, Flavor, Result, Row, ServerInfo, SqlExecutor, Statement};
+use p8fs_sql_dialect::{
+    DialectKind, Error, ErrorKind, Flavor, Result, Row, RowCheck, ServerInfo, SqlExecutor, Statement,
+};
 use rusqlite::{Connection, OpenFlags};
 
 use crate::binder;
@@ -211,13 +213,18 @@ impl SqlExecutor for SqliteProvider {
         .await
     }
 
-    async fn query_in_transaction(&self, stmts: &[Statement]) -> Result<Vec<Vec<Row>>> {
+    async fn query_in_transaction(&self, stmts: &[Statement], check: Option<Arc<RowCheck>>) -> Result<Vec<Vec<Row>>> {
         let owned = stmts.iter().map(|s| Ok((s.sql.clone(), bind_params(s)?))).collect::<Result<Vec<_>>>()?;
         self.with_conn(move |c| {
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(map)?;
             let mut out = Vec::with_capacity(owned.len());
-            for (sql, params) in owned {
-                out.push(query_rows(&tx, &sql, params)?);
+            for (i, (sql, params)) in owned.into_iter().enumerate() {
+                let rows = query_rows(&tx, &sql, params)?;
+                // An error drops `tx` uncommitted, which rolls it back.
+                if let Some(check) = &check {
+                    check(i, &rows)?;
+                }
+                out.push(rows);
             }
             tx.commit().map_err(map)?;
             Ok(out)

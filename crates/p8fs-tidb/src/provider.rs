@@ -8,7 +8,9 @@ use async_trait::async_trait;
 use mysql_async::prelude::Queryable;
 use mysql_async::{Opts, OptsBuilder, Params, Pool, PoolConstraints, PoolOpts, TxOpts};
 use p8fs_sql_dialect::deadline::TimerAnchor;
-use p8fs_sql_dialect::{DialectKind, Error, ErrorKind, Flavor, Result, Row, ServerInfo, SqlExecutor, Statement};
+use p8fs_sql_dialect::{
+    DialectKind, Error, ErrorKind, Flavor, Result, Row, RowCheck, ServerInfo, SqlExecutor, Statement,
+};
 
 use crate::config::{MySqlConfig, MySqlFlavorChoice, redact};
 use crate::{binder, error};
@@ -160,21 +162,29 @@ impl TidbProvider {
 
     /// One attempt of a transaction: each statement's affected rows, and its rows when
     /// `rows` is set.
-    async fn transaction_once(&self, stmts: &[Statement], rows: bool) -> Result<Vec<(u64, Vec<Row>)>> {
+    async fn transaction_once(
+        &self,
+        stmts: &[Statement],
+        rows: bool,
+        check: Option<&RowCheck>,
+    ) -> Result<Vec<(u64, Vec<Row>)>> {
         let b = self.backend;
         self.timed("transaction", async {
             let mut conn = self.pool.get_conn().await.map_err(|e| error::map(e, b))?;
             let mut tx = conn.start_transaction(TxOpts::default()).await.map_err(|e| error::map(e, b))?;
             let mut out = Vec::with_capacity(stmts.len());
-            for stmt in stmts {
-                let params = Params::Positional(binder::bind(&stmt.values).map_err(|e| e.with_backend(b))?);
+            for (i, stmt) in stmts.iter().enumerate() {
+                let params = params(stmt, b)?;
                 // An error drops `tx`, which rolls back.
                 if rows {
                     let got: Vec<mysql_async::Row> = tx.exec(&stmt.sql, params).await.map_err(|e| error::map(e, b))?;
-                    let decoded = got
+                    let decoded: Vec<Row> = got
                         .into_iter()
                         .map(|r| binder::decode_row(r).map_err(|e| e.with_backend(b)))
                         .collect::<Result<_>>()?;
+                    if let Some(check) = check {
+                        check(i, &decoded)?;
+                    }
                     out.push((tx.affected_rows(), decoded));
                 } else {
                     tx.exec_drop(&stmt.sql, params).await.map_err(|e| error::map(e, b))?;
@@ -190,10 +200,15 @@ impl TidbProvider {
     /// A transaction, retried on conflicts: TiDB does not retry optimistic-transaction
     /// conflicts itself (since v8.0), and any engine may pick this transaction as a
     /// deadlock victim.
-    async fn transaction(&self, stmts: &[Statement], rows: bool) -> Result<Vec<(u64, Vec<Row>)>> {
+    async fn transaction(
+        &self,
+        stmts: &[Statement],
+        rows: bool,
+        check: Option<&RowCheck>,
+    ) -> Result<Vec<(u64, Vec<Row>)>> {
         let mut attempt = 0u32;
         loop {
-            match self.transaction_once(stmts, rows).await {
+            match self.transaction_once(stmts, rows, check).await {
                 Err(e) if e.kind() == ErrorKind::Conflict && attempt < MAX_CONFLICT_RETRIES => {
                     attempt += 1;
                     let backoff = Duration::from_millis(10 << attempt.min(6));
@@ -217,6 +232,14 @@ impl TidbProvider {
     }
 }
 
+/// A statement's values as the driver's parameters (none: `Params::Empty`).
+fn params(stmt: &Statement, backend: &'static str) -> Result<Params> {
+    if stmt.values.is_empty() {
+        return Ok(Params::Empty);
+    }
+    Ok(Params::Positional(binder::bind(&stmt.values).map_err(|e| e.with_backend(backend))?))
+}
+
 #[async_trait]
 impl SqlExecutor for TidbProvider {
     fn dialect(&self) -> DialectKind {
@@ -236,23 +259,21 @@ impl SqlExecutor for TidbProvider {
         let b = self.backend;
         self.timed("statement", async {
             let mut conn = self.pool.get_conn().await.map_err(|e| error::map(e, b))?;
-            if stmt.values.is_empty() {
-                conn.query_drop(&stmt.sql).await.map_err(|e| error::map(e, b))?;
-            } else {
-                let params = Params::Positional(binder::bind(&stmt.values).map_err(|e| e.with_backend(b))?);
-                conn.exec_drop(&stmt.sql, params).await.map_err(|e| error::map(e, b))?;
-            }
+            // Always the prepared-statement protocol, also without values: one statement per
+            // call (the text protocol would run stacked statements), and rows decode by
+            // their column types.
+            conn.exec_drop(&stmt.sql, params(stmt, b)?).await.map_err(|e| error::map(e, b))?;
             Ok(conn.affected_rows())
         })
         .await
     }
 
     async fn execute_in_transaction(&self, stmts: &[Statement]) -> Result<Vec<u64>> {
-        Ok(self.transaction(stmts, false).await?.into_iter().map(|(n, _)| n).collect())
+        Ok(self.transaction(stmts, false, None).await?.into_iter().map(|(n, _)| n).collect())
     }
 
-    async fn query_in_transaction(&self, stmts: &[Statement]) -> Result<Vec<Vec<Row>>> {
-        Ok(self.transaction(stmts, true).await?.into_iter().map(|(_, r)| r).collect())
+    async fn query_in_transaction(&self, stmts: &[Statement], check: Option<Arc<RowCheck>>) -> Result<Vec<Vec<Row>>> {
+        Ok(self.transaction(stmts, true, check.as_deref()).await?.into_iter().map(|(_, r)| r).collect())
     }
 
     async fn query_with_setup(&self, setup: &[Statement], stmt: &Statement) -> Result<Vec<Row>> {
@@ -261,7 +282,7 @@ impl SqlExecutor for TidbProvider {
             let mut conn = self.pool.get_conn().await.map_err(|e| error::map(e, b))?;
             let mut tx = conn.start_transaction(TxOpts::default()).await.map_err(|e| error::map(e, b))?;
             for s in setup {
-                tx.query_drop(&s.sql).await.map_err(|e| error::map(e, b))?;
+                tx.exec_drop(&s.sql, params(s, b)?).await.map_err(|e| error::map(e, b))?;
             }
             let params = Params::Positional(binder::bind(&stmt.values).map_err(|e| e.with_backend(b))?);
             let rows: Vec<mysql_async::Row> = tx.exec(&stmt.sql, params).await.map_err(|e| error::map(e, b))?;
@@ -275,12 +296,8 @@ impl SqlExecutor for TidbProvider {
         let b = self.backend;
         self.timed("query", async {
             let mut conn = self.pool.get_conn().await.map_err(|e| error::map(e, b))?;
-            let rows: Vec<mysql_async::Row> = if stmt.values.is_empty() {
-                conn.query(&stmt.sql).await.map_err(|e| error::map(e, b))?
-            } else {
-                let params = Params::Positional(binder::bind(&stmt.values).map_err(|e| e.with_backend(b))?);
-                conn.exec(&stmt.sql, params).await.map_err(|e| error::map(e, b))?
-            };
+            let rows: Vec<mysql_async::Row> =
+                conn.exec(&stmt.sql, params(stmt, b)?).await.map_err(|e| error::map(e, b))?;
             rows.into_iter().map(|r| binder::decode_row(r).map_err(|e| e.with_backend(b))).collect()
         })
         .await

@@ -443,6 +443,44 @@ pub(crate) async fn bad_keys_and_tenants_are_rejected(ctx: Ctx) -> Result<()> {
     Ok(())
 }
 
+pub(crate) async fn dot_segments_are_refused_and_dotted_names_round_trip(ctx: Ctx) -> Result<()> {
+    let kv = store(&ctx).await?;
+    let alice = kv.tenant(&tenant(&ctx, "-alice")?);
+    let bob_id = tenant(&ctx, "-bob")?;
+    let bob = kv.tenant(&bob_id);
+    bob.put("keys/secret", b"bob's", None).await?;
+    // Keys a URL would resolve as paths: refused on every operation, on every backend.
+    let escape = format!("../{bob_id}/keys/secret");
+    for bad in [".", "..", "a/../b", "x/.", "./x", "notes/..", "a/./b", escape.as_str(), "../../global-key"] {
+        ensure!(kind_of(alice.put(bad, b"owned", None).await)? == KvErrorKind::InvalidKey, "put {bad:?}");
+        ensure!(kind_of(alice.get(bad).await)? == KvErrorKind::InvalidKey, "get {bad:?}");
+        ensure!(kind_of(alice.delete(bad).await)? == KvErrorKind::InvalidKey, "delete {bad:?}");
+        ensure!(kind_of(alice.batch_get(&[bad]).await)? == KvErrorKind::InvalidKey, "batch get {bad:?}");
+        ensure!(
+            kind_of(alice.batch_put(&[("fine", b"x".as_slice()), (bad, b"owned".as_slice())], None).await)?
+                == KvErrorKind::InvalidKey,
+            "batch put {bad:?}"
+        );
+    }
+    ensure!(alice.scan_prefix("", 100, None).await?.entries.is_empty(), "a refused write left something behind");
+    ensure!(bob.get("keys/secret").await?.as_deref() == Some(&b"bob's"[..]), "bob's value changed");
+    // Dots that are not whole segments are ordinary characters, kept as they are.
+    let dotted = ["...", ".hidden", "a..b/c", "notes/.x", "x./y", "a/.../b"];
+    for (i, k) in dotted.iter().enumerate() {
+        alice.put(k, format!("v{i}").as_bytes(), None).await?;
+    }
+    for (i, k) in dotted.iter().enumerate() {
+        let back = alice.get(k).await?.with_context(|| format!("{k:?} missing"))?;
+        ensure!(back == format!("v{i}").into_bytes(), "{k:?} read back {back:?}");
+    }
+    let mut keys: Vec<String> = alice.scan_prefix("", 100, None).await?.entries.into_iter().map(|e| e.key).collect();
+    keys.sort();
+    let mut want: Vec<String> = dotted.iter().map(|k| (*k).to_owned()).collect();
+    want.sort();
+    ensure!(keys == want, "stored under other names: {keys:?}");
+    Ok(())
+}
+
 pub(crate) async fn global_keys_live_outside_every_tenant(ctx: Ctx) -> Result<()> {
     let kv = store(&ctx).await?;
     let code = format!("device_auth:{}", ctx.scratch);

@@ -39,6 +39,7 @@ pub fn cases() -> Vec<Case> {
         case!(Suite::Kv, cas_increments_from_concurrent_tasks_are_not_lost),
         case!(Suite::Kv, concurrent_writers_leave_one_whole_value),
         case!(Suite::Kv, bad_keys_and_tenants_are_rejected),
+        case!(Suite::Kv, dot_segments_are_refused_and_dotted_names_round_trip),
         case!(Suite::Kv, global_keys_live_outside_every_tenant),
         case!(Suite::Kv, delete_prefix_removes_only_that_prefix),
         case!(Suite::EmbeddedKv, crash::acknowledged_writes_survive_kill_9),

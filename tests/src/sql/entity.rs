@@ -85,9 +85,10 @@ impl SqlExecutor for Counting {
     async fn query_in_transaction(
         &self,
         stmts: &[Statement],
+        check: Option<Arc<p8fs_sql_dialect::RowCheck>>,
     ) -> p8fs_sql_dialect::Result<Vec<Vec<p8fs_sql_dialect::Row>>> {
         self.queries.fetch_add(stmts.len() as u64, Ordering::SeqCst);
-        self.inner.query_in_transaction(stmts).await
+        self.inner.query_in_transaction(stmts, check).await
     }
     async fn query_with_setup(
         &self,
@@ -212,7 +213,9 @@ pub(crate) async fn ddl_is_idempotent_and_versioned(ctx: Ctx) -> Result<()> {
         ensure!(third.added_columns == ["added_later"] && third.version == 2, "after adding a field: {third:?}");
         let info = store.table_info("items").await?.context("table vanished")?;
         ensure!(info.columns.iter().any(|c| c == "added_later"), "column not added: {:?}", info.columns);
-        ensure!(info.primary_key == ["id"], "primary key: {:?}", info.primary_key);
+        let mut pk = info.primary_key.clone();
+        pk.sort();
+        ensure!(pk == ["id", "tenant_id"], "primary key (ids are unique per tenant): {:?}", info.primary_key);
         let row = store
             .get_by_key(&v2, "t", "kept")
             .await
@@ -466,30 +469,158 @@ pub(crate) async fn tenants_never_see_each_other(ctx: Ctx) -> Result<()> {
         let b_rows = store.select(&m, "tenant-b", &q).await?;
         ensure!(b_rows.len() == 1 && b_rows[0]["id"] == json!(b), "tenant-b's select: {b_rows:?}");
         ensure!(!store.delete(&m, "tenant-b", &a).await?, "tenant-b deleted tenant-a's row");
-        // Writing another tenant's id neither overwrites it nor succeeds silently: with a
-        // new name, or with the other tenant's name (no row of its own).
+        // Another tenant's id is just an id in another tenant: writing it creates that
+        // tenant's own entity (ids are unique per tenant), and never touches tenant-a's.
         for (via, s) in write_paths(store) {
-            // With its own row's name: PostgreSQL and SQLite match the tenant's own row by key
-            // (which keeps its id); MariaDB's upsert meets the id first and refuses. Never a.
             let own = s.upsert(&m, "tenant-b", &obj(json!({"id": a, "name": "shared-name", "rank": 2}))).await;
-            ensure!(
-                own.as_ref().map_or(true, |r| r.ids == [b.clone()]),
-                "tenant-b's own name with a's id{via}: {own:?}"
-            );
+            // tenant-b's own row keeps its id (matched by key); never tenant-a's row.
+            ensure!(own.as_ref().is_ok_and(|r| r.ids == [b.clone()]), "tenant-b's own name with a's id{via}: {own:?}");
             for (tenant, name) in [("tenant-b", "other"), ("tenant-c", "shared-name")] {
-                let hijack = s.upsert(&m, tenant, &obj(json!({"id": a, "name": name, "rank": 99}))).await;
-                ensure!(hijack.is_err(), "{tenant} wrote {name} with tenant-a's id{via}: {hijack:?}");
-                let batch = [obj(json!({"name": "fine", "rank": 5})), obj(json!({"id": a, "name": name, "rank": 99}))];
-                let hijack = s.batch_upsert(&m, tenant, &batch).await;
-                ensure!(hijack.is_err(), "{tenant} wrote {name} with tenant-a's id in a batch{via}: {hijack:?}");
+                let r = s.upsert(&m, tenant, &obj(json!({"id": a, "name": name, "rank": 99}))).await?;
+                ensure!(r.ids == [a.clone()], "{tenant}'s own entity with that id{via}: {r:?}");
+                let batch = [obj(json!({"name": "fine", "rank": 5})), obj(json!({"id": a, "name": name, "rank": 98}))];
+                s.batch_upsert(&m, tenant, &batch).await.with_context(|| format!("{tenant} batch{via}"))?;
+                let row = s.get(&m, tenant, &a).await?.context("the tenant's own row")?;
+                ensure!(row["name"] == json!(name) && row["rank"] == json!(98), "{tenant}'s row{via}: {row:?}");
             }
             let a_row = store.get(&m, "tenant-a", &a).await?.context("tenant-a's row vanished")?;
             ensure!(
                 a_row["rank"] == json!(1) && a_row["name"] == json!("shared-name"),
                 "tenant-a's row changed{via}: {a_row:?}"
             );
+            ensure!(store.select(&m, "tenant-a", &q).await?.len() == 1, "tenant-a sees another tenant's row{via}");
         }
-        ensure!(store.get_by_key(&m, "tenant-c", "shared-name").await?.is_none(), "tenant-c got a row");
+        // Trailing spaces and other non-ids never reach a statement (MySQL-family PAD SPACE
+        // collations would match "tenant-a " to tenant-a's rows).
+        for bad in ["tenant-a ", " tenant-a", "tenant-a\t", "tenant a", "tenant-a/x", ".."] {
+            ensure!(store.get(&m, bad, &a).await.is_err(), "get as {bad:?}");
+            ensure!(store.select(&m, bad, &q).await.is_err(), "select as {bad:?}");
+            ensure!(store.delete(&m, bad, &a).await.is_err(), "delete as {bad:?}");
+            let w = store.upsert(&m, bad, &obj(json!({"name": "shared-name", "rank": 666}))).await;
+            ensure!(w.is_err(), "upsert as {bad:?}: {w:?}");
+        }
+        let a_row = store.get(&m, "tenant-a", &a).await?.context("tenant-a's row vanished")?;
+        ensure!(a_row["rank"] == json!(1), "tenant-a's row changed: {a_row:?}");
+        Ok(())
+    })
+    .await
+}
+
+/// Ids are unique per tenant: a tenant that computes another's derived id (UUIDv5 of
+/// tenant, type and name) and stores it first neither blocks that tenant's later put nor
+/// learns from an error that the id exists.
+pub(crate) async fn ids_cannot_be_squatted_or_probed_across_tenants(ctx: Ctx) -> Result<()> {
+    with_store(&ctx, &[items()], async |store, _| {
+        let m = items();
+        let derived = |tenant: &str, name: &str| {
+            uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_DNS, format!("{tenant}:items:{name}").as_bytes()).to_string()
+        };
+        store.upsert(&m, "acme", &obj(json!({"name": "merger-plan", "rank": 1}))).await?;
+        for (via, s) in write_paths(store) {
+            // Probing: the same answer whether acme has the entity or not.
+            let exists =
+                s.upsert(&m, "mallory", &obj(json!({"id": derived("acme", "merger-plan"), "name": "p1"}))).await;
+            let absent =
+                s.upsert(&m, "mallory", &obj(json!({"id": derived("acme", "nothing-here"), "name": "p2"}))).await;
+            ensure!(exists.is_ok() && absent.is_ok(), "probe answers differ{via}: {exists:?} / {absent:?}");
+            // Squatting: mallory stores acme's future id first; acme's put still works.
+            let future = derived("acme", &format!("layoffs-2027{}", via.len()));
+            let squat = format!("squat{}", via.len());
+            s.upsert(&m, "mallory", &obj(json!({"id": future, "name": squat}))).await?;
+            let r =
+                s.upsert(&m, "acme", &obj(json!({"name": format!("layoffs-2027{}", via.len()), "rank": 7}))).await?;
+            ensure!(r.ids == [future.clone()], "acme's put{via}: {r:?}");
+            ensure!(s.get(&m, "acme", &future).await?.context("acme's row")?["rank"] == json!(7));
+            ensure!(s.get(&m, "mallory", &future).await?.context("mallory's row")?["name"] == json!(squat));
+        }
+        Ok(())
+    })
+    .await
+}
+
+/// An upsert refused inside a tenant (a given id that names another entity of the same
+/// tenant) writes nothing at all: not the other rows of its batch, not its embeddings,
+/// not the extra statements of its transaction, and it leaves the other entity as it was.
+pub(crate) async fn a_refused_upsert_writes_nothing(ctx: Ctx) -> Result<()> {
+    let m = Model::builder("docs")
+        .field("name", T::Text)
+        .field("rank", T::Int)
+        .embedded("content", "test-3d", 3)
+        .key("name")
+        .build()?;
+    with_store(&ctx, &[m.clone()], async |store, _| {
+        let a = store.upsert(&m, "t", &obj(json!({"name": "a", "rank": 1, "content": "A"}))).await?.ids[0].clone();
+        store.upsert_embeddings(&m, "t", &a, &[("content", &[1.0, 0.0, 0.0])]).await?;
+        let q = EntityQuery::parse(&m, &Map::new(), &[], None, None)?;
+        for (via, s) in write_paths(store) {
+            let clash = obj(json!({"id": a, "name": "b", "rank": 99, "content": "B"}));
+            let fine = obj(json!({"name": "fine", "rank": 5, "content": "F"}));
+            let e = s.upsert(&m, "t", &clash).await;
+            ensure!(e.is_err(), "a clash was accepted{via}: {e:?}");
+            let e = s.batch_upsert(&m, "t", &[fine.clone(), clash.clone()]).await;
+            ensure!(e.is_err(), "a batch with a clash was accepted{via}: {e:?}");
+            let vectors = vec![
+                vec![("content".to_owned(), vec![0.0, 1.0, 0.0])],
+                vec![("content".to_owned(), vec![0.0, 0.0, 1.0])],
+            ];
+            let e = s.batch_upsert_with_embeddings(&m, "t", &[fine.clone(), clash.clone()], &vectors).await;
+            ensure!(e.is_err(), "a batch with embeddings and a clash was accepted{via}: {e:?}");
+            let extra_ran = |_: &[String]| -> p8fs_sql_dialect::Result<Vec<Statement>> {
+                Ok(vec![Statement {
+                    sql: match s.executor().dialect() {
+                        DialectKind::Postgres => format!("UPDATE {}.docs SET rank = rank + 1000", ctx.scratch),
+                        DialectKind::Sqlite => "UPDATE docs SET rank = rank + 1000".to_owned(),
+                        _ => format!("UPDATE `{}`.docs SET `rank` = `rank` + 1000", ctx.scratch),
+                    },
+                    values: vec![],
+                }])
+            };
+            let e = s.batch_upsert_with_extra(&m, "t", &[fine.clone(), clash.clone()], &vectors, &extra_ran).await;
+            ensure!(e.is_err(), "a batch with extra statements and a clash was accepted{via}: {e:?}");
+            let rows = s.select(&m, "t", &q).await?;
+            ensure!(rows.len() == 1, "rows left behind{via}: {rows:?}");
+            ensure!(rows[0]["name"] == json!("a") && rows[0]["rank"] == json!(1), "a changed{via}: {rows:?}");
+            ensure!(store.count_embeddings(&m, "t", &a).await? == 1, "a's embeddings changed{via}");
+            let hits = store
+                .vector_similarity_search(
+                    &m,
+                    "t",
+                    &[0.0, 1.0, 0.0],
+                    &p8fs_sql_dialect::entity::SearchOptions::default(),
+                )
+                .await?
+                .hits;
+            ensure!(hits.len() == 1 && hits[0].entity_id == a, "embeddings left behind{via}: {hits:?}");
+        }
+        Ok(())
+    })
+    .await
+}
+
+/// Global models (shared by every tenant, such as `tenants`) are out of reach of every
+/// tenant's call; only the administrative calls read and change them.
+pub(crate) async fn global_models_are_out_of_tenants_reach(ctx: Ctx) -> Result<()> {
+    let m = p8fs_sql_dialect::model::tenants();
+    with_store(&ctx, &[m.clone()], async |store, _| {
+        let r = store.admin_batch_upsert(&m, &[obj(json!({"tenant_name": "acme", "public_key": "ACME-KEY"}))]).await?;
+        let id = r.ids[0].clone();
+        let q = EntityQuery::parse(&m, &Map::new(), &[], None, None)?;
+        // Through a tenant's calls: refused, whatever the tenant.
+        let put = store.upsert(&m, "mallory", &obj(json!({"tenant_name": "acme", "public_key": "MALLORY-KEY"}))).await;
+        ensure!(put.is_err(), "a tenant wrote a global model: {put:?}");
+        ensure!(store.get(&m, "mallory", &id).await.is_err(), "a tenant read a global row by id");
+        ensure!(store.get_by_key(&m, "mallory", "acme").await.is_err(), "a tenant read a global row by key");
+        ensure!(store.select(&m, "mallory", &q).await.is_err(), "a tenant listed a global model");
+        ensure!(store.delete(&m, "mallory", &id).await.is_err(), "a tenant deleted a global row");
+        ensure!(store.rename_key(&m, "mallory", &id, "pwned").await.is_err(), "a tenant renamed a global row");
+        let row = store.admin_get_by_key(&m, "acme").await?.context("acme's row")?;
+        ensure!(row["public_key"] == json!("ACME-KEY") && row["id"] == json!(id), "acme's row changed: {row:?}");
+        ensure!(row["tenant_id"].is_null(), "a global row belongs to no tenant: {row:?}");
+        // The administrative calls: global models only.
+        ensure!(store.admin_select(&m, &q).await?.len() == 1);
+        ensure!(store.admin_batch_upsert(&items(), &[obj(json!({"name": "x"}))]).await.is_err());
+        ensure!(store.admin_delete(&m, &id).await?, "admin delete");
+        ensure!(store.admin_get(&m, &id).await?.is_none());
         Ok(())
     })
     .await

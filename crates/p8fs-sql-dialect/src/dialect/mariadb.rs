@@ -14,6 +14,11 @@ use crate::{Error, ErrorKind, Result, Statement, vector_to_le_bytes};
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct MariaDb;
 
+impl MariaDb {
+    /// Binary and `NO PAD`: `'a ' = 'a'` is false (MariaDB's `utf8mb4_bin` pads).
+    pub const NOPAD_COLLATION: &'static str = "utf8mb4_nopad_bin";
+}
+
 impl Dialect for MariaDb {
     const KIND: DialectKind = DialectKind::MariaDb;
     const INLINE_INDEXES: bool = true;

@@ -144,10 +144,21 @@ pub trait Dialect: Copy + Default + fmt::Debug + Send + Sync + 'static {
     /// tables in; SQLite has neither here.
     const SCHEMAS: bool;
 
-    /// `ident` quoted. Only for identifiers validated by [`crate::model::check_ident`]
-    /// (`[a-z0-9_]`), which need no escaping.
+    /// `ident` quoted, with the quote character doubled inside it (so even a name that was
+    /// not validated cannot end the identifier). Every identifier p8fs itself emits comes
+    /// from a model and is checked by [`crate::model::check_ident`] (`[a-z0-9_]`).
     fn quote_ident(&self, ident: &str) -> String {
-        format!("{q}{ident}{q}", q = Self::QUOTE)
+        let q = Self::QUOTE;
+        let mut out = String::with_capacity(ident.len() + 2);
+        out.push(q);
+        for c in ident.chars() {
+            if c == q {
+                out.push(q);
+            }
+            out.push(c);
+        }
+        out.push(q);
+        out
     }
 
     /// `CREATE SCHEMA`/`CREATE DATABASE IF NOT EXISTS` for a validated name, where the
@@ -163,6 +174,34 @@ pub trait Dialect: Copy + Default + fmt::Debug + Send + Sync + 'static {
     /// Engine-specific table options (character set and collation on the MySQL family).
     fn table_options(&self, _table: &mut TableCreateStatement) {}
 
+    /// The collation text columns must have: binary and `NO PAD` on the MySQL family (a
+    /// `PAD SPACE` collation compares `"acme "` equal to `"acme"`, so a tenant id, key or id
+    /// with a trailing space would match another's row); `None` where comparison is always
+    /// exact (PostgreSQL, SQLite).
+    fn exact_collation(&self) -> Option<&'static str> {
+        None
+    }
+
+    /// Statements that give an existing table [`Dialect::exact_collation`] (tables created
+    /// before it was used); empty where there is nothing to change.
+    fn convert_collation(&self, _qualified: &str) -> Vec<Statement> {
+        Vec::new()
+    }
+
+    /// A catalog query for the text columns of a table whose collation is not
+    /// [`Dialect::exact_collation`] (one row per column); `None` where there is none.
+    fn inexact_columns_query(&self, _schema: Option<&str>, _table: &str) -> Option<Statement> {
+        None
+    }
+
+    /// Statements that make `columns` the primary key of an existing table whose primary
+    /// key is another.
+    ///
+    /// # Errors
+    /// [`crate::ErrorKind::Unsupported`] where the engine cannot change a primary key in
+    /// place (SQLite: the store rebuilds the table instead).
+    fn replace_primary_key(&self, qualified: &str, columns: &[&str]) -> Result<Vec<Statement>>;
+
     /// A timestamp as a bound value.
     fn timestamp_value(&self, t: chrono::DateTime<chrono::Utc>) -> sea_query::Value {
         sea_query::Value::ChronoDateTimeUtc(Some(t))
@@ -172,12 +211,14 @@ pub trait Dialect: Copy + Default + fmt::Debug + Send + Sync + 'static {
     /// clause (`VALUES(c)`, `EXCLUDED.c`).
     fn excluded(&self, column: &str) -> Expr;
 
-    /// In an upsert's update clause: `new` when the conflicting row belongs to the same
-    /// tenant, else the column's current value. Needed on the MySQL family, where `ON
-    /// DUPLICATE KEY UPDATE` fires on any unique key (a primary-key clash with another
-    /// tenant's row must not overwrite it); elsewhere the conflict target already includes
-    /// the tenant and a clash on the primary key is an error.
-    fn guard_tenant(&self, new: Expr, _column: &str) -> Expr {
+    /// In an upsert's update clause: `new` when the conflicting row is the row the insert
+    /// names (every column of `identity`, such as the tenant and the business key, equal
+    /// to the inserted values; `NULL` equal to `NULL`), else the column's current value.
+    /// Needed on the MySQL family, where `ON DUPLICATE KEY UPDATE` fires on any unique key:
+    /// a clash on the primary key with a row of another key must leave that row alone (the
+    /// store then finds the key missing and rolls the transaction back). Elsewhere the
+    /// conflict target names the identity and a clash on another unique key is an error.
+    fn guard_conflict(&self, new: Expr, _column: &str, _identity: &[&str]) -> Expr {
         new
     }
 

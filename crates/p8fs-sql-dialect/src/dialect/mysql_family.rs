@@ -28,18 +28,60 @@ macro_rules! mysql_family_methods {
         }
 
         fn table_options(&self, table: &mut TableCreateStatement) {
-            // Binary collation: equality, ordering, uniqueness and LIKE are exact and
-            // case-sensitive, as on PostgreSQL and SQLite.
-            table.character_set("utf8mb4").collate("utf8mb4_bin");
+            // Binary NO PAD collation: equality, ordering, uniqueness and LIKE are exact and
+            // case-sensitive, and trailing spaces count, as on PostgreSQL and SQLite.
+            table.character_set("utf8mb4").collate(Self::NOPAD_COLLATION);
+        }
+
+        fn exact_collation(&self) -> Option<&'static str> {
+            Some(Self::NOPAD_COLLATION)
+        }
+
+        fn convert_collation(&self, qualified: &str) -> Vec<Statement> {
+            vec![Statement::raw(format!(
+                "ALTER TABLE {qualified} CONVERT TO CHARACTER SET utf8mb4 COLLATE {}",
+                Self::NOPAD_COLLATION
+            ))]
+        }
+
+        fn inexact_columns_query(&self, schema: Option<&str>, table: &str) -> Option<Statement> {
+            Some(Statement {
+                sql: "SELECT column_name FROM information_schema.columns \
+                  WHERE table_schema = COALESCE(?, DATABASE()) AND table_name = ? \
+                  AND collation_name IS NOT NULL AND collation_name <> ? ORDER BY ordinal_position"
+                    .into(),
+                values: vec![
+                    Value::String(schema.map(str::to_owned)),
+                    Value::from(table),
+                    Value::from(Self::NOPAD_COLLATION),
+                ],
+            })
+        }
+
+        fn replace_primary_key(&self, qualified: &str, columns: &[&str]) -> Result<Vec<Statement>> {
+            let cols: Vec<String> = columns.iter().map(|c| self.quote_ident(c)).collect();
+            Ok(vec![Statement::raw(format!(
+                "ALTER TABLE {qualified} DROP PRIMARY KEY, ADD PRIMARY KEY ({})",
+                cols.join(", ")
+            ))])
         }
 
         fn excluded(&self, column: &str) -> Expr {
             Expr::cust(format!("VALUES({})", self.quote_ident(column)))
         }
 
-        fn guard_tenant(&self, new: Expr, column: &str) -> Expr {
-            let t = self.quote_ident("tenant_id");
-            Expr::cust_with_exprs(format!("IF({t} <=> VALUES({t}), ?, {})", self.quote_ident(column)), [new])
+        fn guard_conflict(&self, new: Expr, column: &str, identity: &[&str]) -> Expr {
+            let same: Vec<String> = identity
+                .iter()
+                .map(|c| {
+                    let c = self.quote_ident(c);
+                    format!("{c} <=> VALUES({c})")
+                })
+                .collect();
+            if same.is_empty() {
+                return new;
+            }
+            Expr::cust_with_exprs(format!("IF({}, ?, {})", same.join(" AND "), self.quote_ident(column)), [new])
         }
 
         fn merge_patch(&self, current: Expr, patch: Expr, _schema: Option<&str>) -> Expr {

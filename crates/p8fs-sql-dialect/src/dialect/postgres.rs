@@ -71,6 +71,23 @@ impl Dialect for Postgres {
         Expr::cust(format!("EXCLUDED.{}", self.quote_ident(column)))
     }
 
+    fn replace_primary_key(&self, qualified: &str, columns: &[&str]) -> Result<Vec<Statement>> {
+        // The current key's constraint has whatever name its creator gave it: look it up
+        // and drop it in the same statement. `qualified` is built from checked identifiers
+        // (no single quote can occur in it).
+        let cols: Vec<String> = columns.iter().map(|c| self.quote_ident(c)).collect();
+        let literal = qualified.replace('\'', "''");
+        Ok(vec![Statement::raw(format!(
+            "DO $p8fs$ DECLARE c text; BEGIN \
+             SELECT conname INTO c FROM pg_catalog.pg_constraint WHERE conrelid = '{literal}'::regclass AND contype = 'p'; \
+             IF c IS NULL THEN EXECUTE 'ALTER TABLE {qsql} ADD PRIMARY KEY ({cols})'; \
+             ELSE EXECUTE format('ALTER TABLE {qsql} DROP CONSTRAINT %I, ADD PRIMARY KEY ({cols})', c); END IF; \
+             END $p8fs$",
+            qsql = literal,
+            cols = cols.join(", ").replace('\'', "''"),
+        ))])
+    }
+
     fn merge_patch(&self, current: Expr, patch: Expr, schema: Option<&str>) -> Expr {
         // PostgreSQL has no merge-patch function; migrations create this one.
         let func = match schema {

@@ -44,6 +44,13 @@ impl Dialect for Sqlite {
         Value::String(Some(crate::entity::codec::format_timestamp(t)))
     }
 
+    fn replace_primary_key(&self, qualified: &str, _columns: &[&str]) -> Result<Vec<Statement>> {
+        Err(crate::Error::new(
+            crate::ErrorKind::Unsupported,
+            format!("SQLite cannot change the primary key of {qualified} in place"),
+        ))
+    }
+
     fn excluded(&self, column: &str) -> Expr {
         Expr::cust(format!("excluded.{}", self.quote_ident(column)))
     }

@@ -13,6 +13,11 @@ use crate::{Error, ErrorKind, Result, Statement, format_vector_text};
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Tidb;
 
+impl Tidb {
+    /// Binary and `NO PAD` (TiDB >= 7.4; its `utf8mb4_bin` pads, as MySQL's does).
+    pub const NOPAD_COLLATION: &'static str = "utf8mb4_0900_bin";
+}
+
 impl Dialect for Tidb {
     const KIND: DialectKind = DialectKind::Tidb;
     const INLINE_INDEXES: bool = true;

@@ -70,6 +70,14 @@ pub fn create_versions_table<D: Dialect>(d: D, layout: &Layout) -> Vec<Statement
     vec![d.build_schema(&t)]
 }
 
+/// The primary key of a model's entity table: `(tenant_id, id)` for tenant-isolated
+/// models, so ids are unique per tenant (no tenant can take, or learn of, an id of
+/// another; on TiDB it also holds the partition column, as every unique key must), and
+/// `id` for global models.
+pub fn primary_key(model: &Model) -> &'static [&'static str] {
+    if model.tenant_isolated() { &["tenant_id", "id"] } else { &["id"] }
+}
+
 /// The entity table with its indexes.
 pub fn create_entity_table<D: Dialect>(d: D, model: &Model, layout: &Layout) -> Vec<Statement> {
     let name = model.name();
@@ -91,11 +99,8 @@ pub fn create_entity_table<D: Dialect>(d: D, model: &Model, layout: &Layout) -> 
     t.col(col("created_at", d.timestamp_column()).not_null());
     t.col(col("updated_at", d.timestamp_column()).not_null());
     let mut pk = Index::create();
-    pk.col(Alias::new("id"));
-    if model.partition_by_tenant().is_some() {
-        // TiDB: every unique key, the primary key included, must contain the partition
-        // column.
-        pk.col(Alias::new("tenant_id"));
+    for c in primary_key(model) {
+        pk.col(Alias::new(*c));
     }
     t.primary_key(&mut pk);
     d.table_options(&mut t);

@@ -65,6 +65,49 @@ pub fn given_id(model: &Model, v: &Json) -> Result<String> {
     }
 }
 
+/// An entity's business key: its key field, a non-empty string without leading or
+/// trailing whitespace (`"budget "` would be another key on one engine and the same key
+/// on another).
+///
+/// # Errors
+/// [`crate::ErrorKind::InvalidInput`] naming the field.
+pub fn key_of<'e>(model: &Model, key_field: &str, entity: &'e Map<String, Json>) -> Result<&'e str> {
+    let k = entity.get(key_field).and_then(Json::as_str).ok_or_else(|| {
+        Error::invalid_input(format!("{model}: every entity needs its key field {key_field} as a string"))
+    })?;
+    if k.is_empty() || k.trim() != k {
+        return Err(Error::invalid_input(format!(
+            "{model}: {key_field} {:?} must be non-empty, without leading or trailing whitespace",
+            k.chars().take(64).collect::<String>()
+        )));
+    }
+    Ok(k)
+}
+
+/// `(id, key, tenant_id)` of a row returned by an upsert's `RETURNING` or by
+/// [`ids_by_keys`] (which returns no tenant).
+///
+/// # Errors
+/// [`crate::ErrorKind::Decode`] for a row of another shape.
+pub fn stored_id(row: crate::Row) -> Result<(String, String, Option<String>)> {
+    let mut it = row.into_iter();
+    let mut next = || it.next().ok_or_else(|| Error::decode("missing column")).and_then(crate::SqlValue::into_text);
+    let id = next()?;
+    let key = next()?;
+    let tenant = next().ok();
+    Ok((id, key, tenant))
+}
+
+/// The error of an upsert whose row was refused because its id names another entity of
+/// the same table and tenant (ids are unique per tenant; nothing about other tenants can
+/// show here, since their rows never conflict).
+pub fn id_taken(model: &Model, key: &str, id: &str) -> Error {
+    Error::invalid_input(format!(
+        "{model} {:?}: its id {id} is already used by another {model} entity; nothing was written",
+        key.chars().take(64).collect::<String>()
+    ))
+}
+
 /// A multi-row upsert. All rows must name the same fields (the store groups them).
 /// `created_at` is set on insert only; JSON object fields merge (RFC 7396); other fields
 /// are replaced; fields not named are left as they are.
@@ -132,7 +175,7 @@ fn upsert_with<D: Dialect>(
                 "{model}: rows of one upsert statement must name the same fields"
             )));
         }
-        let mut vals = vec![Expr::val(r.id.clone()), Expr::val(tenant)];
+        let mut vals = vec![Expr::val(r.id.clone()), tenant_value(model, tenant)];
         for f in &fields {
             vals.push(bind_field(d, model, &f.name, f.ty, &r.fields[&f.name])?);
         }
@@ -140,22 +183,14 @@ fn upsert_with<D: Dialect>(
         vals.push(Expr::val(stamp.clone()));
         q.values(vals).map_err(|e| Error::invalid_input(e.to_string()))?;
     }
+    // The row an entity names: its tenant and business key (its id for models without
+    // one). Primary keys hold the tenant too, so no conflict can reach another tenant's row.
     let mut target = Vec::new();
-    match model.key_field() {
-        Some(k) => {
-            if model.tenant_isolated() {
-                target.push(a("tenant_id"));
-            }
-            target.push(a(k));
-        }
-        None => {
-            target.push(a("id"));
-            if model.partition_by_tenant().is_some() {
-                target.push(a("tenant_id"));
-            }
-        }
+    if model.tenant_isolated() {
+        target.push("tenant_id");
     }
-    let mut oc = OnConflict::columns(target);
+    target.push(model.key_field().unwrap_or("id"));
+    let mut oc = OnConflict::columns(target.iter().map(|c| a(c)));
     let schema = layout.schema(d);
     for f in &fields {
         if model.key_field() == Some(f.name.as_str()) {
@@ -168,9 +203,9 @@ fn upsert_with<D: Dialect>(
         } else {
             d.excluded(&f.name)
         };
-        oc.value(a(&f.name), d.guard_tenant(new, &f.name));
+        oc.value(a(&f.name), d.guard_conflict(new, &f.name, &target));
     }
-    oc.value(a("updated_at"), d.guard_tenant(d.excluded("updated_at"), "updated_at"));
+    oc.value(a("updated_at"), d.guard_conflict(d.excluded("updated_at"), "updated_at", &target));
     q.on_conflict(oc);
     if !returning {
         return Ok(d.build_query(&q));
@@ -193,6 +228,22 @@ fn upsert_with<D: Dialect>(
     }
     q.returning(Query::returning().columns(returned.map(a)));
     Ok(d.build_query(&q))
+}
+
+/// The `tenant_id` written: the tenant's id, or `NULL` for global models (their rows
+/// belong to no tenant).
+fn tenant_value(model: &Model, tenant: &str) -> Expr {
+    if model.tenant_isolated() { Expr::val(tenant) } else { Expr::val(Option::<String>::None) }
+}
+
+/// The id of an embedding row: UUIDv5 (DNS namespace) of `{tenant}/{field}/{entity_id}`.
+/// Injective (tenant ids and field names hold no `/`), so no tenant can choose an entity
+/// id whose embedding row id is another tenant's. (The system p8fs replaces hashed
+/// `{entity_id}-{field}-{tenant}`, where tenant `x` could produce the ids of tenant
+/// `content-x`; rows it wrote keep their ids: upserts match rows by
+/// `(tenant_id, entity_id, field_name)`.)
+pub fn embedding_row_id(tenant: &str, field: &str, entity_id: &str) -> String {
+    uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_DNS, format!("{tenant}/{field}/{entity_id}").as_bytes()).to_string()
 }
 
 /// `tenant_id = ?` when the model is tenant-isolated.
@@ -332,8 +383,7 @@ pub fn write_version<D: Dialect>(
 }
 
 /// Writes (or replaces) embedding rows of one entity: one row per field, keyed
-/// `(tenant_id, entity_id, field_name)`; the row id is UUIDv5 (DNS namespace) of
-/// `{entity_id}-{field}-{tenant}`, as in the system p8fs replaces.
+/// `(tenant_id, entity_id, field_name)`; the row id is [`embedding_row_id`].
 ///
 /// # Errors
 /// A model without embeddings, an unknown or non-embedded field, a dimension that is not
@@ -377,9 +427,8 @@ pub fn upsert_embeddings<D: Dialect>(
                 spec.dim
             )));
         }
-        let id = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_DNS, format!("{entity_id}-{field}-{tenant}").as_bytes());
         q.values([
-            Expr::val(id.to_string()),
+            Expr::val(embedding_row_id(tenant, field, entity_id)),
             Expr::val(entity_id),
             Expr::val(*field),
             Expr::val(spec.provider.as_str()),
@@ -391,9 +440,10 @@ pub fn upsert_embeddings<D: Dialect>(
         ])
         .map_err(|e| Error::invalid_input(e.to_string()))?;
     }
-    let mut oc = OnConflict::columns([a("tenant_id"), a("entity_id"), a("field_name")]);
+    let identity = ["tenant_id", "entity_id", "field_name"];
+    let mut oc = OnConflict::columns(identity.map(a));
     for c in ["embedding_provider", "embedding_vector", "vector_dimension", "updated_at"] {
-        oc.value(a(c), d.guard_tenant(d.excluded(c), c));
+        oc.value(a(c), d.guard_conflict(d.excluded(c), c, &identity));
     }
     q.on_conflict(oc);
     Ok(d.build_query(&q))

@@ -232,6 +232,7 @@ impl EntityStore {
         query: &[f32],
         opts: &SearchOptions,
     ) -> Result<SearchResult<VectorHit>> {
+        super::store::scoped(model, tenant)?;
         check(model, query, opts)?;
         let kind = self.executor().dialect();
         let result = if kind == DialectKind::Sqlite {

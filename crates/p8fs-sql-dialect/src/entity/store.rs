@@ -16,7 +16,7 @@ use super::cache::{CacheScope, MetadataCache, TableInfo};
 use super::codec::{decode_row, decode_rows};
 use super::{EntityQuery, Layout, ddl, dml};
 use crate::model::Model;
-use crate::{DialectKind, Error, ErrorKind, Result, SqlExecutor, SqlValue, Statement, with_dialect};
+use crate::{Dialect, DialectKind, Error, ErrorKind, Result, SqlExecutor, SqlValue, Statement, with_dialect};
 
 /// Statements to add to an upsert's transaction, given the entities' ids.
 pub type ExtraStatements<'a> = dyn Fn(&[String]) -> Result<Vec<Statement>> + Send + Sync + 'a;
@@ -64,15 +64,48 @@ pub struct EntityStore {
     scope: Arc<CacheScope>,
 }
 
-/// Checks a tenant id: 1-255 bytes, no control characters.
+/// Checks a tenant id by the one rule every layer shares ([`p8fs_tenant::check`]): the
+/// id that reaches a statement can neither pad (`"acme "`) nor name a path.
 fn check_tenant(tenant: &str) -> Result<()> {
-    if tenant.is_empty() || tenant.len() > 255 || tenant.chars().any(char::is_control) {
+    p8fs_tenant::check(tenant).map_err(|reason| {
+        Error::invalid_input(format!("tenant id {:?}: {reason}", tenant.chars().take(64).collect::<String>()))
+    })
+}
+
+/// Checks a tenant's call: a valid tenant id, and a tenant-isolated model. Global models
+/// (shared by every tenant, such as `tenants`) are reached only through the
+/// administrative calls (`admin_*`), never through a tenant's.
+pub(super) fn scoped(model: &Model, tenant: &str) -> Result<()> {
+    check_tenant(tenant)?;
+    if !model.tenant_isolated() {
         return Err(Error::invalid_input(format!(
-            "tenant id {:?} must be 1-255 bytes without control characters",
-            tenant.chars().take(64).collect::<String>()
+            "{model} is a global model, shared by every tenant: a tenant's call cannot read or change it \
+             (administrative calls only: EntityStore::admin_*, `p8fs entity ... --admin`)"
         )));
     }
     Ok(())
+}
+
+/// Checks an administrative call: a global model.
+fn global(model: &Model) -> Result<()> {
+    if model.tenant_isolated() {
+        return Err(Error::invalid_input(format!(
+            "{model} is tenant-isolated: name the tenant (administrative calls reach global models only)"
+        )));
+    }
+    Ok(())
+}
+
+/// The tenant argument of statements on global models (they ignore it; their rows have a
+/// `NULL` tenant).
+const NO_TENANT: &str = "";
+
+/// The quoted, schema-qualified name of a table, for statements written as text.
+fn qualified_name<D: Dialect>(d: D, schema: Option<&str>, table: &str) -> String {
+    match schema {
+        Some(s) => format!("{}.{}", d.quote_ident(s), d.quote_ident(table)),
+        None => d.quote_ident(table),
+    }
 }
 
 fn text(v: Option<SqlValue>) -> Result<String> {
@@ -176,6 +209,9 @@ impl EntityStore {
                 }
             }
         }
+        if existed {
+            self.migrate_keys_and_collations(model).await?;
+        }
         for stmt in with_dialect!(kind, |d| ddl::create_model(d, model, &self.layout)) {
             self.ddl(&stmt).await?;
         }
@@ -209,6 +245,105 @@ impl EntityStore {
             self.db.execute(&stmt).await?;
         }
         Ok(Migration { created: !existed, added_columns: added, version })
+    }
+
+    /// Brings a table made by an earlier p8fs (or by the system p8fs replaces) to today's
+    /// keys and collations: ids unique per tenant (primary key `(tenant_id, id)` for
+    /// tenant-isolated models), and binary `NO PAD` text columns on the MySQL family (the
+    /// entity table and its embeddings table). Does nothing when both already hold.
+    async fn migrate_keys_and_collations(&self, model: &Model) -> Result<()> {
+        let kind = self.db.dialect();
+        let want = ddl::primary_key(model);
+        let info = self
+            .table_info(model.name())
+            .await?
+            .ok_or_else(|| Error::new(ErrorKind::Database, format!("table {model} vanished during migration")))?;
+        let mut have: Vec<&str> = info.primary_key.iter().map(String::as_str).collect();
+        have.sort_unstable();
+        let mut wanted = want.to_vec();
+        wanted.sort_unstable();
+        let mut tables = vec![(self.schema().map(str::to_owned), model.name().to_owned())];
+        if model.embedding().is_some() {
+            let schema = with_dialect!(kind, |d| self.layout.embeddings_schema(d)).map(str::to_owned);
+            tables.push((schema, model.embeddings_table()));
+        }
+        // Collations first: the new primary key is then built on exact columns.
+        for (schema, table) in &tables {
+            let Some(q) = with_dialect!(kind, |d| d.inexact_columns_query(schema.as_deref(), table)) else {
+                continue;
+            };
+            if self.db.query(&q).await?.is_empty() {
+                continue;
+            }
+            let qualified = with_dialect!(kind, |d| qualified_name(d, schema.as_deref(), table));
+            tracing::info!(table = %qualified, "migrating text columns to an exact (NO PAD) collation");
+            for stmt in with_dialect!(kind, |d| d.convert_collation(&qualified)) {
+                self.db.execute(&stmt).await?;
+            }
+        }
+        if have != wanted {
+            let qualified = with_dialect!(kind, |d| qualified_name(d, self.schema(), model.name()));
+            tracing::info!(table = %qualified, from = ?info.primary_key, to = ?want, "migrating the primary key");
+            match with_dialect!(kind, |d| d.replace_primary_key(&qualified, want)) {
+                Ok(stmts) => {
+                    for stmt in stmts {
+                        self.db.execute(&stmt).await?;
+                    }
+                }
+                Err(e) if e.kind() == ErrorKind::Unsupported => self.rebuild_table(model, &info.columns).await?,
+                Err(e) => return Err(e),
+            }
+        }
+        self.invalidate_table_cache(model.name());
+        Ok(())
+    }
+
+    /// Rebuilds a model's entity table with today's definition and the same rows, in one
+    /// transaction (SQLite, which cannot change a primary key in place): the old table is
+    /// renamed, the new one created, the rows copied, the old one dropped.
+    ///
+    /// # Errors
+    /// A table with columns the model does not have (they would be lost: nothing is done);
+    /// the engine's errors (then nothing changed).
+    async fn rebuild_table(&self, model: &Model, columns: &[String]) -> Result<()> {
+        let kind = self.db.dialect();
+        let keep: Vec<&str> = std::iter::once("id")
+            .chain(["tenant_id", "created_at", "updated_at"])
+            .chain(model.fields().iter().map(|f| f.name.as_str()))
+            .collect();
+        if let Some(extra) = columns.iter().find(|c| !keep.contains(&c.as_str())) {
+            return Err(Error::invalid_input(format!(
+                "table {model} has a column {extra:?} that the model lacks; its primary key cannot be migrated \
+                 without losing it: add the field to the model or drop the column first"
+            )));
+        }
+        let old = format!("{}__p8fs_old", model.name());
+        let indexes = self.db.query(&with_dialect!(kind, |d| d.index_names_query(self.schema(), model.name()))).await?;
+        let mut stmts = Vec::new();
+        with_dialect!(kind, |d| {
+            for r in indexes {
+                let name = text(r.into_iter().next())?;
+                if !name.starts_with("sqlite_autoindex") {
+                    stmts.push(Statement::raw(format!("DROP INDEX IF EXISTS {}", d.quote_ident(&name))));
+                }
+            }
+            stmts.push(Statement::raw(format!(
+                "ALTER TABLE {} RENAME TO {}",
+                qualified_name(d, self.schema(), model.name()),
+                d.quote_ident(&old)
+            )));
+            stmts.extend(ddl::create_entity_table(d, model, &self.layout));
+            let cols: Vec<String> = columns.iter().map(|c| d.quote_ident(c)).collect();
+            stmts.push(Statement::raw(format!(
+                "INSERT INTO {} ({cols}) SELECT {cols} FROM {}",
+                qualified_name(d, self.schema(), model.name()),
+                qualified_name(d, self.schema(), &old),
+                cols = cols.join(", ")
+            )));
+            stmts.push(Statement::raw(format!("DROP TABLE {}", qualified_name(d, self.schema(), &old))));
+        });
+        self.db.execute_in_transaction(&stmts).await?;
+        Ok(())
     }
 
     async fn ensure_merge_patch_function(&self) -> Result<()> {
@@ -258,6 +393,7 @@ impl EntityStore {
         tenant: &str,
         entities: &[Map<String, Json>],
     ) -> Result<UpsertResult> {
+        scoped(model, tenant)?;
         self.upsert_inner(model, tenant, entities, None, None).await
     }
 
@@ -282,6 +418,7 @@ impl EntityStore {
                 embeddings.len()
             )));
         }
+        scoped(model, tenant)?;
         self.upsert_inner(model, tenant, entities, Some(embeddings), None).await
     }
 
@@ -307,6 +444,7 @@ impl EntityStore {
                 embeddings.len()
             )));
         }
+        scoped(model, tenant)?;
         self.upsert_inner(model, tenant, entities, Some(embeddings), Some(extra)).await
     }
 
@@ -323,7 +461,6 @@ impl EntityStore {
                 "{model}: an empty batch writes nothing; pass at least one entity"
             )));
         }
-        check_tenant(tenant)?;
         self.require_table(model).await?;
         // Ids, and one entity per business key (the last one wins).
         let mut rows: Vec<(String, &Map<String, Json>)> = Vec::with_capacity(entities.len());
@@ -331,9 +468,7 @@ impl EntityStore {
         let mut order: Vec<usize> = Vec::with_capacity(entities.len());
         for e in entities {
             let key = match model.key_field() {
-                Some(k) => Some(e.get(k).and_then(Json::as_str).ok_or_else(|| {
-                    Error::invalid_input(format!("{model}: every entity needs its key field {k} as a string"))
-                })?),
+                Some(k) => Some(dml::key_of(model, k, e)?),
                 None => None,
             };
             let id = match e.get("id") {
@@ -361,12 +496,11 @@ impl EntityStore {
             }
         }
         let kind = self.db.dialect();
+        let needs_ids = embeddings.is_some_and(|e| e.iter().any(|v| !v.is_empty())) || extra.is_some();
         // A row that exists keeps its id: learn it first when embeddings or extra statements
         // written in the same transaction must point at it. (Without them the upsert keeps
-        // the stored id by itself, and the ids are read afterwards.)
-        if let Some(k) =
-            model.key_field().filter(|_| embeddings.is_some_and(|e| e.iter().any(|v| !v.is_empty())) || extra.is_some())
-        {
+        // the stored id by itself, and the ids are read with it.)
+        if let Some(k) = model.key_field().filter(|_| needs_ids) {
             let keys: Vec<&str> = rows.iter().filter_map(|(_, e)| e.get(k).and_then(Json::as_str)).collect();
             let mut existing: HashMap<String, String> = HashMap::new();
             for chunk in keys.chunks(LOOKUP_CHUNK) {
@@ -395,7 +529,8 @@ impl EntityStore {
         }
         let now = Utc::now();
         // Engines that return rows from an upsert (PostgreSQL, SQLite, MariaDB) hand back the
-        // ids as stored from the upsert itself: no lookup afterwards.
+        // ids as stored from the upsert itself; the others read them back with a select in
+        // the same transaction.
         let returning = model.key_field().is_some() && kind.upsert_returning();
         let upsert_statements = |returning: bool| -> Result<Vec<Statement>> {
             let mut out = Vec::new();
@@ -410,91 +545,114 @@ impl EntityStore {
             }
             Ok(out)
         };
-        let mut stmts = upsert_statements(returning)?;
-        let upserts = stmts.len();
-        if let Some(all) = embeddings {
-            for (i, vectors) in all.iter().enumerate() {
-                if vectors.is_empty() {
-                    continue;
-                }
-                let id = &rows[order[i]].0;
-                let refs: Vec<(&str, &[f32])> = vectors.iter().map(|(f, v)| (f.as_str(), v.as_slice())).collect();
-                stmts.push(with_dialect!(kind, |d| dml::upsert_embeddings(
-                    d,
-                    model,
-                    &self.layout,
-                    tenant,
-                    id,
-                    &refs,
-                    now
-                ))?);
-            }
-        }
-        if let Some(f) = extra {
-            let ids: Vec<String> = order.iter().map(|&i| rows[i].0.clone()).collect();
-            stmts.extend(f(&ids)?);
-        }
-        let mut results = None;
-        if returning {
-            let got = match stmts.as_slice() {
-                // One statement commits on its own: no BEGIN and COMMIT round trips.
-                [one] => Ok(vec![self.db.query(one).await?]),
-                _ => self.db.query_in_transaction(&stmts).await,
-            };
-            results = match got {
-                Ok(r) => Some(r),
-                // An executor that returns no rows from transactions (a wrapper that does
-                // not pass the call on): the same writes without RETURNING, ids read after.
-                Err(e) if e.kind() == ErrorKind::Unsupported => {
-                    let plain = upsert_statements(false)?;
-                    stmts.splice(..upserts, plain);
-                    None
-                }
-                Err(e) => return Err(e),
-            };
-        }
-        // The ids as stored, by key (by id for models without one): a matched row keeps its
-        // own id, and a row of another tenant is neither changed nor returned.
-        let mut stored: HashMap<String, String> = HashMap::new();
-        let affected = match results {
-            Some(results) => {
-                for r in results.into_iter().take(upserts).flatten() {
-                    let mut it = r.into_iter();
-                    let id = text(it.next())?;
-                    let key = text(it.next())?;
-                    // MariaDB returns a row of another tenant that an id conflict matched
-                    // (and the tenant guard left unchanged): not this tenant's.
-                    if model.tenant_isolated() && text(it.next())? != tenant {
+        let read_back_statements = || -> Result<Vec<Statement>> {
+            let Some(k) = model.key_field() else { return Ok(Vec::new()) };
+            let keys: Vec<&str> = rows.iter().filter_map(|(_, e)| e.get(k).and_then(Json::as_str)).collect();
+            keys.chunks(LOOKUP_CHUNK)
+                .map(|chunk| with_dialect!(kind, |d| dml::ids_by_keys(d, model, &self.layout, tenant, chunk)))
+                .collect()
+        };
+        let later_statements = || -> Result<Vec<Statement>> {
+            let mut out = Vec::new();
+            if let Some(all) = embeddings {
+                for (i, vectors) in all.iter().enumerate() {
+                    if vectors.is_empty() {
                         continue;
                     }
-                    stored.insert(key, id);
+                    let id = &rows[order[i]].0;
+                    let refs: Vec<(&str, &[f32])> = vectors.iter().map(|(f, v)| (f.as_str(), v.as_slice())).collect();
+                    out.push(with_dialect!(kind, |d| dml::upsert_embeddings(
+                        d,
+                        model,
+                        &self.layout,
+                        tenant,
+                        id,
+                        &refs,
+                        now
+                    ))?);
                 }
-                stored.len() as u64
             }
-            None => {
-                let affected: u64 = match stmts.as_slice() {
-                    // One statement commits on its own: no BEGIN and COMMIT round trips.
-                    [one] => self.db.execute(one).await?,
-                    _ => self.db.execute_in_transaction(&stmts).await?.iter().sum(),
-                };
-                self.read_back_ids(model, tenant, &rows, &mut stored).await?;
-                affected
+            if let Some(f) = extra {
+                let ids: Vec<String> = order.iter().map(|&i| rows[i].0.clone()).collect();
+                out.extend(f(&ids)?);
             }
+            Ok(out)
         };
+        let id_rows = |results: Vec<Vec<crate::Row>>, n: usize, stored: &mut HashMap<String, String>| -> Result<()> {
+            for r in results.into_iter().take(n).flatten() {
+                let (id, key, owner) = dml::stored_id(r)?;
+                // Never another tenant's row (primary keys hold the tenant); checked anyway.
+                if model.tenant_isolated() && owner.is_some_and(|t| t != tenant) {
+                    continue;
+                }
+                stored.insert(key, id);
+            }
+            Ok(())
+        };
+        // The ids as stored, by key (by id for models without one).
+        let mut stored: HashMap<String, String> = HashMap::new();
+        if model.key_field().is_none() {
+            // Matched by (tenant, id): a row keeps the id it was given.
+            let mut stmts = upsert_statements(false)?;
+            stmts.extend(later_statements()?);
+            match stmts.as_slice() {
+                // One statement commits on its own: no BEGIN and COMMIT round trips.
+                [one] => self.db.execute(one).await?,
+                _ => self.db.execute_in_transaction(&stmts).await?.iter().sum(),
+            };
+            self.read_back_ids(model, tenant, &rows, &mut stored).await?;
+        } else if rows.len() == 1 && !needs_ids {
+            // One row and nothing that points at it: one statement in autocommit. A row the
+            // upsert refused (its given id names another entity) wrote nothing.
+            let stmts = upsert_statements(returning)?;
+            if returning {
+                let mut results = Vec::with_capacity(stmts.len());
+                for s in &stmts {
+                    results.push(self.db.query(s).await?);
+                }
+                id_rows(results, stmts.len(), &mut stored)?;
+            } else {
+                for s in &stmts {
+                    self.db.execute(s).await?;
+                }
+                self.read_back_ids(model, tenant, &rows, &mut stored).await?;
+            }
+        } else {
+            // Upserts, their ids, then what points at the ids, in one transaction; the ids
+            // are checked inside it, so a refused row leaves nothing behind.
+            let mut stmts = upsert_statements(returning)?;
+            if !returning {
+                stmts.extend(read_back_statements()?);
+            }
+            let with_ids = stmts.len();
+            stmts.extend(later_statements()?);
+            let check = id_check(model, &rows, needs_ids, with_ids);
+            match self.db.query_in_transaction(&stmts, Some(check)).await {
+                Ok(results) => id_rows(results, with_ids, &mut stored)?,
+                // An executor that returns no rows from transactions (a wrapper that does
+                // not pass the call on): the same writes without RETURNING, ids read after
+                // the commit. Such an executor cannot roll back a refused row's embeddings.
+                Err(e) if e.kind() == ErrorKind::Unsupported => {
+                    let mut plain = upsert_statements(false)?;
+                    plain.extend(later_statements()?);
+                    self.db.execute_in_transaction(&plain).await?;
+                    self.read_back_ids(model, tenant, &rows, &mut stored).await?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
         let mut ids_by_row = Vec::with_capacity(rows.len());
         for (id, e) in &rows {
             let lookup = match model.key_field() {
                 Some(k) => e.get(k).and_then(Json::as_str).unwrap_or_default().to_owned(),
                 None => id.clone(),
             };
-            let found = stored.get(&lookup).cloned().ok_or_else(|| {
-                Error::invalid_input(format!("{model}: id {id} belongs to another tenant; nothing of it was changed"))
-            })?;
+            let found = stored.get(&lookup).cloned().ok_or_else(|| dml::id_taken(model, &lookup, id))?;
             ids_by_row.push(found);
         }
         Ok(UpsertResult {
             success: true,
-            affected_rows: affected,
+            affected_rows: stored.len() as u64,
             entity_count: entities.len(),
             ids: order.into_iter().map(|i| ids_by_row[i].clone()).collect(),
         })
@@ -549,7 +707,11 @@ impl EntityStore {
     /// # Errors
     /// A missing table; the engine's errors.
     pub async fn get(&self, model: &Model, tenant: &str, id: &str) -> Result<Option<Map<String, Json>>> {
-        check_tenant(tenant)?;
+        scoped(model, tenant)?;
+        self.get_in(model, tenant, id).await
+    }
+
+    async fn get_in(&self, model: &Model, tenant: &str, id: &str) -> Result<Option<Map<String, Json>>> {
         self.require_table(model).await?;
         self.one(model, with_dialect!(self.db.dialect(), |d| dml::get_by_id(d, model, &self.layout, tenant, id))).await
     }
@@ -559,7 +721,11 @@ impl EntityStore {
     /// # Errors
     /// A model without a key field, a missing table; the engine's errors.
     pub async fn get_by_key(&self, model: &Model, tenant: &str, key: &str) -> Result<Option<Map<String, Json>>> {
-        check_tenant(tenant)?;
+        scoped(model, tenant)?;
+        self.get_by_key_in(model, tenant, key).await
+    }
+
+    async fn get_by_key_in(&self, model: &Model, tenant: &str, key: &str) -> Result<Option<Map<String, Json>>> {
         self.require_table(model).await?;
         let stmt = with_dialect!(self.db.dialect(), |d| dml::get_by_key(d, model, &self.layout, tenant, key))?;
         self.one(model, stmt).await
@@ -570,7 +736,11 @@ impl EntityStore {
     /// # Errors
     /// Filter values of the wrong type, a missing table; the engine's errors.
     pub async fn select(&self, model: &Model, tenant: &str, query: &EntityQuery) -> Result<Vec<Map<String, Json>>> {
-        check_tenant(tenant)?;
+        scoped(model, tenant)?;
+        self.select_in(model, tenant, query).await
+    }
+
+    async fn select_in(&self, model: &Model, tenant: &str, query: &EntityQuery) -> Result<Vec<Map<String, Json>>> {
         self.require_table(model).await?;
         let stmt = with_dialect!(self.db.dialect(), |d| dml::select(d, model, &self.layout, tenant, query))?;
         decode_rows(model, self.db.query(&stmt).await?)
@@ -582,7 +752,11 @@ impl EntityStore {
     /// # Errors
     /// A missing table; the engine's errors.
     pub async fn delete(&self, model: &Model, tenant: &str, id: &str) -> Result<bool> {
-        check_tenant(tenant)?;
+        scoped(model, tenant)?;
+        self.delete_in(model, tenant, id).await
+    }
+
+    async fn delete_in(&self, model: &Model, tenant: &str, id: &str) -> Result<bool> {
         self.require_table(model).await?;
         let stmts = with_dialect!(self.db.dialect(), |d| dml::delete_by_id(d, model, &self.layout, tenant, id));
         let counts = self.db.execute_in_transaction(&stmts).await?;
@@ -603,7 +777,7 @@ impl EntityStore {
         entity_id: &str,
         vectors: &[(&str, &[f32])],
     ) -> Result<u64> {
-        check_tenant(tenant)?;
+        scoped(model, tenant)?;
         let stmt = with_dialect!(self.db.dialect(), |d| dml::upsert_embeddings(
             d,
             model,
@@ -621,7 +795,15 @@ impl EntityStore {
     /// # Errors
     /// A unique violation when the new key is taken; a model without a key field.
     pub async fn rename_key(&self, model: &Model, tenant: &str, id: &str, new_key: &str) -> Result<bool> {
-        check_tenant(tenant)?;
+        scoped(model, tenant)?;
+        self.rename_key_in(model, tenant, id, new_key).await
+    }
+
+    async fn rename_key_in(&self, model: &Model, tenant: &str, id: &str, new_key: &str) -> Result<bool> {
+        if let Some(k) = model.key_field() {
+            let probe: Map<String, Json> = [(k.to_owned(), Json::from(new_key))].into_iter().collect();
+            dml::key_of(model, k, &probe)?;
+        }
         let stmt = with_dialect!(self.db.dialect(), |d| dml::rename_key(
             d,
             model,
@@ -639,6 +821,7 @@ impl EntityStore {
     /// # Errors
     /// The engine's errors.
     pub async fn count_embeddings(&self, model: &Model, tenant: &str, entity_id: &str) -> Result<u64> {
+        scoped(model, tenant)?;
         let stmt =
             with_dialect!(self.db.dialect(), |d| dml::count_embeddings(d, model, &self.layout, tenant, entity_id));
         match self.db.query(&stmt).await?.into_iter().next().and_then(|r| r.into_iter().next()) {
@@ -646,6 +829,115 @@ impl EntityStore {
             other => Err(Error::decode(format!("COUNT returned {other:?}"))),
         }
     }
+}
+
+/// Administrative calls: the global models (shared by every tenant, such as `tenants`),
+/// which no tenant's call reaches. Only an operator's tools should hold a store they are
+/// called on; every other call refuses global models.
+impl EntityStore {
+    /// Upserts entities of a global model (as [`EntityStore::batch_upsert`]; their rows
+    /// have no tenant).
+    ///
+    /// # Errors
+    /// A tenant-isolated model; as [`EntityStore::batch_upsert`].
+    pub async fn admin_batch_upsert(&self, model: &Model, entities: &[Map<String, Json>]) -> Result<UpsertResult> {
+        global(model)?;
+        self.upsert_inner(model, NO_TENANT, entities, None, None).await
+    }
+
+    /// One entity of a global model by id.
+    ///
+    /// # Errors
+    /// A tenant-isolated model, a missing table; the engine's errors.
+    pub async fn admin_get(&self, model: &Model, id: &str) -> Result<Option<Map<String, Json>>> {
+        global(model)?;
+        self.get_in(model, NO_TENANT, id).await
+    }
+
+    /// One entity of a global model by business key.
+    ///
+    /// # Errors
+    /// A tenant-isolated model, a model without a key field, a missing table; the
+    /// engine's errors.
+    pub async fn admin_get_by_key(&self, model: &Model, key: &str) -> Result<Option<Map<String, Json>>> {
+        global(model)?;
+        self.get_by_key_in(model, NO_TENANT, key).await
+    }
+
+    /// The entities of a global model matching `query`.
+    ///
+    /// # Errors
+    /// A tenant-isolated model; as [`EntityStore::select`].
+    pub async fn admin_select(&self, model: &Model, query: &EntityQuery) -> Result<Vec<Map<String, Json>>> {
+        global(model)?;
+        self.select_in(model, NO_TENANT, query).await
+    }
+
+    /// Deletes an entity of a global model; `false` when there was none.
+    ///
+    /// # Errors
+    /// A tenant-isolated model, a missing table; the engine's errors.
+    pub async fn admin_delete(&self, model: &Model, id: &str) -> Result<bool> {
+        global(model)?;
+        self.delete_in(model, NO_TENANT, id).await
+    }
+
+    /// Changes the business key of an entity of a global model.
+    ///
+    /// # Errors
+    /// A tenant-isolated model; as [`EntityStore::rename_key`].
+    pub async fn admin_rename_key(&self, model: &Model, id: &str, new_key: &str) -> Result<bool> {
+        global(model)?;
+        self.rename_key_in(model, NO_TENANT, id, new_key).await
+    }
+}
+
+/// The check of an upsert's ids inside its transaction: statements `0..with_ids` return
+/// `(id, key[, tenant_id])` rows (the upserts' RETURNING rows, or the read-back selects
+/// after upserts that return none); once the last of them has run, every key must be
+/// there (a key missing is a row the upsert refused: its given id names another entity),
+/// and with `must_match` under the id the statements after them were built with.
+fn id_check(
+    model: &Model,
+    rows: &[(String, &Map<String, Json>)],
+    must_match: bool,
+    with_ids: usize,
+) -> Arc<crate::RowCheck> {
+    let key_field = model.key_field().unwrap_or("id").to_owned();
+    let expected: Vec<(String, String)> = rows
+        .iter()
+        .map(|(id, e)| (e.get(&key_field).and_then(Json::as_str).unwrap_or_default().to_owned(), id.clone()))
+        .collect();
+    let model = model.clone();
+    let seen: std::sync::Mutex<HashMap<String, String>> = std::sync::Mutex::new(HashMap::new());
+    Arc::new(move |i: usize, got: &[crate::Row]| -> Result<()> {
+        if i >= with_ids {
+            return Ok(());
+        }
+        let mut seen = seen.lock().map_err(|_| Error::new(ErrorKind::Database, "id check poisoned"))?;
+        for r in got {
+            let (id, key, _) = dml::stored_id(r.clone())?;
+            seen.insert(key, id);
+        }
+        if i + 1 < with_ids {
+            return Ok(());
+        }
+        for (key, id) in &expected {
+            match seen.get(key) {
+                None => return Err(dml::id_taken(&model, key, id)),
+                Some(stored) if must_match && stored != id => {
+                    return Err(Error::new(
+                        ErrorKind::Conflict,
+                        format!(
+                            "{model} {key:?} was written by another call at the same time; nothing was written; retry"
+                        ),
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+        Ok(())
+    })
 }
 
 /// A Rust type stored as entities of one model: `serde` maps its fields to the model's
