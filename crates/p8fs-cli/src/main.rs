@@ -7,6 +7,7 @@ mod cmds;
 mod corpus;
 mod demo;
 mod doctor;
+mod lines;
 mod output;
 mod serve;
 mod transfer;

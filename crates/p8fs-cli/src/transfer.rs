@@ -6,7 +6,7 @@
 //! tenant of the same database (ids are unique per table).
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -17,10 +17,15 @@ use p8fs_core::sql::entity::codec::json_kind;
 use serde_json::{Map, Value, json};
 
 use crate::cmds::{BadInput, check_tenant, open};
+use crate::lines::Source;
 use crate::output::{Style, progress, spinner};
 
-/// Entities per store call.
+/// Most entities per store call.
 const IMPORT_BATCH: usize = 200;
+
+/// Most JSON text per store call: large lines make smaller batches, so memory stays
+/// bounded whatever the lines hold.
+const IMPORT_BATCH_BYTES: usize = 8 * 1024 * 1024;
 
 /// Entities per page read by export.
 const EXPORT_PAGE: u64 = 500;
@@ -79,25 +84,48 @@ fn parse_line(p: &P8fs, ty: &str, tenant: &str, text: &str, fresh_ids: bool) -> 
     Ok((name, data))
 }
 
-/// The lines of `file` (`-` for stdin), numbered from 1, blank lines dropped.
-fn read_lines(file: &Path) -> Result<Vec<(usize, String)>> {
-    let reader: Box<dyn BufRead> = if file.as_os_str() == "-" {
-        Box::new(BufReader::new(std::io::stdin()))
-    } else {
-        let f = File::open(file).map_err(|e| BadInput(format!("cannot read {}: {e}", file.display())))?;
-        Box::new(BufReader::new(f))
-    };
-    let mut out = Vec::new();
-    for (i, line) in reader.lines().enumerate() {
-        let line = line.map_err(|e| BadInput(format!("{}: line {}: {e}", file.display(), i + 1)))?;
-        if !line.trim().is_empty() {
-            out.push((i + 1, line));
-        }
+/// Entities parsed and waiting to be stored, with the line numbers they came from.
+#[derive(Default)]
+struct Batch {
+    entities: Vec<(String, Map<String, Value>)>,
+    lines: Vec<usize>,
+    /// The JSON text of the entities, to bound a batch of large lines.
+    bytes: usize,
+}
+
+impl Batch {
+    fn push(&mut self, line: usize, text_len: usize, entity: (String, Map<String, Value>)) {
+        self.entities.push(entity);
+        self.lines.push(line);
+        self.bytes += text_len;
     }
-    Ok(out)
+
+    fn full(&self) -> bool {
+        self.entities.len() >= IMPORT_BATCH || self.bytes >= IMPORT_BATCH_BYTES
+    }
+
+    /// Stores the batch (emptying it); returns how many entities it held.
+    async fn store(&mut self, p: &P8fs, ty: &str, tenant: &str) -> Result<usize> {
+        if self.entities.is_empty() {
+            return Ok(0);
+        }
+        let n = self.entities.len();
+        let first = self.lines.first().copied().unwrap_or(0);
+        let last = self.lines.last().copied().unwrap_or(0);
+        p.store_entities_with_reverse_mappings(ty, tenant, std::mem::take(&mut self.entities))
+            .await
+            .map_err(|e| store_error(e, &format!("lines {first}..={last}")))?;
+        self.lines.clear();
+        self.bytes = 0;
+        Ok(n)
+    }
 }
 
 /// `p8fs import FILE --type T --tenant X [--strict] [--fresh-ids]`.
+///
+/// The file is streamed: at most one batch of entities ([`IMPORT_BATCH`] entities or
+/// [`IMPORT_BATCH_BYTES`] of JSON) is in memory at a time. `--strict` reads the input twice:
+/// every line is checked first, then the lines are read again and written.
 pub(crate) async fn import(
     data_dir: &Path,
     json_out: bool,
@@ -108,76 +136,68 @@ pub(crate) async fn import(
     fresh_ids: bool,
 ) -> Result<()> {
     check_tenant(tenant)?;
-    let lines = read_lines(file)?;
+    let source = Source::new(file);
+    let name = source.name();
+    let mut lines = source.lines(strict)?;
     let p = open(data_dir).await?;
     p.model(ty).map_err(|e| BadInput(e.to_string()))?;
     let t = Instant::now();
     let mut skipped: Vec<Skipped> = Vec::new();
     let mut imported = 0usize;
-    let bar = progress(lines.len() as u64, "importing");
+    let mut batch = Batch::default();
     if strict {
         // Every line checked before the first write: a bad line stops the import with
-        // nothing written.
-        let mut good = Vec::with_capacity(lines.len());
-        for (n, text) in &lines {
-            match parse_line(&p, ty, tenant, text, fresh_ids) {
-                Ok(e) => good.push(e),
-                Err(e) => {
-                    bar.finish_and_clear();
-                    return Err(BadInput(format!(
-                        "{}: line {n}: {e:#}; nothing was imported (--strict)",
-                        file.display()
-                    ))
-                    .into());
-                }
+        // nothing written. Nothing is kept but the count.
+        let bar = spinner("checking");
+        let mut good = 0u64;
+        while let Some((n, text)) = lines.next_line()? {
+            if let Err(e) = parse_line(&p, ty, tenant, text, fresh_ids) {
+                bar.finish_and_clear();
+                return Err(BadInput(format!("{name}: line {n}: {e:#}; nothing was imported (--strict)")).into());
             }
+            good += 1;
+            bar.set_position(good);
         }
-        for chunk in good.chunks(IMPORT_BATCH) {
-            p.store_entities_with_reverse_mappings(ty, tenant, chunk.to_vec())
-                .await
-                .map_err(|e| store_error(e, &format!("entities {}..={}", imported + 1, imported + chunk.len())))?;
-            imported += chunk.len();
-            bar.inc(chunk.len() as u64);
-        }
-    } else {
-        let mut batch = Vec::with_capacity(IMPORT_BATCH);
-        let mut batch_lines = Vec::with_capacity(IMPORT_BATCH);
-        let flush =
-            async |batch: &mut Vec<(String, Map<String, Value>)>, batch_lines: &mut Vec<usize>| -> Result<usize> {
-                if batch.is_empty() {
-                    return Ok(0);
-                }
-                let n = batch.len();
-                let first = batch_lines.first().copied().unwrap_or(0);
-                let last = batch_lines.last().copied().unwrap_or(0);
-                p.store_entities_with_reverse_mappings(ty, tenant, std::mem::take(batch))
-                    .await
-                    .map_err(|e| store_error(e, &format!("lines {first}..={last}")))?;
-                batch_lines.clear();
-                Ok(n)
-            };
-        for (n, text) in &lines {
-            match parse_line(&p, ty, tenant, text, fresh_ids) {
-                Ok(e) => {
-                    batch.push(e);
-                    batch_lines.push(*n);
-                }
-                Err(e) => {
-                    let reason = format!("{e:#}");
-                    bar.suspend(|| eprintln!("p8fs: {}: line {n}: {reason}; skipped", file.display()));
-                    skipped.push(Skipped { line: *n, reason });
-                }
-            }
-            if batch.len() == IMPORT_BATCH {
-                let done = flush(&mut batch, &mut batch_lines).await?;
+        bar.finish_and_clear();
+        let bar = progress(good, "importing");
+        let mut lines = lines.again(&source)?;
+        while let Some((n, text)) = lines.next_line()? {
+            let len = text.len();
+            // Checked in the first pass; failing now means the input changed since.
+            let entity = parse_line(&p, ty, tenant, text, fresh_ids).map_err(|e| {
+                BadInput(format!(
+                    "{name}: line {n}: {e:#}; the input changed after it was checked; {imported} entities were imported"
+                ))
+            })?;
+            batch.push(n, len, entity);
+            if batch.full() {
+                let done = batch.store(&p, ty, tenant).await?;
                 imported += done;
                 bar.inc(done as u64);
             }
-            bar.set_position((imported + skipped.len() + batch.len()) as u64);
         }
-        imported += flush(&mut batch, &mut batch_lines).await?;
+        imported += batch.store(&p, ty, tenant).await?;
+        bar.finish_and_clear();
+    } else {
+        let bar = spinner("importing");
+        while let Some((n, text)) = lines.next_line()? {
+            let len = text.len();
+            match parse_line(&p, ty, tenant, text, fresh_ids) {
+                Ok(e) => batch.push(n, len, e),
+                Err(e) => {
+                    let reason = format!("{e:#}");
+                    bar.suspend(|| eprintln!("p8fs: {name}: line {n}: {reason}; skipped"));
+                    skipped.push(Skipped { line: n, reason });
+                }
+            }
+            if batch.full() {
+                imported += batch.store(&p, ty, tenant).await?;
+            }
+            bar.set_position((imported + skipped.len() + batch.entities.len()) as u64);
+        }
+        imported += batch.store(&p, ty, tenant).await?;
+        bar.finish_and_clear();
     }
-    bar.finish_and_clear();
     let elapsed = t.elapsed();
     let rate = imported as f64 / elapsed.as_secs_f64().max(1e-9);
     if json_out {
