@@ -1,11 +1,13 @@
 //! SQL functions p8fs registers on every SQLite connection, so SQLite answers filters the
-//! way the other engines do: case-sensitive `LIKE`, Unicode-aware case-insensitive `LIKE`,
-//! and MySQL's JSON containment and overlap.
+//! way the other engines do: case-sensitive `LIKE`, Unicode-aware case-insensitive `LIKE`
+//! (both in linear time, see [`crate::like`]), and MySQL's JSON containment and overlap.
 
 use rusqlite::Connection;
 use rusqlite::functions::{Context, FunctionFlags};
 use rusqlite::types::ValueRef;
 use serde_json::Value as Json;
+
+use crate::like::{PatternTooLong, like};
 
 /// Registers `p8fs_like`, `p8fs_ilike`, `p8fs_json_contains`, `p8fs_json_overlaps`.
 pub(crate) fn register(conn: &Connection) -> rusqlite::Result<()> {
@@ -28,9 +30,9 @@ fn text_arg(ctx: &Context<'_>, i: usize) -> rusqlite::Result<Option<String>> {
     })
 }
 
-fn text2(ctx: &Context<'_>, f: impl Fn(&str, &str) -> bool) -> rusqlite::Result<Option<bool>> {
+fn text2(ctx: &Context<'_>, f: impl Fn(&str, &str) -> Result<bool, PatternTooLong>) -> rusqlite::Result<Option<bool>> {
     match (text_arg(ctx, 0)?, text_arg(ctx, 1)?) {
-        (Some(v), Some(p)) => Ok(Some(f(&v, &p))),
+        (Some(v), Some(p)) => f(&v, &p).map(Some).map_err(|e| rusqlite::Error::UserFunctionError(Box::new(e))),
         _ => Ok(None),
     }
 }
@@ -44,42 +46,6 @@ fn json2(ctx: &Context<'_>, f: impl Fn(&Json, &Json) -> bool) -> rusqlite::Resul
         }
         _ => Ok(None),
     }
-}
-
-/// SQL `LIKE`: `%` any run, `_` one character, `\` escapes the next one; case-sensitive.
-pub(crate) fn like(value: &str, pattern: &str) -> bool {
-    let v: Vec<char> = value.chars().collect();
-    let mut p: Vec<(char, bool)> = Vec::new(); // (char, is_literal)
-    let mut it = pattern.chars();
-    while let Some(c) = it.next() {
-        match c {
-            '\\' => p.push((it.next().unwrap_or('\\'), true)),
-            c => p.push((c, false)),
-        }
-    }
-    // Iterative matching with backtracking to the last `%`.
-    let (mut vi, mut pi) = (0usize, 0usize);
-    let (mut star, mut mark) = (None::<usize>, 0usize);
-    while vi < v.len() {
-        if pi < p.len() && !p[pi].1 && p[pi].0 == '%' {
-            star = Some(pi);
-            pi += 1;
-            mark = vi;
-        } else if pi < p.len() && ((!p[pi].1 && p[pi].0 == '_') || p[pi].0 == v[vi]) {
-            vi += 1;
-            pi += 1;
-        } else if let Some(s) = star {
-            pi = s + 1;
-            mark += 1;
-            vi = mark;
-        } else {
-            return false;
-        }
-    }
-    while pi < p.len() && !p[pi].1 && p[pi].0 == '%' {
-        pi += 1;
-    }
-    pi == p.len()
 }
 
 fn scalar_eq(a: &Json, b: &Json) -> bool {
@@ -117,16 +83,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn like_is_exact_sql_like() {
-        assert!(like("Hello world", "Hello%"));
-        assert!(!like("hello world", "Hello%"), "case-sensitive");
-        assert!(like("abc", "a_c"));
-        assert!(like("a%c", "a\\%c"));
-        assert!(!like("abc", "a\\%c"));
-        assert!(like("żółw", "_ół_"));
-        assert!(like("", "%"));
-        assert!(!like("ab", "a"));
-        assert!(like("aXbXc", "%b%c"));
+    fn like_runs_in_sql_and_refuses_overlong_patterns_clearly() {
+        let conn = Connection::open_in_memory().unwrap();
+        register(&conn).unwrap();
+        let q = "SELECT p8fs_like(?1, ?2), p8fs_ilike(?1, ?2)";
+        let got: (bool, bool) = conn.query_row(q, ["Hello World", "hello%"], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+        assert_eq!(got, (false, true));
+        let long = "%".repeat(crate::MAX_PATTERN_CHARS + 1);
+        let e = conn.query_row(q, ["x", long.as_str()], |r| r.get::<_, bool>(0)).unwrap_err();
+        assert!(e.to_string().contains("at most 4096 characters"), "{e}");
     }
 
     #[test]

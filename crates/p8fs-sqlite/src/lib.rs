@@ -8,8 +8,10 @@
 
 mod binder;
 mod functions;
+mod like;
 mod provider;
 
+pub use like::MAX_PATTERN_CHARS;
 pub use provider::{SqliteConfig, SqliteProvider};
 
 /// The driver this crate is built on, re-exported so users avoid version skew.
