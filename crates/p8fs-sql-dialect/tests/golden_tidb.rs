@@ -36,9 +36,9 @@ fn ddl_of_a_core_model() {
         &stmts,
         &[
             "CREATE DATABASE IF NOT EXISTS `embeddings`",
-            "CREATE TABLE IF NOT EXISTS `p8fs_schema_versions` ( `model` varchar(128) NOT NULL PRIMARY KEY, `fingerprint` varchar(32) NOT NULL, `version` bigint NOT NULL, `applied_at` DATETIME(6) NOT NULL ) DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
-            "CREATE TABLE IF NOT EXISTS `resources` ( `id` varchar(64) NOT NULL, `tenant_id` varchar(255) NOT NULL, `name` varchar(255) NOT NULL, `category` LONGTEXT, `content` LONGTEXT, `summary` LONGTEXT, `ordinal` bigint, `uri` LONGTEXT, `metadata` json, `graph_paths` json, `resource_timestamp` DATETIME(6), `userid` LONGTEXT, `created_at` DATETIME(6) NOT NULL, `updated_at` DATETIME(6) NOT NULL, PRIMARY KEY (`id`), KEY `resources_tenant_idx` (`tenant_id`), UNIQUE KEY `resources_key_uq` (`tenant_id`, `name`) ) DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
-            "CREATE TABLE IF NOT EXISTS `embeddings`.`resources_embeddings` ( `id` varchar(36) NOT NULL PRIMARY KEY, `entity_id` varchar(64) NOT NULL, `field_name` varchar(128) NOT NULL, `embedding_provider` varchar(128) NOT NULL, `embedding_vector` VECTOR(384) NOT NULL, `vector_dimension` int NOT NULL, `tenant_id` varchar(255), `created_at` DATETIME(6) NOT NULL, `updated_at` DATETIME(6) NOT NULL, UNIQUE KEY `resources_embeddings_uq` (`tenant_id`, `entity_id`, `field_name`), KEY `resources_embeddings_entity_idx` (`entity_id`) ) DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
+            "CREATE TABLE IF NOT EXISTS `p8fs_schema_versions` ( `model` varchar(128) NOT NULL PRIMARY KEY, `fingerprint` varchar(32) NOT NULL, `version` bigint NOT NULL, `applied_at` DATETIME(6) NOT NULL ) DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_0900_bin",
+            "CREATE TABLE IF NOT EXISTS `resources` ( `id` varchar(64) NOT NULL, `tenant_id` varchar(255) NOT NULL, `name` varchar(255) NOT NULL, `category` LONGTEXT, `content` LONGTEXT, `summary` LONGTEXT, `ordinal` bigint, `uri` LONGTEXT, `metadata` json, `graph_paths` json, `resource_timestamp` DATETIME(6), `userid` LONGTEXT, `created_at` DATETIME(6) NOT NULL, `updated_at` DATETIME(6) NOT NULL, PRIMARY KEY (`tenant_id`, `id`), KEY `resources_tenant_idx` (`tenant_id`), UNIQUE KEY `resources_key_uq` (`tenant_id`, `name`) ) DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_0900_bin",
+            "CREATE TABLE IF NOT EXISTS `embeddings`.`resources_embeddings` ( `id` varchar(36) NOT NULL PRIMARY KEY, `entity_id` varchar(64) NOT NULL, `field_name` varchar(128) NOT NULL, `embedding_provider` varchar(128) NOT NULL, `embedding_vector` VECTOR(384) NOT NULL, `vector_dimension` int NOT NULL, `tenant_id` varchar(255), `created_at` DATETIME(6) NOT NULL, `updated_at` DATETIME(6) NOT NULL, UNIQUE KEY `resources_embeddings_uq` (`tenant_id`, `entity_id`, `field_name`), KEY `resources_embeddings_entity_idx` (`entity_id`) ) DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_0900_bin",
         ],
     );
 }
@@ -51,7 +51,7 @@ fn partitioned_table_keeps_the_partition_column_in_every_unique_key() {
     print_or_assert(
         &[stmts[0].sql.clone()],
         &[
-            "CREATE TABLE IF NOT EXISTS `events` ( `id` varchar(64) NOT NULL, `tenant_id` varchar(255) NOT NULL, `name` varchar(255) NOT NULL, `created_at` DATETIME(6) NOT NULL, `updated_at` DATETIME(6) NOT NULL, PRIMARY KEY (`id`, `tenant_id`), KEY `events_tenant_idx` (`tenant_id`), UNIQUE KEY `events_key_uq` (`tenant_id`, `name`) ) DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin PARTITION BY KEY(`tenant_id`) PARTITIONS 16",
+            "CREATE TABLE IF NOT EXISTS `events` ( `id` varchar(64) NOT NULL, `tenant_id` varchar(255) NOT NULL, `name` varchar(255) NOT NULL, `created_at` DATETIME(6) NOT NULL, `updated_at` DATETIME(6) NOT NULL, PRIMARY KEY (`tenant_id`, `id`), KEY `events_tenant_idx` (`tenant_id`), UNIQUE KEY `events_key_uq` (`tenant_id`, `name`) ) DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_0900_bin PARTITION BY KEY(`tenant_id`) PARTITIONS 16",
         ],
     );
 }
@@ -66,7 +66,7 @@ fn upsert_and_batch() {
     print_or_assert(
         std::slice::from_ref(&s.sql),
         &[
-            "INSERT INTO `resources` (`id`, `tenant_id`, `name`, `content`, `metadata`, `created_at`, `updated_at`) VALUES (?, ?, ?, ?, ?, ?, ?), (?, ?, ?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE `content` = IF(`tenant_id` <=> VALUES(`tenant_id`), VALUES(`content`), `content`), `metadata` = IF(`tenant_id` <=> VALUES(`tenant_id`), JSON_MERGE_PATCH(COALESCE(`resources`.`metadata`, ?), VALUES(`metadata`)), `metadata`), `updated_at` = IF(`tenant_id` <=> VALUES(`tenant_id`), VALUES(`updated_at`), `updated_at`)",
+            "INSERT INTO `resources` (`id`, `tenant_id`, `name`, `content`, `metadata`, `created_at`, `updated_at`) VALUES (?, ?, ?, ?, ?, ?, ?), (?, ?, ?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE `content` = IF(`tenant_id` <=> VALUES(`tenant_id`) AND `name` <=> VALUES(`name`), VALUES(`content`), `content`), `metadata` = IF(`tenant_id` <=> VALUES(`tenant_id`) AND `name` <=> VALUES(`name`), JSON_MERGE_PATCH(COALESCE(`resources`.`metadata`, ?), VALUES(`metadata`)), `metadata`), `updated_at` = IF(`tenant_id` <=> VALUES(`tenant_id`) AND `name` <=> VALUES(`name`), VALUES(`updated_at`), `updated_at`)",
         ],
     );
     assert_eq!(s.values.len(), 15, "14 row values and the '{{}}' of COALESCE, all bound");
@@ -133,13 +133,18 @@ fn embeddings_upsert() {
     print_or_assert(
         std::slice::from_ref(&s.sql),
         &[
-            "INSERT INTO `embeddings`.`docs_embeddings` (`id`, `entity_id`, `field_name`, `embedding_provider`, `embedding_vector`, `vector_dimension`, `tenant_id`, `created_at`, `updated_at`) VALUES (?, ?, ?, ?, VEC_FROM_TEXT(?), ?, ?, ?, ?) ON DUPLICATE KEY UPDATE `embedding_provider` = IF(`tenant_id` <=> VALUES(`tenant_id`), VALUES(`embedding_provider`), `embedding_provider`), `embedding_vector` = IF(`tenant_id` <=> VALUES(`tenant_id`), VALUES(`embedding_vector`), `embedding_vector`), `vector_dimension` = IF(`tenant_id` <=> VALUES(`tenant_id`), VALUES(`vector_dimension`), `vector_dimension`), `updated_at` = IF(`tenant_id` <=> VALUES(`tenant_id`), VALUES(`updated_at`), `updated_at`)",
+            "INSERT INTO `embeddings`.`docs_embeddings` (`id`, `entity_id`, `field_name`, `embedding_provider`, `embedding_vector`, `vector_dimension`, `tenant_id`, `created_at`, `updated_at`) VALUES (?, ?, ?, ?, VEC_FROM_TEXT(?), ?, ?, ?, ?) ON DUPLICATE KEY UPDATE `embedding_provider` = IF(`tenant_id` <=> VALUES(`tenant_id`) AND `entity_id` <=> VALUES(`entity_id`) AND `field_name` <=> VALUES(`field_name`), VALUES(`embedding_provider`), `embedding_provider`), `embedding_vector` = IF(`tenant_id` <=> VALUES(`tenant_id`) AND `entity_id` <=> VALUES(`entity_id`) AND `field_name` <=> VALUES(`field_name`), VALUES(`embedding_vector`), `embedding_vector`), `vector_dimension` = IF(`tenant_id` <=> VALUES(`tenant_id`) AND `entity_id` <=> VALUES(`entity_id`) AND `field_name` <=> VALUES(`field_name`), VALUES(`vector_dimension`), `vector_dimension`), `updated_at` = IF(`tenant_id` <=> VALUES(`tenant_id`) AND `entity_id` <=> VALUES(`entity_id`) AND `field_name` <=> VALUES(`field_name`), VALUES(`updated_at`), `updated_at`)",
         ],
     );
     assert_eq!(s.values[4], Value::from("[0.5,-0.25,1]"));
-    // The row id is UUIDv5 of "{entity_id}-{field}-{tenant}" in the DNS namespace.
-    let id = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_DNS, b"e1-content-t").to_string();
+    // The row id is UUIDv5 of "{tenant}/{field}/{entity_id}" in the DNS namespace:
+    // injective, unlike the replaced system's "{entity_id}-{field}-{tenant}", under which
+    // tenant "x" with entity "e1-content" and tenant "content-x" with entity "e1" collide.
+    let id = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_DNS, b"t/content/e1").to_string();
     assert_eq!(s.values[0], Value::from(id));
+    let a = dml::embedding_row_id("x", "content", "e1-content");
+    let b = dml::embedding_row_id("content-x", "content", "e1");
+    assert_ne!(a, b, "two tenants share an embedding row id");
 }
 
 #[test]
@@ -188,7 +193,7 @@ fn administration() {
 
 #[test]
 fn vector_search_and_index() {
-    use p8fs_sql_dialect::entity::search::{knn, qualified};
+    use p8fs_sql_dialect::entity::search::knn;
     use p8fs_sql_dialect::entity::{SearchMode, SearchOptions};
     use p8fs_sql_dialect::{Metric, VectorIndexParams};
     let m =
@@ -207,8 +212,8 @@ fn vector_search_and_index() {
     let mut all = vec![e.sql, a.sql, l2.sql, ip.sql];
     all.extend(
         Tidb.create_vector_index(
+            l.embeddings_schema(Tidb),
             &m.embeddings_table(),
-            &qualified(Tidb, &l, &m),
             Metric::Cosine,
             &VectorIndexParams::default(),
         )
@@ -216,7 +221,7 @@ fn vector_search_and_index() {
         .into_iter()
         .map(|s| s.sql),
     );
-    all.push(Tidb.drop_vector_index(&m.embeddings_table(), &qualified(Tidb, &l, &m), Metric::Cosine).unwrap().sql);
+    all.push(Tidb.drop_vector_index(l.embeddings_schema(Tidb), &m.embeddings_table(), Metric::Cosine).unwrap().sql);
     print_or_assert(
         &all,
         &[
@@ -229,5 +234,10 @@ fn vector_search_and_index() {
             "DROP INDEX IF EXISTS `docs_embeddings_vec_cosine` ON `embeddings`.`docs_embeddings`",
         ],
     );
-    assert!(Tidb.create_vector_index("x", "`x`", Metric::InnerProduct, &VectorIndexParams::default()).is_err());
+    assert!(Tidb.create_vector_index(None, "x", Metric::InnerProduct, &VectorIndexParams::default()).is_err());
+    // Names that are not identifiers never reach the text of a statement.
+    for (schema, table) in [(None, "x` ON y; DROP TABLE z; --"), (Some("a`b"), "x"), (None, "X"), (Some(""), "x")] {
+        assert!(Tidb.create_vector_index(schema, table, Metric::Cosine, &VectorIndexParams::default()).is_err());
+        assert!(Tidb.drop_vector_index(schema, table, Metric::Cosine).is_err());
+    }
 }

@@ -626,6 +626,85 @@ pub(crate) async fn global_models_are_out_of_tenants_reach(ctx: Ctx) -> Result<(
     .await
 }
 
+/// A table made before ids were unique per tenant (primary key `id`) and, on the MySQL
+/// family, with a `PAD SPACE` collation, as an earlier p8fs or the system it replaces made
+/// it: `migrate` gives it the primary key `(tenant_id, id)` and exact collations, keeps
+/// its rows, and afterwards a name with a trailing space is another name.
+pub(crate) async fn existing_tables_migrate_to_tenant_keys_and_exact_collation(ctx: Ctx) -> Result<()> {
+    let legacy = Model::builder("legacy").field("name", T::Text).field("rank", T::Int).key("name").build()?;
+    with_store(&ctx, &[items()], async |store, _| {
+        let db = store.executor();
+        let kind = db.dialect();
+        let s = &ctx.scratch;
+        let ddl = match kind {
+            DialectKind::Postgres => format!(
+                "CREATE TABLE \"{s}\".legacy (id VARCHAR(64) NOT NULL PRIMARY KEY, tenant_id VARCHAR(255) NOT NULL, \
+                 name VARCHAR(255) NOT NULL, rank BIGINT, created_at TIMESTAMPTZ NOT NULL, updated_at TIMESTAMPTZ NOT NULL, \
+                 CONSTRAINT legacy_key_uq UNIQUE (tenant_id, name))"
+            ),
+            DialectKind::Sqlite => "CREATE TABLE legacy (id VARCHAR(64) NOT NULL PRIMARY KEY, tenant_id VARCHAR(255) NOT NULL, \
+                 name VARCHAR(255) NOT NULL, rank BIGINT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL, \
+                 CONSTRAINT legacy_key_uq UNIQUE (tenant_id, name))"
+                .to_owned(),
+            DialectKind::MariaDb | DialectKind::Tidb => format!(
+                "CREATE TABLE `{s}`.legacy (id VARCHAR(64) NOT NULL, tenant_id VARCHAR(255) NOT NULL, \
+                 name VARCHAR(255) NOT NULL, `rank` BIGINT, created_at DATETIME(6) NOT NULL, updated_at DATETIME(6) NOT NULL, \
+                 PRIMARY KEY (id), UNIQUE KEY legacy_key_uq (tenant_id, name)) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
+            ),
+        };
+        db.execute(&Statement::raw(ddl)).await?;
+        let table = match kind {
+            DialectKind::Postgres => format!("\"{s}\".legacy"),
+            DialectKind::Sqlite => "legacy".to_owned(),
+            _ => format!("`{s}`.legacy"),
+        };
+        let stamp = p8fs_sql_dialect::with_dialect!(kind, |d| p8fs_sql_dialect::Dialect::timestamp_value(
+            &d,
+            chrono::Utc::now()
+        ));
+        for (id, tenant, name, rank) in [("id-1", "t", "budget", 1i64), ("id-2", "u", "budget", 2)] {
+            let rank_col = if matches!(kind, DialectKind::MariaDb | DialectKind::Tidb) { "`rank`" } else { "rank" };
+            let q = if kind == DialectKind::Postgres { "$1, $2, $3, $4, $5, $6" } else { "?, ?, ?, ?, ?, ?" };
+            db.execute(&Statement {
+                sql: format!("INSERT INTO {table} (id, tenant_id, name, {rank_col}, created_at, updated_at) VALUES ({q})"),
+                values: vec![id.into(), tenant.into(), name.into(), rank.into(), stamp.clone(), stamp.clone()],
+            })
+            .await?;
+        }
+        if matches!(kind, DialectKind::MariaDb | DialectKind::Tidb) {
+            // What the PAD SPACE collation did before the migration.
+            let padded = Statement {
+                sql: format!("SELECT id FROM {table} WHERE tenant_id = ? AND name = ?"),
+                values: vec!["t ".into(), "budget ".into()],
+            };
+            ensure!(db.query(&padded).await?.len() == 1, "the legacy table does not pad: the test proves nothing");
+        }
+        store.migrate(&legacy).await.context("migrating the legacy table")?;
+        store.migrate(&legacy).await.context("migrating it again")?;
+        let info = store.table_info("legacy").await?.context("table vanished")?;
+        let mut pk = info.primary_key.clone();
+        pk.sort();
+        ensure!(pk == ["id", "tenant_id"], "primary key after migration: {:?}", info.primary_key);
+        let t = store.get_by_key(&legacy, "t", "budget").await?.context("t's row lost")?;
+        let u = store.get_by_key(&legacy, "u", "budget").await?.context("u's row lost")?;
+        ensure!(t["id"] == json!("id-1") && t["rank"] == json!(1) && u["rank"] == json!(2), "rows changed: {t:?} {u:?}");
+        ensure!(store.get_by_key(&legacy, "t", "budget ").await?.is_none(), "a trailing space matched another key");
+        let (p1, p2) = if kind == DialectKind::Postgres { ("$1", "$2") } else { ("?", "?") };
+        let padded = Statement {
+            sql: format!("SELECT id FROM {table} WHERE tenant_id = {p1} AND name = {p2}"),
+            values: vec!["t ".into(), "budget ".into()],
+        };
+        ensure!(db.query(&padded).await?.is_empty(), "the migrated table still pads trailing spaces");
+        // Ids are now unique per tenant: another tenant may use id-1.
+        store.upsert(&legacy, "u", &obj(json!({"id": "id-1", "name": "other", "rank": 3}))).await?;
+        ensure!(store.get(&legacy, "t", "id-1").await?.context("t's row")?["name"] == json!("budget"));
+        let e = store.upsert(&legacy, "t", &obj(json!({"name": "budget ", "rank": 9}))).await;
+        ensure!(e.is_err(), "a key with a trailing space was accepted: {e:?}");
+        Ok(())
+    })
+    .await
+}
+
 pub(crate) async fn metadata_cache_hits_issue_no_query(ctx: Ctx) -> Result<()> {
     with_store(&ctx, &[items()], async |store, db| {
         let m = items();

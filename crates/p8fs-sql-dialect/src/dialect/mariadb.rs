@@ -49,11 +49,12 @@ impl Dialect for MariaDb {
 
     fn create_vector_index(
         &self,
+        schema: Option<&str>,
         table: &str,
-        qualified: &str,
         metric: Metric,
         params: &VectorIndexParams,
     ) -> Result<Vec<Statement>> {
+        let qualified = super::checked_qualified(self, schema, table)?;
         let d = match metric {
             Metric::Cosine => "cosine",
             Metric::L2 => "euclidean",
@@ -72,7 +73,8 @@ impl Dialect for MariaDb {
         ))])
     }
 
-    fn drop_vector_index(&self, table: &str, qualified: &str, metric: Metric) -> Result<Statement> {
+    fn drop_vector_index(&self, schema: Option<&str>, table: &str, metric: Metric) -> Result<Statement> {
+        let qualified = super::checked_qualified(self, schema, table)?;
         Ok(Statement::raw(format!(
             "DROP INDEX IF EXISTS {} ON {qualified}",
             self.quote_ident(&vector_index_name(table, metric))

@@ -282,8 +282,8 @@ pub trait Dialect: Copy + Default + fmt::Debug + Send + Sync + 'static {
     /// [`crate::ErrorKind::Unsupported`] where the engine has no such index.
     fn create_vector_index(
         &self,
+        schema: Option<&str>,
         table: &str,
-        qualified: &str,
         metric: Metric,
         params: &VectorIndexParams,
     ) -> Result<Vec<Statement>>;
@@ -292,7 +292,7 @@ pub trait Dialect: Copy + Default + fmt::Debug + Send + Sync + 'static {
     ///
     /// # Errors
     /// [`crate::ErrorKind::Unsupported`] where the engine has no such index.
-    fn drop_vector_index(&self, table: &str, qualified: &str, metric: Metric) -> Result<Statement>;
+    fn drop_vector_index(&self, schema: Option<&str>, table: &str, metric: Metric) -> Result<Statement>;
 
     /// The statement that returns the server's version text as a single row and column.
     fn version_query(&self) -> Statement;
@@ -432,6 +432,23 @@ macro_rules! with_dialect {
     };
 }
 
+/// The quoted, schema-qualified name of a table for statements written as text, after
+/// checking both names ([`crate::model::check_ident`]): public builders that take names
+/// (vector index DDL) refuse anything a model could not have produced.
+///
+/// # Errors
+/// [`crate::ErrorKind::InvalidInput`] for a name that is not an identifier.
+pub(crate) fn checked_qualified<D: Dialect>(d: &D, schema: Option<&str>, table: &str) -> Result<String> {
+    crate::model::check_ident("table", table)?;
+    match schema {
+        Some(s) => {
+            crate::model::check_ident("schema", s)?;
+            Ok(format!("{}.{}", d.quote_ident(s), d.quote_ident(table)))
+        }
+        None => Ok(d.quote_ident(table)),
+    }
+}
+
 /// Shared by the dialects' `build_query`.
 fn build_with<S: QueryStatementWriter, B: sea_query::QueryBuilder>(stmt: &S, builder: B) -> Statement {
     let (sql, values) = stmt.build(builder);
@@ -441,6 +458,17 @@ fn build_with<S: QueryStatementWriter, B: sea_query::QueryBuilder>(stmt: &S, bui
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quoted_identifiers_cannot_be_ended_from_inside() {
+        assert_eq!(Postgres.quote_ident("plain"), "\"plain\"");
+        assert_eq!(Postgres.quote_ident("a\"; DROP TABLE x; --"), "\"a\"\"; DROP TABLE x; --\"");
+        assert_eq!(MariaDb.quote_ident("a`b"), "`a``b`");
+        assert_eq!(Tidb.quote_ident("``"), "``````");
+        assert_eq!(Sqlite.quote_ident("x\""), "\"x\"\"\"");
+        let s = Postgres.create_schema("evil\"schema").map(|s| s.sql).unwrap_or_default();
+        assert_eq!(s, "CREATE SCHEMA IF NOT EXISTS \"evil\"\"schema\"");
+    }
 
     #[test]
     fn kinds_parse_and_unknown_ones_list_the_valid_names() {

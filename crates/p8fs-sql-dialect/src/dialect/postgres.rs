@@ -171,11 +171,12 @@ impl Dialect for Postgres {
 
     fn create_vector_index(
         &self,
+        schema: Option<&str>,
         table: &str,
-        qualified: &str,
         metric: Metric,
         params: &VectorIndexParams,
     ) -> Result<Vec<Statement>> {
+        let qualified = super::checked_qualified(self, schema, table)?;
         let ops = match metric {
             Metric::Cosine => "vector_cosine_ops",
             Metric::L2 => "vector_l2_ops",
@@ -190,10 +191,11 @@ impl Dialect for Postgres {
         ))])
     }
 
-    fn drop_vector_index(&self, table: &str, qualified: &str, metric: Metric) -> Result<Statement> {
+    fn drop_vector_index(&self, schema: Option<&str>, table: &str, metric: Metric) -> Result<Statement> {
         // The index lives in the table's schema: qualify its name the same way.
+        super::checked_qualified(self, schema, table)?;
         let name = self.quote_ident(&vector_index_name(table, metric));
-        let schema = qualified.rsplit_once('.').map(|(s, _)| format!("{s}.")).unwrap_or_default();
+        let schema = schema.map(|s| format!("{}.", self.quote_ident(s))).unwrap_or_default();
         Ok(Statement::raw(format!("DROP INDEX IF EXISTS {schema}{name}")))
     }
 

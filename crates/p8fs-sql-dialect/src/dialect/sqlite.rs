@@ -97,15 +97,15 @@ impl Dialect for Sqlite {
 
     fn create_vector_index(
         &self,
+        _schema: Option<&str>,
         _table: &str,
-        _qualified: &str,
         _metric: Metric,
         _params: &VectorIndexParams,
     ) -> Result<Vec<Statement>> {
         Err(Error::new(ErrorKind::Unsupported, "SQLite has no vector index; p8fs searches it exactly"))
     }
 
-    fn drop_vector_index(&self, _table: &str, _qualified: &str, _metric: Metric) -> Result<Statement> {
+    fn drop_vector_index(&self, _schema: Option<&str>, _table: &str, _metric: Metric) -> Result<Statement> {
         Err(Error::new(ErrorKind::Unsupported, "SQLite has no vector index"))
     }
 

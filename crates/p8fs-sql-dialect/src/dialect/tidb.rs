@@ -37,11 +37,12 @@ impl Dialect for Tidb {
 
     fn create_vector_index(
         &self,
+        schema: Option<&str>,
         table: &str,
-        qualified: &str,
         metric: Metric,
         _params: &VectorIndexParams,
     ) -> Result<Vec<Statement>> {
+        let qualified = super::checked_qualified(self, schema, table)?;
         let f = match metric {
             Metric::Cosine => "VEC_COSINE_DISTANCE",
             Metric::L2 => "VEC_L2_DISTANCE",
@@ -64,7 +65,8 @@ impl Dialect for Tidb {
         ])
     }
 
-    fn drop_vector_index(&self, table: &str, qualified: &str, metric: Metric) -> Result<Statement> {
+    fn drop_vector_index(&self, schema: Option<&str>, table: &str, metric: Metric) -> Result<Statement> {
+        let qualified = super::checked_qualified(self, schema, table)?;
         Ok(Statement::raw(format!(
             "DROP INDEX IF EXISTS {} ON {qualified}",
             self.quote_ident(&vector_index_name(table, metric))

@@ -375,8 +375,8 @@ impl EntityStore {
     pub async fn create_vector_index(&self, model: &Model, metric: Metric, params: &VectorIndexParams) -> Result<()> {
         let kind = self.executor().dialect();
         let stmts = with_dialect!(kind, |d| d.create_vector_index(
+            self.layout().embeddings_schema(d),
             &model.embeddings_table(),
-            &qualified(d, self.layout(), model),
             metric,
             params
         ))?;
@@ -419,8 +419,8 @@ impl EntityStore {
     pub async fn drop_vector_index(&self, model: &Model, metric: Metric) -> Result<()> {
         let kind = self.executor().dialect();
         let stmt = with_dialect!(kind, |d| d.drop_vector_index(
+            self.layout().embeddings_schema(d),
             &model.embeddings_table(),
-            &qualified(d, self.layout(), model),
             metric
         ))?;
         self.executor().execute(&stmt).await?;
