@@ -231,6 +231,7 @@ fn build(paths: &Paths) -> Result<Vec<TestBinary>> {
 /// The dependency rules of docs/architecture.md: (crate, features, crates it must not pull in).
 const LAYERING: &[(&str, &[&str], &[&str])] = &[
     ("p8fs-redact", &[], &["p8fs-sql-dialect", "p8fs-kv", "reqwest", "tokio"]),
+    ("p8fs-tenant", &[], &["p8fs-sql-dialect", "p8fs-kv", "p8fs-redact", "serde", "tokio"]),
     ("p8fs-sql-dialect", &[], &["mysql_async", "tokio-postgres", "rusqlite", "tikv-client", "p8fs-kv"]),
     ("p8fs-kv", &["--no-default-features"], &["mysql_async", "tokio-postgres", "rusqlite", "tikv-client", "tonic"]),
     ("p8fs-reverse-map", &[], &["mysql_async", "tokio-postgres", "rusqlite", "p8fs-sql-dialect"]),

@@ -183,11 +183,8 @@ impl SqlExecutor for SqliteProvider {
         let sql = stmt.sql.clone();
         let params = bind_params(stmt)?;
         self.with_conn(move |c| {
-            if params.is_empty() && !sql.contains('?') {
-                // May hold several statements (DDL scripts).
-                c.execute_batch(&sql).map_err(map)?;
-                return Ok(c.changes());
-            }
+            // One statement per call, also without values (SQLite's batch API would run
+            // every statement of a text).
             let mut s = c.prepare_cached(&sql).map_err(map)?;
             let n = s.execute(rusqlite::params_from_iter(params)).map_err(map)?;
             Ok(n as u64)

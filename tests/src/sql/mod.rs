@@ -17,6 +17,7 @@ pub fn cases() -> Vec<Case> {
         case!(Suite::Sql, probe::vector_round_trips_exactly),
         case!(Suite::Sql, probe::hostile_values_are_stored_literally),
         case!(Suite::Sql, probe::duplicate_primary_key_is_a_unique_violation),
+        case!(Suite::Sql, probe::stacked_statements_never_run),
         case!(Suite::Sql, probe::non_finite_vectors_are_rejected),
         case!(Suite::Sql, entity::ddl_is_idempotent_and_versioned),
         case!(Suite::Sql, entity::crud_round_trip_keeps_types),

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, ensure};
 use p8fs_sql_dialect::probe::{ProbeRow, ProbeTable};
-use p8fs_sql_dialect::{ErrorKind, Flavor, SqlExecutor, Statement, with_dialect};
+use p8fs_sql_dialect::{Dialect, ErrorKind, Flavor, SqlExecutor, Statement, with_dialect};
 use serde_json::json;
 
 use crate::harness::Ctx;
@@ -180,6 +180,27 @@ pub(crate) async fn hostile_values_are_stored_literally(ctx: Ctx) -> Result<()> 
         }
         // LIKE metacharacters in a bound equality match only themselves.
         ensure!(p.get("percent%").await?.is_none(), "'percent%' matched another row");
+        Ok(())
+    })
+    .await
+}
+
+/// A statement text holding a second statement is refused whole on every engine: the
+/// providers never hand a text to a protocol or API that runs several statements
+/// (PostgreSQL's simple query, the MySQL text protocol with multi-statements, SQLite's
+/// batch), with or without bound values.
+pub(crate) async fn stacked_statements_never_run(ctx: Ctx) -> Result<()> {
+    Probe::with(&ctx, async |p| {
+        p.insert("kept", &json!(1), &[1.0, 2.0, 3.0]).await?;
+        let table = with_dialect!(p.db.dialect(), |d| d.quote_ident(p.table.name()));
+        let drop = with_dialect!(p.db.dialect(), |d| p.table.drop(d)).sql;
+        for sql in [format!("SELECT 1; {drop}"), format!("SELECT COUNT(*) FROM {table}; {drop}")] {
+            let stmt = Statement::raw(sql.clone());
+            ensure!(p.db.execute(&stmt).await.is_err(), "execute ran {sql:?}");
+            ensure!(p.db.query(&stmt).await.is_err(), "query ran {sql:?}");
+            ensure!(p.db.execute_in_transaction(std::slice::from_ref(&stmt)).await.is_err(), "transaction ran {sql:?}");
+        }
+        ensure!(p.get("kept").await?.is_some(), "a stacked statement dropped or emptied the table");
         Ok(())
     })
     .await
