@@ -248,6 +248,41 @@ pub(crate) async fn core_row_and_mapping_commit_together(ctx: Ctx) -> Result<()>
     .await
 }
 
+/// A store refused inside its transaction (a given id that names another entity of the
+/// tenant) leaves nothing: no row of the batch, no embeddings, no mapping keys (in one
+/// transaction with the rows on the servers, where the KV store is a table of the same
+/// database). Names that would share mapping keys with an entity type are refused before
+/// anything is written.
+pub(crate) async fn core_refused_store_leaves_no_rows_or_mappings(ctx: Ctx) -> Result<()> {
+    let tenant = ctx.scratch.clone();
+    with_core(&ctx, async |p| {
+        let a =
+            p.store_entity_with_reverse_mapping("a", "resources", obj(json!({"content": "first"})), &tenant).await?;
+        let batch = vec![
+            ("fine".to_owned(), obj(json!({"content": "fine"}))),
+            ("b".to_owned(), obj(json!({"id": a.id, "content": "clash"}))),
+        ];
+        let r = p.store_entities_with_reverse_mappings("resources", &tenant, batch).await;
+        ensure!(r.is_err(), "a batch with a clashing id was stored: {r:?}");
+        for name in ["fine", "b"] {
+            ensure!(p.get_entity_by_name(name, "resources", &tenant).await?.is_none(), "{name} was stored");
+            ensure!(p.mappings().lookup(&tenant, "resources", name).await?.is_none(), "{name}'s mapping was written");
+            ensure!(p.mappings().lookup_by_name(&tenant, name).await?.is_empty(), "{name}'s name key was written");
+        }
+        let row = p.get_entity_by_name("a", "resources", &tenant).await?.context("a vanished")?;
+        ensure!(row["content"] == json!("first"), "a changed: {row:?}");
+        ensure!(p.repair(&tenant).await?.is_clean(), "the refused store left work for repair");
+        // A resource called `moments` has the name key `moments/resources`, which is the
+        // type key of a moment called `resources`.
+        for name in ["moments", "resources", "reverse", "tenants"] {
+            let r = p.store_entity_with_reverse_mapping(name, "resources", obj(json!({"content": "x"})), &tenant).await;
+            ensure!(r.is_err(), "an entity called {name:?} was stored");
+        }
+        Ok(())
+    })
+    .await
+}
+
 /// Many entities in one call: every one findable by name and storage key, a repeated name
 /// stored once (last data wins), and an invalid name anywhere in the batch writes nothing.
 pub(crate) async fn core_batch_store_with_mappings(ctx: Ctx) -> Result<()> {

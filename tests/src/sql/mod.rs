@@ -41,6 +41,7 @@ pub fn cases() -> Vec<Case> {
         case!(Suite::EmbeddedKv, core_api::core_repair_after_crash_between_row_and_mapping),
         case!(Suite::SqlServer, core_api::core_row_and_mapping_commit_together),
         case!(Suite::Sql, core_api::core_batch_store_with_mappings),
+        case!(Suite::Sql, core_api::core_refused_store_leaves_no_rows_or_mappings),
         case!(Suite::SqlServer, cli::cli_runs_on_this_provider),
         case!(Suite::Sql, vector::exact_search_equals_brute_force),
         case!(Suite::Sql, vector::index_search_keeps_recall),
