@@ -173,7 +173,7 @@ async fn sql_checks(db: &Arc<dyn SqlExecutor>, r: &mut Report) {
         "vector search",
         Status::Info,
         match d {
-            DialectKind::Sqlite => "exact, computed by p8fs (SQLite has no vector index)",
+            DialectKind::Sqlite => "exact: SQLite orders by p8fs's distance function (no vector index)",
             DialectKind::Postgres => "pgvector: exact, or HNSW index",
             DialectKind::MariaDb => "MariaDB VECTOR: exact, or vector index (cosine, L2)",
             DialectKind::Tidb => "TiDB VECTOR: exact, or vector index on TiFlash (cosine, L2)",

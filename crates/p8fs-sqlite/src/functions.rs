@@ -1,6 +1,7 @@
 //! SQL functions p8fs registers on every SQLite connection, so SQLite answers filters the
 //! way the other engines do: case-sensitive `LIKE`, Unicode-aware case-insensitive `LIKE`
-//! (both in linear time, see [`crate::like`]), and MySQL's JSON containment and overlap.
+//! (both in linear time, see [`crate::like`]), MySQL's JSON containment and overlap, and
+//! vector distances ([`crate::distance`]).
 
 use rusqlite::Connection;
 use rusqlite::functions::{Context, FunctionFlags};
@@ -9,7 +10,8 @@ use serde_json::Value as Json;
 
 use crate::like::{PatternTooLong, like};
 
-/// Registers `p8fs_like`, `p8fs_ilike`, `p8fs_json_contains`, `p8fs_json_overlaps`.
+/// Registers `p8fs_like`, `p8fs_ilike`, `p8fs_json_contains`, `p8fs_json_overlaps` and the
+/// vector distances of [`crate::distance`].
 pub(crate) fn register(conn: &Connection) -> rusqlite::Result<()> {
     let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC;
     conn.create_scalar_function("p8fs_like", 2, flags, |ctx| text2(ctx, like))?;
@@ -18,6 +20,7 @@ pub(crate) fn register(conn: &Connection) -> rusqlite::Result<()> {
     })?;
     conn.create_scalar_function("p8fs_json_contains", 2, flags, |ctx| json2(ctx, contains))?;
     conn.create_scalar_function("p8fs_json_overlaps", 2, flags, |ctx| json2(ctx, overlaps))?;
+    crate::distance::register(conn, flags)?;
     Ok(())
 }
 

@@ -2,11 +2,13 @@
 //!
 //! [`SqliteProvider`] runs `rusqlite` (SQLite compiled in) on a blocking thread so async
 //! callers are never blocked. JSON is stored as text and vectors as little-endian `f32`
-//! blobs; vector distances are computed in Rust.
+//! blobs; vector distances are SQL functions p8fs registers (computed in Rust, so SQLite
+//! orders and limits a search itself).
 #![warn(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 mod binder;
+mod distance;
 mod functions;
 mod like;
 mod provider;

@@ -6,9 +6,22 @@ use super::{Dialect, DialectKind, Metric, VectorIndexParams, VectorOutput, build
 use crate::{Error, ErrorKind, Result, Statement, vector_to_le_bytes};
 
 /// SQLite. JSON is stored as text (queried with SQLite's JSON functions); vectors are
-/// blobs whose distances p8fs computes in Rust.
+/// blobs whose distances are SQL functions `p8fs-sqlite` registers
+/// ([`Sqlite::distance_function`]), so SQLite orders and limits a search itself.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Sqlite;
+
+impl Sqlite {
+    /// The SQL function `p8fs-sqlite` registers for `metric`'s distance between a stored
+    /// vector blob and the query's: exactly [`Metric::distance`].
+    pub fn distance_function(metric: Metric) -> &'static str {
+        match metric {
+            Metric::Cosine => "p8fs_cosine_distance",
+            Metric::L2 => "p8fs_l2_distance",
+            Metric::InnerProduct => "p8fs_ip_distance",
+        }
+    }
+}
 
 impl Dialect for Sqlite {
     const KIND: DialectKind = DialectKind::Sqlite;
@@ -90,9 +103,10 @@ impl Dialect for Sqlite {
         }
     }
 
-    fn distance(&self, _metric: Metric, _column: Expr, query: &[f32]) -> Result<Option<Expr>> {
+    fn distance(&self, metric: Metric, column: Expr, query: &[f32]) -> Result<Option<Expr>> {
         crate::vector::check_finite(query)?;
-        Ok(None)
+        let query = Expr::val(Value::Bytes(Some(vector_to_le_bytes(query)?)));
+        Ok(Some(Func::cust(Self::distance_function(metric)).arg(column).arg(query).into()))
     }
 
     fn create_vector_index(

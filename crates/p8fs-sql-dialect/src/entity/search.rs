@@ -94,9 +94,8 @@ pub struct SearchResult<T> {
     pub hits: Vec<T>,
     /// Whether every candidate row was compared (true nearest neighbours).
     pub exact: bool,
-    /// Candidates taken from the index (approximate), or rows compared when p8fs computed
-    /// the distances itself (SQLite); `None` when the engine compared every row of the
-    /// tenant (exact search in SQL).
+    /// Candidates taken from the index (approximate); `None` when the engine compared
+    /// every row of the tenant (exact search in SQL).
     pub candidates_examined: Option<usize>,
 }
 
@@ -137,7 +136,7 @@ fn check(model: &Model, query: &[f32], opts: &SearchOptions) -> Result<()> {
     Ok(())
 }
 
-/// The nearest-neighbour statement on engines that compute distances (`None` on SQLite). Exact: all of the
+/// The nearest-neighbour statement (`None` for a dialect without a distance function). Exact: all of the
 /// tenant's rows, ordered by a wrapped distance (`+ 0`) so no approximate index serves it.
 /// Approximate: an inner `ORDER BY distance LIMIT candidates` the index can serve, filters
 /// outside.
@@ -235,10 +234,11 @@ impl EntityStore {
         super::store::scoped(model, tenant)?;
         check(model, query, opts)?;
         let kind = self.executor().dialect();
-        let result = if kind == DialectKind::Sqlite {
-            self.scan_in_rust(model, tenant, query, opts).await?
-        } else if opts.mode == SearchMode::Exact {
-            let stmt = with_dialect!(kind, |d| knn(d, model, self.layout(), tenant, query, opts, opts.limit))?
+        // SQLite has no vector index: its searches are always exact (and ordered and
+        // limited in SQL, so only the best rows are kept).
+        let result = if opts.mode == SearchMode::Exact || kind == DialectKind::Sqlite {
+            let exact = SearchOptions { mode: SearchMode::Exact, ..opts.clone() };
+            let stmt = with_dialect!(kind, |d| knn(d, model, self.layout(), tenant, query, &exact, opts.limit))?
                 .ok_or_else(|| Error::new(ErrorKind::Unsupported, "no distance function"))?;
             let hits = self
                 .executor()
@@ -272,40 +272,6 @@ impl EntityStore {
             }
         };
         Ok(apply_threshold(result, opts.threshold))
-    }
-
-    /// Exact search computed in Rust (SQLite).
-    async fn scan_in_rust(
-        &self,
-        model: &Model,
-        tenant: &str,
-        query: &[f32],
-        opts: &SearchOptions,
-    ) -> Result<SearchResult<VectorHit>> {
-        let stmt = with_dialect!(self.executor().dialect(), |d| {
-            let mut q = Query::select();
-            q.columns([a("entity_id"), a("field_name"), a("embedding_vector")])
-                .from(self.layout().embeddings_table(d, model))
-                .and_where(Expr::col(a("tenant_id")).eq(tenant));
-            if !opts.fields.is_empty() {
-                q.and_where(Expr::col(a("field_name")).is_in(opts.fields.iter().map(String::as_str)));
-            }
-            d.build_query(&q)
-        });
-        let rows = self.executor().query(&stmt).await?;
-        let examined = rows.len();
-        let mut hits = Vec::with_capacity(rows.len());
-        for r in rows {
-            let mut it = r.into_iter();
-            let entity_id = it.next().ok_or_else(|| Error::decode("no entity_id"))?.into_text()?;
-            let field = it.next().ok_or_else(|| Error::decode("no field_name"))?.into_text()?;
-            let v = it.next().ok_or_else(|| Error::decode("no vector"))?.into_vector()?;
-            let distance = opts.metric.distance(query, &v);
-            hits.push(VectorHit { entity_id, field, distance, score: opts.metric.score(distance) });
-        }
-        hits.sort_by(|x, y| x.distance.total_cmp(&y.distance).then_with(|| x.entity_id.cmp(&y.entity_id)));
-        hits.truncate(opts.limit);
-        Ok(SearchResult { hits, exact: true, candidates_examined: Some(examined) })
     }
 
     /// The entities whose embedded fields are nearest to `query`, in the tenant: each
