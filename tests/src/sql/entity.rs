@@ -631,32 +631,45 @@ pub(crate) async fn global_models_are_out_of_tenants_reach(ctx: Ctx) -> Result<(
 /// it: `migrate` gives it the primary key `(tenant_id, id)` and exact collations, keeps
 /// its rows, and afterwards a name with a trailing space is another name.
 pub(crate) async fn existing_tables_migrate_to_tenant_keys_and_exact_collation(ctx: Ctx) -> Result<()> {
-    let legacy = Model::builder("legacy").field("name", T::Text).field("rank", T::Int).key("name").build()?;
-    with_store(&ctx, &[items()], async |store, _| {
+    with_store(&ctx, &[items()], async |outer, _| {
+        for (i, (via, store)) in write_paths(outer).into_iter().enumerate() {
+            migrate_a_legacy_table(&ctx, &store, &format!("legacy{i}"))
+                .await
+                .with_context(|| format!("legacy table{via}"))?;
+        }
+        Ok(())
+    })
+    .await
+}
+
+async fn migrate_a_legacy_table(ctx: &Ctx, store: &EntityStore, t: &str) -> Result<()> {
+    let legacy = Model::builder(t).field("name", T::Text).field("rank", T::Int).key("name").build()?;
+    {
         let db = store.executor();
         let kind = db.dialect();
         let s = &ctx.scratch;
         let ddl = match kind {
             DialectKind::Postgres => format!(
-                "CREATE TABLE \"{s}\".legacy (id VARCHAR(64) NOT NULL PRIMARY KEY, tenant_id VARCHAR(255) NOT NULL, \
+                "CREATE TABLE \"{s}\".{t} (id VARCHAR(64) NOT NULL PRIMARY KEY, tenant_id VARCHAR(255) NOT NULL, \
                  name VARCHAR(255) NOT NULL, rank BIGINT, created_at TIMESTAMPTZ NOT NULL, updated_at TIMESTAMPTZ NOT NULL, \
-                 CONSTRAINT legacy_key_uq UNIQUE (tenant_id, name))"
+                 CONSTRAINT {t}_key_uq UNIQUE (tenant_id, name))"
             ),
-            DialectKind::Sqlite => "CREATE TABLE legacy (id VARCHAR(64) NOT NULL PRIMARY KEY, tenant_id VARCHAR(255) NOT NULL, \
+            DialectKind::Sqlite => format!(
+                "CREATE TABLE {t} (id VARCHAR(64) NOT NULL PRIMARY KEY, tenant_id VARCHAR(255) NOT NULL, \
                  name VARCHAR(255) NOT NULL, rank BIGINT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL, \
-                 CONSTRAINT legacy_key_uq UNIQUE (tenant_id, name))"
-                .to_owned(),
+                 CONSTRAINT {t}_key_uq UNIQUE (tenant_id, name))"
+            ),
             DialectKind::MariaDb | DialectKind::Tidb => format!(
-                "CREATE TABLE `{s}`.legacy (id VARCHAR(64) NOT NULL, tenant_id VARCHAR(255) NOT NULL, \
+                "CREATE TABLE `{s}`.{t} (id VARCHAR(64) NOT NULL, tenant_id VARCHAR(255) NOT NULL, \
                  name VARCHAR(255) NOT NULL, `rank` BIGINT, created_at DATETIME(6) NOT NULL, updated_at DATETIME(6) NOT NULL, \
-                 PRIMARY KEY (id), UNIQUE KEY legacy_key_uq (tenant_id, name)) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
+                 PRIMARY KEY (id), UNIQUE KEY {t}_key_uq (tenant_id, name)) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
             ),
         };
         db.execute(&Statement::raw(ddl)).await?;
         let table = match kind {
-            DialectKind::Postgres => format!("\"{s}\".legacy"),
-            DialectKind::Sqlite => "legacy".to_owned(),
-            _ => format!("`{s}`.legacy"),
+            DialectKind::Postgres => format!("\"{s}\".{t}"),
+            DialectKind::Sqlite => t.to_owned(),
+            _ => format!("`{s}`.{t}"),
         };
         let stamp = p8fs_sql_dialect::with_dialect!(kind, |d| p8fs_sql_dialect::Dialect::timestamp_value(
             &d,
@@ -666,7 +679,9 @@ pub(crate) async fn existing_tables_migrate_to_tenant_keys_and_exact_collation(c
             let rank_col = if matches!(kind, DialectKind::MariaDb | DialectKind::Tidb) { "`rank`" } else { "rank" };
             let q = if kind == DialectKind::Postgres { "$1, $2, $3, $4, $5, $6" } else { "?, ?, ?, ?, ?, ?" };
             db.execute(&Statement {
-                sql: format!("INSERT INTO {table} (id, tenant_id, name, {rank_col}, created_at, updated_at) VALUES ({q})"),
+                sql: format!(
+                    "INSERT INTO {table} (id, tenant_id, name, {rank_col}, created_at, updated_at) VALUES ({q})"
+                ),
                 values: vec![id.into(), tenant.into(), name.into(), rank.into(), stamp.clone(), stamp.clone()],
             })
             .await?;
@@ -681,13 +696,16 @@ pub(crate) async fn existing_tables_migrate_to_tenant_keys_and_exact_collation(c
         }
         store.migrate(&legacy).await.context("migrating the legacy table")?;
         store.migrate(&legacy).await.context("migrating it again")?;
-        let info = store.table_info("legacy").await?.context("table vanished")?;
+        let info = store.table_info(t).await?.context("table vanished")?;
         let mut pk = info.primary_key.clone();
         pk.sort();
         ensure!(pk == ["id", "tenant_id"], "primary key after migration: {:?}", info.primary_key);
-        let t = store.get_by_key(&legacy, "t", "budget").await?.context("t's row lost")?;
-        let u = store.get_by_key(&legacy, "u", "budget").await?.context("u's row lost")?;
-        ensure!(t["id"] == json!("id-1") && t["rank"] == json!(1) && u["rank"] == json!(2), "rows changed: {t:?} {u:?}");
+        let row_t = store.get_by_key(&legacy, "t", "budget").await?.context("t's row lost")?;
+        let row_u = store.get_by_key(&legacy, "u", "budget").await?.context("u's row lost")?;
+        ensure!(
+            t["id"] == json!("id-1") && t["rank"] == json!(1) && u["rank"] == json!(2),
+            "rows changed: {t:?} {u:?}"
+        );
         ensure!(store.get_by_key(&legacy, "t", "budget ").await?.is_none(), "a trailing space matched another key");
         let (p1, p2) = if kind == DialectKind::Postgres { ("$1", "$2") } else { ("?", "?") };
         let padded = Statement {
@@ -701,8 +719,7 @@ pub(crate) async fn existing_tables_migrate_to_tenant_keys_and_exact_collation(c
         let e = store.upsert(&legacy, "t", &obj(json!({"name": "budget ", "rank": 9}))).await;
         ensure!(e.is_err(), "a key with a trailing space was accepted: {e:?}");
         Ok(())
-    })
-    .await
+    }
 }
 
 pub(crate) async fn metadata_cache_hits_issue_no_query(ctx: Ctx) -> Result<()> {

@@ -81,6 +81,21 @@ impl Dialect for MariaDb {
         )))
     }
 
+    fn convert_collation(&self, qualified: &str) -> Result<Vec<Statement>> {
+        Ok(vec![Statement::raw(format!(
+            "ALTER TABLE {qualified} CONVERT TO CHARACTER SET utf8mb4 COLLATE {}",
+            Self::NOPAD_COLLATION
+        ))])
+    }
+
+    fn replace_primary_key(&self, qualified: &str, columns: &[&str]) -> Result<Vec<Statement>> {
+        let cols: Vec<String> = columns.iter().map(|c| self.quote_ident(c)).collect();
+        Ok(vec![Statement::raw(format!(
+            "ALTER TABLE {qualified} DROP PRIMARY KEY, ADD PRIMARY KEY ({})",
+            cols.join(", ")
+        ))])
+    }
+
     fn version_query(&self) -> Statement {
         Statement::raw("SELECT VERSION()")
     }

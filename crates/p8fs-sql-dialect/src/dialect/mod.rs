@@ -182,10 +182,24 @@ pub trait Dialect: Copy + Default + fmt::Debug + Send + Sync + 'static {
         None
     }
 
-    /// Statements that give an existing table [`Dialect::exact_collation`] (tables created
-    /// before it was used); empty where there is nothing to change.
-    fn convert_collation(&self, _qualified: &str) -> Vec<Statement> {
-        Vec::new()
+    /// Statements that give an existing table [`Dialect::exact_collation`] in place (tables
+    /// created before it was used); empty where there is nothing to change.
+    ///
+    /// # Errors
+    /// [`crate::ErrorKind::Unsupported`] where the engine cannot (TiDB refuses to change
+    /// the collation of indexed columns): the store rebuilds the table instead.
+    fn convert_collation(&self, _qualified: &str) -> Result<Vec<Statement>> {
+        Ok(Vec::new())
+    }
+
+    /// `ALTER TABLE ... RENAME TO` that renames `table` of `schema` to `to`, in the same
+    /// schema.
+    fn rename_table(&self, schema: Option<&str>, table: &str, to: &str) -> Statement {
+        let from = match schema {
+            Some(s) => format!("{}.{}", self.quote_ident(s), self.quote_ident(table)),
+            None => self.quote_ident(table),
+        };
+        Statement::raw(format!("ALTER TABLE {from} RENAME TO {}", self.quote_ident(to)))
     }
 
     /// A catalog query for the text columns of a table whose collation is not

@@ -37,11 +37,13 @@ macro_rules! mysql_family_methods {
             Some(Self::NOPAD_COLLATION)
         }
 
-        fn convert_collation(&self, qualified: &str) -> Vec<Statement> {
-            vec![Statement::raw(format!(
-                "ALTER TABLE {qualified} CONVERT TO CHARACTER SET utf8mb4 COLLATE {}",
-                Self::NOPAD_COLLATION
-            ))]
+        fn rename_table(&self, schema: Option<&str>, table: &str, to: &str) -> Statement {
+            // The MySQL family would move an unqualified new name to the current database.
+            let q = |t: &str| match schema {
+                Some(s) => format!("{}.{}", self.quote_ident(s), self.quote_ident(t)),
+                None => self.quote_ident(t),
+            };
+            Statement::raw(format!("ALTER TABLE {} RENAME TO {}", q(table), q(to)))
         }
 
         fn inexact_columns_query(&self, schema: Option<&str>, table: &str) -> Option<Statement> {
@@ -56,14 +58,6 @@ macro_rules! mysql_family_methods {
                     Value::from(Self::NOPAD_COLLATION),
                 ],
             })
-        }
-
-        fn replace_primary_key(&self, qualified: &str, columns: &[&str]) -> Result<Vec<Statement>> {
-            let cols: Vec<String> = columns.iter().map(|c| self.quote_ident(c)).collect();
-            Ok(vec![Statement::raw(format!(
-                "ALTER TABLE {qualified} DROP PRIMARY KEY, ADD PRIMARY KEY ({})",
-                cols.join(", ")
-            ))])
         }
 
         fn excluded(&self, column: &str) -> Expr {

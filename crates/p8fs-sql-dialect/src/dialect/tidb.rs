@@ -73,6 +73,18 @@ impl Dialect for Tidb {
         )))
     }
 
+    fn convert_collation(&self, qualified: &str) -> Result<Vec<Statement>> {
+        // TiDB refuses to change the collation of an indexed column (8200 "Unsupported
+        // converting collation of column ... when index is defined on it").
+        Err(Error::new(ErrorKind::Unsupported, format!("TiDB cannot change the collation of {qualified} in place")))
+    }
+
+    fn replace_primary_key(&self, qualified: &str, _columns: &[&str]) -> Result<Vec<Statement>> {
+        // A clustered primary key (TiDB's default) cannot be dropped, and no primary key can
+        // be swapped in one statement.
+        Err(Error::new(ErrorKind::Unsupported, format!("TiDB cannot change the primary key of {qualified} in place")))
+    }
+
     fn version_query(&self) -> Statement {
         Statement::raw("SELECT VERSION()")
     }

@@ -146,6 +146,19 @@ pub fn create_entity_table<D: Dialect>(d: D, model: &Model, layout: &Layout) -> 
     d.create_table_with_indexes(&t, &indexes)
 }
 
+/// The columns of an embeddings table, in order.
+pub const EMBEDDING_COLUMNS: [&str; 9] = [
+    "id",
+    "entity_id",
+    "field_name",
+    "embedding_provider",
+    "embedding_vector",
+    "vector_dimension",
+    "tenant_id",
+    "created_at",
+    "updated_at",
+];
+
 /// The embeddings table of a model (layout of the system p8fs replaces).
 pub fn create_embeddings_table<D: Dialect>(d: D, model: &Model, layout: &Layout) -> Vec<Statement> {
     let dim = model.embedding().map_or(0, |e| e.dim);

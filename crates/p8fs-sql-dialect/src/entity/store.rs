@@ -108,6 +108,28 @@ fn qualified_name<D: Dialect>(d: D, schema: Option<&str>, table: &str) -> String
     }
 }
 
+/// The statements that migrate a table in place: its collation when `inexact`, its
+/// primary key to `rekey`.
+fn in_place_migration<D: Dialect>(
+    d: D,
+    qualified: &str,
+    inexact: bool,
+    rekey: Option<&[&str]>,
+) -> Result<Vec<Statement>> {
+    let mut out = Vec::new();
+    if inexact {
+        out.extend(d.convert_collation(qualified)?);
+    }
+    if let Some(cols) = rekey {
+        out.extend(d.replace_primary_key(qualified, cols)?);
+    }
+    Ok(out)
+}
+
+fn inline_indexes<D: Dialect>(_d: D) -> bool {
+    D::INLINE_INDEXES
+}
+
 fn text(v: Option<SqlValue>) -> Result<String> {
     v.ok_or_else(|| Error::decode("missing column"))?.into_text()
 }
@@ -250,99 +272,142 @@ impl EntityStore {
     /// Brings a table made by an earlier p8fs (or by the system p8fs replaces) to today's
     /// keys and collations: ids unique per tenant (primary key `(tenant_id, id)` for
     /// tenant-isolated models), and binary `NO PAD` text columns on the MySQL family (the
-    /// entity table and its embeddings table). Does nothing when both already hold.
+    /// entity table and its embeddings table). In place where the engine can (MariaDB's
+    /// `CONVERT TO` and primary-key swap, PostgreSQL's), else by rebuilding the table with
+    /// the same rows (SQLite; TiDB, which refuses to change the collation of indexed
+    /// columns or to swap a primary key). Does nothing when both already hold.
     async fn migrate_keys_and_collations(&self, model: &Model) -> Result<()> {
         let kind = self.db.dialect();
-        let want = ddl::primary_key(model);
-        let info = self
-            .table_info(model.name())
-            .await?
-            .ok_or_else(|| Error::new(ErrorKind::Database, format!("table {model} vanished during migration")))?;
-        let mut have: Vec<&str> = info.primary_key.iter().map(String::as_str).collect();
-        have.sort_unstable();
-        let mut wanted = want.to_vec();
-        wanted.sort_unstable();
-        let mut tables = vec![(self.schema().map(str::to_owned), model.name().to_owned())];
+        let entity_schema = self.schema().map(str::to_owned);
+        let mut tables = vec![(entity_schema, model.name().to_owned(), true)];
         if model.embedding().is_some() {
             let schema = with_dialect!(kind, |d| self.layout.embeddings_schema(d)).map(str::to_owned);
-            tables.push((schema, model.embeddings_table()));
+            tables.push((schema, model.embeddings_table(), false));
         }
-        // Collations first: the new primary key is then built on exact columns.
-        for (schema, table) in &tables {
-            let Some(q) = with_dialect!(kind, |d| d.inexact_columns_query(schema.as_deref(), table)) else {
-                continue;
+        for (schema, table, is_entity) in tables {
+            let schema = schema.as_deref();
+            let Some(columns) = self.columns_of(schema, &table).await? else { continue };
+            let inexact = match with_dialect!(kind, |d| d.inexact_columns_query(schema, &table)) {
+                Some(q) => !self.db.query(&q).await?.is_empty(),
+                None => false,
             };
-            if self.db.query(&q).await?.is_empty() {
+            let want: &[&str] = if is_entity { ddl::primary_key(model) } else { &["id"] };
+            let mut have: Vec<&str> = columns.1.iter().map(String::as_str).collect();
+            have.sort_unstable();
+            let mut wanted = want.to_vec();
+            wanted.sort_unstable();
+            let rekey = have != wanted;
+            if !inexact && !rekey {
                 continue;
             }
-            let qualified = with_dialect!(kind, |d| qualified_name(d, schema.as_deref(), table));
-            tracing::info!(table = %qualified, "migrating text columns to an exact (NO PAD) collation");
-            for stmt in with_dialect!(kind, |d| d.convert_collation(&qualified)) {
-                self.db.execute(&stmt).await?;
-            }
-        }
-        if have != wanted {
-            let qualified = with_dialect!(kind, |d| qualified_name(d, self.schema(), model.name()));
-            tracing::info!(table = %qualified, from = ?info.primary_key, to = ?want, "migrating the primary key");
-            match with_dialect!(kind, |d| d.replace_primary_key(&qualified, want)) {
+            let qualified = with_dialect!(kind, |d| qualified_name(d, schema, &table));
+            tracing::info!(table = %qualified, inexact, from = ?columns.1, to = ?want, "migrating a table");
+            // Collations first: the new primary key is then built on exact columns.
+            let in_place = with_dialect!(kind, |d| in_place_migration(d, &qualified, inexact, rekey.then_some(want)));
+            match in_place {
                 Ok(stmts) => {
                     for stmt in stmts {
                         self.db.execute(&stmt).await?;
                     }
                 }
-                Err(e) if e.kind() == ErrorKind::Unsupported => self.rebuild_table(model, &info.columns).await?,
+                Err(e) if e.kind() == ErrorKind::Unsupported => {
+                    let create = with_dialect!(kind, |d| if is_entity {
+                        ddl::create_entity_table(d, model, &self.layout)
+                    } else {
+                        ddl::create_embeddings_table(d, model, &self.layout)
+                    });
+                    let keep: Vec<&str> = if is_entity {
+                        ["id", "tenant_id", "created_at", "updated_at"]
+                            .into_iter()
+                            .chain(model.fields().iter().map(|f| f.name.as_str()))
+                            .collect()
+                    } else {
+                        ddl::EMBEDDING_COLUMNS.to_vec()
+                    };
+                    self.rebuild_table(schema, &table, &columns.0, &keep, create).await?;
+                }
                 Err(e) => return Err(e),
             }
+            self.invalidate_table_cache(&table);
         }
         self.invalidate_table_cache(model.name());
         Ok(())
     }
 
-    /// Rebuilds a model's entity table with today's definition and the same rows, in one
-    /// transaction (SQLite, which cannot change a primary key in place): the old table is
-    /// renamed, the new one created, the rows copied, the old one dropped.
+    /// A table's columns and primary-key columns, straight from the catalog (`None`: no
+    /// such table).
+    async fn columns_of(&self, schema: Option<&str>, table: &str) -> Result<Option<(Vec<String>, Vec<String>)>> {
+        let q = with_dialect!(self.db.dialect(), |d| d.table_info_query(schema, table));
+        let rows = self.db.query(&q).await?;
+        if rows.is_empty() {
+            return Ok(None);
+        }
+        let (mut cols, mut pk) = (Vec::new(), Vec::new());
+        for r in rows {
+            let mut it = r.into_iter();
+            let name = text(it.next())?;
+            if matches!(it.next(), Some(SqlValue::Bool(true) | SqlValue::Int(1))) {
+                pk.push(name.clone());
+            }
+            cols.push(name);
+        }
+        Ok(Some((cols, pk)))
+    }
+
+    /// Rebuilds a table with today's definition (`create`) and the same rows: the old table
+    /// is renamed, the new one created, the rows copied, the old one dropped; in one
+    /// transaction where DDL is transactional (SQLite). On engines whose DDL commits on its
+    /// own (TiDB) a failure part-way leaves the rows in `{table}__p8fs_old`, which the
+    /// error names.
     ///
     /// # Errors
-    /// A table with columns the model does not have (they would be lost: nothing is done);
-    /// the engine's errors (then nothing changed).
-    async fn rebuild_table(&self, model: &Model, columns: &[String]) -> Result<()> {
+    /// A table with columns the new definition lacks (they would be lost: nothing is done);
+    /// the engine's errors.
+    async fn rebuild_table(
+        &self,
+        schema: Option<&str>,
+        table: &str,
+        columns: &[String],
+        keep: &[&str],
+        create: Vec<Statement>,
+    ) -> Result<()> {
         let kind = self.db.dialect();
-        let keep: Vec<&str> = std::iter::once("id")
-            .chain(["tenant_id", "created_at", "updated_at"])
-            .chain(model.fields().iter().map(|f| f.name.as_str()))
-            .collect();
         if let Some(extra) = columns.iter().find(|c| !keep.contains(&c.as_str())) {
             return Err(Error::invalid_input(format!(
-                "table {model} has a column {extra:?} that the model lacks; its primary key cannot be migrated \
-                 without losing it: add the field to the model or drop the column first"
+                "table {table} has a column {extra:?} that the model lacks; it cannot be migrated without losing \
+                 that column: add the field to the model or drop the column first"
             )));
         }
-        let old = format!("{}__p8fs_old", model.name());
-        let indexes = self.db.query(&with_dialect!(kind, |d| d.index_names_query(self.schema(), model.name()))).await?;
+        let old = format!("{table}__p8fs_old");
         let mut stmts = Vec::new();
-        with_dialect!(kind, |d| {
-            for r in indexes {
+        if !with_dialect!(kind, |d| inline_indexes(d)) {
+            // Index names belong to the schema, not the table: free them for the new table.
+            let q = with_dialect!(kind, |d| d.index_names_query(schema, table));
+            for r in self.db.query(&q).await? {
                 let name = text(r.into_iter().next())?;
-                if !name.starts_with("sqlite_autoindex") {
-                    stmts.push(Statement::raw(format!("DROP INDEX IF EXISTS {}", d.quote_ident(&name))));
+                if !name.starts_with("sqlite_autoindex") && !name.ends_with("_pkey") {
+                    stmts.push(Statement::raw(format!(
+                        "DROP INDEX IF EXISTS {}",
+                        with_dialect!(kind, |d| qualified_name(d, schema, &name))
+                    )));
                 }
             }
-            stmts.push(Statement::raw(format!(
-                "ALTER TABLE {} RENAME TO {}",
-                qualified_name(d, self.schema(), model.name()),
-                d.quote_ident(&old)
-            )));
-            stmts.extend(ddl::create_entity_table(d, model, &self.layout));
+        }
+        with_dialect!(kind, |d| {
+            stmts.push(d.rename_table(schema, table, &old));
+            stmts.extend(create);
             let cols: Vec<String> = columns.iter().map(|c| d.quote_ident(c)).collect();
             stmts.push(Statement::raw(format!(
                 "INSERT INTO {} ({cols}) SELECT {cols} FROM {}",
-                qualified_name(d, self.schema(), model.name()),
-                qualified_name(d, self.schema(), &old),
+                qualified_name(d, schema, table),
+                qualified_name(d, schema, &old),
                 cols = cols.join(", ")
             )));
-            stmts.push(Statement::raw(format!("DROP TABLE {}", qualified_name(d, self.schema(), &old))));
+            stmts.push(Statement::raw(format!("DROP TABLE {}", qualified_name(d, schema, &old))));
         });
-        self.db.execute_in_transaction(&stmts).await?;
+        self.db.execute_in_transaction(&stmts).await.map_err(|e| {
+            Error::new(e.kind(), format!("rebuilding {table} (rows may be left in {old}): {e}")).with_source(e)
+        })?;
         Ok(())
     }
 
