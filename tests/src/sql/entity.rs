@@ -703,8 +703,8 @@ async fn migrate_a_legacy_table(ctx: &Ctx, store: &EntityStore, t: &str) -> Resu
         let row_t = store.get_by_key(&legacy, "t", "budget").await?.context("t's row lost")?;
         let row_u = store.get_by_key(&legacy, "u", "budget").await?.context("u's row lost")?;
         ensure!(
-            t["id"] == json!("id-1") && t["rank"] == json!(1) && u["rank"] == json!(2),
-            "rows changed: {t:?} {u:?}"
+            row_t["id"] == json!("id-1") && row_t["rank"] == json!(1) && row_u["rank"] == json!(2),
+            "rows changed: {row_t:?} {row_u:?}"
         );
         ensure!(store.get_by_key(&legacy, "t", "budget ").await?.is_none(), "a trailing space matched another key");
         let (p1, p2) = if kind == DialectKind::Postgres { ("$1", "$2") } else { ("?", "?") };
