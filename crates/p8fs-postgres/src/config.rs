@@ -14,11 +14,15 @@ pub struct PgConfig {
     pub op_timeout: Duration,
     /// Most connections the pool keeps open.
     pub max_connections: usize,
+    /// Most prepared statements each connection keeps (on the client and on the server);
+    /// a connection that holds this many drops them all before preparing another.
+    pub max_cached_statements: usize,
 }
 
 impl PgConfig {
     /// Settings for a `postgres://` or `postgresql://` URL (or a key=value string) with the
-    /// defaults: 30 s per operation, 16 connections, 10 s connect timeout.
+    /// defaults: 30 s per operation, 16 connections, 10 s connect timeout, 256 prepared
+    /// statements per connection.
     ///
     /// # Errors
     /// [`p8fs_sql_dialect::ErrorKind::InvalidInput`] when the URL cannot be parsed.
@@ -39,7 +43,7 @@ impl PgConfig {
         if pg.get_application_name().is_none() {
             pg.application_name("p8fs");
         }
-        Ok(Self { pg, op_timeout: Duration::from_secs(30), max_connections: 16 })
+        Ok(Self { pg, op_timeout: Duration::from_secs(30), max_connections: 16, max_cached_statements: 256 })
     }
 }
 

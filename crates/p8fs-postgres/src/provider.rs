@@ -12,13 +12,14 @@ use p8fs_sql_dialect::{
 };
 
 use crate::config::PgConfig;
-use crate::{binder, error};
+use crate::{binder, error, statements};
 
 /// A PostgreSQL database (with the pgvector extension for vector columns).
 #[derive(Debug, Clone)]
 pub struct PgProvider {
     pool: Pool,
     op_timeout: Duration,
+    max_cached_statements: usize,
     key: String,
     /// Keeps statement deadlines from waking a parked thread (see `p8fs_sql_dialect::deadline`).
     _anchor: Option<Arc<TimerAnchor>>,
@@ -56,7 +57,13 @@ impl PgProvider {
         let pool = Pool::builder(mgr).max_size(cfg.max_connections.max(1)).build().map_err(|e| {
             Error::invalid_input("cannot build the PostgreSQL pool").with_backend("postgres").with_source(e)
         })?;
-        let this = Self { pool, op_timeout: cfg.op_timeout, key, _anchor: TimerAnchor::start() };
+        let this = Self {
+            pool,
+            op_timeout: cfg.op_timeout,
+            max_cached_statements: cfg.max_cached_statements,
+            key,
+            _anchor: TimerAnchor::start(),
+        };
         this.server_info().await?;
         Ok(this)
     }
@@ -121,6 +128,7 @@ impl SqlExecutor for PgProvider {
                 return client.execute(stmt.sql.as_str(), &[]).await.map_err(error::map);
             }
             let params = binder::bind(&stmt.values).map_err(|e| e.with_backend("postgres"))?;
+            statements::make_room(&client.statement_cache, self.max_cached_statements);
             let prepared = client.prepare_cached(&stmt.sql).await.map_err(error::map)?;
             client.execute(&prepared, &binder::refs(&params)).await.map_err(error::map)
         })
@@ -134,6 +142,7 @@ impl SqlExecutor for PgProvider {
             let mut counts = Vec::with_capacity(stmts.len());
             for stmt in stmts {
                 let params = binder::bind(&stmt.values).map_err(|e| e.with_backend("postgres"))?;
+                statements::make_room(&tx.statement_cache, self.max_cached_statements);
                 let prepared = tx.prepare_cached(&stmt.sql).await.map_err(error::map)?;
                 // An error drops `tx`, which rolls back.
                 counts.push(tx.execute(&prepared, &binder::refs(&params)).await.map_err(error::map)?);
@@ -151,6 +160,7 @@ impl SqlExecutor for PgProvider {
             let mut out = Vec::with_capacity(stmts.len());
             for (i, stmt) in stmts.iter().enumerate() {
                 let params = binder::bind(&stmt.values).map_err(|e| e.with_backend("postgres"))?;
+                statements::make_room(&tx.statement_cache, self.max_cached_statements);
                 let prepared = tx.prepare_cached(&stmt.sql).await.map_err(error::map)?;
                 // An error drops `tx`, which rolls back.
                 let rows = tx.query(&prepared, &binder::refs(&params)).await.map_err(error::map)?;
@@ -173,6 +183,7 @@ impl SqlExecutor for PgProvider {
         self.timed("query", async {
             let mut client = self.pool.get().await.map_err(error::map_pool)?;
             let params = binder::bind(&stmt.values).map_err(|e| e.with_backend("postgres"))?;
+            statements::make_room(&client.statement_cache, self.max_cached_statements);
             let prepared = client.prepare_cached(&stmt.sql).await.map_err(error::map)?;
             let tx = client.transaction().await.map_err(error::map)?;
             // The settings (one simple-query batch) and the query go out together: the
@@ -194,6 +205,7 @@ impl SqlExecutor for PgProvider {
         self.timed("query", async {
             let client = self.pool.get().await.map_err(error::map_pool)?;
             let params = binder::bind(&stmt.values).map_err(|e| e.with_backend("postgres"))?;
+            statements::make_room(&client.statement_cache, self.max_cached_statements);
             let prepared = client.prepare_cached(&stmt.sql).await.map_err(error::map)?;
             let rows = client.query(&prepared, &binder::refs(&params)).await.map_err(error::map)?;
             rows.iter().map(|r| binder::decode_row(r).map_err(|e| e.with_backend("postgres"))).collect()

@@ -4,6 +4,7 @@ pub mod cli;
 pub mod core_api;
 mod entity;
 mod probe;
+mod statements;
 mod vector;
 
 use crate::case;
@@ -47,5 +48,6 @@ pub fn cases() -> Vec<Case> {
         case!(Suite::Sql, vector::index_search_keeps_recall),
         case!(Suite::Sql, vector::semantic_search_joins_on_id_and_dedupes),
         case!(Suite::Sql, vector::lexical_embedder_ranks_the_reference_examples),
+        case!(Suite::SqlServer, statements::distinct_statements_keep_the_prepared_statements_bounded),
     ]
 }
