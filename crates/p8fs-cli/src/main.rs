@@ -59,8 +59,8 @@ enum Command {
         /// leaves the batches before it written; importing again is idempotent.
         #[arg(long)]
         strict: bool,
-        /// Ignore the lines' ids (ids then derive from tenant and name): for copying an
-        /// export into another tenant of the same database.
+        /// Ignore the lines' ids (ids then derive from tenant and name): for copies that
+        /// must not share ids with their source (ids are unique per tenant).
         #[arg(long)]
         fresh_ids: bool,
     },

@@ -2,8 +2,9 @@
 //!
 //! Export writes each entity as stored (its `id` and fields; the tenant and the timestamps
 //! p8fs sets are left out), so `import` of an export into the same tenant reproduces the
-//! same entities with the same ids. `--fresh-ids` drops the ids, for a copy into another
-//! tenant of the same database (ids are unique per table).
+//! same entities with the same ids. Ids are unique per tenant, so an import into another
+//! tenant keeps them too; `--fresh-ids` drops them (ids then derive from the new tenant
+//! and the name).
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -39,7 +40,8 @@ struct Skipped {
     reason: String,
 }
 
-/// A store error, with what to do when ids of the file are taken by another tenant.
+/// A store error, with what to do when an id of the file is taken by another entity of
+/// the tenant.
 /// `which` names the entities (`lines 3..=202`).
 fn store_error(e: p8fs_core::Error, which: &str) -> anyhow::Error {
     let taken = match &e {
@@ -48,8 +50,8 @@ fn store_error(e: p8fs_core::Error, which: &str) -> anyhow::Error {
     };
     if taken {
         return BadInput(format!(
-            "storing the entities of {which}: an id is already used by an entity of another tenant \
-             (ids are unique per table); import with --fresh-ids to give the entities new ids"
+            "storing the entities of {which}: an id of the file is already used by another entity of this \
+             tenant; import with --fresh-ids to give the entities new ids"
         ))
         .into();
     }

@@ -193,8 +193,12 @@ fn import_and_export_round_trip_and_report_bad_lines() {
     let again: Vec<Value> = stdout(&again).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(again, rows, "import of an export reproduces it");
 
-    // Into another tenant: its ids are taken, so a clear error; --fresh-ids copies.
-    assert_eq!(status(dir, &["import", file.to_str().unwrap(), "--type", "resources", "--tenant", "b"]), 2);
+    // Into another tenant: ids are unique per tenant, so the same ids are that tenant's
+    // own; --fresh-ids gives the copies ids derived from their new tenant instead.
+    let kept = ok_json(dir, &["--json", "import", file.to_str().unwrap(), "--type", "resources", "--tenant", "c"]);
+    assert_eq!(kept["imported"], 3);
+    let c = ok_json(dir, &["--json", "entity", "get", "--type", "resources", "--name", "beta", "--tenant", "c"]);
+    assert_eq!(c["id"], rows[1]["id"], "a copy into another tenant keeps its id");
     let copied = ok_json(
         dir,
         &["--json", "import", file.to_str().unwrap(), "--type", "resources", "--tenant", "b", "--fresh-ids"],
@@ -202,7 +206,9 @@ fn import_and_export_round_trip_and_report_bad_lines() {
     assert_eq!(copied["imported"], 3);
     let b = ok_json(dir, &["--json", "entity", "get", "--type", "resources", "--name", "beta", "--tenant", "b"]);
     assert_eq!(b["content"], "second document");
-    assert_ne!(b["id"], rows[1]["id"], "a copy has its own id");
+    assert_ne!(b["id"], rows[1]["id"], "a fresh copy has its own id");
+    let a = ok_json(dir, &["--json", "entity", "get", "--type", "resources", "--name", "beta", "--tenant", "a"]);
+    assert_eq!((&a["id"], &a["content"]), (&rows[1]["id"], &rows[1]["content"]), "the copies changed a's entity");
     let hits = ok_json(dir, &["--json", "search", "second document", "--type", "resources", "--tenant", "b"]);
     assert_eq!(hits[0]["name"], "beta", "imported entities are embedded");
 
