@@ -1,4 +1,9 @@
 //! Request and backend metrics in Prometheus text format.
+//!
+//! Every label takes values from a bounded set, whatever clients send: routes are the
+//! router's templates (or `unmatched`), methods the standard ones (or `other`), statuses
+//! three-digit codes, backend operations the contract's names. A client cannot grow the
+//! exposition or the process's memory by sending new values.
 
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -40,16 +45,18 @@ impl Histogram {
 /// The proxy's metrics.
 #[derive(Debug, Default)]
 pub struct Metrics {
-    requests: DashMap<(String, String, u16), u64>,
+    requests: DashMap<(String, &'static str, u16), u64>,
     latency: DashMap<String, Histogram>,
     backend: DashMap<&'static str, Histogram>,
     backend_errors: DashMap<&'static str, u64>,
 }
 
 impl Metrics {
-    /// Records one request.
+    /// Records one request. `route` must come from a bounded set (the matched route
+    /// template); `method` may be anything the client sent: it is recorded as one of the
+    /// standard methods or `other`.
     pub fn request(&self, route: &str, method: &str, status: u16, took: Duration) {
-        *self.requests.entry((route.to_owned(), method.to_owned(), status)).or_default() += 1;
+        *self.requests.entry((route.to_owned(), method_label(method), status)).or_default() += 1;
         self.latency.entry(route.to_owned()).or_default().observe(took);
     }
 
@@ -100,6 +107,12 @@ impl Metrics {
     }
 }
 
+/// The label of a request method: a standard method, or `other`.
+fn method_label(method: &str) -> &'static str {
+    const STANDARD: [&str; 9] = ["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "TRACE", "CONNECT"];
+    STANDARD.into_iter().find(|m| *m == method).unwrap_or("other")
+}
+
 fn escape(s: &str) -> String {
     s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }
@@ -125,5 +138,20 @@ mod tests {
         );
         assert!(text.contains("p8fs_http_request_duration_seconds_count{route=\"/kv/{*path}\"} 2"), "{text}");
         assert!(text.contains("p8fs_kv_backend_errors_total{op=\"get\"} 1"), "{text}");
+    }
+
+    #[test]
+    fn unknown_methods_share_one_label() {
+        let m = Metrics::default();
+        for i in 0..1000 {
+            m.request("unmatched", &format!("X{i}{}", "M".repeat(1000)), 400, Duration::from_micros(1));
+        }
+        m.request("unmatched", "get", 400, Duration::from_micros(1));
+        let text = m.render();
+        assert!(
+            text.contains("p8fs_http_requests_total{route=\"unmatched\",method=\"other\",status=\"400\"} 1001"),
+            "{text}"
+        );
+        assert!(text.len() < 4096, "the exposition grew to {} bytes", text.len());
     }
 }
