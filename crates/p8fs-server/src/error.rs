@@ -1,4 +1,11 @@
 //! Errors as HTTP responses: a status and `{"error": {"code", "message"}}`.
+//!
+//! A backend's failure answers 5xx with a generic message and a request id; the error's
+//! whole chain (which may name internal hosts and addresses) goes to the log at warn level
+//! with the same id, never to the client.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::Json;
 use axum::http::StatusCode;
@@ -15,7 +22,8 @@ pub struct ApiError {
     pub code: &'static str,
     /// What went wrong, for people.
     pub message: String,
-    /// Extra fields of the error object (the current value of a failed CAS).
+    /// Extra fields of the error object (the current value of a failed CAS, the request id
+    /// of a 5xx).
     pub extra: Option<serde_json::Value>,
 }
 
@@ -34,6 +42,26 @@ impl ApiError {
     pub fn not_found(message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", message)
     }
+
+    /// A failure inside the proxy or its backend: the client gets `generic` and a request
+    /// id (in the message and as `request_id`); `detail` is logged at warn with that id.
+    pub fn internal(status: StatusCode, code: &'static str, generic: &str, detail: &str) -> Self {
+        let id = request_id();
+        tracing::warn!(request_id = %id, code, error = %detail, "request failed");
+        let mut e = Self::new(status, code, format!("{generic} (request id {id}; details are in the proxy's log)"));
+        e.extra = Some(json!({ "request_id": id }));
+        e
+    }
+}
+
+/// A process-unique id for one failed request: the process's start time and a counter.
+fn request_id() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    static START: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    let start = *START.get_or_init(|| {
+        SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()) ^ u64::from(std::process::id())
+    });
+    format!("{:08x}-{:06x}", start & 0xffff_ffff, COUNTER.fetch_add(1, Ordering::Relaxed))
 }
 
 impl IntoResponse for ApiError {
@@ -53,15 +81,40 @@ impl From<KvError> for ApiError {
             KvErrorKind::InvalidArgument => (StatusCode::BAD_REQUEST, "bad_request"),
             KvErrorKind::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
             KvErrorKind::ConditionNotMet => (StatusCode::CONFLICT, "condition_not_met"),
-            KvErrorKind::Unsupported => (StatusCode::NOT_IMPLEMENTED, "unsupported"),
             KvErrorKind::Serde => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_value"),
-            KvErrorKind::Timeout => (StatusCode::GATEWAY_TIMEOUT, "backend_timeout"),
-            KvErrorKind::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "backend_unavailable"),
-            _ => (StatusCode::INTERNAL_SERVER_ERROR, "backend_error"),
+            KvErrorKind::Unsupported => {
+                return ApiError::internal(
+                    StatusCode::NOT_IMPLEMENTED,
+                    "unsupported",
+                    "the proxy's backend does not support this operation",
+                    &error_chain(&e),
+                );
+            }
+            KvErrorKind::Timeout => {
+                return ApiError::internal(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    "backend_timeout",
+                    "the KV backend did not answer in time",
+                    &error_chain(&e),
+                );
+            }
+            KvErrorKind::Unavailable => {
+                return ApiError::internal(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "backend_unavailable",
+                    "the KV backend is unavailable",
+                    &error_chain(&e),
+                );
+            }
+            _ => {
+                return ApiError::internal(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "backend_error",
+                    "the KV backend failed",
+                    &error_chain(&e),
+                );
+            }
         };
-        if status.is_server_error() {
-            tracing::warn!(error = %error_chain(&e), "backend call failed");
-        }
         let mut api = ApiError::new(status, code, error_chain(&e));
         if let KvError::ConditionNotMet { current, .. } = &e {
             use base64::Engine;
@@ -73,7 +126,7 @@ impl From<KvError> for ApiError {
 }
 
 /// The error and its causes, one line.
-fn error_chain(e: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut src = e.source();
     while let Some(c) = src {
@@ -82,4 +135,39 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         src = c.source();
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn body_of(e: ApiError) -> (StatusCode, serde_json::Value) {
+        let resp = e.into_response();
+        let status = resp.status();
+        let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap();
+        (status, serde_json::from_slice(&bytes).unwrap())
+    }
+
+    #[tokio::test]
+    async fn backend_failures_answer_a_generic_message_and_a_request_id() {
+        let source = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "connect to 10.9.8.7:2379 refused");
+        for (e, status) in [
+            (KvError::unavailable("tikv", "region 7 leader pd-2.internal:2379", source), 503),
+            (KvError::Timeout { backend: "tikv", message: "store 10.9.8.7:20160".into() }, 504),
+            (KvError::Backend { backend: "sql", message: "db.internal:3306 said no".into(), source: None }, 500),
+        ] {
+            let (got, v) = body_of(ApiError::from(e)).await;
+            assert_eq!(got.as_u16(), status);
+            let text = v.to_string();
+            for secret in ["10.9.8.7", "internal", "2379", "refused"] {
+                assert!(!text.contains(secret), "{secret:?} leaked: {text}");
+            }
+            let id = v.pointer("/error/request_id").and_then(serde_json::Value::as_str).unwrap();
+            assert!(v.pointer("/error/message").and_then(serde_json::Value::as_str).unwrap().contains(id), "{text}");
+        }
+        // Client errors keep their message: they describe the request, not the backend.
+        let (got, v) = body_of(ApiError::from(KvError::InvalidKey { key: "k".into(), reason: "empty".into() })).await;
+        assert_eq!(got, StatusCode::BAD_REQUEST);
+        assert!(v.to_string().contains("empty"));
+    }
 }
