@@ -548,7 +548,7 @@ pub(crate) async fn a_refused_upsert_writes_nothing(ctx: Ctx) -> Result<()> {
         .embedded("content", "test-3d", 3)
         .key("name")
         .build()?;
-    with_store(&ctx, &[m.clone()], async |store, _| {
+    with_store(&ctx, std::slice::from_ref(&m), async |store, _| {
         let a = store.upsert(&m, "t", &obj(json!({"name": "a", "rank": 1, "content": "A"}))).await?.ids[0].clone();
         store.upsert_embeddings(&m, "t", &a, &[("content", &[1.0, 0.0, 0.0])]).await?;
         let q = EntityQuery::parse(&m, &Map::new(), &[], None, None)?;
@@ -601,7 +601,7 @@ pub(crate) async fn a_refused_upsert_writes_nothing(ctx: Ctx) -> Result<()> {
 /// tenant's call; only the administrative calls read and change them.
 pub(crate) async fn global_models_are_out_of_tenants_reach(ctx: Ctx) -> Result<()> {
     let m = p8fs_sql_dialect::model::tenants();
-    with_store(&ctx, &[m.clone()], async |store, _| {
+    with_store(&ctx, std::slice::from_ref(&m), async |store, _| {
         let r = store.admin_batch_upsert(&m, &[obj(json!({"tenant_name": "acme", "public_key": "ACME-KEY"}))]).await?;
         let id = r.ids[0].clone();
         let q = EntityQuery::parse(&m, &Map::new(), &[], None, None)?;
