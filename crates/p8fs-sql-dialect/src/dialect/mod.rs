@@ -274,8 +274,9 @@ pub trait Dialect: Copy + Default + fmt::Debug + Send + Sync + 'static {
     /// default.
     fn index_names_query(&self, schema: Option<&str>, table: &str) -> Statement;
 
-    /// The engine's distance between vector column `column` and the bound `query`, where
-    /// the engine computes it (`None` for SQLite, where p8fs computes it in Rust).
+    /// The engine's distance between vector column `column` and the bound `query` (on
+    /// SQLite, functions `p8fs-sqlite` registers; `None` from a dialect whose engine cannot
+    /// compute it).
     ///
     /// # Errors
     /// [`crate::ErrorKind::Unsupported`] for a metric the engine lacks (MariaDB has no
