@@ -1,5 +1,6 @@
 //! `p8fs schema`, `migrate`, `kv ...`, `entity ...`, `search`.
 
+use std::io::Write as _;
 use std::path::Path;
 use std::time::Duration;
 
@@ -58,9 +59,13 @@ pub(crate) fn schema(dialect: &str, model: Option<&str>) -> Result<()> {
         None => models,
     };
     let layout = p8fs_core::sql::entity::Layout::default();
-    for m in &chosen {
-        for stmt in with_dialect!(kind, |d| ddl::create_model(d, m, &layout)) {
-            println!("{};", stmt.sql);
+    let mut out = std::io::stdout().lock();
+    for stmt in with_dialect!(kind, |d| ddl::schema_script(d, &chosen, &layout)) {
+        match writeln!(out, "{};", stmt.sql) {
+            Ok(()) => {}
+            // A reader that stopped early (`| head`) is not an error.
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
+            Err(e) => return Err(e.into()),
         }
     }
     Ok(())

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::{Context, Result, bail, ensure};
 use async_trait::async_trait;
-use p8fs_sql_dialect::entity::{EntityQuery, EntityStore, Layout};
+use p8fs_sql_dialect::entity::{EntityQuery, EntityStore, Layout, ddl};
 use p8fs_sql_dialect::model::{FieldType as T, Model, resources};
 use p8fs_sql_dialect::{DialectKind, ErrorKind, ServerInfo, SqlExecutor, Statement};
 use serde_json::{Map, Value, json};
@@ -720,6 +720,61 @@ async fn migrate_a_legacy_table(ctx: &Ctx, store: &EntityStore, t: &str) -> Resu
         ensure!(e.is_err(), "a key with a trailing space was accepted: {e:?}");
         Ok(())
     }
+}
+
+/// What `p8fs schema --dialect D` prints (`ddl::schema_script` over the core models) runs
+/// unchanged on a database of that dialect that has none of it (the vector extension
+/// and PostgreSQL's merge-patch function included), and runs again without changing
+/// anything; a store then works on the tables it made.
+pub(crate) async fn printed_schema_runs_twice_on_an_empty_database(ctx: Ctx) -> Result<()> {
+    with_store(&ctx, &[], async |store, _| {
+        let db = store.executor();
+        let models = p8fs_sql_dialect::model::core_models();
+        let script = p8fs_sql_dialect::with_dialect!(db.dialect(), |d| ddl::schema_script(d, &models, store.layout()));
+        ensure!(script.len() > models.len(), "a script of {} statements", script.len());
+        for round in 1..=2 {
+            for stmt in &script {
+                db.execute(stmt).await.with_context(|| format!("round {round}: {}", stmt.sql))?;
+            }
+        }
+        let m = resources();
+        let r = store.upsert(&m, "t", &obj(json!({"name": "n", "metadata": {"a": 1}}))).await?;
+        store.upsert(&m, "t", &obj(json!({"name": "n", "metadata": {"b": 2}}))).await?;
+        let row = store.get(&m, "t", &r.ids[0]).await?.context("row")?;
+        ensure!(row["metadata"] == json!({"a": 1, "b": 2}), "merge patch after the printed schema: {row:?}");
+        if db.dialect() == DialectKind::Postgres {
+            printed_schema_on_a_fresh_postgres_database(&ctx, &models).await?;
+        }
+        Ok(())
+    })
+    .await
+}
+
+/// PostgreSQL: the printed script on a new database, which has no `vector` extension yet
+/// (a new user's first `p8fs schema --dialect postgresql | psql`).
+async fn printed_schema_on_a_fresh_postgres_database(ctx: &Ctx, models: &[Model]) -> Result<()> {
+    let admin = ctx.env.sql(&ctx.scratch).await?;
+    let fresh = format!("{}_fresh", ctx.scratch);
+    admin.execute(&Statement::raw(format!("CREATE DATABASE \"{fresh}\""))).await?;
+    let result = async {
+        let url = ctx.env.url().context("no PostgreSQL URL")?;
+        let (base, _) = url.rsplit_once('/').context("a URL without a database")?;
+        let mut cfg = p8fs_postgres::PgConfig::from_url(&format!("{base}/{fresh}"))?;
+        cfg.op_timeout = std::time::Duration::from_secs(20);
+        let db = p8fs_postgres::PgProvider::connect(cfg).await?;
+        let script = ddl::schema_script(p8fs_sql_dialect::Postgres, models, &Layout::default());
+        for round in 1..=2 {
+            for stmt in &script {
+                db.execute(stmt).await.with_context(|| format!("fresh database, round {round}: {}", stmt.sql))?;
+            }
+        }
+        let ext = db.query(&Statement::raw("SELECT extname FROM pg_extension WHERE extname = 'vector'")).await?;
+        ensure!(ext.len() == 1, "the script did not create the vector extension");
+        anyhow::Ok(())
+    }
+    .await;
+    admin.execute(&Statement::raw(format!("DROP DATABASE IF EXISTS \"{fresh}\" WITH (FORCE)"))).await?;
+    result
 }
 
 pub(crate) async fn metadata_cache_hits_issue_no_query(ctx: Ctx) -> Result<()> {

@@ -32,6 +32,7 @@ pub fn cases() -> Vec<Case> {
         case!(Suite::Sql, entity::a_refused_upsert_writes_nothing),
         case!(Suite::Sql, entity::global_models_are_out_of_tenants_reach),
         case!(Suite::Sql, entity::existing_tables_migrate_to_tenant_keys_and_exact_collation),
+        case!(Suite::Sql, entity::printed_schema_runs_twice_on_an_empty_database),
         case!(Suite::Sql, entity::metadata_cache_hits_issue_no_query),
         case!(Suite::Sql, entity::hostile_values_are_stored_and_matched_literally),
         case!(Suite::Sql, entity::rust_structs_round_trip_through_serde),

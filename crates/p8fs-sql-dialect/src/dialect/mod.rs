@@ -165,6 +165,19 @@ pub trait Dialect: Copy + Default + fmt::Debug + Send + Sync + 'static {
     /// engine has schemas.
     fn create_schema(&self, name: &str) -> Option<Statement>;
 
+    /// Statements that make vector columns available, before the first table that has
+    /// one (pgvector's `CREATE EXTENSION IF NOT EXISTS vector`); idempotent.
+    fn vector_prelude(&self) -> Vec<Statement> {
+        Vec::new()
+    }
+
+    /// Functions p8fs's statements call that the engine lacks, created in `schema`
+    /// (PostgreSQL's JSON merge patch); idempotent. Printed by `p8fs schema`; the store
+    /// creates them itself when it migrates.
+    fn helper_functions(&self, _schema: Option<&str>) -> Vec<Statement> {
+        Vec::new()
+    }
+
     /// Column type of unbounded text.
     fn text_column(&self) -> ColumnType;
 

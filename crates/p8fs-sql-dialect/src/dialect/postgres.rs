@@ -59,6 +59,14 @@ impl Dialect for Postgres {
         Some(Statement::raw(format!("CREATE SCHEMA IF NOT EXISTS {}", self.quote_ident(name))))
     }
 
+    fn vector_prelude(&self) -> Vec<Statement> {
+        vec![Statement::raw("CREATE EXTENSION IF NOT EXISTS vector")]
+    }
+
+    fn helper_functions(&self, schema: Option<&str>) -> Vec<Statement> {
+        vec![merge_patch_function(schema)]
+    }
+
     fn text_column(&self) -> ColumnType {
         ColumnType::Text
     }

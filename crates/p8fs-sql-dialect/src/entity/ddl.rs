@@ -42,6 +42,9 @@ fn col(name: &str, ty: ColumnType) -> ColumnDef {
 /// it first: `CREATE OR REPLACE FUNCTION` is not safe to run concurrently.)
 pub fn create_model<D: Dialect>(d: D, model: &Model, layout: &Layout) -> Vec<Statement> {
     let mut out = Vec::new();
+    if model.embedding().is_some() {
+        out.extend(d.vector_prelude());
+    }
     for s in [layout.schema(d), layout.embeddings_schema(d)].into_iter().flatten() {
         if let Some(stmt) = d.create_schema(s)
             && !out.contains(&stmt)
@@ -54,6 +57,22 @@ pub fn create_model<D: Dialect>(d: D, model: &Model, layout: &Layout) -> Vec<Sta
     if model.embedding().is_some() {
         out.extend(create_embeddings_table(d, model, layout));
     }
+    out
+}
+
+/// The whole schema of `models` as a script: every statement once, in order, then the
+/// helper functions the statements call. Runs unchanged on a fresh database of the
+/// dialect, and again without changing anything (what `p8fs schema` prints).
+pub fn schema_script<D: Dialect>(d: D, models: &[Model], layout: &Layout) -> Vec<Statement> {
+    let mut out: Vec<Statement> = Vec::new();
+    for m in models {
+        for stmt in create_model(d, m, layout) {
+            if !out.contains(&stmt) {
+                out.push(stmt);
+            }
+        }
+    }
+    out.extend(d.helper_functions(layout.schema(d)));
     out
 }
 
