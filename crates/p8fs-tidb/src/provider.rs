@@ -85,26 +85,7 @@ impl TidbProvider {
             MySqlFlavorChoice::MariaDb => Flavor::MariaDb,
         };
         let info = ServerInfo::parse(detected, &version);
-        let dialect = match flavor {
-            Flavor::Tidb => DialectKind::Tidb,
-            Flavor::MariaDb if cfg.flavor == MySqlFlavorChoice::Detect && !info.at_least(11, 7) => {
-                return Err(Error::new(
-                    ErrorKind::Unsupported,
-                    format!("MariaDB {version} has no VECTOR type; p8fs needs MariaDB 11.7 or later"),
-                )
-                .with_backend("mariadb"));
-            }
-            Flavor::MariaDb => DialectKind::MariaDb,
-            _ => {
-                return Err(Error::new(
-                    ErrorKind::Unsupported,
-                    format!(
-                        "server {version} is neither TiDB nor MariaDB; p8fs speaks TiDB >= 8.4 and MariaDB >= 11.7 over the MySQL protocol (force a flavor to override)"
-                    ),
-                )
-                .with_backend("mysql"));
-            }
-        };
+        let dialect = dialect_for(&version, flavor, cfg.flavor)?;
         // Every session in UTC; the server stops a statement a little after the client
         // would have given up on it (TiDB: max_execution_time, ms, SELECTs; MariaDB:
         // max_statement_time, seconds, every statement).
@@ -232,6 +213,38 @@ impl TidbProvider {
     }
 }
 
+/// The dialect for a server that answered `version`, or why p8fs cannot use it: vector
+/// columns need TiDB >= 8.4 and MariaDB >= 11.7 (checked when the flavor is detected; a
+/// forced flavor is the operator's call).
+fn dialect_for(version: &str, flavor: Flavor, choice: MySqlFlavorChoice) -> Result<DialectKind> {
+    let info = ServerInfo::parse(Flavor::from_mysql_version(version), version);
+    let detect = choice == MySqlFlavorChoice::Detect;
+    match flavor {
+        Flavor::Tidb if detect && !info.at_least(8, 4) => Err(Error::new(
+            ErrorKind::Unsupported,
+            format!(
+                "TiDB v{}.{}.{} ({version}) has no vector search; p8fs needs TiDB 8.4 or later (8.5 recommended)",
+                info.version.0, info.version.1, info.version.2
+            ),
+        )
+        .with_backend("tidb")),
+        Flavor::Tidb => Ok(DialectKind::Tidb),
+        Flavor::MariaDb if detect && !info.at_least(11, 7) => Err(Error::new(
+            ErrorKind::Unsupported,
+            format!("MariaDB {version} has no VECTOR type; p8fs needs MariaDB 11.7 or later"),
+        )
+        .with_backend("mariadb")),
+        Flavor::MariaDb => Ok(DialectKind::MariaDb),
+        _ => Err(Error::new(
+            ErrorKind::Unsupported,
+            format!(
+                "server {version} is neither TiDB nor MariaDB; p8fs speaks TiDB >= 8.4 and MariaDB >= 11.7 over the MySQL protocol (force a flavor to override)"
+            ),
+        )
+        .with_backend("mysql")),
+    }
+}
+
 /// A statement's values as the driver's parameters (none: `Params::Empty`).
 fn params(stmt: &Statement, backend: &'static str) -> Result<Params> {
     if stmt.values.is_empty() {
@@ -301,5 +314,37 @@ impl SqlExecutor for TidbProvider {
             rows.into_iter().map(|r| binder::decode_row(r).map_err(|e| e.with_backend(b))).collect()
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn servers_without_vectors_are_refused_naming_their_version() {
+        let old = dialect_for("8.0.11-TiDB-v7.5.2", Flavor::Tidb, MySqlFlavorChoice::Detect).unwrap_err();
+        assert_eq!(old.kind(), ErrorKind::Unsupported);
+        assert!(old.to_string().contains("v7.5.2") && old.to_string().contains("8.4"), "{old}");
+        assert_eq!(
+            dialect_for("8.0.11-TiDB-v8.4.0", Flavor::Tidb, MySqlFlavorChoice::Detect).unwrap(),
+            DialectKind::Tidb
+        );
+        assert_eq!(
+            dialect_for("8.0.11-TiDB-v8.5.1", Flavor::Tidb, MySqlFlavorChoice::Detect).unwrap(),
+            DialectKind::Tidb
+        );
+        // A forced flavor is the operator's decision.
+        assert_eq!(
+            dialect_for("8.0.11-TiDB-v7.5.2", Flavor::Tidb, MySqlFlavorChoice::Tidb).unwrap(),
+            DialectKind::Tidb
+        );
+        let maria = dialect_for("10.11.6-MariaDB-0+deb12u1", Flavor::MariaDb, MySqlFlavorChoice::Detect).unwrap_err();
+        assert!(maria.to_string().contains("11.7"), "{maria}");
+        assert_eq!(
+            dialect_for("11.8.2-MariaDB", Flavor::MariaDb, MySqlFlavorChoice::Detect).unwrap(),
+            DialectKind::MariaDb
+        );
+        assert!(dialect_for("8.0.36", Flavor::MySql, MySqlFlavorChoice::Detect).is_err());
     }
 }
