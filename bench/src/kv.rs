@@ -350,9 +350,9 @@ async fn loopback() -> Result<(TcpListener, String)> {
 /// The real p8fs proxy over `backend`, without tokens, with the default limits.
 async fn serve_p8fs(backend: Arc<dyn KvBackend>) -> Result<Served> {
     let (listener, base) = loopback().await?;
-    let cfg = ServerConfig { limits: Limits::default(), tokens: None };
+    let cfg = ServerConfig { limits: Limits::default(), ..ServerConfig::default() };
     let router = p8fs_server::router(backend, cfg, Arc::new(Metrics::default()));
-    let task = tokio::spawn(p8fs_server::serve(listener, router, std::future::pending()));
+    let task = tokio::spawn(p8fs_server::serve(listener, router, Limits::default(), std::future::pending()));
     Ok(Served { base, task })
 }
 

@@ -21,6 +21,7 @@ pub mod backend;
 pub mod harness;
 pub mod kv;
 pub mod proxy;
+pub mod proxy_hardening;
 pub mod proxy_suite;
 pub mod sql;
 

@@ -21,10 +21,11 @@ impl RunningProxy {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let metrics = Arc::new(Metrics::default());
+        let limits = cfg.limits;
         let router = p8fs_server::router(backend, cfg, Arc::clone(&metrics));
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(async move {
-            let _ = p8fs_server::serve(listener, router, async {
+            let _ = p8fs_server::serve(listener, router, limits, async {
                 let _ = rx.await;
             })
             .await;
@@ -35,6 +36,11 @@ impl RunningProxy {
     /// `http://127.0.0.1:PORT`.
     pub fn base_url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// `127.0.0.1:PORT`.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
     }
 }
 

@@ -14,10 +14,11 @@ use serde_json::{Value, json};
 use crate::case;
 use crate::harness::{Case, Ctx, Suite};
 use crate::proxy::RunningProxy;
+use crate::proxy_hardening;
 
 /// Every proxy case.
 pub fn cases() -> Vec<Case> {
-    vec![
+    let mut cases = vec![
         case!(Suite::Proxy, legacy_client_round_trips_the_old_contract),
         case!(Suite::Proxy, legacy_ttl_expires),
         case!(Suite::Proxy, bad_requests_get_a_json_4xx),
@@ -26,10 +27,12 @@ pub fn cases() -> Vec<Case> {
         case!(Suite::Proxy, health_readiness_and_metrics),
         case!(Suite::Proxy, sixty_four_clients_lose_no_acknowledged_write),
         case!(Suite::Proxy, one_mapping_is_one_request),
-    ]
+    ];
+    cases.extend(proxy_hardening::cases());
+    cases
 }
 
-async fn proxy(ctx: &Ctx, cfg: ServerConfig) -> Result<RunningProxy> {
+pub(crate) async fn proxy(ctx: &Ctx, cfg: ServerConfig) -> Result<RunningProxy> {
     RunningProxy::start(ctx.env.proxy_backend(&ctx.scratch, &ctx.guards).await?, cfg).await
 }
 
@@ -166,7 +169,7 @@ pub(crate) async fn legacy_ttl_expires(ctx: Ctx) -> Result<()> {
 }
 
 /// Sends a request and checks it is a 4xx with the JSON error body.
-async fn expect_4xx(
+pub(crate) async fn expect_4xx(
     http: &Client,
     method: Method,
     url: String,
@@ -275,9 +278,9 @@ pub(crate) async fn limits_answer_4xx_never_5xx(ctx: Ctx) -> Result<()> {
         max_batch: 10,
         max_body_bytes: 64 * 1024,
         max_scan_limit: 50,
-        request_timeout: Duration::from_secs(30),
+        ..Limits::default()
     };
-    let p = proxy(&ctx, ServerConfig { limits, tokens: None }).await?;
+    let p = proxy(&ctx, ServerConfig { limits, ..ServerConfig::default() }).await?;
     let b = p.base_url();
     let h = Client::new();
     let body = |v: Value| Some(v.to_string().into_bytes());
@@ -316,7 +319,7 @@ pub(crate) async fn limits_answer_4xx_never_5xx(ctx: Ctx) -> Result<()> {
         Arc::new(Slow(Arc::new(ctx.env.embedded_store(&format!("{}s", ctx.scratch))?))),
         ServerConfig {
             limits: Limits { request_timeout: Duration::from_millis(200), ..Limits::default() },
-            tokens: None,
+            ..ServerConfig::default()
         },
     )
     .await?;
@@ -327,7 +330,7 @@ pub(crate) async fn limits_answer_4xx_never_5xx(ctx: Ctx) -> Result<()> {
 
 /// A backend that takes a second to answer a get.
 #[derive(Debug)]
-struct Slow(Arc<dyn p8fs_kv::KvBackend>);
+pub(crate) struct Slow(pub(crate) Arc<dyn p8fs_kv::KvBackend>);
 
 #[async_trait::async_trait]
 impl p8fs_kv::KvBackend for Slow {
@@ -394,7 +397,7 @@ impl p8fs_kv::KvBackend for Slow {
 pub(crate) async fn tokens_bind_to_tenants(ctx: Ctx) -> Result<()> {
     let tokens =
         TokenSet::parse("token-for-tenant-a-000 tenant-a\ntoken-for-everything-0 *\n").map_err(anyhow::Error::msg)?;
-    let p = proxy(&ctx, ServerConfig { limits: Limits::default(), tokens: Some(tokens) }).await?;
+    let p = proxy(&ctx, ServerConfig { tokens: Some(tokens), ..ServerConfig::default() }).await?;
     let b = p.base_url();
     let h = Client::new();
     let put =
@@ -409,6 +412,16 @@ pub(crate) async fn tokens_bind_to_tenants(ctx: Ctx) -> Result<()> {
         "bad token not 401"
     );
     ensure!(put("token-for-everything-0", "tenant-b/k").await?.status().is_success(), "* token refused");
+    // The scheme is case-insensitive (RFC 9110): `bearer` and `BEARER` are `Bearer`.
+    for scheme in ["bearer", "BEARER"] {
+        let r = h
+            .put(format!("{b}/kv"))
+            .header("authorization", format!("{scheme} token-for-tenant-a-000"))
+            .json(&json!({"key": "tenant-a/k", "value": "1"}))
+            .send()
+            .await?;
+        ensure!(r.status().is_success(), "scheme {scheme:?}: {}", r.status());
+    }
     for (m, url) in [
         (Method::GET, format!("{b}/kv/tenant-a/k")),
         (Method::DELETE, format!("{b}/kv/tenant-a/k")),

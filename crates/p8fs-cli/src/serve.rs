@@ -43,6 +43,25 @@ pub(crate) struct ServeArgs {
     /// Request timeout, seconds.
     #[arg(long, env = "P8FS_PROXY_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
     request_timeout_secs: u64,
+    /// Most bytes of one scan or batch-get answer (a scan ends early, a batch get answers 413).
+    #[arg(long, env = "P8FS_PROXY_MAX_RESPONSE_BYTES", default_value_t = Limits::default().max_response_bytes)]
+    max_response_bytes: usize,
+    /// Most data requests served at once; more answer 503.
+    #[arg(long, env = "P8FS_PROXY_MAX_CONCURRENT_REQUESTS", default_value_t = Limits::default().max_concurrent_requests)]
+    max_concurrent_requests: usize,
+    /// Most open connections; more wait in the listen backlog.
+    #[arg(long, env = "P8FS_PROXY_MAX_CONNECTIONS", default_value_t = Limits::default().max_connections)]
+    max_connections: usize,
+    /// Longest wait for a request head, seconds; also how long a keep-alive connection may
+    /// stay idle.
+    #[arg(long, env = "P8FS_PROXY_HEADER_READ_TIMEOUT_SECS", default_value_t = Limits::default().header_read_timeout.as_secs())]
+    header_read_timeout_secs: u64,
+    /// Largest request head (request line and headers), bytes (at least 8192).
+    #[arg(long, env = "P8FS_PROXY_MAX_HEADER_BYTES", default_value_t = Limits::default().max_header_bytes)]
+    max_header_bytes: usize,
+    /// A client that takes none of its answer for this long is disconnected, seconds.
+    #[arg(long, env = "P8FS_PROXY_WRITE_TIMEOUT_SECS", default_value_t = Limits::default().write_timeout.as_secs())]
+    write_timeout_secs: u64,
     /// Log format: text or json.
     #[arg(long, env = "P8FS_LOG_FORMAT", default_value = "text")]
     log_format: String,
@@ -85,9 +104,19 @@ pub(crate) async fn run(data_dir: &Path, args: ServeArgs) -> Result<()> {
             max_body_bytes: args.max_body_bytes,
             max_scan_limit: backend.capability().max_scan_limit,
             request_timeout: Duration::from_secs(args.request_timeout_secs.max(1)),
+            max_response_bytes: args.max_response_bytes.max(1),
+            max_concurrent_requests: args.max_concurrent_requests.max(1),
+            max_connections: args.max_connections.max(1),
+            header_read_timeout: Duration::from_secs(args.header_read_timeout_secs.max(1)),
+            max_header_bytes: args.max_header_bytes,
+            write_timeout: Duration::from_secs(args.write_timeout_secs.max(1)),
         },
         tokens,
+        // Served without tokens on an open address on purpose: its clients name it by
+        // whatever host they reach it as.
+        allow_any_host: args.allow_unauthenticated && !args.listen.ip().is_loopback(),
     };
+    let limits = cfg.limits;
     let authenticated = cfg.tokens.is_some();
     let router = p8fs_server::router(backend, cfg, Arc::new(Metrics::default()));
     let listener = tokio::net::TcpListener::bind(args.listen)
@@ -97,7 +126,7 @@ pub(crate) async fn run(data_dir: &Path, args: ServeArgs) -> Result<()> {
     tracing::info!(%addr, kv = %settings.describe(), authenticated, "p8fs proxy listening");
     // Scripts read this line to learn the port when they asked for port 0.
     println!("listening on http://{addr}");
-    p8fs_server::serve(listener, router, shutdown_signal()).await.context("serving")?;
+    p8fs_server::serve(listener, router, limits, shutdown_signal()).await.context("serving")?;
     tracing::info!("p8fs proxy stopped");
     Ok(())
 }

@@ -1,63 +1,21 @@
-//! The router: state, limits, authentication, metrics, fallbacks, graceful serving.
+//! The router: state, the layers every request passes, fallbacks, health and metrics.
 
-use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use axum::body::Bytes;
-use axum::extract::{FromRequest, MatchedPath, Request, State};
-use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use p8fs_kv::{Kv, KvBackend, Namespace};
-use serde::de::DeserializeOwned;
+use p8fs_kv::{Kv, KvBackend, Namespace, ScopedKv};
 use serde_json::json;
+use tokio::sync::Semaphore;
 
-use crate::auth::{Denied, TokenSet};
-use crate::{ApiError, MeteredBackend, Metrics, legacy, v1};
-
-/// Limits the proxy enforces before anything reaches the backend. Exceeding any answers
-/// a 4xx with the JSON error body.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
-    /// Longest logical key, in bytes.
-    pub max_key_bytes: usize,
-    /// Largest value, in bytes (decoded).
-    pub max_value_bytes: usize,
-    /// Most keys or entries in one batch request.
-    pub max_batch: usize,
-    /// Largest request body, in bytes.
-    pub max_body_bytes: usize,
-    /// Most entries one scan returns.
-    pub max_scan_limit: usize,
-    /// Longest a request may take before it is answered 408.
-    pub request_timeout: Duration,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Self {
-            max_key_bytes: 4096,
-            max_value_bytes: 8 * 1024 * 1024,
-            max_batch: 1000,
-            max_body_bytes: 16 * 1024 * 1024,
-            max_scan_limit: 10_000,
-            request_timeout: Duration::from_secs(30),
-        }
-    }
-}
-
-/// How the proxy serves.
-#[derive(Debug, Clone, Default)]
-pub struct ServerConfig {
-    /// Limits.
-    pub limits: Limits,
-    /// Tokens; `None` serves without authentication (the binary allows that on loopback
-    /// addresses only).
-    pub tokens: Option<TokenSet>,
-}
+use crate::error::error_chain;
+use crate::guard::{self, Scope};
+use crate::{ApiError, MeteredBackend, Metrics, ServerConfig, legacy, v1};
 
 /// Shared by all handlers.
 #[derive(Debug, Clone)]
@@ -65,99 +23,42 @@ pub(crate) struct AppState {
     pub(crate) kv: Kv,
     pub(crate) cfg: Arc<ServerConfig>,
     pub(crate) metrics: Arc<Metrics>,
+    /// One permit per data request being served ([`crate::Limits::max_concurrent_requests`]).
+    pub(crate) requests: Arc<Semaphore>,
 }
 
 impl AppState {
-    /// Checks the request's credentials for `ns`.
-    pub(crate) fn authorize(&self, headers: &HeaderMap, ns: &Namespace) -> Result<(), ApiError> {
-        let Some(tokens) = &self.cfg.tokens else { return Ok(()) };
-        let auth = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-        match tokens.check(auth, ns.tenant().map(|t| t.as_str())) {
-            Ok(()) => Ok(()),
-            Err(Denied::Unauthenticated) => Err(ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "unauthorized",
-                "missing or invalid bearer token (Authorization: Bearer TOKEN)",
-            )),
-            Err(Denied::Forbidden) => Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "forbidden",
-                format!("this token does not grant access to {}", ns.describe()),
-            )),
+    /// The store of `ns`.
+    pub(crate) fn scoped(&self, ns: Namespace) -> ScopedKv {
+        match ns {
+            Namespace::Tenant(t) => self.kv.tenant(&t),
+            Namespace::Global => self.kv.global(),
         }
-    }
-
-    /// Checks a value's size.
-    pub(crate) fn check_value(&self, len: usize) -> Result<(), ApiError> {
-        let max = self.cfg.limits.max_value_bytes;
-        if len > max {
-            return Err(too_large("value bytes", len, max));
-        }
-        Ok(())
-    }
-
-    /// Checks a key's size.
-    pub(crate) fn check_key(&self, key: &str) -> Result<(), ApiError> {
-        let max = self.cfg.limits.max_key_bytes;
-        if key.len() > max {
-            return Err(too_large("key bytes", key.len(), max));
-        }
-        Ok(())
-    }
-
-    /// Checks a batch's size.
-    pub(crate) fn check_batch(&self, len: usize) -> Result<(), ApiError> {
-        let max = self.cfg.limits.max_batch;
-        if len > max {
-            return Err(too_large("batch entries", len, max));
-        }
-        Ok(())
     }
 }
 
-pub(crate) fn too_large(what: &str, size: usize, max: usize) -> ApiError {
-    ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", format!("{what} of {size} exceeds the limit of {max}"))
-}
-
-/// A JSON request body whose every failure (too large, not JSON, wrong shape) answers
-/// with the JSON error body.
-pub(crate) struct JsonBody<T>(pub(crate) T);
-
-impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
-    type Rejection = ApiError;
-
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
-            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", "the request body exceeds the size limit")
-            } else {
-                ApiError::bad_request(format!("cannot read the request body: {e}"))
-            }
-        })?;
-        serde_json::from_slice(&bytes).map(JsonBody).map_err(|e| {
-            use serde_json::error::Category;
-            match e.classify() {
-                Category::Data => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", e.to_string()),
-                _ => ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", format!("the body is not valid JSON: {e}")),
-            }
-        })
-    }
+/// `routes` behind the guard of `scope` (see [`guard`]): it runs after routing and before
+/// the handlers' extractors read anything.
+pub(crate) fn guarded(state: &AppState, scope: Scope, routes: Router<AppState>) -> Router<AppState> {
+    routes.route_layer(middleware::from_fn_with_state((state.clone(), scope), guard::check))
 }
 
 /// The proxy's router over `backend`.
 pub fn router(backend: Arc<dyn KvBackend>, cfg: ServerConfig, metrics: Arc<Metrics>) -> Router {
     let metered: Arc<dyn KvBackend> = Arc::new(MeteredBackend::new(backend, Arc::clone(&metrics)));
-    let state = AppState { kv: Kv::new(metered), cfg: Arc::new(cfg), metrics };
+    let requests = Arc::new(Semaphore::new(cfg.limits.max_concurrent_requests.clamp(1, Semaphore::MAX_PERMITS)));
+    let state = AppState { kv: Kv::new(metered), cfg: Arc::new(cfg), metrics, requests };
     let body_limit = state.cfg.limits.max_body_bytes;
     Router::new()
-        .merge(legacy::routes())
-        .merge(v1::routes())
+        .merge(legacy::routes(&state))
+        .merge(v1::routes(&state))
+        .merge(guarded(&state, Scope::Operator, Router::new().route("/metrics", get(metrics_text))))
         .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
         .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics_text))
         .route("/openapi.json", get(|| async { Json(crate::openapi::document().clone()) }))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(state.clone(), guard::loopback_only))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .layer(axum::extract::DefaultBodyLimit::max(body_limit))
         .with_state(state)
@@ -166,7 +67,13 @@ pub fn router(backend: Arc<dyn KvBackend>, cfg: ServerConfig, metrics: Arc<Metri
 async fn readyz(State(s): State<AppState>) -> Response {
     match s.kv.backend().ping().await {
         Ok(()) => Json(json!({"status": "ready", "backend": s.kv.backend().name()})).into_response(),
-        Err(e) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", e.to_string()).into_response(),
+        Err(e) => ApiError::internal(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not_ready",
+            "the KV backend does not answer",
+            &error_chain(&e),
+        )
+        .into_response(),
     }
 }
 
@@ -175,7 +82,8 @@ async fn metrics_text(State(s): State<AppState>) -> Response {
 }
 
 async fn not_found(method: Method, uri: axum::http::Uri) -> ApiError {
-    ApiError::not_found(format!("no route for {method} {}", uri.path()))
+    // Not `not_found`: a client must never take a missing route for a missing key.
+    ApiError::new(StatusCode::NOT_FOUND, "no_route", format!("no route for {method} {}", uri.path()))
 }
 
 async fn method_not_allowed(method: Method, uri: axum::http::Uri) -> ApiError {
@@ -205,17 +113,4 @@ async fn observe(State(s): State<AppState>, req: Request, next: Next) -> Respons
     s.metrics.request(&route, method.as_str(), resp.status().as_u16(), took);
     tracing::debug!(%method, route, status = resp.status().as_u16(), micros = took.as_micros() as u64, "request");
     resp
-}
-
-/// Serves `router` on `listener` until `shutdown` resolves; requests in flight then
-/// finish before this returns.
-///
-/// # Errors
-/// The listener's I/O errors.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    router: Router,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    axum::serve(listener, router).with_graceful_shutdown(shutdown).await
 }

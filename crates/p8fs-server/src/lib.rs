@@ -6,25 +6,36 @@
 //!   `PUT /kv`, `GET /kv/scan`, `POST /kv/batch`; values are JSON text inside JSON), served
 //!   byte-compatibly;
 //! * **`/v1`**: batch put/delete, compare-and-swap, paged scans with a continuation,
-//!   delete by prefix, binary values (base64), documented in [`openapi`];
+//!   delete by prefix, binary values (base64), keys as one base64url path segment,
+//!   documented in [`openapi`];
 //! * `/healthz`, `/readyz`, `/metrics` (Prometheus text).
 //!
-//! Bearer tokens bound to tenants ([`auth::TokenSet`]) guard every data route; limits on
-//! keys, values, batches, bodies and request time answer 4xx with a JSON error body
-//! `{"error": {"code", "message"}}`.
+//! Bearer tokens bound to tenants ([`auth::TokenSet`]) guard every data route and are
+//! checked before any request body is read; without tokens only loopback hosts and
+//! origins are answered. [`Limits`] bound keys, values, batches, bodies, request time,
+//! answers, concurrent requests and connections; exceeding one answers 4xx (or 503 when the
+//! proxy is at its limit of requests) with a JSON error body `{"error": {"code",
+//! "message"}}`. [`serve`] runs the router over hyper with the connection limits.
 #![warn(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 mod app;
 pub mod auth;
+mod body;
 mod error;
+mod guard;
 mod legacy;
+mod limits;
 mod metered;
 mod metrics;
 pub mod openapi;
+mod reply;
+mod serve;
 mod v1;
 
-pub use app::{Limits, ServerConfig, router, serve};
+pub use app::router;
 pub use error::ApiError;
+pub use limits::{Limits, ServerConfig};
 pub use metered::MeteredBackend;
 pub use metrics::Metrics;
+pub use serve::serve;

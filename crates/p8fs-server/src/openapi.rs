@@ -14,6 +14,13 @@ struct Op {
     params: &'static [(&'static str, &'static str, &'static str)],
 }
 
+/// The `key` of the `k/{key}` routes.
+const B64URL_KEY: &str =
+    "the key's UTF-8 as base64url without padding (one segment: no URL normalisation can change it)";
+
+/// Routes that need no token.
+const PUBLIC: [&str; 2] = ["/healthz", "/readyz"];
+
 fn s(t: &str) -> Value {
     json!({ "type": t })
 }
@@ -62,7 +69,7 @@ fn ops() -> Vec<Op> {
         Op {
             method: "get",
             path: "/kv/scan".into(),
-            summary: "Legacy: keys starting with prefix ({tenant}/{prefix}), sorted",
+            summary: "Legacy: keys starting with prefix ({tenant}/{prefix}), sorted; fewer than limit when the answer limit in bytes is reached",
             body: None,
             ok: ("200", json!({"type": "array", "items": legacy_entry.clone()})),
             params: &[("prefix", "query", "{tenant}/{prefix}"), ("limit", "query", "default 100")],
@@ -70,7 +77,7 @@ fn ops() -> Vec<Op> {
         Op {
             method: "post",
             path: "/kv/batch".into(),
-            summary: "Legacy: read several physical keys; missing ones omitted",
+            summary: "Legacy: read several physical keys, in the order asked; missing ones omitted; 413 when the values exceed the answer limit",
             body: Some(keys.clone()),
             ok: ("200", json!({"type": "array", "items": legacy_entry})),
             params: &[],
@@ -78,7 +85,7 @@ fn ops() -> Vec<Op> {
         Op {
             method: "get",
             path: "/v1/capability".into(),
-            summary: "What the backend supports, with the proxy's limits applied",
+            summary: "What the backend supports, with the proxy's limits applied (needs a token when the proxy has tokens)",
             body: None,
             ok: ("200", s("object")),
             params: &[],
@@ -102,7 +109,7 @@ fn ops() -> Vec<Op> {
         Op {
             method: "get",
             path: "/metrics".into(),
-            summary: "Prometheus text exposition",
+            summary: "Prometheus text exposition (needs a token granted `*` when the proxy has tokens)",
             body: None,
             ok: ("200", s("string")),
             params: &[],
@@ -116,6 +123,35 @@ fn ops() -> Vec<Op> {
         } else {
             &[("key", "path", "logical key, percent-encoded")]
         };
+        let with_b64_key: &'static [(&str, &str, &str)] = if prefix.contains("{tenant}") {
+            &[("tenant", "path", "tenant id"), ("key", "path", B64URL_KEY)]
+        } else {
+            &[("key", "path", B64URL_KEY)]
+        };
+        v.push(Op {
+            method: "get",
+            path: (format!("{prefix}/k/{{key}}")),
+            summary: "Read a key named by one base64url segment (404 when missing); what HttpStore uses",
+            body: None,
+            ok: ("200", entry.clone()),
+            params: with_b64_key,
+        });
+        v.push(Op {
+            method: "put",
+            path: (format!("{prefix}/k/{{key}}")),
+            summary: "Write a key named by one base64url segment",
+            body: Some(obj(json!({"value": b64(), "ttl_ms": ttl_ms.clone()}), &["value"])),
+            ok: ("204", Value::Null),
+            params: with_b64_key,
+        });
+        v.push(Op {
+            method: "delete",
+            path: (format!("{prefix}/k/{{key}}")),
+            summary: "Delete a key named by one base64url segment (204 also when missing)",
+            body: None,
+            ok: ("204", Value::Null),
+            params: with_b64_key,
+        });
         v.push(Op {
             method: "get",
             path: (format!("{prefix}/keys/{{key}}")),
@@ -143,7 +179,7 @@ fn ops() -> Vec<Op> {
         v.push(Op {
             method: "post",
             path: (format!("{prefix}/batch/get")),
-            summary: "Read several keys; missing ones omitted",
+            summary: "Read several keys, in the order asked; missing ones omitted; 413 response_too_large when the values exceed the answer limit",
             body: Some(keys.clone()),
             ok: ("200", obj(json!({"entries": {"type": "array", "items": entry.clone()}}), &["entries"])),
             params: tenant,
@@ -173,7 +209,7 @@ fn ops() -> Vec<Op> {
         v.push(Op {
             method: "get",
             path: (format!("{prefix}/scan")),
-            summary: "One page of keys by prefix or range; `next` continues",
+            summary: "One page of keys by prefix or range: at most `limit` entries and about the answer limit in bytes (at least one entry); `next` continues",
             body: None,
             ok: (
                 "200",
@@ -226,7 +262,7 @@ pub fn document() -> &'static Value {
 fn build() -> Value {
     let error = json!({
         "type": "object",
-        "properties": {"error": {"type": "object", "properties": {"code": {"type": "string"}, "message": {"type": "string"}}, "required": ["code", "message"]}},
+        "properties": {"error": {"type": "object", "properties": {"code": {"type": "string"}, "message": {"type": "string"}, "request_id": {"type": "string", "description": "on 5xx: the id of the proxy's log line with the details"}}, "required": ["code", "message"]}},
         "required": ["error"]
     });
     let mut paths = serde_json::Map::new();
@@ -236,12 +272,15 @@ fn build() -> Value {
             "parameters": op.params.iter().map(|(n, at, d)| json!({"name": n, "in": at, "required": *at == "path", "description": d, "schema": {"type": "string"}})).collect::<Vec<_>>(),
             "responses": {
                 op.ok.0: if op.ok.1.is_null() { json!({"description": "done"}) } else { json!({"description": "ok", "content": {"application/json": {"schema": op.ok.1}}}) },
-                "4XX": {"description": "bad request, unauthorized (401), forbidden (403), not found, limits exceeded", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
-                "5XX": {"description": "the backend failed", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+                "4XX": {"description": "bad request, unauthorized (401), forbidden (403: the token's tenants; without tokens, a host or origin that is not loopback), not found, limits exceeded (413), a body that is not application/json (415)", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+                "5XX": {"description": "the backend failed (a generic message and `request_id`; the details are in the proxy's log), or the proxy is at its limit of requests (503 overloaded, Retry-After)", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
             }
         });
         if let (Some(b), Some(map)) = (op.body, o.as_object_mut()) {
             map.insert("requestBody".into(), json!({"required": true, "content": {"application/json": {"schema": b}}}));
+        }
+        if let (true, Some(map)) = (PUBLIC.contains(&op.path.as_str()), o.as_object_mut()) {
+            map.insert("security".into(), json!([]));
         }
         let entry = paths.entry(op.path).or_insert_with(|| json!({}));
         if let Some(m) = entry.as_object_mut() {
@@ -251,7 +290,7 @@ fn build() -> Value {
     json!({
         "openapi": "3.1.0",
         "info": {"title": "p8fs KV proxy", "version": env!("CARGO_PKG_VERSION"),
-                 "description": "Legacy routes (/kv...) speak the contract of the system p8fs replaces; /v1 is the full KV contract. Data routes need `Authorization: Bearer TOKEN` when the proxy has a token file."},
+                 "description": "Legacy routes (/kv...) speak the contract of the system p8fs replaces; /v1 is the full KV contract. With a token file every route but /healthz, /readyz and /openapi.json needs `Authorization: Bearer TOKEN`, checked before the body is read; without one, only requests for a loopback Host and from no or a loopback Origin are answered. JSON bodies must be sent as Content-Type: application/json."},
         "components": {"schemas": {"Error": error}, "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
         "security": [{"bearer": []}],
         "paths": Value::Object(paths)

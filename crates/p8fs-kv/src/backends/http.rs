@@ -2,6 +2,15 @@
 //! contract: binary values, batches, compare-and-swap, continuations). The proxy also
 //! serves the legacy routes for old clients; this client does not need them.
 //!
+//! Keys never travel as URL paths: a key is one base64url path segment (`k/{key}`: no
+//! `.`, `/` or `%`, so no client, proxy or server normalising the URL can turn it into
+//! another key or another tenant's), or part of a JSON body. `connect` refuses a proxy
+//! that does not serve those routes.
+//!
+//! Scans follow the proxy's `next`: a proxy ends a page early at its answer budget, and
+//! this client keeps reading until it has the entries asked for. A batch get the proxy
+//! refuses as too large an answer is split in halves.
+//!
 //! Retries: only idempotent calls (everything but compare-and-swap) are retried, and only
 //! after a transport error or a 5xx answer, with exponential backoff. No base URL is
 //! built in: it must be configured.
@@ -10,7 +19,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use base64::Engine;
-use base64::engine::general_purpose::STANDARD as B64;
+use base64::engine::general_purpose::{STANDARD as B64, URL_SAFE_NO_PAD as B64URL};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -19,8 +28,11 @@ use crate::{Capability, Key, KvBackend, KvError, KvPair, Namespace, Result};
 
 const NAME: &str = "http";
 
-/// Settings of an [`HttpStore`].
-#[derive(Debug, Clone)]
+/// What a [`KvError::TooLarge`] names when the proxy refused to build an answer that big.
+const ANSWER_TOO_LARGE: &str = "answer (proxy limit)";
+
+/// Settings of an [`HttpStore`]. Its `Debug` hides the token and the URL's secrets.
+#[derive(Clone)]
 pub struct HttpConfig {
     /// The proxy's base URL, e.g. `http://127.0.0.1:8080`.
     pub base_url: String,
@@ -39,8 +51,19 @@ impl HttpConfig {
     }
 }
 
-/// The HTTP proxy as a KV backend.
-#[derive(Debug, Clone)]
+impl std::fmt::Debug for HttpConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpConfig")
+            .field("base_url", &p8fs_redact::connection(&self.base_url))
+            .field("token", &p8fs_redact::option(&self.token))
+            .field("timeout", &self.timeout)
+            .field("retries", &self.retries)
+            .finish()
+    }
+}
+
+/// The HTTP proxy as a KV backend. Its `Debug` hides the token and the URL's secrets.
+#[derive(Clone)]
 pub struct HttpStore {
     client: reqwest::Client,
     base: String,
@@ -49,11 +72,27 @@ pub struct HttpStore {
     cap: Capability,
 }
 
-/// Percent-encodes a key for a path: everything but unreserved characters and `/`.
-fn encode_path(key: &str) -> String {
-    let mut out = String::with_capacity(key.len());
-    for b in key.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
+/// How long a pooled connection may stay idle: less than the proxy's header timeout
+/// (10 s by default), which closes idle keep-alive connections, so a request is not sent
+/// on a connection the proxy is closing.
+const POOL_IDLE: Duration = Duration::from_secs(5);
+
+impl std::fmt::Debug for HttpStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpStore")
+            .field("base", &p8fs_redact::connection(&self.base))
+            .field("token", &p8fs_redact::option(&self.token))
+            .field("retries", &self.retries)
+            .field("cap", &self.cap)
+            .finish()
+    }
+}
+
+/// Percent-encodes a query value: everything but unreserved characters.
+fn encode_query(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for b in value.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
             out.push(char::from(b));
         } else {
             out.push_str(&format!("%{b:02X}"));
@@ -64,9 +103,14 @@ fn encode_path(key: &str) -> String {
 
 fn ns_path(ns: &Namespace) -> String {
     match ns {
-        Namespace::Tenant(t) => format!("/v1/kv/{}", t.as_str()),
+        Namespace::Tenant(t) => format!("/v1/kv/{}", encode_query(t.as_str())),
         Namespace::Global => "/v1/global".to_owned(),
     }
+}
+
+/// The path of one key: its UTF-8 as a single base64url segment.
+fn key_path(ns: &Namespace, key: &str) -> String {
+    format!("{}/k/{}", ns_path(ns), B64URL.encode(key))
 }
 
 fn ttl_ms(ttl: Option<Duration>) -> Option<u64> {
@@ -105,6 +149,7 @@ impl HttpStore {
             .timeout(cfg.timeout)
             .connect_timeout(cfg.timeout.min(Duration::from_secs(10)))
             .pool_max_idle_per_host(64)
+            .pool_idle_timeout(POOL_IDLE)
             .build()
             .map_err(|e| KvError::backend(NAME, "cannot build the HTTP client", e))?;
         let mut this = Self {
@@ -123,7 +168,14 @@ impl HttpStore {
                 max_batch: 0,
             },
         };
-        let c = this.call(Method::GET, "/v1/capability", None, true).await?.ok_or_else(|| corrupt("no capability"))?;
+        let c = this.call_found(Method::GET, "/v1/capability", None, true).await?;
+        if c.get("key_route").is_none() {
+            // An older proxy has no `k/{key}` routes: its 404s would read as missing keys.
+            return Err(KvError::Unsupported {
+                backend: NAME,
+                what: "a proxy without the /v1/.../k/{key} routes (older than this client): upgrade the proxy first",
+            });
+        }
         let n = |k: &str| c.get(k).and_then(Value::as_u64).map(|v| usize::try_from(v).unwrap_or(usize::MAX));
         let b = |k: &str| c.get(k).and_then(Value::as_bool);
         this.cap = Capability {
@@ -139,7 +191,8 @@ impl HttpStore {
         Ok(this)
     }
 
-    /// One call: `Ok(None)` for 404, `Ok(Some(json))` for 2xx (`null` for no body).
+    /// One call: `Ok(None)` for `404 not_found` (a missing key; a missing route answers
+    /// another code), `Ok(Some(json))` for 2xx (`null` for no body).
     async fn call(&self, method: Method, path: &str, body: Option<&Value>, idempotent: bool) -> Result<Option<Value>> {
         let url = format!("{}{path}", self.base);
         let mut attempt = 0;
@@ -180,6 +233,11 @@ impl HttpStore {
         }
     }
 
+    /// A call whose answer is never "missing": a 404 is an error.
+    async fn call_found(&self, method: Method, path: &str, body: Option<&Value>, idempotent: bool) -> Result<Value> {
+        self.call(method, path, body, idempotent).await?.ok_or_else(|| corrupt(&format!("{path} answered 404")))
+    }
+
     fn answer(&self, status: StatusCode, bytes: &[u8], path: &str) -> Result<Option<Value>> {
         if status.is_success() {
             if bytes.is_empty() {
@@ -202,6 +260,7 @@ impl HttpStore {
                 KvError::ConditionNotMet { key: String::new(), current }
             }
             (400, "invalid_key") => KvError::InvalidKey { key: String::new(), reason: message },
+            (413, "response_too_large") => KvError::TooLarge { what: ANSWER_TOO_LARGE, size: 0, max: 0 },
             (413, _) => KvError::TooLarge { what: "request (proxy limit)", size: 0, max: 0 },
             (400 | 422, _) => KvError::InvalidArgument { message },
             (501, _) => KvError::Unsupported { backend: NAME, what: "this operation (the proxy's backend lacks it)" },
@@ -223,8 +282,7 @@ impl KvBackend for HttpStore {
     }
 
     async fn get(&self, ns: &Namespace, key: &Key) -> Result<Option<Vec<u8>>> {
-        let path = format!("{}/keys/{}", ns_path(ns), encode_path(key.as_str()));
-        match self.call(Method::GET, &path, None, true).await? {
+        match self.call(Method::GET, &key_path(ns, key.as_str()), None, true).await? {
             None => Ok(None),
             Some(v) => {
                 let b64 = v.get("value").and_then(Value::as_str).ok_or_else(|| corrupt("no value"))?;
@@ -234,48 +292,77 @@ impl KvBackend for HttpStore {
     }
 
     async fn put(&self, ns: &Namespace, key: &Key, value: &[u8], ttl: Option<Duration>) -> Result<()> {
-        let path = format!("{}/keys/{}", ns_path(ns), encode_path(key.as_str()));
         let body = json!({ "value": B64.encode(value), "ttl_ms": ttl_ms(ttl) });
-        self.call(Method::PUT, &path, Some(&body), true).await?;
+        self.call_found(Method::PUT, &key_path(ns, key.as_str()), Some(&body), true).await?;
         Ok(())
     }
 
     async fn delete(&self, ns: &Namespace, key: &Key) -> Result<()> {
-        let path = format!("{}/keys/{}", ns_path(ns), encode_path(key.as_str()));
-        self.call(Method::DELETE, &path, None, true).await?;
+        self.call_found(Method::DELETE, &key_path(ns, key.as_str()), None, true).await?;
         Ok(())
     }
 
     async fn scan(&self, ns: &Namespace, start: &[u8], end: Option<&[u8]>, limit: usize) -> Result<Vec<KvPair>> {
         check_scan_limit(&self.cap, limit)?;
-        let mut path = format!("{}/scan?start_b64={}&limit={limit}", ns_path(ns), encode_path(&B64.encode(start)));
+        let mut range = format!("{}/scan?start_b64={}", ns_path(ns), encode_query(&B64.encode(start)));
         if let Some(e) = end {
-            path.push_str(&format!("&end_b64={}", encode_path(&B64.encode(e))));
+            range.push_str(&format!("&end_b64={}", encode_query(&B64.encode(e))));
         }
-        let v = self.call(Method::GET, &path, None, true).await?.ok_or_else(|| corrupt("scan answered 404"))?;
-        entries(&v)
+        let mut out = Vec::new();
+        let mut after: Option<String> = None;
+        // The proxy may end a page early (its answer budget): follow `next` until `limit`.
+        // Every page holds at least one entry, so this takes at most `limit` calls.
+        while out.len() < limit {
+            let mut path = format!("{range}&limit={}", limit - out.len());
+            if let Some(a) = &after {
+                path.push_str(&format!("&after={}", encode_query(a)));
+            }
+            let v = self.call_found(Method::GET, &path, None, true).await?;
+            let page = entries(&v)?;
+            if page.is_empty() {
+                break;
+            }
+            out.extend(page);
+            match v.get("next").and_then(Value::as_str) {
+                Some(n) => after = Some(n.to_owned()),
+                None => break,
+            }
+        }
+        out.truncate(limit);
+        Ok(out)
     }
 
     async fn batch_get(&self, ns: &Namespace, keys: &[Key]) -> Result<Vec<KvPair>> {
-        let body = json!({ "keys": keys.iter().map(Key::as_str).collect::<Vec<_>>() });
-        let v = self
-            .call(Method::POST, &format!("{}/batch/get", ns_path(ns)), Some(&body), true)
-            .await?
-            .ok_or_else(|| corrupt("batch get answered 404"))?;
-        entries(&v)
+        let path = format!("{}/batch/get", ns_path(ns));
+        let mut out = Vec::new();
+        // A batch whose answer the proxy finds too large is asked for in halves, in order
+        // (a single key always fits): at most 2 x keys calls.
+        let mut todo: Vec<&[Key]> = vec![keys];
+        while let Some(chunk) = todo.pop() {
+            let body = json!({ "keys": chunk.iter().map(Key::as_str).collect::<Vec<_>>() });
+            match self.call_found(Method::POST, &path, Some(&body), true).await {
+                Err(KvError::TooLarge { what: ANSWER_TOO_LARGE, .. }) if chunk.len() > 1 => {
+                    let (first, second) = chunk.split_at(chunk.len() / 2);
+                    todo.push(second);
+                    todo.push(first);
+                }
+                r => out.extend(entries(&r?)?),
+            }
+        }
+        Ok(out)
     }
 
     async fn batch_put(&self, ns: &Namespace, entries: &[(Key, Vec<u8>)], ttl: Option<Duration>) -> Result<()> {
         let list: Vec<Value> =
             entries.iter().map(|(k, v)| json!({ "key": k.as_str(), "value": B64.encode(v) })).collect();
         let body = json!({ "entries": list, "ttl_ms": ttl_ms(ttl) });
-        self.call(Method::POST, &format!("{}/batch/put", ns_path(ns)), Some(&body), true).await?;
+        self.call_found(Method::POST, &format!("{}/batch/put", ns_path(ns)), Some(&body), true).await?;
         Ok(())
     }
 
     async fn batch_delete(&self, ns: &Namespace, keys: &[Key]) -> Result<()> {
         let body = json!({ "keys": keys.iter().map(Key::as_str).collect::<Vec<_>>() });
-        self.call(Method::POST, &format!("{}/batch/delete", ns_path(ns)), Some(&body), true).await?;
+        self.call_found(Method::POST, &format!("{}/batch/delete", ns_path(ns)), Some(&body), true).await?;
         Ok(())
     }
 
@@ -295,7 +382,7 @@ impl KvBackend for HttpStore {
         });
         // Not idempotent: never retried (a retry after a lost answer could fail a swap
         // that in fact succeeded).
-        match self.call(Method::POST, &format!("{}/cas", ns_path(ns)), Some(&body), false).await {
+        match self.call_found(Method::POST, &format!("{}/cas", ns_path(ns)), Some(&body), false).await {
             Err(KvError::ConditionNotMet { current, .. }) => {
                 Err(KvError::ConditionNotMet { key: key.as_str().to_owned(), current })
             }
@@ -304,7 +391,7 @@ impl KvBackend for HttpStore {
     }
 
     async fn ping(&self) -> Result<()> {
-        self.call(Method::GET, "/readyz", None, true).await?;
+        self.call_found(Method::GET, "/readyz", None, true).await?;
         Ok(())
     }
 }
@@ -314,7 +401,30 @@ mod tests {
     use super::*;
 
     #[test]
-    fn keys_are_percent_encoded_but_keep_their_slashes() {
-        assert_eq!(encode_path("reverse/doc 1/ü?#%"), "reverse/doc%201/%C3%BC%3F%23%25");
+    fn keys_travel_as_one_segment_no_url_parser_can_resolve() {
+        let ns = Namespace::Tenant(crate::TenantId::new("alice").unwrap());
+        for key in ["../../bob/keys/secret", "%2e%2e/%2E%2E/x", "a/./b", "50% off?#frag ü/🙂", "..."] {
+            let path = key_path(&ns, key);
+            let segment = path.strip_prefix("/v1/kv/alice/k/").unwrap();
+            assert!(segment.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'), "{path}");
+            assert_eq!(B64URL.decode(segment).unwrap(), key.as_bytes());
+            // What a URL parser makes of the path is the path itself.
+            let url = reqwest::Url::parse(&format!("http://127.0.0.1{path}")).unwrap();
+            assert_eq!(url.path(), path);
+        }
+    }
+
+    #[test]
+    fn debug_output_hides_the_token() {
+        let mut cfg = HttpConfig::new("http://user:hunter2@127.0.0.1:8080");
+        cfg.token = Some("secret-token-0123456789".into());
+        let text = format!("{cfg:?}");
+        assert!(!text.contains("secret-token") && !text.contains("hunter2"), "{text}");
+        assert!(text.contains("***") && text.contains("127.0.0.1:8080"), "{text}");
+    }
+
+    #[test]
+    fn query_values_are_fully_percent_encoded() {
+        assert_eq!(encode_query("a/b c+d&e=f?#%ü"), "a%2Fb%20c%2Bd%26e%3Df%3F%23%25%C3%BC");
     }
 }

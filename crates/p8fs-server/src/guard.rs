@@ -1,0 +1,313 @@
+//! What runs before a handler reads anything a client sent in a body.
+//!
+//! * [`check`], a route layer of every data route: the bearer token from the headers
+//!   (401), for `/v1` the grant of the tenant the path names (403), then a slot among
+//!   [`Limits::max_concurrent_requests`](crate::Limits) (503 when none is free), held
+//!   until the answer has been sent. Only then do the handlers' extractors read the body.
+//!   Legacy routes that name their tenant in the body check the grant after parsing it.
+//! * [`loopback_only`], without tokens: requests whose `Host` is not a loopback name or
+//!   address, or whose `Origin` is not loopback, are refused (403), so web pages cannot
+//!   drive the proxy through a browser (cross-site requests, DNS rebinding).
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use axum::body::{Body, Bytes};
+use axum::extract::{FromRequestParts, Path, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use http_body::{Frame, SizeHint};
+use p8fs_kv::{Namespace, TenantId};
+use tokio::sync::OwnedSemaphorePermit;
+
+use crate::ApiError;
+use crate::app::AppState;
+use crate::auth::Grant;
+
+/// Who is calling, as the guard established it.
+#[derive(Debug, Clone)]
+pub(crate) enum Caller {
+    /// The proxy has no tokens.
+    Open,
+    /// A valid token with this grant.
+    Token(Arc<Grant>),
+}
+
+impl Caller {
+    /// 403 unless the caller may reach `ns`.
+    pub(crate) fn check(&self, ns: &Namespace) -> Result<(), ApiError> {
+        match self {
+            Caller::Open => Ok(()),
+            Caller::Token(g) if g.reaches(ns.tenant().map(TenantId::as_str)) => Ok(()),
+            Caller::Token(_) => Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                format!("this token does not grant access to {}", ns.describe()),
+            )),
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        parts.extensions.get::<Caller>().cloned().ok_or_else(|| unguarded("Caller"))
+    }
+}
+
+/// The namespace a `/v1` path names, validated and authorized by the guard.
+#[derive(Debug, Clone)]
+pub(crate) struct Target(pub(crate) Namespace);
+
+impl<S: Send + Sync> FromRequestParts<S> for Target {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        parts.extensions.get::<Target>().cloned().ok_or_else(|| unguarded("Target"))
+    }
+}
+
+fn unguarded(what: &str) -> ApiError {
+    ApiError::internal(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "the proxy failed",
+        &format!("a route without the guard asked for {what}"),
+    )
+}
+
+/// What the guard of a route checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scope {
+    /// A token granted `*` (`/metrics`: the whole proxy's traffic is no one tenant's
+    /// business); no request slot.
+    Operator,
+    /// A valid token with any grant (`/v1/capability`); no request slot.
+    Token,
+    /// A data route naming its namespace in the body or the query: a valid token now, the
+    /// grant once the handler has parsed the namespace.
+    Data,
+    /// A `/v1/kv/{tenant}/...` or `/v1/global/...` route: token and grant from the path.
+    V1Path,
+}
+
+/// The route layer of every guarded route (see the module docs).
+pub(crate) async fn check(State((s, scope)): State<(AppState, Scope)>, req: Request, next: Next) -> Response {
+    match admit(&s, scope, req).await {
+        Ok((req, None)) => next.run(req).await,
+        Ok((req, Some(permit))) => next.run(req).await.map(|inner| Body::new(Held { inner, _permit: permit })),
+        Err(refused) => refused,
+    }
+}
+
+async fn admit(s: &AppState, scope: Scope, req: Request) -> Result<(Request, Option<OwnedSemaphorePermit>), Response> {
+    let caller = authenticate(s, req.headers()).map_err(IntoResponse::into_response)?;
+    if scope == Scope::Operator && matches!(&caller, Caller::Token(g) if **g != Grant::All) {
+        let e = ApiError::new(StatusCode::FORBIDDEN, "forbidden", "this route needs a token granted `*`");
+        return Err(e.into_response());
+    }
+    let (mut parts, body) = req.into_parts();
+    if scope == Scope::V1Path {
+        let ns = path_namespace(&mut parts).await.map_err(IntoResponse::into_response)?;
+        caller.check(&ns).map_err(IntoResponse::into_response)?;
+        parts.extensions.insert(Target(ns));
+    }
+    let permit = match scope {
+        Scope::Operator | Scope::Token => None,
+        Scope::Data | Scope::V1Path => Some(Arc::clone(&s.requests).try_acquire_owned().map_err(|_| {
+            let e = ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "overloaded",
+                format!(
+                    "the proxy is serving its limit of {} requests at once; retry shortly",
+                    s.cfg.limits.max_concurrent_requests
+                ),
+            );
+            ([(header::RETRY_AFTER, "1")], e).into_response()
+        })?),
+    };
+    parts.extensions.insert(caller);
+    Ok((Request::from_parts(parts, body), permit))
+}
+
+async fn path_namespace(parts: &mut Parts) -> Result<Namespace, ApiError> {
+    let Path(mut params) = Path::<HashMap<String, String>>::from_request_parts(parts, &())
+        .await
+        .map_err(|e| ApiError::bad_request(format!("bad path: {e}")))?;
+    Ok(match params.remove("tenant") {
+        Some(t) => Namespace::Tenant(TenantId::new(t)?),
+        None => Namespace::Global,
+    })
+}
+
+fn authenticate(s: &AppState, headers: &HeaderMap) -> Result<Caller, ApiError> {
+    let Some(tokens) = &s.cfg.tokens else { return Ok(Caller::Open) };
+    let auth = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    tokens.authenticate(auth).map(Caller::Token).map_err(|_| {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "missing or invalid bearer token (Authorization: Bearer TOKEN)",
+        )
+    })
+}
+
+/// An answer's body that keeps its request's slot until it has been sent (or dropped).
+struct Held {
+    inner: Body,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl http_body::Body for Held {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
+        Pin::new(&mut self.inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// The global layer of a proxy without tokens (see the module docs).
+pub(crate) async fn loopback_only(State(s): State<AppState>, req: Request, next: Next) -> Response {
+    if s.cfg.tokens.is_none()
+        && let Err(e) = browser_check(&req, s.cfg.allow_any_host)
+    {
+        return e.into_response();
+    }
+    next.run(req).await
+}
+
+fn browser_check(req: &Request, allow_any_host: bool) -> Result<(), ApiError> {
+    let forbidden = |code, message: String| Err(ApiError::new(StatusCode::FORBIDDEN, code, message));
+    if !allow_any_host {
+        // An unreadable Host counts as present and not loopback.
+        let host = req.headers().get(header::HOST).map(|h| h.to_str().unwrap_or(""));
+        let authority = req.uri().authority().map(|a| a.as_str());
+        let ok = match (host, authority) {
+            (None, None) => false,
+            (Some(h), a) => is_loopback_host(h) && a.is_none_or(is_loopback_host),
+            (None, Some(a)) => is_loopback_host(a),
+        };
+        if !ok {
+            let shown = host.or(authority).unwrap_or("");
+            return forbidden(
+                "forbidden_host",
+                format!(
+                    "this proxy has no tokens, so it answers only requests for a loopback host (localhost, 127.0.0.1, [::1]), not {shown:?}"
+                ),
+            );
+        }
+    }
+    if let Some(origin) = req.headers().get(header::ORIGIN) {
+        let value = origin.to_str().unwrap_or("");
+        let host = value.split_once("://").map(|(_, rest)| rest);
+        if !host.is_some_and(is_loopback_host) {
+            return forbidden(
+                "forbidden_origin",
+                format!("this proxy has no tokens, so it refuses requests from web pages (Origin {value:?})"),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Whether `host[:port]` names a loopback address: `localhost`, 127.0.0.0/8, `[::1]`.
+fn is_loopback_host(hostport: &str) -> bool {
+    let port_ok = |p: &str| p.bytes().all(|b| b.is_ascii_digit());
+    if let Some(rest) = hostport.strip_prefix('[') {
+        let Some((ip, after)) = rest.split_once(']') else { return false };
+        let port_ok = after.is_empty() || after.strip_prefix(':').is_some_and(port_ok);
+        return port_ok && ip.parse::<Ipv6Addr>().is_ok_and(|a| IpAddr::V6(a).to_canonical().is_loopback());
+    }
+    let host = match hostport.rsplit_once(':') {
+        Some((h, p)) if port_ok(p) => h,
+        Some(_) => return false,
+        None => hostport,
+    };
+    host.eq_ignore_ascii_case("localhost") || host.parse::<Ipv4Addr>().is_ok_and(|a| a.is_loopback())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_hosts_are_recognised_and_lookalikes_are_not() {
+        for ok in [
+            "localhost",
+            "LocalHost:8080",
+            "127.0.0.1",
+            "127.0.0.1:0",
+            "127.5.6.7:65535",
+            "[::1]",
+            "[::1]:8080",
+            "[::ffff:127.0.0.1]:80",
+            "localhost:",
+        ] {
+            assert!(is_loopback_host(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "evil.example",
+            "localhost.evil.example",
+            "127.0.0.1.evil.example",
+            "evil.example:80",
+            "localhost:80:80",
+            "localhost:http",
+            "128.0.0.1",
+            "0.0.0.0",
+            "10.0.0.1:8080",
+            "[::2]",
+            "[::1",
+            "[::1]x",
+            "::1",
+            "127.1",
+            "2130706433",
+            "null",
+        ] {
+            assert!(!is_loopback_host(bad), "{bad}");
+        }
+    }
+
+    fn req(host: Option<&str>, origin: Option<&str>, uri: &str) -> Request {
+        let mut b = Request::builder().uri(uri);
+        if let Some(h) = host {
+            b = b.header(header::HOST, h);
+        }
+        if let Some(o) = origin {
+            b = b.header(header::ORIGIN, o);
+        }
+        b.body(Body::empty()).unwrap()
+    }
+
+    #[test]
+    fn browsers_cannot_reach_a_proxy_without_tokens() {
+        assert!(browser_check(&req(Some("127.0.0.1:8080"), None, "/kv"), false).is_ok());
+        assert!(browser_check(&req(Some("localhost:8080"), Some("http://localhost:3000"), "/kv"), false).is_ok());
+        let code = |r: Request, any: bool| browser_check(&r, any).unwrap_err().code;
+        // DNS rebinding: the page's own name in Host.
+        assert_eq!(code(req(Some("rebind.evil.example:8080"), None, "/kv"), false), "forbidden_host");
+        assert_eq!(code(req(None, None, "/kv"), false), "forbidden_host");
+        assert_eq!(code(req(Some("127.0.0.1"), None, "http://evil.example/kv"), false), "forbidden_host");
+        // A cross-site request from a page elsewhere.
+        assert_eq!(code(req(Some("127.0.0.1:8080"), Some("https://evil.example"), "/kv"), false), "forbidden_origin");
+        assert_eq!(code(req(Some("127.0.0.1:8080"), Some("null"), "/kv"), false), "forbidden_origin");
+        // Served open on purpose: any Host, but still no web pages.
+        assert!(browser_check(&req(Some("p8fs-proxy:8080"), None, "/kv"), true).is_ok());
+        assert_eq!(code(req(Some("p8fs-proxy:8080"), Some("http://evil.example"), "/kv"), true), "forbidden_origin");
+    }
+}

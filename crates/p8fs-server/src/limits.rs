@@ -1,0 +1,144 @@
+//! What the proxy bounds, and how it is configured.
+
+use std::time::Duration;
+
+use axum::http::StatusCode;
+
+use crate::ApiError;
+use crate::auth::TokenSet;
+
+/// Limits the proxy enforces before anything reaches the backend, and on what it holds in
+/// memory. Exceeding a request limit answers a 4xx with the JSON error body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Longest logical key, in bytes.
+    pub max_key_bytes: usize,
+    /// Largest value, in bytes (decoded).
+    pub max_value_bytes: usize,
+    /// Most keys or entries in one batch request (refused while the body is parsed).
+    pub max_batch: usize,
+    /// Largest request body, in bytes.
+    pub max_body_bytes: usize,
+    /// Most entries one scan returns.
+    pub max_scan_limit: usize,
+    /// Longest a request may take before it is answered 408.
+    pub request_timeout: Duration,
+    /// Most bytes of JSON one scan or batch-get answer carries. A scan that reaches it ends
+    /// early (with `next` on `/v1`); a batch get that would pass it answers 413. An answer
+    /// always holds at least one entry. The backend is read in pages of
+    /// `max(1, budget left / max_value_bytes)` entries, so a request holds about this much
+    /// at a time.
+    pub max_response_bytes: usize,
+    /// Most data requests served at once; more answer `503 overloaded` at once. A request
+    /// counts until its answer has been sent, so this also bounds the memory of answers
+    /// (about `max_concurrent_requests` x `max_response_bytes` x 2.5).
+    pub max_concurrent_requests: usize,
+    /// Most open connections; further connections wait in the listen backlog until one
+    /// closes.
+    pub max_connections: usize,
+    /// Longest the proxy waits for a complete request head (request line and headers). The
+    /// clock starts when it begins waiting: at accept, and on a keep-alive connection when
+    /// the previous answer has been sent, so it is also how long a keep-alive connection
+    /// may stay idle.
+    pub header_read_timeout: Duration,
+    /// Largest request head (request line and headers), bytes; at least 8 KiB.
+    pub max_header_bytes: usize,
+    /// A connection whose client takes none of its answer for this long is closed (a
+    /// client that stops reading would otherwise hold its request's memory for ever).
+    pub write_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_key_bytes: 4096,
+            max_value_bytes: 8 * 1024 * 1024,
+            max_batch: 1000,
+            max_body_bytes: 16 * 1024 * 1024,
+            max_scan_limit: 10_000,
+            request_timeout: Duration::from_secs(30),
+            max_response_bytes: 16 * 1024 * 1024,
+            max_concurrent_requests: 128,
+            max_connections: 1024,
+            header_read_timeout: Duration::from_secs(10),
+            max_header_bytes: 64 * 1024,
+            write_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+impl Limits {
+    /// How many entries to read from the backend next, when `used` bytes of the answer
+    /// are written: as many as fit in what is left of the budget at the largest value
+    /// size, at least one.
+    pub(crate) fn page_entries(&self, used: usize) -> usize {
+        (self.max_response_bytes.saturating_sub(used) / self.max_value_bytes.max(1)).max(1)
+    }
+
+    /// Checks a value's size.
+    pub(crate) fn check_value(&self, len: usize) -> Result<(), ApiError> {
+        if len > self.max_value_bytes {
+            return Err(too_large("value bytes", len, self.max_value_bytes));
+        }
+        Ok(())
+    }
+
+    /// Checks a key's size.
+    pub(crate) fn check_key(&self, key: &str) -> Result<(), ApiError> {
+        if key.len() > self.max_key_bytes {
+            return Err(too_large("key bytes", key.len(), self.max_key_bytes));
+        }
+        Ok(())
+    }
+
+    /// Checks a batch's size.
+    pub(crate) fn check_batch(&self, len: usize) -> Result<(), ApiError> {
+        if len > self.max_batch {
+            return Err(too_large("batch entries", len, self.max_batch));
+        }
+        Ok(())
+    }
+
+    /// Checks a scan's limit.
+    pub(crate) fn check_scan_limit(&self, limit: usize) -> Result<(), ApiError> {
+        if limit == 0 || limit > self.max_scan_limit {
+            return Err(ApiError::bad_request(format!("limit must be between 1 and {}", self.max_scan_limit)));
+        }
+        Ok(())
+    }
+}
+
+/// How the proxy serves.
+#[derive(Debug, Clone, Default)]
+pub struct ServerConfig {
+    /// Limits.
+    pub limits: Limits,
+    /// Tokens; `None` serves without authentication (the binary allows that on loopback
+    /// addresses only). Without tokens the proxy answers only requests whose `Host` names
+    /// a loopback address and whose `Origin`, when present, is loopback too, so a web page
+    /// cannot reach it through the browser (cross-site requests, DNS rebinding).
+    pub tokens: Option<TokenSet>,
+    /// Without tokens, accept any `Host` (a proxy deliberately served unauthenticated on
+    /// an open address); the `Origin` check stays.
+    pub allow_any_host: bool,
+}
+
+pub(crate) fn too_large(what: &str, size: usize, max: usize) -> ApiError {
+    ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", format!("{what} of {size} exceeds the limit of {max}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pages_fit_the_budget_left_and_hold_at_least_one_entry() {
+        let l = Limits { max_response_bytes: 100, max_value_bytes: 10, ..Limits::default() };
+        assert_eq!(l.page_entries(0), 10);
+        assert_eq!(l.page_entries(55), 4);
+        assert_eq!(l.page_entries(95), 1);
+        assert_eq!(l.page_entries(1_000), 1);
+        let zero = Limits { max_value_bytes: 0, ..l };
+        assert_eq!(zero.page_entries(0), 100);
+    }
+}
