@@ -1,8 +1,9 @@
 //! A connection's prepared statements stay bounded however many distinct statements run.
 //!
-//! PostgreSQL only: the bound is `p8fs-postgres`'s (deadpool-postgres keeps every statement
-//! otherwise); `mysql_async` bounds its own cache (an LRU of `stmt_cache_size` statements per
-//! connection), so the MySQL-protocol providers have nothing of p8fs's to check here.
+//! On PostgreSQL the bound is `p8fs-postgres`'s (deadpool-postgres keeps every statement
+//! otherwise); on the MySQL protocol it is `mysql_async`'s own LRU of `stmt_cache_size`
+//! statements per connection, which closes what it evicts: the server's count of
+//! statements this session closed shows it.
 
 use std::time::Duration;
 
@@ -16,8 +17,11 @@ use crate::harness::Ctx;
 const MAX: usize = 8;
 
 pub(crate) async fn distinct_statements_keep_the_prepared_statements_bounded(ctx: Ctx) -> Result<()> {
+    if matches!(ctx.env.backend, Backend::MariaDb | Backend::Tidb) {
+        return mysql_protocol_statements_stay_bounded(&ctx).await;
+    }
     if ctx.env.backend != Backend::Postgres {
-        return Ok(());
+        anyhow::bail!("no SQL server for this case on {}", ctx.env.backend.name());
     }
     let mut cfg = p8fs_postgres::PgConfig::from_url(ctx.env.url().context("no URL")?)?;
     cfg.op_timeout = Duration::from_secs(20);
@@ -43,5 +47,37 @@ pub(crate) async fn distinct_statements_keep_the_prepared_statements_bounded(ctx
         };
         ensure!(on_server <= MAX as i64, "after {} statements the server holds {on_server} (max {MAX})", i + 1);
     }
+    Ok(())
+}
+
+/// The MySQL protocol: many distinct prepared statements on one connection make the
+/// driver close the ones it evicts (`Com_stmt_close` of the session grows), so the server
+/// never holds more than the cache of that connection. (The pool also resets a connection
+/// when it is returned, which drops its statements: one transaction keeps one connection
+/// for the whole check.)
+async fn mysql_protocol_statements_stay_bounded(ctx: &Ctx) -> Result<()> {
+    let mut cfg = p8fs_tidb::MySqlConfig::from_url(ctx.env.url().context("no URL")?)?;
+    cfg.op_timeout = Duration::from_secs(20);
+    cfg.max_connections = 1;
+    let db = p8fs_tidb::TidbProvider::connect(cfg).await?;
+    let closed = Statement {
+        sql: "SELECT CAST(VARIABLE_VALUE AS SIGNED) FROM information_schema.SESSION_STATUS WHERE VARIABLE_NAME = ?"
+            .into(),
+        values: vec![Value::from("COM_STMT_CLOSE")],
+    };
+    let n = 200i64;
+    let mut stmts = vec![closed.clone()];
+    stmts.extend((0..n).map(|i| Statement { sql: format!("SELECT ? + {i}"), values: vec![Value::BigInt(Some(1))] }));
+    stmts.push(closed);
+    let rows = db.query_in_transaction(&stmts, None).await?;
+    let count = |r: &Vec<p8fs_sql_dialect::Row>| match r.first().and_then(|r| r.first()) {
+        Some(SqlValue::Int(n)) => Ok(*n),
+        other => Err(anyhow::anyhow!("Com_stmt_close: {other:?}")),
+    };
+    let (before, after) = (count(&rows[0])?, count(&rows[rows.len() - 1])?);
+    for (i, r) in rows[1..rows.len() - 1].iter().enumerate() {
+        ensure!(r.first().and_then(|r| r.first()) == Some(&SqlValue::Int(1 + i as i64)), "statement {i}: {r:?}");
+    }
+    ensure!(after - before >= n - 64, "{n} distinct statements closed only {} on the server", after - before);
     Ok(())
 }
