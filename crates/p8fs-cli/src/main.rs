@@ -142,12 +142,20 @@ fn exit_status(e: &anyhow::Error) -> u8 {
             return if bad_kv(k) { EXIT_USAGE } else { EXIT_BACKEND };
         }
         if let Some(s) = cause.downcast_ref::<p8fs_core::sql::Error>() {
-            return if s.kind() == ErrorKind::InvalidInput { EXIT_USAGE } else { EXIT_BACKEND };
+            return if matches!(s.kind(), ErrorKind::InvalidInput | ErrorKind::UniqueViolation) {
+                EXIT_USAGE
+            } else {
+                EXIT_BACKEND
+            };
         }
         if let Some(c) = cause.downcast_ref::<p8fs_core::Error>() {
             return match c {
                 p8fs_core::Error::Config(_) => EXIT_USAGE,
-                p8fs_core::Error::Sql(s) if s.kind() == ErrorKind::InvalidInput => EXIT_USAGE,
+                p8fs_core::Error::Sql(s)
+                    if matches!(s.kind(), ErrorKind::InvalidInput | ErrorKind::UniqueViolation) =>
+                {
+                    EXIT_USAGE
+                }
                 p8fs_core::Error::Kv(k) if bad_kv(k) => EXIT_USAGE,
                 _ => EXIT_BACKEND,
             };

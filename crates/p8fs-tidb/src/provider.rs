@@ -148,6 +148,7 @@ impl TidbProvider {
         stmts: &[Statement],
         rows: bool,
         check: Option<&RowCheck>,
+        refused: &mut bool,
     ) -> Result<Vec<(u64, Vec<Row>)>> {
         let b = self.backend;
         self.timed("transaction", async {
@@ -163,8 +164,11 @@ impl TidbProvider {
                         .into_iter()
                         .map(|r| binder::decode_row(r).map_err(|e| e.with_backend(b)))
                         .collect::<Result<_>>()?;
-                    if let Some(check) = check {
-                        check(i, &decoded)?;
+                    if let Some(check) = check
+                        && let Err(e) = check(i, &decoded)
+                    {
+                        *refused = true;
+                        return Err(e);
                     }
                     out.push((tx.affected_rows(), decoded));
                 } else {
@@ -189,8 +193,11 @@ impl TidbProvider {
     ) -> Result<Vec<(u64, Vec<Row>)>> {
         let mut attempt = 0u32;
         loop {
-            match self.transaction_once(stmts, rows, check).await {
-                Err(e) if e.kind() == ErrorKind::Conflict && attempt < MAX_CONFLICT_RETRIES => {
+            // The caller's check refusing the rows is its answer, not a conflict to retry:
+            // the same statements would meet the same rows.
+            let mut refused = false;
+            match self.transaction_once(stmts, rows, check, &mut refused).await {
+                Err(e) if e.kind() == ErrorKind::Conflict && !refused && attempt < MAX_CONFLICT_RETRIES => {
                     attempt += 1;
                     let backoff = Duration::from_millis(10 << attempt.min(6));
                     tracing::debug!(backend = self.backend, attempt, ?backoff, error = %e, "transaction conflict, retrying");

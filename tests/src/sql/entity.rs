@@ -597,6 +597,43 @@ pub(crate) async fn a_refused_upsert_writes_nothing(ctx: Ctx) -> Result<()> {
     .await
 }
 
+/// The business key decides which row an upsert meets, on every engine: a given id that
+/// names another row of the tenant neither redirects the write there nor makes it vanish
+/// (the MySQL family meets the primary key first, PostgreSQL and SQLite the key); a given
+/// id taken by another key with a new key is the same error everywhere.
+pub(crate) async fn a_given_id_never_decides_which_row_an_upsert_meets(ctx: Ctx) -> Result<()> {
+    with_store(&ctx, &[items()], async |store, _| {
+        let m = items();
+        for (via, s) in write_paths(store) {
+            let (xn, yn, zn) = (format!("x{}", via.len()), format!("y{}", via.len()), format!("z{}", via.len()));
+            let x = s.upsert(&m, "t", &obj(json!({"name": xn, "rank": 1}))).await?.ids[0].clone();
+            let y = s.upsert(&m, "t", &obj(json!({"name": yn, "rank": 2}))).await?.ids[0].clone();
+            // X's id with Y's key: Y is updated and keeps its id; X is untouched.
+            for batch in [
+                vec![obj(json!({"id": x, "name": yn, "rank": 20}))],
+                vec![
+                    obj(json!({"name": format!("w{}", via.len()), "rank": 0})),
+                    obj(json!({"id": x, "name": yn, "rank": 21})),
+                ],
+            ] {
+                let r = s.batch_upsert(&m, "t", &batch).await.with_context(|| format!("X's id, Y's key{via}"))?;
+                ensure!(r.ids.last() == Some(&y), "the upsert met another row than the key's{via}: {r:?}");
+                let rx = s.get(&m, "t", &x).await?.context("x")?;
+                let ry = s.get(&m, "t", &y).await?.context("y")?;
+                ensure!(rx["name"] == json!(xn) && rx["rank"] == json!(1), "x changed{via}: {rx:?}");
+                ensure!(ry["name"] == json!(yn) && ry["rank"] != json!(2), "y not updated{via}: {ry:?}");
+            }
+            // X's id with a new key: refused the same way on every engine, nothing written.
+            let e = s.upsert(&m, "t", &obj(json!({"id": x, "name": zn, "rank": 3}))).await;
+            let kind = e.as_ref().err().map(p8fs_sql_dialect::Error::kind);
+            ensure!(kind == Some(ErrorKind::UniqueViolation), "X's id with a new key{via}: {e:?}");
+            ensure!(s.get_by_key(&m, "t", &zn).await?.is_none(), "a refused row was written{via}");
+        }
+        Ok(())
+    })
+    .await
+}
+
 /// Global models (shared by every tenant, such as `tenants`) are out of reach of every
 /// tenant's call; only the administrative calls read and change them.
 pub(crate) async fn global_models_are_out_of_tenants_reach(ctx: Ctx) -> Result<()> {

@@ -102,10 +102,13 @@ pub fn stored_id(row: crate::Row) -> Result<(String, String, Option<String>)> {
 /// the same table and tenant (ids are unique per tenant; nothing about other tenants can
 /// show here, since their rows never conflict).
 pub fn id_taken(model: &Model, key: &str, id: &str) -> Error {
-    Error::invalid_input(format!(
-        "{model} {:?}: its id {id} is already used by another {model} entity; nothing was written",
-        key.chars().take(64).collect::<String>()
-    ))
+    Error::new(
+        ErrorKind::UniqueViolation,
+        format!(
+            "{model} {:?}: its id {id} is already used by another {model} entity; nothing was written",
+            key.chars().take(64).collect::<String>()
+        ),
+    )
 }
 
 /// A multi-row upsert. All rows must name the same fields (the store groups them).

@@ -562,10 +562,16 @@ impl EntityStore {
         }
         let kind = self.db.dialect();
         let needs_ids = embeddings.is_some_and(|e| e.iter().any(|v| !v.is_empty())) || extra.is_some();
+        // A given id that names another row than the key's must not decide which row the
+        // upsert meets: PostgreSQL and SQLite match the key, the MySQL family meets the
+        // primary key first.
+        let given_ids = rows.iter().any(|(_, e)| e.contains_key("id"));
+        let must_match = needs_ids || given_ids;
         // A row that exists keeps its id: learn it first when embeddings or extra statements
-        // written in the same transaction must point at it. (Without them the upsert keeps
-        // the stored id by itself, and the ids are read with it.)
-        if let Some(k) = model.key_field().filter(|_| needs_ids) {
+        // written in the same transaction must point at it, or when ids are given (then the
+        // row's stored id replaces the given one, so every engine updates the key's row).
+        // Otherwise the upsert keeps the stored id by itself, and the ids are read with it.
+        if let Some(k) = model.key_field().filter(|_| must_match) {
             let keys: Vec<&str> = rows.iter().filter_map(|(_, e)| e.get(k).and_then(Json::as_str)).collect();
             let mut existing: HashMap<String, String> = HashMap::new();
             for chunk in keys.chunks(LOOKUP_CHUNK) {
@@ -666,7 +672,7 @@ impl EntityStore {
                 _ => self.db.execute_in_transaction(&stmts).await?.iter().sum(),
             };
             self.read_back_ids(model, tenant, &rows, &mut stored).await?;
-        } else if rows.len() == 1 && !needs_ids {
+        } else if rows.len() == 1 && !must_match {
             // One row and nothing that points at it: one statement in autocommit. A row the
             // upsert refused (its given id names another entity) wrote nothing.
             let stmts = upsert_statements(returning)?;
@@ -691,7 +697,7 @@ impl EntityStore {
             }
             let with_ids = stmts.len();
             stmts.extend(later_statements()?);
-            let check = id_check(model, &rows, needs_ids, with_ids);
+            let check = id_check(model, &rows, must_match, with_ids);
             match self.db.query_in_transaction(&stmts, Some(check)).await {
                 Ok(results) => id_rows(results, with_ids, &mut stored)?,
                 // An executor that returns no rows from transactions (a wrapper that does
@@ -980,6 +986,10 @@ fn id_check(
             return Ok(());
         }
         let mut seen = seen.lock().map_err(|_| Error::new(ErrorKind::Database, "id check poisoned"))?;
+        if i == 0 {
+            // A retried transaction starts over.
+            seen.clear();
+        }
         for r in got {
             let (id, key, _) = dml::stored_id(r.clone())?;
             seen.insert(key, id);
