@@ -49,6 +49,10 @@ pub(crate) struct ServeArgs {
     /// Most data requests served at once; more answer 503.
     #[arg(long, env = "P8FS_PROXY_MAX_CONCURRENT_REQUESTS", default_value_t = Limits::default().max_concurrent_requests)]
     max_concurrent_requests: usize,
+    /// Most bytes the data requests in flight may hold together (each reserves its worst
+    /// case before it is read; more wait up to 5 s, then 503).
+    #[arg(long, env = "P8FS_PROXY_MAX_INFLIGHT_BYTES", default_value_t = Limits::default().max_inflight_bytes)]
+    max_inflight_bytes: usize,
     /// Most open connections; more wait in the listen backlog.
     #[arg(long, env = "P8FS_PROXY_MAX_CONNECTIONS", default_value_t = Limits::default().max_connections)]
     max_connections: usize,
@@ -106,6 +110,7 @@ pub(crate) async fn run(data_dir: &Path, args: ServeArgs) -> Result<()> {
             request_timeout: Duration::from_secs(args.request_timeout_secs.max(1)),
             max_response_bytes: args.max_response_bytes.max(1),
             max_concurrent_requests: args.max_concurrent_requests.max(1),
+            max_inflight_bytes: args.max_inflight_bytes.max(1),
             max_connections: args.max_connections.max(1),
             header_read_timeout: Duration::from_secs(args.header_read_timeout_secs.max(1)),
             max_header_bytes: args.max_header_bytes,

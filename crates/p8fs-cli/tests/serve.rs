@@ -295,6 +295,69 @@ fn scans_of_large_values_stay_within_the_answer_budget() {
     assert!(grew_mib < 160, "two scans grew the proxy by {grew_mib} MiB");
 }
 
+/// Many tenants' scans at once (the review's 128 concurrent scans of 8 MiB values, scaled
+/// down): whatever each asks for, together they hold at most the in-flight memory limit;
+/// the ones that find it full wait for their turn (or answer 503, and are retried).
+#[test]
+fn concurrent_scans_stay_within_the_inflight_memory_limit() {
+    const VALUES: usize = 12;
+    const SIZE: usize = 8 * 1024 * 1024;
+    const SCANS: usize = 16;
+    const LIMIT_MIB: u64 = 96;
+    let dir = tempfile::tempdir().unwrap();
+    let limit = (LIMIT_MIB << 20).to_string();
+    let srv = Server::start(dir.path(), &["--max-inflight-bytes", &limit]);
+    let pid = srv.child.id();
+    let value = "A".repeat(SIZE / 3 * 4);
+    for i in 0..VALUES {
+        let body = format!("{{\"value\": \"{value}\"}}");
+        let (status, _) = exchange(&srv.addr, &format!("PUT /v1/kv/t/keys/big{i:02} HTTP/1.1\r\n"), body.as_bytes());
+        assert_eq!(status, 204);
+    }
+    std::fs::write(format!("/proc/{pid}/clear_refs"), "5").unwrap();
+    let before = status_kib(pid, "VmRSS:");
+    let scans: Vec<_> = (0..SCANS)
+        .map(|_| {
+            let addr = srv.addr.clone();
+            std::thread::spawn(move || {
+                let (mut after, mut entries, mut waits) = (String::new(), 0, 0);
+                let started = std::time::Instant::now();
+                while started.elapsed() < Duration::from_secs(120) {
+                    let (status, body) = http(&addr, "GET", &format!("/v1/kv/t/scan?limit=10000{after}"), None, None);
+                    if status == 503 {
+                        waits += 1;
+                        std::thread::sleep(Duration::from_millis(100));
+                        continue;
+                    }
+                    assert_eq!(status, 200, "{body}");
+                    let v: Value = serde_json::from_str(&body).unwrap();
+                    entries += v["entries"].as_array().unwrap().len();
+                    match v["next"].as_str() {
+                        Some(n) => after = format!("&after={n}"),
+                        None => break,
+                    }
+                }
+                (entries, waits)
+            })
+        })
+        .collect();
+    let mut waits = 0;
+    for s in scans {
+        let (entries, w) = s.join().unwrap();
+        assert_eq!(entries, VALUES, "a scan did not finish");
+        waits += w;
+    }
+    let peak = status_kib(pid, "VmHWM:");
+    let grew_mib = peak.saturating_sub(before) / 1024;
+    println!(
+        "{SCANS} scans at once: RSS before {} MiB, peak {} MiB (+{grew_mib} MiB; limit {LIMIT_MIB} MiB); {waits} answers 503",
+        before / 1024,
+        peak / 1024
+    );
+    // Unbounded, 16 budgeted scans at once hold 16 x ~37 MiB (about 600 MiB).
+    assert!(grew_mib < LIMIT_MIB + 64, "{SCANS} scans grew the proxy by {grew_mib} MiB");
+}
+
 #[test]
 fn the_checked_in_openapi_document_is_current() {
     let out = Command::new(env!("CARGO_BIN_EXE_p8fs")).args(["serve", "--print-openapi"]).output().unwrap();

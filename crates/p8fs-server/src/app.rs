@@ -25,6 +25,8 @@ pub(crate) struct AppState {
     pub(crate) metrics: Arc<Metrics>,
     /// One permit per data request being served ([`crate::Limits::max_concurrent_requests`]).
     pub(crate) requests: Arc<Semaphore>,
+    /// The in-flight memory pool ([`crate::Limits::max_inflight_bytes`]).
+    pub(crate) memory: Arc<Semaphore>,
 }
 
 impl AppState {
@@ -47,7 +49,8 @@ pub(crate) fn guarded(state: &AppState, scope: Scope, routes: Router<AppState>) 
 pub fn router(backend: Arc<dyn KvBackend>, cfg: ServerConfig, metrics: Arc<Metrics>) -> Router {
     let metered: Arc<dyn KvBackend> = Arc::new(MeteredBackend::new(backend, Arc::clone(&metrics)));
     let requests = Arc::new(Semaphore::new(cfg.limits.max_concurrent_requests.clamp(1, Semaphore::MAX_PERMITS)));
-    let state = AppState { kv: Kv::new(metered), cfg: Arc::new(cfg), metrics, requests };
+    let memory = Arc::new(Semaphore::new(cfg.limits.memory_units()));
+    let state = AppState { kv: Kv::new(metered), cfg: Arc::new(cfg), metrics, requests, memory };
     let body_limit = state.cfg.limits.max_body_bytes;
     Router::new()
         .merge(legacy::routes(&state))

@@ -101,12 +101,18 @@ pub(crate) enum Scope {
 pub(crate) async fn check(State((s, scope)): State<(AppState, Scope)>, req: Request, next: Next) -> Response {
     match admit(&s, scope, req).await {
         Ok((req, None)) => next.run(req).await,
-        Ok((req, Some(permit))) => next.run(req).await.map(|inner| Body::new(Held { inner, _permit: permit })),
+        Ok((req, Some(permits))) => {
+            next.run(req).await.map(|inner| Body::new(Held { inner, pending: None, _permits: permits }))
+        }
         Err(refused) => refused,
     }
 }
 
-async fn admit(s: &AppState, scope: Scope, req: Request) -> Result<(Request, Option<OwnedSemaphorePermit>), Response> {
+async fn admit(
+    s: &AppState,
+    scope: Scope,
+    req: Request,
+) -> Result<(Request, Option<(OwnedSemaphorePermit, OwnedSemaphorePermit)>), Response> {
     let caller = authenticate(s, req.headers()).map_err(IntoResponse::into_response)?;
     if scope == Scope::Operator && matches!(&caller, Caller::Token(g) if **g != Grant::All) {
         let e = ApiError::new(StatusCode::FORBIDDEN, "forbidden", "this route needs a token granted `*`");
@@ -118,19 +124,32 @@ async fn admit(s: &AppState, scope: Scope, req: Request) -> Result<(Request, Opt
         caller.check(&ns).map_err(IntoResponse::into_response)?;
         parts.extensions.insert(Target(ns));
     }
+    let overloaded = |what: String| {
+        let e = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "overloaded", format!("{what}; retry shortly"));
+        ([(header::RETRY_AFTER, "1")], e).into_response()
+    };
     let permit = match scope {
         Scope::Operator | Scope::Token => None,
-        Scope::Data | Scope::V1Path => Some(Arc::clone(&s.requests).try_acquire_owned().map_err(|_| {
-            let e = ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "overloaded",
-                format!(
-                    "the proxy is serving its limit of {} requests at once; retry shortly",
+        Scope::Data | Scope::V1Path => {
+            let slot = Arc::clone(&s.requests).try_acquire_owned().map_err(|_| {
+                overloaded(format!(
+                    "the proxy is serving its limit of {} requests at once",
                     s.cfg.limits.max_concurrent_requests
-                ),
-            );
-            ([(header::RETRY_AFTER, "1")], e).into_response()
-        })?),
+                ))
+            })?;
+            let units = request_units(&s.cfg.limits, &parts);
+            let memory = tokio::time::timeout(MEMORY_WAIT, Arc::clone(&s.memory).acquire_many_owned(units))
+                .await
+                .ok()
+                .and_then(Result::ok)
+                .ok_or_else(|| {
+                    overloaded(format!(
+                        "the requests in flight hold the proxy's memory limit of {} bytes",
+                        s.cfg.limits.max_inflight_bytes
+                    ))
+                })?;
+            Some((slot, memory))
+        }
     };
     parts.extensions.insert(caller);
     Ok((Request::from_parts(parts, body), permit))
@@ -158,10 +177,52 @@ fn authenticate(s: &AppState, headers: &HeaderMap) -> Result<Caller, ApiError> {
     })
 }
 
-/// An answer's body that keeps its request's slot until it has been sent (or dropped).
+/// Longest a request waits for its share of the in-flight memory pool.
+const MEMORY_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// What a request reserves of the in-flight memory pool, from its method, path and
+/// declared body length (see [`crate::Limits::max_inflight_bytes`]).
+fn request_units(limits: &crate::Limits, parts: &Parts) -> u32 {
+    use axum::http::Method;
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<usize>().ok());
+    let has_body = !matches!(parts.method, Method::GET | Method::HEAD | Method::DELETE);
+    let path = parts.uri.path();
+    let carries_values = parts.method == Method::GET || path.ends_with("/batch/get") || path == "/kv/batch";
+    limits.request_units(declared, has_body, carries_values)
+}
+
+/// Frames an answer is handed to the connection in. hyper asks for the next frame only
+/// when it has written most of the previous one, so a large answer keeps its request's
+/// reservation until all but its last chunk is on the wire (as one frame, the whole answer
+/// would sit in the connection's write buffer after the reservation was returned, and
+/// slow readers could pile up answers beyond the memory limit).
+const CHUNK: usize = 64 * 1024;
+
+/// An answer's body that keeps its request's slot and memory until it has been sent (or
+/// dropped), handed over in chunks of [`CHUNK`] bytes.
 struct Held {
     inner: Body,
-    _permit: OwnedSemaphorePermit,
+    /// The rest of a data frame larger than a chunk (the same buffer, not a copy).
+    pending: Option<Bytes>,
+    _permits: (OwnedSemaphorePermit, OwnedSemaphorePermit),
+}
+
+impl Held {
+    /// The next chunk of `data`, keeping the rest as pending.
+    fn chunk(&mut self, mut data: Bytes) -> Frame<Bytes> {
+        if data.len() > CHUNK {
+            let first = data.split_to(CHUNK);
+            self.pending = Some(data);
+            Frame::data(first)
+        } else {
+            self.pending = None;
+            Frame::data(data)
+        }
+    }
 }
 
 impl http_body::Body for Held {
@@ -169,15 +230,31 @@ impl http_body::Body for Held {
     type Error = axum::Error;
 
     fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
-        Pin::new(&mut self.inner).poll_frame(cx)
+        if let Some(rest) = self.pending.take() {
+            return Poll::Ready(Some(Ok(self.chunk(rest))));
+        }
+        match Pin::new(&mut self.inner).poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => match frame.into_data() {
+                Ok(data) => Poll::Ready(Some(Ok(self.chunk(data)))),
+                Err(other) => Poll::Ready(Some(Ok(other))),
+            },
+            other => other,
+        }
     }
 
     fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
+        self.pending.is_none() && self.inner.is_end_stream()
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
+        let pending = self.pending.as_ref().map_or(0, |p| p.len() as u64);
+        let inner = self.inner.size_hint();
+        let mut hint = SizeHint::new();
+        hint.set_lower(inner.lower() + pending);
+        if let Some(upper) = inner.upper() {
+            hint.set_upper(upper + pending);
+        }
+        hint
     }
 }
 

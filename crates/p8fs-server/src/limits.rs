@@ -30,9 +30,17 @@ pub struct Limits {
     /// at a time.
     pub max_response_bytes: usize,
     /// Most data requests served at once; more answer `503 overloaded` at once. A request
-    /// counts until its answer has been sent, so this also bounds the memory of answers
-    /// (about `max_concurrent_requests` x `max_response_bytes` x 2.5).
+    /// counts until its answer has been sent. (Memory is bounded by
+    /// [`Limits::max_inflight_bytes`].)
     pub max_concurrent_requests: usize,
+    /// Most bytes that the data requests in flight may hold together. Each request
+    /// reserves, before the proxy reads anything of it, what it may hold at worst: three
+    /// times its body (the body, its parsed form, the decoded values) and, when its answer
+    /// carries values (gets, scans, batch gets), 2.5 times the larger of the answer budget
+    /// and the value limit. A request that finds too little free waits for it (up to 5 s,
+    /// then `503 overloaded`). So the requests of all tenants together stay within this,
+    /// whatever they ask for.
+    pub max_inflight_bytes: usize,
     /// Most open connections; further connections wait in the listen backlog until one
     /// closes.
     pub max_connections: usize,
@@ -59,6 +67,7 @@ impl Default for Limits {
             request_timeout: Duration::from_secs(30),
             max_response_bytes: 16 * 1024 * 1024,
             max_concurrent_requests: 128,
+            max_inflight_bytes: 1 << 30,
             max_connections: 1024,
             header_read_timeout: Duration::from_secs(10),
             max_header_bytes: 64 * 1024,
@@ -67,7 +76,30 @@ impl Default for Limits {
     }
 }
 
+/// The unit of [`Limits::max_inflight_bytes`] reservations.
+pub(crate) const MEMORY_UNIT: usize = 64 * 1024;
+
 impl Limits {
+    /// Units of the in-flight memory pool.
+    pub(crate) fn memory_units(&self) -> usize {
+        (self.max_inflight_bytes / MEMORY_UNIT).clamp(1, tokio::sync::Semaphore::MAX_PERMITS)
+    }
+
+    /// What a request may hold at worst, in units of the pool (at most the whole pool):
+    /// see [`Limits::max_inflight_bytes`]. `body` is its declared length (`None`: not
+    /// declared), `carries_values` whether its answer may.
+    pub(crate) fn request_units(&self, body: Option<usize>, has_body: bool, carries_values: bool) -> u32 {
+        let body = match body {
+            Some(n) => n.min(self.max_body_bytes),
+            None if has_body => self.max_body_bytes,
+            None => 0,
+        };
+        let answer = if carries_values { self.max_response_bytes.max(self.max_value_bytes) } else { 0 };
+        let bytes = body.saturating_mul(3).saturating_add(answer.saturating_mul(5) / 2).saturating_add(MEMORY_UNIT);
+        let units = bytes.div_ceil(MEMORY_UNIT).min(self.memory_units());
+        u32::try_from(units).unwrap_or(u32::MAX)
+    }
+
     /// How many entries to read from the backend next, when `used` bytes of the answer
     /// are written: as many as fit in what is left of the budget at the largest value
     /// size, at least one.
