@@ -205,6 +205,13 @@ pub trait Dialect: Copy + Default + fmt::Debug + Send + Sync + 'static {
         Ok(Vec::new())
     }
 
+    /// One statement that renames `live` to `old` and `new` to `live` at once, where the
+    /// engine has one (`RENAME TABLE` on the MySQL family, whose DDL is not transactional);
+    /// `None` elsewhere (there the rebuild runs in one transaction).
+    fn swap_tables(&self, _schema: Option<&str>, _live: &str, _old: &str, _new: &str) -> Option<Statement> {
+        None
+    }
+
     /// `ALTER TABLE ... RENAME TO` that renames `table` of `schema` to `to`, in the same
     /// schema.
     fn rename_table(&self, schema: Option<&str>, table: &str, to: &str) -> Statement {

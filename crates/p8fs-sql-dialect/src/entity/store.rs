@@ -354,15 +354,19 @@ impl EntityStore {
         Ok(Some((cols, pk)))
     }
 
-    /// Rebuilds a table with today's definition (`create`) and the same rows: the old table
-    /// is renamed, the new one created, the rows copied, the old one dropped; in one
-    /// transaction where DDL is transactional (SQLite). On engines whose DDL commits on its
-    /// own (TiDB) a failure part-way leaves the rows in `{table}__p8fs_old`, which the
-    /// error names.
+    /// Rebuilds a table with today's definition (`create`) and the same rows. Where DDL is
+    /// transactional (SQLite) in one transaction: the old table is renamed, the new one
+    /// created, the rows copied, the old one dropped. On the MySQL family (TiDB), whose DDL
+    /// commits statement by statement: the new table is built beside the live one
+    /// (`{table}__p8fs_new`), the rows copied in one statement, then both names swapped in
+    /// one `RENAME TABLE` and the old table dropped, so the live name never shows an empty
+    /// or half-built table. Writes made during the copy are not carried over: run `migrate`
+    /// with writers stopped. A migration that stopped part-way leaves `{table}__p8fs_new` or
+    /// `{table}__p8fs_old` behind, and the next one refuses to start until it is looked at.
     ///
     /// # Errors
     /// A table with columns the new definition lacks (they would be lost: nothing is done);
-    /// the engine's errors.
+    /// a leftover of an earlier rebuild; the engine's errors.
     async fn rebuild_table(
         &self,
         schema: Option<&str>,
@@ -378,36 +382,59 @@ impl EntityStore {
                  that column: add the field to the model or drop the column first"
             )));
         }
-        let old = format!("{table}__p8fs_old");
+        let (old, new) = (format!("{table}__p8fs_old"), format!("{table}__p8fs_new"));
+        for leftover in [&old, &new] {
+            if self.columns_of(schema, leftover).await?.is_some() {
+                return Err(Error::new(
+                    ErrorKind::Database,
+                    format!(
+                        "an earlier migration of {table} stopped part-way and left {leftover}: check which table holds \
+                         the rows, drop the other, and migrate again"
+                    ),
+                ));
+            }
+        }
+        let q = |t: &str| with_dialect!(kind, |d| qualified_name(d, schema, t));
+        let cols = with_dialect!(kind, |d| columns.iter().map(|c| d.quote_ident(c)).collect::<Vec<_>>().join(", "));
+        let copy = |to: &str, from: &str| {
+            Statement::raw(format!("INSERT INTO {} ({cols}) SELECT {cols} FROM {}", q(to), q(from)))
+        };
+        if let Some(swap) = with_dialect!(kind, |d| d.swap_tables(schema, table, &old, &new)) {
+            // The new table under its own name: the MySQL family's index names are the
+            // table's own, so only the table's name changes.
+            let (live_q, new_q) = (q(table), q(&new));
+            let mut stmts: Vec<Statement> =
+                create.into_iter().map(|s| Statement::raw(s.sql.replacen(&live_q, &new_q, 1))).collect();
+            stmts.push(copy(&new, table));
+            stmts.push(swap);
+            stmts.push(Statement::raw(format!("DROP TABLE {}", q(&old))));
+            tracing::warn!(table = %live_q, "rebuilding the table; vector indexes and TiFlash replicas of it must be made again");
+            for stmt in &stmts {
+                self.db.execute(stmt).await.map_err(|e| {
+                    Error::new(e.kind(), format!("rebuilding {table} (see {new} and {old}): {e}")).with_source(e)
+                })?;
+            }
+            return Ok(());
+        }
         let mut stmts = Vec::new();
         if !with_dialect!(kind, |d| inline_indexes(d)) {
             // Index names belong to the schema, not the table: free them for the new table.
-            let q = with_dialect!(kind, |d| d.index_names_query(schema, table));
-            for r in self.db.query(&q).await? {
+            let iq = with_dialect!(kind, |d| d.index_names_query(schema, table));
+            for r in self.db.query(&iq).await? {
                 let name = text(r.into_iter().next())?;
                 if !name.starts_with("sqlite_autoindex") && !name.ends_with("_pkey") {
-                    stmts.push(Statement::raw(format!(
-                        "DROP INDEX IF EXISTS {}",
-                        with_dialect!(kind, |d| qualified_name(d, schema, &name))
-                    )));
+                    stmts.push(Statement::raw(format!("DROP INDEX IF EXISTS {}", q(&name))));
                 }
             }
         }
-        with_dialect!(kind, |d| {
-            stmts.push(d.rename_table(schema, table, &old));
-            stmts.extend(create);
-            let cols: Vec<String> = columns.iter().map(|c| d.quote_ident(c)).collect();
-            stmts.push(Statement::raw(format!(
-                "INSERT INTO {} ({cols}) SELECT {cols} FROM {}",
-                qualified_name(d, schema, table),
-                qualified_name(d, schema, &old),
-                cols = cols.join(", ")
-            )));
-            stmts.push(Statement::raw(format!("DROP TABLE {}", qualified_name(d, schema, &old))));
-        });
-        self.db.execute_in_transaction(&stmts).await.map_err(|e| {
-            Error::new(e.kind(), format!("rebuilding {table} (rows may be left in {old}): {e}")).with_source(e)
-        })?;
+        stmts.push(with_dialect!(kind, |d| d.rename_table(schema, table, &old)));
+        stmts.extend(create);
+        stmts.push(copy(table, &old));
+        stmts.push(Statement::raw(format!("DROP TABLE {}", q(&old))));
+        self.db
+            .execute_in_transaction(&stmts)
+            .await
+            .map_err(|e| Error::new(e.kind(), format!("rebuilding {table} (nothing changed): {e}")).with_source(e))?;
         Ok(())
     }
 
