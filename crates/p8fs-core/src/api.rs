@@ -503,7 +503,7 @@ impl P8fs {
     }
 
     /// Stores an entity of a global model (shared by every tenant, such as `tenants`)
-    /// under `name`, with its embeddings; an administrative call (global entities have no
+    /// under `name` (without embeddings); an administrative call (global entities have no
     /// reverse mappings: mapping keys live in tenants' namespaces). Returns the id.
     ///
     /// # Errors

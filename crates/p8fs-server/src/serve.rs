@@ -1,8 +1,11 @@
 //! The accept loop: HTTP/1.1 over hyper with the proxy's connection limits.
 //!
 //! * At most [`Limits::max_connections`] connections are open; further ones wait in the
-//!   listen backlog (they are not refused), so a flood of idle connections delays other
-//!   clients by at most the header timeout instead of locking them out.
+//!   listen backlog (they are not refused). Idle or half-sent connections are closed after
+//!   the header timeout, so a flood of them delays other clients by rounds of that timeout
+//!   instead of locking them out for good; a flood larger than the backlog as well, whose
+//!   connections reconnect as they are closed, can still make a client's connect time out
+//!   (no per-address cap: see docs/security.md).
 //! * [`Limits::header_read_timeout`]: hyper's header timer, which also closes keep-alive
 //!   connections idle that long.
 //! * [`Limits::max_header_bytes`]: hyper's read buffer, which bounds the request head.

@@ -110,8 +110,34 @@ impl TidbProvider {
             key: redact(&cfg.url),
             _anchor: TimerAnchor::start(),
         };
+        this.check_exact_collation().await?;
         tracing::debug!(backend = this.backend, version = %version, "connected");
         Ok(this)
+    }
+
+    /// Checks that the collation p8fs's tables use compares exactly on this server: a TiDB
+    /// cluster bootstrapped without the new collation framework
+    /// (`new_collations_enabled_on_first_bootstrap = false`) ignores collations and pads
+    /// trailing spaces, so `"acme "` would match `"acme"`: refused, naming the setting.
+    async fn check_exact_collation(&self) -> Result<()> {
+        let Some(c) = p8fs_sql_dialect::with_dialect!(self.dialect, |d| p8fs_sql_dialect::Dialect::exact_collation(&d))
+        else {
+            return Ok(());
+        };
+        let probe = Statement::raw(format!("SELECT CAST(('a' = 'a ' COLLATE {c}) AS SIGNED)"));
+        let rows = self.query(&probe).await?;
+        match rows.first().and_then(|r| r.first()) {
+            Some(p8fs_sql_dialect::SqlValue::Int(0)) => Ok(()),
+            other => Err(Error::new(
+                ErrorKind::Unsupported,
+                format!(
+                    "this server compares 'a' and 'a ' as equal under {c} (answer {other:?}): p8fs needs exact \
+                     comparisons of tenant ids and keys (on TiDB: a cluster bootstrapped with \
+                     new_collations_enabled_on_first_bootstrap = true, the default since 4.0)"
+                ),
+            )
+            .with_backend(self.backend)),
+        }
     }
 
     /// What the server reported at connect time.

@@ -477,8 +477,9 @@ impl EntityStore {
     ///
     /// # Errors
     /// [`ErrorKind::InvalidInput`] for an empty batch, unknown fields, values of the wrong
-    /// type, a missing key field, a missing table, or an id that belongs to another
-    /// tenant; the engine's errors.
+    /// type, a missing or blank-edged key field, a missing table, a global model;
+    /// [`ErrorKind::UniqueViolation`] for a given id that another entity of the tenant has
+    /// (then nothing is written); the engine's errors.
     pub async fn batch_upsert(
         &self,
         model: &Model,
@@ -757,7 +758,7 @@ impl EntityStore {
     }
 
     /// Reads the stored ids of `rows` after a write that returned none: by key, or by id
-    /// for models without one (missing ones belong to another tenant).
+    /// for models without one.
     async fn read_back_ids(
         &self,
         model: &Model,
