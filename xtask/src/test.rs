@@ -257,10 +257,17 @@ fn layering(paths: &Paths) -> Result<((), String)> {
             }
         }
     }
+    // The test hook that aborts the process stays out of the binary built alone.
+    let mut c = cmd::cargo();
+    c.current_dir(&paths.root).args(["tree", "--locked", "-e", "features", "--prefix", "none", "-p", "p8fs-cli"]);
+    let out = cmd::output(&mut c)?;
+    if String::from_utf8_lossy(&out.stdout).lines().any(|l| l.contains("feature \"failpoints\"")) {
+        violations.push("p8fs-cli built alone has p8fs-core's failpoints feature".to_owned());
+    }
     if !violations.is_empty() {
         bail!("dependency rules broken: {}", violations.join("; "));
     }
-    Ok(((), format!("{} rules hold", LAYERING.len())))
+    Ok(((), format!("{} rules hold", LAYERING.len() + 1)))
 }
 
 /// Validates the Kubernetes manifests under deploy/k8s against the Kubernetes schemas
