@@ -44,8 +44,7 @@ fn print(json_out: bool, v: &Value, human: impl FnOnce() -> String) {
 }
 
 /// `p8fs schema --dialect D [--model M]`: the DDL, without a database.
-pub(crate) fn schema(dialect: &str, model: Option<&str>) -> Result<()> {
-    let kind: DialectKind = dialect.parse().map_err(|e: p8fs_core::sql::Error| BadInput(e.to_string()))?;
+pub(crate) fn schema(kind: DialectKind, model: Option<&str>) -> Result<()> {
     let models = p8fs_core::sql::model::core_models();
     let chosen: Vec<_> = match model {
         Some(m) => {
@@ -334,9 +333,8 @@ pub(crate) async fn search(
     ty: &str,
     tenant: &str,
     limit: usize,
-    metric: &str,
+    metric: Metric,
 ) -> Result<()> {
-    let metric = Metric::parse(metric).map_err(|e| BadInput(e.to_string()))?;
     check_tenant(tenant)?;
     if limit == 0 {
         bail!(BadInput("--limit must be at least 1".into()));

@@ -3,6 +3,7 @@
 //! Exit status: 0 on success, 1 when the thing asked for does not exist, 2 for bad usage or
 //! input, 3 when a backend fails.
 
+mod args;
 mod cmds;
 mod corpus;
 mod demo;
@@ -80,9 +81,9 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Print the DDL of the core models for a dialect (no database needed).
     Schema {
-        /// tidb, postgresql, mariadb or sqlite.
-        #[arg(long)]
-        dialect: String,
+        /// The dialect.
+        #[arg(long, value_enum)]
+        dialect: args::DialectArg,
         /// Only this model.
         #[arg(long)]
         model: Option<String>,
@@ -108,9 +109,9 @@ enum Command {
         /// Most results.
         #[arg(long, default_value_t = 10)]
         limit: usize,
-        /// cosine, l2 or ip.
-        #[arg(long, default_value = "cosine")]
-        metric: String,
+        /// The distance.
+        #[arg(long, value_enum, default_value_t = args::MetricArg::Cosine)]
+        metric: args::MetricArg,
     },
 }
 
@@ -182,12 +183,12 @@ fn main() -> ExitCode {
             }
             Command::Export { ty, tenant, output } => transfer::export(&cli.data_dir, &ty, &tenant, output).await,
             Command::Serve(args) => serve::run(&cli.data_dir, args).await,
-            Command::Schema { dialect, model } => cmds::schema(&dialect, model.as_deref()),
+            Command::Schema { dialect, model } => cmds::schema(dialect.into(), model.as_deref()),
             Command::Migrate => cmds::migrate(&cli.data_dir, cli.json).await,
             Command::Kv(c) => cmds::kv(&cli.data_dir, cli.json, c).await,
             Command::Entity(c) => cmds::entity(&cli.data_dir, cli.json, c).await,
             Command::Search { text, ty, tenant, limit, metric } => {
-                cmds::search(&cli.data_dir, cli.json, &text, &ty, &tenant, limit, &metric).await
+                cmds::search(&cli.data_dir, cli.json, &text, &ty, &tenant, limit, metric.into()).await
             }
         }
     });

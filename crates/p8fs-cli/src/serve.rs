@@ -66,9 +66,9 @@ pub(crate) struct ServeArgs {
     /// A client that takes none of its answer for this long is disconnected, seconds.
     #[arg(long, env = "P8FS_PROXY_WRITE_TIMEOUT_SECS", default_value_t = Limits::default().write_timeout.as_secs())]
     write_timeout_secs: u64,
-    /// Log format: text or json.
-    #[arg(long, env = "P8FS_LOG_FORMAT", default_value = "text")]
-    log_format: String,
+    /// Log format.
+    #[arg(long, env = "P8FS_LOG_FORMAT", value_enum, default_value_t = crate::args::LogFormat::Text)]
+    log_format: crate::args::LogFormat,
     /// Print the OpenAPI document and exit.
     #[arg(long)]
     print_openapi: bool,
@@ -79,7 +79,7 @@ pub(crate) async fn run(data_dir: &Path, args: ServeArgs) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(p8fs_server::openapi::document())?);
         return Ok(());
     }
-    init_logs(&args.log_format)?;
+    init_logs(args.log_format);
     let tokens = match &args.auth_tokens {
         Some(path) => Some(TokenSet::load(path).map_err(p8fs_core::Error::Config)?),
         None => None,
@@ -152,14 +152,12 @@ async fn shutdown_signal() {
     }
 }
 
-fn init_logs(format: &str) -> Result<()> {
+fn init_logs(format: crate::args::LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("P8FS_LOG").unwrap_or_else(|_| "info".into());
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stderr);
     match format {
-        "json" => builder.json().init(),
-        "text" => builder.init(),
-        other => return Err(crate::cmds::BadInput(format!("--log-format must be text or json, not {other:?}")).into()),
+        crate::args::LogFormat::Json => builder.json().init(),
+        crate::args::LogFormat::Text => builder.init(),
     }
-    Ok(())
 }
