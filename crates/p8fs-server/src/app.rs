@@ -27,6 +27,9 @@ pub(crate) struct AppState {
     pub(crate) requests: Arc<Semaphore>,
     /// The in-flight memory pool ([`crate::Limits::max_inflight_bytes`]).
     pub(crate) memory: Arc<Semaphore>,
+    /// The last readiness probe of the backend and when it ran: `/readyz` needs no token,
+    /// so anyone may call it; the backend is asked at most once a second whatever the rate.
+    pub(crate) ready: Arc<tokio::sync::Mutex<Option<(Instant, bool)>>>,
 }
 
 impl AppState {
@@ -50,7 +53,8 @@ pub fn router(backend: Arc<dyn KvBackend>, cfg: ServerConfig, metrics: Arc<Metri
     let metered: Arc<dyn KvBackend> = Arc::new(MeteredBackend::new(backend, Arc::clone(&metrics)));
     let requests = Arc::new(Semaphore::new(cfg.limits.max_concurrent_requests.clamp(1, Semaphore::MAX_PERMITS)));
     let memory = Arc::new(Semaphore::new(cfg.limits.memory_units()));
-    let state = AppState { kv: Kv::new(metered), cfg: Arc::new(cfg), metrics, requests, memory };
+    let ready = Arc::new(tokio::sync::Mutex::new(None));
+    let state = AppState { kv: Kv::new(metered), cfg: Arc::new(cfg), metrics, requests, memory, ready };
     let body_limit = state.cfg.limits.max_body_bytes;
     Router::new()
         .merge(legacy::routes(&state))
@@ -67,9 +71,34 @@ pub fn router(backend: Arc<dyn KvBackend>, cfg: ServerConfig, metrics: Arc<Metri
         .with_state(state)
 }
 
+/// How long a readiness answer is reused.
+const READY_FOR: std::time::Duration = std::time::Duration::from_secs(1);
+
 async fn readyz(State(s): State<AppState>) -> Response {
-    match s.kv.backend().ping().await {
-        Ok(()) => Json(json!({"status": "ready", "backend": s.kv.backend().name()})).into_response(),
+    // One probe at a time, reused for a second: callers without a token cannot turn this
+    // route into load on the backend.
+    let mut last = s.ready.lock().await;
+    let probe = match *last {
+        Some((at, ok)) if at.elapsed() < READY_FOR => {
+            if ok {
+                Ok(())
+            } else {
+                Err(p8fs_kv::KvError::unavailable(
+                    "proxy",
+                    "the last readiness probe failed",
+                    std::io::Error::other("see the log"),
+                ))
+            }
+        }
+        _ => {
+            let r = s.kv.backend().ping().await;
+            *last = Some((Instant::now(), r.is_ok()));
+            r
+        }
+    };
+    drop(last);
+    match probe {
+        Ok(()) => Json(json!({"status": "ready"})).into_response(),
         Err(e) => ApiError::internal(
             StatusCode::SERVICE_UNAVAILABLE,
             "not_ready",
