@@ -247,6 +247,16 @@ fn exchange(addr: &str, head: &str, body: &[u8]) -> (u16, usize) {
     (status, resp.len())
 }
 
+/// Stores `n` values of `size` bytes (`big00`, `big01`, ...) in tenant `t` through `/v1`.
+fn put_big_values(addr: &str, n: usize, size: usize) {
+    let value = "A".repeat(size / 3 * 4); // the base64 of `size` zero-ish bytes
+    let body = format!("{{\"value\": \"{value}\"}}");
+    for i in 0..n {
+        let (status, _) = exchange(addr, &format!("PUT /v1/kv/t/keys/big{i:02} HTTP/1.1\r\n"), body.as_bytes());
+        assert_eq!(status, 204);
+    }
+}
+
 #[test]
 fn scans_of_large_values_stay_within_the_answer_budget() {
     const VALUES: usize = 24;
@@ -254,12 +264,7 @@ fn scans_of_large_values_stay_within_the_answer_budget() {
     let dir = tempfile::tempdir().unwrap();
     let srv = Server::start(dir.path(), &[]);
     let pid = srv.child.id();
-    let value = "A".repeat(SIZE / 3 * 4); // the base64 of 8 MiB of zero-ish bytes
-    for i in 0..VALUES {
-        let body = format!("{{\"value\": \"{value}\"}}");
-        let (status, _) = exchange(&srv.addr, &format!("PUT /v1/kv/t/keys/big{i:02} HTTP/1.1\r\n"), body.as_bytes());
-        assert_eq!(status, 204);
-    }
+    put_big_values(&srv.addr, VALUES, SIZE);
     // Measure the scans alone: reset the peak, then two scans at once asking for everything.
     std::fs::write(format!("/proc/{pid}/clear_refs"), "5").unwrap();
     let before = status_kib(pid, "VmRSS:");
@@ -308,12 +313,7 @@ fn concurrent_scans_stay_within_the_inflight_memory_limit() {
     let limit = (LIMIT_MIB << 20).to_string();
     let srv = Server::start(dir.path(), &["--max-inflight-bytes", &limit]);
     let pid = srv.child.id();
-    let value = "A".repeat(SIZE / 3 * 4);
-    for i in 0..VALUES {
-        let body = format!("{{\"value\": \"{value}\"}}");
-        let (status, _) = exchange(&srv.addr, &format!("PUT /v1/kv/t/keys/big{i:02} HTTP/1.1\r\n"), body.as_bytes());
-        assert_eq!(status, 204);
-    }
+    put_big_values(&srv.addr, VALUES, SIZE);
     std::fs::write(format!("/proc/{pid}/clear_refs"), "5").unwrap();
     let before = status_kib(pid, "VmRSS:");
     let scans: Vec<_> = (0..SCANS)

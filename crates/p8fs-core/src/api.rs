@@ -135,6 +135,22 @@ fn kv_to_sql(e: KvError) -> SqlError {
     }
 }
 
+/// Puts `name` in the data's key field, or checks that the key field already holds it.
+fn named(model: &Model, name: &str, data: &mut Map<String, Json>) -> Result<()> {
+    if let Some(k) = model.key_field() {
+        match data.get(k) {
+            None => {
+                data.insert(k.to_owned(), Json::String(name.to_owned()));
+            }
+            Some(Json::String(v)) if v == name => {}
+            Some(other) => {
+                return Err(Error::Config(format!("{model}: name {name:?} differs from the data's {k} {other}")));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// A test hook, compiled only with the `failpoints` feature (the test suites enable it; the
 /// `p8fs` binary built alone and the Docker image do not): when `P8FS_FAILPOINT` names this
 /// point, the process aborts here (used to prove that `repair` restores consistency after
@@ -380,17 +396,7 @@ impl P8fs {
             )));
         }
         self.check_name(model, name)?;
-        if let Some(k) = model.key_field() {
-            match data.get(k) {
-                None => {
-                    data.insert(k.to_owned(), Json::String(name.to_owned()));
-                }
-                Some(Json::String(v)) if v == name => {}
-                Some(other) => {
-                    return Err(Error::Config(format!("{ty}: name {name:?} differs from the data's {k} {other}")));
-                }
-            }
-        }
+        named(model, name, &mut data)?;
         let id = match data.get("id") {
             None => PLACEHOLDER_ID.to_owned(),
             Some(v) => dml::given_id(model, v)?,
@@ -517,19 +523,7 @@ impl P8fs {
     /// A tenant-isolated or unknown type, invalid data; the backends' errors.
     pub async fn admin_put(&self, entity_type: &str, name: &str, mut data: Map<String, Json>) -> Result<String> {
         let model = self.model(entity_type)?;
-        if let Some(k) = model.key_field() {
-            match data.get(k) {
-                None => {
-                    data.insert(k.to_owned(), Json::String(name.to_owned()));
-                }
-                Some(Json::String(v)) if v == name => {}
-                Some(other) => {
-                    return Err(Error::Config(format!(
-                        "{entity_type}: name {name:?} differs from the data's {k} {other}"
-                    )));
-                }
-            }
-        }
+        named(&model, name, &mut data)?;
         let r = self.entities.admin_batch_upsert(&model, std::slice::from_ref(&data)).await?;
         r.ids.into_iter().next().ok_or_else(|| Error::Config("the upsert returned no id".into()))
     }
