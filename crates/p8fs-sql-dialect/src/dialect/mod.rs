@@ -161,6 +161,15 @@ pub trait Dialect: Copy + Default + fmt::Debug + Send + Sync + 'static {
         out
     }
 
+    /// The quoted name of `table`, qualified by `schema` when there is one, for statements
+    /// written as text (names from models; the vector-index builders check names from callers first).
+    fn qualified(&self, schema: Option<&str>, table: &str) -> String {
+        match schema {
+            Some(s) => format!("{}.{}", self.quote_ident(s), self.quote_ident(table)),
+            None => self.quote_ident(table),
+        }
+    }
+
     /// `CREATE SCHEMA`/`CREATE DATABASE IF NOT EXISTS` for a validated name, where the
     /// engine has schemas.
     fn create_schema(&self, name: &str) -> Option<Statement>;
@@ -215,11 +224,7 @@ pub trait Dialect: Copy + Default + fmt::Debug + Send + Sync + 'static {
     /// `ALTER TABLE ... RENAME TO` that renames `table` of `schema` to `to`, in the same
     /// schema.
     fn rename_table(&self, schema: Option<&str>, table: &str, to: &str) -> Statement {
-        let from = match schema {
-            Some(s) => format!("{}.{}", self.quote_ident(s), self.quote_ident(table)),
-            None => self.quote_ident(table),
-        };
-        Statement::raw(format!("ALTER TABLE {from} RENAME TO {}", self.quote_ident(to)))
+        Statement::raw(format!("ALTER TABLE {} RENAME TO {}", self.qualified(schema, table), self.quote_ident(to)))
     }
 
     /// A catalog query for the text columns of a table whose collation is not
@@ -475,13 +480,10 @@ macro_rules! with_dialect {
 /// [`crate::ErrorKind::InvalidInput`] for a name that is not an identifier.
 pub(crate) fn checked_qualified<D: Dialect>(d: &D, schema: Option<&str>, table: &str) -> Result<String> {
     crate::model::check_ident("table", table)?;
-    match schema {
-        Some(s) => {
-            crate::model::check_ident("schema", s)?;
-            Ok(format!("{}.{}", d.quote_ident(s), d.quote_ident(table)))
-        }
-        None => Ok(d.quote_ident(table)),
+    if let Some(s) = schema {
+        crate::model::check_ident("schema", s)?;
     }
+    Ok(d.qualified(schema, table))
 }
 
 /// Shared by the dialects' `build_query`.

@@ -38,20 +38,17 @@ macro_rules! mysql_family_methods {
         }
 
         fn swap_tables(&self, schema: Option<&str>, live: &str, old: &str, new: &str) -> Option<Statement> {
-            let q = |t: &str| match schema {
-                Some(s) => format!("{}.{}", self.quote_ident(s), self.quote_ident(t)),
-                None => self.quote_ident(t),
-            };
+            let q = |t: &str| self.qualified(schema, t);
             Some(Statement::raw(format!("RENAME TABLE {} TO {}, {} TO {}", q(live), q(old), q(new), q(live))))
         }
 
         fn rename_table(&self, schema: Option<&str>, table: &str, to: &str) -> Statement {
             // The MySQL family would move an unqualified new name to the current database.
-            let q = |t: &str| match schema {
-                Some(s) => format!("{}.{}", self.quote_ident(s), self.quote_ident(t)),
-                None => self.quote_ident(t),
-            };
-            Statement::raw(format!("ALTER TABLE {} RENAME TO {}", q(table), q(to)))
+            Statement::raw(format!(
+                "ALTER TABLE {} RENAME TO {}",
+                self.qualified(schema, table),
+                self.qualified(schema, to)
+            ))
         }
 
         fn inexact_columns_query(&self, schema: Option<&str>, table: &str) -> Option<Statement> {

@@ -18,6 +18,34 @@ pub struct TableInfo {
     pub primary_key: Vec<String>,
 }
 
+/// A table's columns and primary key straight from the catalog, past any cache (`None`:
+/// no such table).
+///
+/// # Errors
+/// The catalog query's error.
+pub(crate) async fn read_table_info(
+    db: &dyn SqlExecutor,
+    schema: Option<&str>,
+    table: &str,
+) -> Result<Option<TableInfo>> {
+    let stmt = crate::with_dialect!(db.dialect(), |d| crate::Dialect::table_info_query(&d, schema, table));
+    let rows = db.query(&stmt).await?;
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    let mut info = TableInfo { columns: Vec::new(), primary_key: Vec::new() };
+    for row in rows {
+        let mut it = row.into_iter();
+        let name = it.next().map(crate::SqlValue::into_text).transpose()?.unwrap_or_default();
+        let pk = matches!(it.next(), Some(crate::SqlValue::Bool(true) | crate::SqlValue::Int(1..)));
+        if pk {
+            info.primary_key.push(name.clone());
+        }
+        info.columns.push(name);
+    }
+    Ok(Some(info))
+}
+
 /// Counters of a [`MetadataCache`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CacheStats {
@@ -85,21 +113,7 @@ impl MetadataCache {
             return Ok(Some(Arc::clone(hit.value())));
         }
         self.misses.fetch_add(1, Ordering::Relaxed);
-        let stmt = crate::with_dialect!(db.dialect(), |d| crate::Dialect::table_info_query(&d, schema, table));
-        let rows = db.query(&stmt).await?;
-        if rows.is_empty() {
-            return Ok(None);
-        }
-        let mut info = TableInfo { columns: Vec::new(), primary_key: Vec::new() };
-        for row in rows {
-            let mut it = row.into_iter();
-            let name = it.next().map(crate::SqlValue::into_text).transpose()?.unwrap_or_default();
-            let pk = matches!(it.next(), Some(crate::SqlValue::Bool(true) | crate::SqlValue::Int(1..)));
-            if pk {
-                info.primary_key.push(name.clone());
-            }
-            info.columns.push(name);
-        }
+        let Some(info) = read_table_info(db, schema, table).await? else { return Ok(None) };
         let info = Arc::new(info);
         scope.tables.insert(table.to_owned(), Arc::clone(&info));
         Ok(Some(info))

@@ -105,10 +105,7 @@ fn a(s: &str) -> Alias {
 
 /// The quoted, schema-qualified name of a model's embeddings table.
 pub fn qualified<D: Dialect>(d: D, layout: &Layout, model: &Model) -> String {
-    match layout.embeddings_schema(d) {
-        Some(s) => format!("{}.{}", d.quote_ident(s), d.quote_ident(&model.embeddings_table())),
-        None => d.quote_ident(&model.embeddings_table()),
-    }
+    d.qualified(layout.embeddings_schema(d), &model.embeddings_table())
 }
 
 fn check(model: &Model, query: &[f32], opts: &SearchOptions) -> Result<()> {

@@ -12,7 +12,7 @@ use chrono::Utc;
 use serde::Serialize;
 use serde_json::{Map, Value as Json};
 
-use super::cache::{CacheScope, MetadataCache, TableInfo};
+use super::cache::{CacheScope, MetadataCache, TableInfo, read_table_info};
 use super::codec::{decode_row, decode_rows};
 use super::{EntityQuery, Layout, ddl, dml};
 use crate::model::Model;
@@ -99,14 +99,6 @@ fn global(model: &Model) -> Result<()> {
 /// The tenant argument of statements on global models (they ignore it; their rows have a
 /// `NULL` tenant).
 const NO_TENANT: &str = "";
-
-/// The quoted, schema-qualified name of a table, for statements written as text.
-fn qualified_name<D: Dialect>(d: D, schema: Option<&str>, table: &str) -> String {
-    match schema {
-        Some(s) => format!("{}.{}", d.quote_ident(s), d.quote_ident(table)),
-        None => d.quote_ident(table),
-    }
-}
 
 /// The statements that migrate a table in place: its collation when `inexact`, its
 /// primary key to `rekey`.
@@ -286,13 +278,14 @@ impl EntityStore {
         }
         for (schema, table, is_entity) in tables {
             let schema = schema.as_deref();
-            let Some(columns) = self.columns_of(schema, &table).await? else { continue };
+            // From the catalog, not the cache: the embeddings table is not cached.
+            let Some(info) = read_table_info(self.db.as_ref(), schema, &table).await? else { continue };
             let inexact = match with_dialect!(kind, |d| d.inexact_columns_query(schema, &table)) {
                 Some(q) => !self.db.query(&q).await?.is_empty(),
                 None => false,
             };
             let want: &[&str] = if is_entity { ddl::primary_key(model) } else { &["id"] };
-            let mut have: Vec<&str> = columns.1.iter().map(String::as_str).collect();
+            let mut have: Vec<&str> = info.primary_key.iter().map(String::as_str).collect();
             have.sort_unstable();
             let mut wanted = want.to_vec();
             wanted.sort_unstable();
@@ -300,8 +293,8 @@ impl EntityStore {
             if !inexact && !rekey {
                 continue;
             }
-            let qualified = with_dialect!(kind, |d| qualified_name(d, schema, &table));
-            tracing::info!(table = %qualified, inexact, from = ?columns.1, to = ?want, "migrating a table");
+            let qualified = with_dialect!(kind, |d| d.qualified(schema, &table));
+            tracing::info!(table = %qualified, inexact, from = ?info.primary_key, to = ?want, "migrating a table");
             // Collations first: the new primary key is then built on exact columns.
             let in_place = with_dialect!(kind, |d| in_place_migration(d, &qualified, inexact, rekey.then_some(want)));
             match in_place {
@@ -324,7 +317,7 @@ impl EntityStore {
                     } else {
                         ddl::EMBEDDING_COLUMNS.to_vec()
                     };
-                    self.rebuild_table(schema, &table, &columns.0, &keep, create).await?;
+                    self.rebuild_table(schema, &table, &info.columns, &keep, create).await?;
                 }
                 Err(e) => return Err(e),
             }
@@ -332,26 +325,6 @@ impl EntityStore {
         }
         self.invalidate_table_cache(model.name());
         Ok(())
-    }
-
-    /// A table's columns and primary-key columns, straight from the catalog (`None`: no
-    /// such table).
-    async fn columns_of(&self, schema: Option<&str>, table: &str) -> Result<Option<(Vec<String>, Vec<String>)>> {
-        let q = with_dialect!(self.db.dialect(), |d| d.table_info_query(schema, table));
-        let rows = self.db.query(&q).await?;
-        if rows.is_empty() {
-            return Ok(None);
-        }
-        let (mut cols, mut pk) = (Vec::new(), Vec::new());
-        for r in rows {
-            let mut it = r.into_iter();
-            let name = text(it.next())?;
-            if matches!(it.next(), Some(SqlValue::Bool(true) | SqlValue::Int(1))) {
-                pk.push(name.clone());
-            }
-            cols.push(name);
-        }
-        Ok(Some((cols, pk)))
     }
 
     /// Rebuilds a table with today's definition (`create`) and the same rows. Where DDL is
@@ -384,7 +357,7 @@ impl EntityStore {
         }
         let (old, new) = (format!("{table}__p8fs_old"), format!("{table}__p8fs_new"));
         for leftover in [&old, &new] {
-            if self.columns_of(schema, leftover).await?.is_some() {
+            if read_table_info(self.db.as_ref(), schema, leftover).await?.is_some() {
                 return Err(Error::new(
                     ErrorKind::Database,
                     format!(
@@ -394,7 +367,7 @@ impl EntityStore {
                 ));
             }
         }
-        let q = |t: &str| with_dialect!(kind, |d| qualified_name(d, schema, t));
+        let q = |t: &str| with_dialect!(kind, |d| d.qualified(schema, t));
         let cols = with_dialect!(kind, |d| columns.iter().map(|c| d.quote_ident(c)).collect::<Vec<_>>().join(", "));
         let copy = |to: &str, from: &str| {
             Statement::raw(format!("INSERT INTO {} ({cols}) SELECT {cols} FROM {}", q(to), q(from)))
@@ -600,16 +573,8 @@ impl EntityStore {
         // row's stored id replaces the given one, so every engine updates the key's row).
         // Otherwise the upsert keeps the stored id by itself, and the ids are read with it.
         if let Some(k) = model.key_field().filter(|_| must_match) {
-            let keys: Vec<&str> = rows.iter().filter_map(|(_, e)| e.get(k).and_then(Json::as_str)).collect();
             let mut existing: HashMap<String, String> = HashMap::new();
-            for chunk in keys.chunks(LOOKUP_CHUNK) {
-                let stmt = with_dialect!(kind, |d| dml::ids_by_keys(d, model, &self.layout, tenant, chunk))?;
-                for r in self.db.query(&stmt).await? {
-                    let mut it = r.into_iter();
-                    let id = text(it.next())?;
-                    existing.insert(text(it.next())?, id);
-                }
-            }
+            self.read_back_ids(model, tenant, &rows, &mut existing).await?;
             for (id, e) in &mut rows {
                 if let Some(found) = e.get(k).and_then(Json::as_str).and_then(|key| existing.get(key)) {
                     id.clone_from(found);
@@ -643,13 +608,6 @@ impl EntityStore {
                 }
             }
             Ok(out)
-        };
-        let read_back_statements = || -> Result<Vec<Statement>> {
-            let Some(k) = model.key_field() else { return Ok(Vec::new()) };
-            let keys: Vec<&str> = rows.iter().filter_map(|(_, e)| e.get(k).and_then(Json::as_str)).collect();
-            keys.chunks(LOOKUP_CHUNK)
-                .map(|chunk| with_dialect!(kind, |d| dml::ids_by_keys(d, model, &self.layout, tenant, chunk)))
-                .collect()
         };
         let later_statements = || -> Result<Vec<Statement>> {
             let mut out = Vec::new();
@@ -721,7 +679,7 @@ impl EntityStore {
             // are checked inside it, so a refused row leaves nothing behind.
             let mut stmts = upsert_statements(returning)?;
             if !returning {
-                stmts.extend(read_back_statements()?);
+                stmts.extend(self.id_lookups(model, tenant, &rows)?);
             }
             let with_ids = stmts.len();
             stmts.extend(later_statements()?);
@@ -757,8 +715,8 @@ impl EntityStore {
         })
     }
 
-    /// Reads the stored ids of `rows` after a write that returned none: by key, or by id
-    /// for models without one.
+    /// Reads the stored ids of `rows`, by key (by id for models without one): before a
+    /// write whose later statements need them, or after one that returned none.
     async fn read_back_ids(
         &self,
         model: &Model,
@@ -766,31 +724,39 @@ impl EntityStore {
         rows: &[(String, &Map<String, Json>)],
         stored: &mut HashMap<String, String>,
     ) -> Result<()> {
-        let kind = self.db.dialect();
-        match model.key_field() {
-            Some(k) => {
-                let keys: Vec<&str> = rows.iter().filter_map(|(_, e)| e.get(k).and_then(Json::as_str)).collect();
-                for chunk in keys.chunks(LOOKUP_CHUNK) {
-                    let stmt = with_dialect!(kind, |d| dml::ids_by_keys(d, model, &self.layout, tenant, chunk))?;
-                    for r in self.db.query(&stmt).await? {
-                        let mut it = r.into_iter();
-                        let id = text(it.next())?;
-                        stored.insert(text(it.next())?, id);
-                    }
-                }
-            }
-            None => {
-                let ids: Vec<&str> = rows.iter().map(|(id, _)| id.as_str()).collect();
-                for chunk in ids.chunks(LOOKUP_CHUNK) {
-                    let stmt = with_dialect!(kind, |d| dml::existing_ids(d, model, &self.layout, tenant, chunk));
-                    for r in self.db.query(&stmt).await? {
-                        let id = text(r.into_iter().next())?;
-                        stored.insert(id.clone(), id);
-                    }
+        for stmt in self.id_lookups(model, tenant, rows)? {
+            for r in self.db.query(&stmt).await? {
+                if model.key_field().is_some() {
+                    let (id, key, _) = dml::stored_id(r)?;
+                    stored.insert(key, id);
+                } else {
+                    let id = text(r.into_iter().next())?;
+                    stored.insert(id.clone(), id);
                 }
             }
         }
         Ok(())
+    }
+
+    /// The selects that find the stored ids of `rows`, in chunks: `(id, key)` by key, or the
+    /// ids that exist for models without a key.
+    fn id_lookups(&self, model: &Model, tenant: &str, rows: &[(String, &Map<String, Json>)]) -> Result<Vec<Statement>> {
+        let kind = self.db.dialect();
+        match model.key_field() {
+            Some(k) => {
+                let keys: Vec<&str> = rows.iter().filter_map(|(_, e)| e.get(k).and_then(Json::as_str)).collect();
+                keys.chunks(LOOKUP_CHUNK)
+                    .map(|chunk| with_dialect!(kind, |d| dml::ids_by_keys(d, model, &self.layout, tenant, chunk)))
+                    .collect()
+            }
+            None => {
+                let ids: Vec<&str> = rows.iter().map(|(id, _)| id.as_str()).collect();
+                Ok(ids
+                    .chunks(LOOKUP_CHUNK)
+                    .map(|chunk| with_dialect!(kind, |d| dml::existing_ids(d, model, &self.layout, tenant, chunk)))
+                    .collect())
+            }
+        }
     }
 
     async fn one(&self, model: &Model, stmt: Statement) -> Result<Option<Map<String, Json>>> {
