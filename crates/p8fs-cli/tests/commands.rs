@@ -1,21 +1,15 @@
 //! End-to-end: the built `p8fs` binary on the embedded default, command by command, with
 //! its exit statuses (0 ok, 1 not found, 2 bad input).
 
+mod common;
+
 use std::path::Path;
 use std::process::{Command, Output};
 
 use serde_json::Value;
 
 fn p8fs(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_p8fs"))
-        .args(["--data-dir", dir.to_str().unwrap()])
-        .args(args)
-        .env_remove("P8FS_STORAGE_PROVIDER")
-        .env_remove("P8FS_KV_URL")
-        .env_remove("P8FS_SQLITE_PATH")
-        .env_remove("P8FS_EMBEDDING_URL")
-        .output()
-        .unwrap()
+    common::p8fs_with_kv(dir, None, args)
 }
 
 fn ok_json(dir: &Path, args: &[&str]) -> Value {

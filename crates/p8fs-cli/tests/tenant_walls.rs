@@ -2,54 +2,16 @@
 //! would resolve as paths, sent through the proxy (`P8FS_KV_URL=http://...`), and global
 //! models (`tenants`) reached from a tenant's commands.
 
-use std::io::{BufRead, BufReader};
+mod common;
+
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::Output;
 
 use serde_json::Value;
 
-struct Proxy {
-    child: Child,
-    url: String,
-}
-
-impl Proxy {
-    fn start(dir: &Path) -> Proxy {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_p8fs"))
-            .args(["--data-dir", dir.to_str().unwrap(), "serve", "--listen", "127.0.0.1:0"])
-            .env_remove("P8FS_KV_URL")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let addr = line.trim().strip_prefix("listening on http://").unwrap_or_else(|| panic!("{line:?}")).to_owned();
-        Proxy { child, url: format!("http://{addr}") }
-    }
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// The binary with its KV store behind `kv_url` (the embedded default when `None`).
 fn p8fs(dir: &Path, kv_url: Option<&str>, args: &[&str]) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_p8fs"));
-    c.args(["--data-dir", dir.to_str().unwrap()])
-        .args(args)
-        .env_remove("P8FS_STORAGE_PROVIDER")
-        .env_remove("P8FS_SQLITE_PATH")
-        .env_remove("P8FS_EMBEDDING_URL")
-        .env_remove("P8FS_KV_TOKEN");
-    match kv_url {
-        Some(u) => c.env("P8FS_KV_URL", u),
-        None => c.env_remove("P8FS_KV_URL"),
-    };
-    c.output().unwrap()
+    common::p8fs_with_kv(dir, kv_url, args)
 }
 
 fn code(out: &Output) -> i32 {
@@ -59,10 +21,11 @@ fn code(out: &Output) -> i32 {
 #[test]
 fn keys_with_dot_segments_never_cross_tenants_through_the_proxy() {
     let server_dir = tempfile::tempdir().unwrap();
-    let proxy = Proxy::start(server_dir.path());
+    let proxy = common::Server::start(server_dir.path(), &[]);
+    let url = proxy.url();
     let client_dir = tempfile::tempdir().unwrap();
     let c = client_dir.path();
-    let kv = Some(proxy.url.as_str());
+    let kv = Some(url.as_str());
     let put = p8fs(c, kv, &["kv", "put", "keys/secret", r#""bob's""#, "--tenant", "bob"]);
     assert_eq!(code(&put), 0, "{}", String::from_utf8_lossy(&put.stderr));
     for bad in ["../../bob/keys/secret", "../bob/keys/secret", "notes/..", "a/./b", "x/.", ".."] {
