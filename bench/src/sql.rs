@@ -7,10 +7,11 @@
 use std::sync::Arc;
 
 use anyhow::{Context, Result, ensure};
+use p8fs_entity::EntityStore;
 use p8fs_postgres::{PgConfig, PgProvider};
-use p8fs_sql_dialect::entity::{EntityQuery, EntityStore, Layout, SearchMode, SearchOptions, dml};
+use p8fs_sql_dialect::entity::{EntityQuery, Layout, SearchMode, SearchOptions, dml};
 use p8fs_sql_dialect::model::{FieldType as T, Model};
-use p8fs_sql_dialect::{Dialect, Metric, SqlExecutor, Statement, VectorIndexParams, with_dialect};
+use p8fs_sql_dialect::{Metric, SqlExecutor, Statement, VectorIndexParams};
 use p8fs_tidb::mysql_async::prelude::Queryable;
 use p8fs_tidb::{MySqlConfig, TidbProvider};
 use serde_json::{Map, Value, json};
@@ -217,15 +218,11 @@ pub(crate) async fn w1_single_upsert(env: &Env, scale: Scale) -> Result<Vec<Row>
 async fn statements_note(e: &Engine, store: &EntityStore, model: &Model) -> Result<String> {
     let entity = item("x", 1);
     let row = dml::UpsertRow { id: "x".into(), fields: &entity };
-    let kind = e.exec.dialect();
-    let s = with_dialect!(kind, |d| dml::upsert(
-        d,
-        model,
-        store.layout(),
-        TENANT,
-        std::slice::from_ref(&row),
-        chrono_now()
-    ))?;
+    let kind = e.exec.dialect().kind();
+    let s = {
+        let d = kind.dialect();
+        dml::upsert(d, model, store.layout(), TENANT, std::slice::from_ref(&row), chrono_now())
+    }?;
     Ok(format!("p8fs upsert statement: {}", s.sql))
 }
 
@@ -506,7 +503,10 @@ pub(crate) async fn w3_json_filter(env: &Env, scale: Scale) -> Result<Vec<Row>> 
         let q = EntityQuery::parse(&model, &f, &[], Some(100), None)?;
         let p8 = store.select(&model, TENANT, &q).await?.len();
         let peer = peer_json_filter(&e, "g7").await?;
-        let stmt = with_dialect!(e.exec.dialect(), |d| dml::select(d, &model, store.layout(), TENANT, &q))?;
+        let stmt = {
+            let d = e.exec.dialect();
+            dml::select(d, &model, store.layout(), TENANT, &q)
+        }?;
         let explain_sql = match e.pool {
             Pool::Pg(_) => format!(
                 "EXPLAIN SELECT * FROM p8fs_bench.bench_docs WHERE tenant_id = '{TENANT}' AND metadata @> '{{\"group\": \"g7\"}}'::jsonb LIMIT 100"
@@ -846,16 +846,11 @@ pub(crate) async fn vector_workload(which: &[String], env: &Env, scale: Scale) -
                             async |i| peer_two_step(&e, q(i)).await,
                         )
                         .await?;
-                        let kind = e.exec.dialect();
-                        let knn = with_dialect!(kind, |d| p8fs_sql_dialect::entity::search::knn(
-                            d,
-                            &model,
-                            store.layout(),
-                            TENANT,
-                            q(0),
-                            &approx,
-                            40
-                        ))?
+                        let kind = e.exec.dialect().kind();
+                        let knn = {
+                            let d = kind.dialect();
+                            p8fs_sql_dialect::entity::knn::knn(d, &model, store.layout(), TENANT, q(0), &approx, 40)
+                        }?
                         .context("no knn statement")?;
                         let plan = explain_knn(&e, q(0)).await?;
                         let uses = plan.contains("bench_vecs_embeddings_vec_cosine");
@@ -1088,8 +1083,11 @@ pub(crate) async fn w10_metadata_cache(env: &Env, scale: Scale) -> Result<Vec<Ro
     for e in Engine::both(env).await? {
         let store = e.fresh(&[&model]).await?;
         let ops = scale.pick(2000, 20);
-        let kind = e.exec.dialect();
-        let stmt = with_dialect!(kind, |d| d.table_info_query(Some(SCHEMA), "bench_items"));
+        let kind = e.exec.dialect().kind();
+        let stmt = {
+            let d = kind.dialect();
+            d.table_info_query(Some(SCHEMA), "bench_items")
+        };
         let c = compare(
             scale,
             ops,

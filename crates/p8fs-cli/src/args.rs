@@ -4,7 +4,8 @@
 use clap::ValueEnum;
 use p8fs_core::sql::{DialectKind, Metric};
 
-/// `--dialect` of `p8fs schema`.
+/// `--dialect` of `p8fs schema`: the variants of [`DialectKind::ALL`], in its order and
+/// with its names (a test holds both).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum DialectArg {
     /// TiDB (>= 8.4).
@@ -20,12 +21,7 @@ pub(crate) enum DialectArg {
 
 impl From<DialectArg> for DialectKind {
     fn from(d: DialectArg) -> Self {
-        match d {
-            DialectArg::Tidb => DialectKind::Tidb,
-            DialectArg::Mariadb => DialectKind::MariaDb,
-            DialectArg::Postgresql => DialectKind::Postgres,
-            DialectArg::Sqlite => DialectKind::Sqlite,
-        }
+        DialectKind::ALL[d as usize]
     }
 }
 
@@ -67,15 +63,13 @@ mod tests {
 
     #[test]
     fn every_dialect_and_metric_maps_to_its_kind() {
-        for (arg, kind) in [
-            ("tidb", DialectKind::Tidb),
-            ("mariadb", DialectKind::MariaDb),
-            ("postgresql", DialectKind::Postgres),
-            ("pg", DialectKind::Postgres),
-            ("sqlite", DialectKind::Sqlite),
-        ] {
-            assert_eq!(DialectKind::from(DialectArg::from_str(arg, true).unwrap()), kind, "{arg}");
+        for arg in DialectArg::value_variants() {
+            let name = arg.to_possible_value().map(|v| v.get_name().to_owned()).unwrap();
+            assert_eq!(DialectKind::from(*arg).name(), name, "{arg:?}");
         }
+        assert_eq!(DialectArg::value_variants().len(), DialectKind::ALL.len());
+        let pg = DialectKind::from(DialectArg::from_str("pg", true).unwrap());
+        assert_eq!(pg, "postgresql".parse::<DialectKind>().unwrap());
         for (arg, m) in [("cosine", Metric::Cosine), ("euclidean", Metric::L2), ("dot", Metric::InnerProduct)] {
             assert_eq!(Metric::from(MetricArg::from_str(arg, true).unwrap()), m, "{arg}");
         }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;
 use p8fs_core::sql::entity::{SearchOptions, ddl};
-use p8fs_core::sql::{DialectKind, Metric, with_dialect};
+use p8fs_core::sql::{DialectKind, Metric};
 use p8fs_core::{P8fs, Settings};
 use serde_json::{Map, Value, json};
 
@@ -59,7 +59,7 @@ pub(crate) fn schema(kind: DialectKind, model: Option<&str>) -> Result<()> {
     };
     let layout = p8fs_core::sql::entity::Layout::default();
     let mut out = std::io::stdout().lock();
-    for stmt in with_dialect!(kind, |d| ddl::schema_script(d, &chosen, &layout)) {
+    for stmt in ddl::schema_script(kind.dialect(), &chosen, &layout) {
         match writeln!(out, "{};", stmt.sql) {
             Ok(()) => {}
             // A reader that stopped early (`| head`) is not an error.

@@ -10,10 +10,11 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, anyhow, ensure};
+use p8fs_core::entity::EntityStore;
 use p8fs_core::kv_layer::Kv;
-use p8fs_core::sql::entity::{EntityStore, Layout};
+use p8fs_core::sql::SqlExecutor;
+use p8fs_core::sql::entity::Layout;
 use p8fs_core::sql::probe::ProbeTable;
-use p8fs_core::sql::{DialectKind, SqlExecutor, Tidb, with_dialect};
 use serde_json::{Value, json};
 
 use crate::cmds::settings;
@@ -162,23 +163,13 @@ async fn sql_checks(db: &Arc<dyn SqlExecutor>, r: &mut Report) {
         Err(e) => r.add("sql", "server", Status::Failed, format!("{e}")),
     }
     let d = db.dialect();
-    r.add("sql", "dialect", Status::Info, d.name());
+    r.add("sql", "dialect", Status::Info, d.kind().name());
     let t = Instant::now();
     match probe_round_trip(db).await {
         Ok(()) => r.add("sql", "JSON + vector round trip", Status::Ok, ms_since(t)),
         Err(e) => r.add("sql", "JSON + vector round trip", Status::Failed, format!("{e:#}")),
     }
-    r.add(
-        "sql",
-        "vector search",
-        Status::Info,
-        match d {
-            DialectKind::Sqlite => "exact: SQLite orders by p8fs's distance function (no vector index)",
-            DialectKind::Postgres => "pgvector: exact, or HNSW index",
-            DialectKind::MariaDb => "MariaDB VECTOR: exact, or vector index (cosine, L2)",
-            DialectKind::Tidb => "TiDB VECTOR: exact, or vector index on TiFlash (cosine, L2)",
-        },
-    );
+    r.add("sql", "vector search", Status::Info, d.vector_search_summary());
     // Per core model with embeddings: its tables, vector indexes, TiFlash replicas.
     let store = EntityStore::new(Arc::clone(db), Layout::default());
     for model in p8fs_core::sql::model::core_models().into_iter().filter(|m| m.embedding().is_some()) {
@@ -194,7 +185,7 @@ async fn sql_checks(db: &Arc<dyn SqlExecutor>, r: &mut Report) {
             }
             Ok(true) => r.add("sql", format!("{name} table"), Status::Ok, "exists"),
         }
-        if d != DialectKind::Sqlite {
+        if d.has_vector_index() {
             match store.vector_indexes(&model).await {
                 Ok(m) if m.is_empty() => r.add(
                     "sql",
@@ -211,11 +202,11 @@ async fn sql_checks(db: &Arc<dyn SqlExecutor>, r: &mut Report) {
                 Err(e) => r.add("sql", format!("{name} vector index"), Status::Failed, format!("{e}")),
             }
         }
-        if d == DialectKind::Tidb {
+        {
             let layout = store.layout();
-            let (schema, emb_schema) = (layout.schema(Tidb), layout.embeddings_schema(Tidb));
+            let (schema, emb_schema) = (layout.schema(d), layout.embeddings_schema(d));
             for (schema, table) in [(schema, model.name().to_owned()), (emb_schema, model.embeddings_table())] {
-                let stmt = p8fs_core::sql::tidb_admin::tiflash_replica_status(schema, &table);
+                let Some(stmt) = d.replica_status_query(schema, &table) else { continue };
                 match db.query(&stmt).await {
                     Ok(rows) if rows.is_empty() => r.add(
                         "sql",
@@ -245,16 +236,16 @@ async fn probe_round_trip(db: &Arc<dyn SqlExecutor>) -> Result<()> {
     let doc = json!({"name": "doctor", "tags": ["a", "b"], "nested": {"ok": true}});
     let vector = [0.25_f32, -0.5, 0.125];
     let d = db.dialect();
-    db.execute(&with_dialect!(d, |d| table.create(d))).await?;
+    db.execute(&table.create(d)).await?;
     let round_trip = async {
-        db.execute(&with_dialect!(d, |d| table.insert(d, "probe", &doc, &vector))?).await?;
-        let rows = db.query(&with_dialect!(d, |d| table.select(d, "probe"))).await?;
+        db.execute(&table.insert(d, "probe", &doc, &vector)?).await?;
+        let rows = db.query(&table.select(d, "probe")).await?;
         let row = ProbeTable::decode(rows.into_iter().next().context("the probe row was not read back")?)?;
         ensure!(row.doc == doc && row.embedding == vector, "the probe row changed in the round trip: {row:?}");
         anyhow::Ok(())
     }
     .await;
-    db.execute(&with_dialect!(d, |d| table.drop(d))).await?;
+    db.execute(&table.drop(d)).await?;
     round_trip
 }
 

@@ -4,15 +4,13 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Arc, RwLock};
 
+use p8fs_entity::{EntityEmbeddings, EntityStore, Migration, SearchResult, SemanticHit, UpsertResult};
 use p8fs_kv::{Key, Kv, KvBackend, KvError, KvErrorKind, Namespace, TenantId};
 use p8fs_reverse_map::{EntityCheck, Mapping, RepairReport, ReverseMap};
 use p8fs_sql_dialect::entity::dml::{self, UpsertRow};
-use p8fs_sql_dialect::entity::{
-    EntityEmbeddings, EntityQuery, EntityStore, Layout, Migration, SearchOptions, SearchResult, SemanticHit,
-    UpsertResult,
-};
+use p8fs_sql_dialect::entity::{EntityQuery, Layout, SearchOptions};
 use p8fs_sql_dialect::model::{Model, core_models};
-use p8fs_sql_dialect::{Error as SqlError, SqlExecutor, Statement, with_dialect};
+use p8fs_sql_dialect::{Error as SqlError, SqlExecutor, Statement};
 use serde::Serialize;
 use serde_json::{Map, Value as Json};
 
@@ -404,9 +402,10 @@ impl P8fs {
         // Fields and values, exactly as the upsert binds them.
         let row = UpsertRow { id: id.clone(), fields: &data };
         let layout = self.entities.layout();
-        with_dialect!(self.entities.executor().dialect(), |d| {
+        {
+            let d = self.entities.executor().dialect();
             dml::upsert(d, model, layout, tenant, std::slice::from_ref(&row), chrono::Utc::now())
-        })?;
+        }?;
         // Mapping keys: a name the KV store cannot key must not leave a row behind.
         let cap = self.kv.backend().capability();
         let ns = Namespace::Tenant(TenantId::new(tenant)?);

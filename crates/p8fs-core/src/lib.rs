@@ -19,5 +19,8 @@ pub use kv::{KvSettings, connect_kv};
 /// The KV layer, re-exported.
 pub use p8fs_kv as kv_layer;
 
-/// The SQL layer, re-exported.
+/// The SQL layer (dialects, statements, models), re-exported.
 pub use p8fs_sql_dialect as sql;
+
+/// The entity store, re-exported.
+pub use p8fs_entity as entity;

@@ -6,10 +6,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
-use p8fs_sql_dialect::deadline::TimerAnchor;
-use p8fs_sql_dialect::{
-    DialectKind, Error, ErrorKind, Flavor, Result, Row, RowCheck, ServerInfo, SqlExecutor, Statement,
-};
+use p8fs_entity::deadline::TimerAnchor;
+use p8fs_sql_dialect::{Error, ErrorKind, Flavor, Result, Row, RowCheck, ServerInfo, SqlExecutor, Statement};
 
 use crate::config::PgConfig;
 use crate::{binder, error, statements};
@@ -100,8 +98,8 @@ fn tls_connector() -> Result<tokio_postgres_rustls::MakeRustlsConnect> {
 
 #[async_trait]
 impl SqlExecutor for PgProvider {
-    fn dialect(&self) -> DialectKind {
-        DialectKind::Postgres
+    fn dialect(&self) -> &'static dyn p8fs_sql_dialect::Dialect {
+        &p8fs_sql_dialect::Postgres
     }
 
     fn cache_key(&self) -> String {

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::{DialectKind, Result, Row, ServerInfo, Statement};
+use crate::{Dialect, Result, Row, ServerInfo, Statement};
 
 /// Checks the rows one statement of [`SqlExecutor::query_in_transaction`] returned, before
 /// the next statement runs; called with the statement's index. An error rolls the whole
@@ -22,12 +22,12 @@ pub type RowCheck = dyn Fn(usize, &[Row]) -> Result<()> + Send + Sync;
 #[async_trait]
 pub trait SqlExecutor: Send + Sync + std::fmt::Debug {
     /// The dialect statements for this executor must be built with.
-    fn dialect(&self) -> DialectKind;
+    fn dialect(&self) -> &'static dyn Dialect;
 
     /// Identifies the database for caches (the URL without its password, or the file):
     /// two executors on the same database return the same key.
     fn cache_key(&self) -> String {
-        self.dialect().name().to_owned()
+        self.dialect().kind().name().to_owned()
     }
 
     /// Asks the server what it is (flavor and version), from the server itself.

@@ -13,7 +13,6 @@
 #![warn(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
-pub mod deadline;
 mod dialect;
 pub mod entity;
 mod error;
@@ -26,8 +25,8 @@ pub mod tidb_admin;
 mod vector;
 
 pub use dialect::{
-    Dialect, DialectKind, MERGE_PATCH_FN, MariaDb, Metric, Postgres, Sqlite, Tidb, VectorIndexParams, VectorOutput,
-    merge_patch_function, vector_index_name,
+    AnyQuery, AnySchema, Dialect, DialectKind, HelperFunction, MERGE_PATCH_FN, MariaDb, Metric, Postgres, Sqlite, Tidb,
+    VectorIndexParams, VectorOutput, merge_patch_function, vector_index_name,
 };
 pub use error::{Error, ErrorKind, Result};
 pub use executor::{RowCheck, SqlExecutor};

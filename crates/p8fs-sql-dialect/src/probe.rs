@@ -54,7 +54,7 @@ impl ProbeTable {
     }
 
     /// `CREATE TABLE IF NOT EXISTS` with an id, a JSON column and a vector column.
-    pub fn create<D: Dialect>(&self, d: D) -> Statement {
+    pub fn create(&self, d: &dyn Dialect) -> Statement {
         let stmt = Table::create()
             .table(self.table())
             .if_not_exists()
@@ -66,7 +66,7 @@ impl ProbeTable {
     }
 
     /// `DROP TABLE IF EXISTS`.
-    pub fn drop<D: Dialect>(&self, d: D) -> Statement {
+    pub fn drop(&self, d: &dyn Dialect) -> Statement {
         d.build_schema(&Table::drop().table(self.table()).if_exists().to_owned())
     }
 
@@ -75,7 +75,7 @@ impl ProbeTable {
     /// # Errors
     /// [`crate::ErrorKind::InvalidInput`] for a vector of the wrong dimension or with
     /// non-finite components.
-    pub fn insert<D: Dialect>(&self, d: D, id: &str, doc: &serde_json::Value, embedding: &[f32]) -> Result<Statement> {
+    pub fn insert(&self, d: &dyn Dialect, id: &str, doc: &serde_json::Value, embedding: &[f32]) -> Result<Statement> {
         if embedding.len() != PROBE_DIM as usize {
             return Err(Error::invalid_input(format!(
                 "probe vectors have {PROBE_DIM} dimensions, got {}",
@@ -92,7 +92,7 @@ impl ProbeTable {
     }
 
     /// Selects the row with `id` (id, doc, vector in the dialect's readable form).
-    pub fn select<D: Dialect>(&self, d: D, id: &str) -> Statement {
+    pub fn select(&self, d: &dyn Dialect, id: &str) -> Statement {
         let stmt = Query::select()
             .column(Alias::new("id"))
             .column(Alias::new("doc"))

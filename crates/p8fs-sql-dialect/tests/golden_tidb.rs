@@ -31,7 +31,7 @@ fn print_or_assert(got: &[String], want: &[&str]) {
 #[test]
 fn ddl_of_a_core_model() {
     let stmts: Vec<String> =
-        ddl::create_model(Tidb, &resources(), &Layout::default()).into_iter().map(|s| s.sql).collect();
+        ddl::create_model(&Tidb, &resources(), &Layout::default()).into_iter().map(|s| s.sql).collect();
     print_or_assert(
         &stmts,
         &[
@@ -47,7 +47,7 @@ fn ddl_of_a_core_model() {
 fn partitioned_table_keeps_the_partition_column_in_every_unique_key() {
     let m =
         Model::builder("events").field("name", FieldType::Text).key("name").partition_by_tenant(16).build().unwrap();
-    let stmts = ddl::create_entity_table(Tidb, &m, &Layout::new(None, None).unwrap());
+    let stmts = ddl::create_entity_table(&Tidb, &m, &Layout::new(None, None).unwrap());
     print_or_assert(
         &[stmts[0].sql.clone()],
         &[
@@ -62,7 +62,7 @@ fn upsert_and_batch() {
     let a = obj(json!({"name": "Manual", "content": "text", "metadata": {"k": 1}}));
     let b = obj(json!({"name": "Guide", "content": "more", "metadata": {}}));
     let rows = [UpsertRow { id: "id-1".into(), fields: &a }, UpsertRow { id: "id-2".into(), fields: &b }];
-    let s = dml::upsert(Tidb, &m, &Layout::default(), "tenant-x", &rows, now()).unwrap();
+    let s = dml::upsert(&Tidb, &m, &Layout::default(), "tenant-x", &rows, now()).unwrap();
     print_or_assert(
         std::slice::from_ref(&s.sql),
         &[
@@ -77,18 +77,18 @@ fn upsert_and_batch() {
     let d = obj(json!({"name": "Third", "content": "c"}));
     let e = obj(json!({"name": "Fourth", "content": "c", "bogus": 1, "metadata": {}}));
     let with = |x| [UpsertRow { id: "id-1".into(), fields: &a }, UpsertRow { id: "id-3".into(), fields: x }];
-    assert!(dml::upsert(Tidb, &m, &Layout::default(), "t", &with(&c), now()).is_ok());
+    assert!(dml::upsert(&Tidb, &m, &Layout::default(), "t", &with(&c), now()).is_ok());
     for bad in [&d, &e] {
-        let err = dml::upsert(Tidb, &m, &Layout::default(), "t", &with(bad), now()).unwrap_err();
+        let err = dml::upsert(&Tidb, &m, &Layout::default(), "t", &with(bad), now()).unwrap_err();
         assert!(err.to_string().contains("must name the same fields"), "{err}");
     }
     // TiDB returns no rows from an upsert: the store reads the ids back instead.
-    let e = dml::upsert_returning(Tidb, &m, &Layout::default(), "tenant-x", &rows, now()).unwrap_err();
+    let e = dml::upsert_returning(&Tidb, &m, &Layout::default(), "tenant-x", &rows, now()).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Unsupported);
     // MariaDB's RETURNING follows the update clause; the values stay the same, in order.
-    let r = dml::upsert_returning(MariaDb, &m, &Layout::default(), "tenant-x", &rows, now()).unwrap();
+    let r = dml::upsert_returning(&MariaDb, &m, &Layout::default(), "tenant-x", &rows, now()).unwrap();
     assert!(r.sql.ends_with("`updated_at`) RETURNING `id`, `name`, `tenant_id`"), "{}", r.sql);
-    assert_eq!(r.values, dml::upsert(MariaDb, &m, &Layout::default(), "tenant-x", &rows, now()).unwrap().values);
+    assert_eq!(r.values, dml::upsert(&MariaDb, &m, &Layout::default(), "tenant-x", &rows, now()).unwrap().values);
 }
 
 #[test]
@@ -102,7 +102,7 @@ fn select_with_filters_get_and_delete() {
         Some(20),
     )
     .unwrap();
-    let s = dml::select(Tidb, &m, &Layout::default(), "t", &q).unwrap();
+    let s = dml::select(&Tidb, &m, &Layout::default(), "t", &q).unwrap();
     let cols = "`id`, `tenant_id`, `created_at`, `updated_at`, `name`, `category`, `content`, `summary`, `ordinal`, `uri`, `metadata`, `graph_paths`, `resource_timestamp`, `userid`";
     print_or_assert(
         std::slice::from_ref(&s.sql),
@@ -111,10 +111,10 @@ fn select_with_filters_get_and_delete() {
         )],
     );
     assert_eq!(s.values.len(), 7);
-    let g = dml::get_by_id(Tidb, &m, &Layout::default(), "t", "id-1");
+    let g = dml::get_by_id(&Tidb, &m, &Layout::default(), "t", "id-1");
     assert_eq!(g.sql, format!("SELECT {cols} FROM `resources` WHERE `tenant_id` = ? AND `id` = ?"));
     let d: Vec<String> =
-        dml::delete_by_id(Tidb, &m, &Layout::default(), "t", "id-1").into_iter().map(|s| s.sql).collect();
+        dml::delete_by_id(&Tidb, &m, &Layout::default(), "t", "id-1").into_iter().map(|s| s.sql).collect();
     print_or_assert(
         &d,
         &[
@@ -128,7 +128,7 @@ fn select_with_filters_get_and_delete() {
 fn embeddings_upsert() {
     let m =
         Model::builder("docs").field("name", FieldType::Text).embedded("content", "p", 3).key("name").build().unwrap();
-    let s = dml::upsert_embeddings(Tidb, &m, &Layout::default(), "t", "e1", &[("content", &[0.5, -0.25, 1.0])], now())
+    let s = dml::upsert_embeddings(&Tidb, &m, &Layout::default(), "t", "e1", &[("content", &[0.5, -0.25, 1.0])], now())
         .unwrap();
     print_or_assert(
         std::slice::from_ref(&s.sql),
@@ -193,7 +193,7 @@ fn administration() {
 
 #[test]
 fn vector_search_and_index() {
-    use p8fs_sql_dialect::entity::search::knn;
+    use p8fs_sql_dialect::entity::knn::knn;
     use p8fs_sql_dialect::entity::{SearchMode, SearchOptions};
     use p8fs_sql_dialect::{Metric, VectorIndexParams};
     let m =
@@ -203,16 +203,16 @@ fn vector_search_and_index() {
     let approx =
         SearchOptions { limit: 5, mode: SearchMode::Approximate, fields: vec!["content".into()], ..Default::default() };
     let q = [0.5f32, -0.25, 1.0];
-    let e = knn(Tidb, &m, &l, "t", &q, &exact, 5).unwrap().unwrap();
-    let a = knn(Tidb, &m, &l, "t", &q, &approx, 40).unwrap().unwrap();
-    let l2 = knn(Tidb, &m, &l, "t", &q, &SearchOptions { metric: Metric::L2, ..exact.clone() }, 5).unwrap().unwrap();
-    let ip = knn(Tidb, &m, &l, "t", &q, &SearchOptions { metric: Metric::InnerProduct, ..exact.clone() }, 5)
+    let e = knn(&Tidb, &m, &l, "t", &q, &exact, 5).unwrap().unwrap();
+    let a = knn(&Tidb, &m, &l, "t", &q, &approx, 40).unwrap().unwrap();
+    let l2 = knn(&Tidb, &m, &l, "t", &q, &SearchOptions { metric: Metric::L2, ..exact.clone() }, 5).unwrap().unwrap();
+    let ip = knn(&Tidb, &m, &l, "t", &q, &SearchOptions { metric: Metric::InnerProduct, ..exact.clone() }, 5)
         .unwrap()
         .unwrap();
     let mut all = vec![e.sql, a.sql, l2.sql, ip.sql];
     all.extend(
         Tidb.create_vector_index(
-            l.embeddings_schema(Tidb),
+            l.embeddings_schema(&Tidb),
             &m.embeddings_table(),
             Metric::Cosine,
             &VectorIndexParams::default(),
@@ -221,7 +221,7 @@ fn vector_search_and_index() {
         .into_iter()
         .map(|s| s.sql),
     );
-    all.push(Tidb.drop_vector_index(l.embeddings_schema(Tidb), &m.embeddings_table(), Metric::Cosine).unwrap().sql);
+    all.push(Tidb.drop_vector_index(l.embeddings_schema(&Tidb), &m.embeddings_table(), Metric::Cosine).unwrap().sql);
     print_or_assert(
         &all,
         &[

@@ -5,9 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use p8fs_sql_dialect::{
-    DialectKind, Error, ErrorKind, Flavor, Result, Row, RowCheck, ServerInfo, SqlExecutor, Statement,
-};
+use p8fs_sql_dialect::{Error, ErrorKind, Flavor, Result, Row, RowCheck, ServerInfo, SqlExecutor, Statement};
 use rusqlite::{Connection, OpenFlags};
 
 use crate::binder;
@@ -160,8 +158,8 @@ fn bind_params(stmt: &Statement) -> Result<Vec<rusqlite::types::Value>> {
 
 #[async_trait]
 impl SqlExecutor for SqliteProvider {
-    fn dialect(&self) -> DialectKind {
-        DialectKind::Sqlite
+    fn dialect(&self) -> &'static dyn p8fs_sql_dialect::Dialect {
+        &p8fs_sql_dialect::Sqlite
     }
 
     fn cache_key(&self) -> String {

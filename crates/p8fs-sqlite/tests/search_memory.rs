@@ -10,8 +10,9 @@
 
 use std::sync::Arc;
 
-use p8fs_sql_dialect::entity::search::qualified;
-use p8fs_sql_dialect::entity::{EntityStore, Layout, SearchOptions};
+use p8fs_entity::EntityStore;
+use p8fs_sql_dialect::entity::knn::qualified;
+use p8fs_sql_dialect::entity::{Layout, SearchOptions};
 use p8fs_sql_dialect::model::{FieldType, Model};
 use p8fs_sql_dialect::{Metric, SqlExecutor, Sqlite, Statement};
 use p8fs_sqlite::{SqliteConfig, SqliteProvider};
@@ -38,7 +39,7 @@ async fn exact_search_keeps_only_the_best_rows_in_memory() {
     let store = EntityStore::new(Arc::clone(&db), Layout::default());
     store.migrate(&m).await.unwrap();
     // ROWS zero vectors (their cosine distance to anything is 1), written by SQLite itself.
-    let table = qualified(Sqlite, &Layout::default(), &m);
+    let table = qualified(&Sqlite, &Layout::default(), &m);
     let bytes = DIM * 4;
     db.execute(&Statement::raw(format!(
         "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {ROWS}) \

@@ -7,7 +7,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use mysql_async::prelude::Queryable;
 use mysql_async::{Opts, OptsBuilder, Params, Pool, PoolConstraints, PoolOpts, TxOpts};
-use p8fs_sql_dialect::deadline::TimerAnchor;
+use p8fs_entity::deadline::TimerAnchor;
 use p8fs_sql_dialect::{
     DialectKind, Error, ErrorKind, Flavor, Result, Row, RowCheck, ServerInfo, SqlExecutor, Statement,
 };
@@ -120,8 +120,7 @@ impl TidbProvider {
     /// (`new_collations_enabled_on_first_bootstrap = false`) ignores collations and pads
     /// trailing spaces, so `"acme "` would match `"acme"`: refused, naming the setting.
     async fn check_exact_collation(&self) -> Result<()> {
-        let Some(c) = p8fs_sql_dialect::with_dialect!(self.dialect, |d| p8fs_sql_dialect::Dialect::exact_collation(&d))
-        else {
+        let Some(c) = self.dialect.dialect().exact_collation() else {
             return Ok(());
         };
         let probe = Statement::raw(format!("SELECT CAST(('a' = 'a ' COLLATE {c}) AS SIGNED)"));
@@ -288,8 +287,8 @@ fn params(stmt: &Statement, backend: &'static str) -> Result<Params> {
 
 #[async_trait]
 impl SqlExecutor for TidbProvider {
-    fn dialect(&self) -> DialectKind {
-        self.dialect
+    fn dialect(&self) -> &'static dyn p8fs_sql_dialect::Dialect {
+        self.dialect.dialect()
     }
 
     fn cache_key(&self) -> String {

@@ -23,7 +23,7 @@ async fn open_core(env: &crate::TestEnv, scratch: &str) -> Result<(P8fs, Arc<dyn
     let sql = env.sql(scratch).await?;
     let layout = Layout::new(Some(scratch), Some(&format!("{scratch}_e")))?;
     let embedder = Arc::new(LexicalEmbedder::new(384));
-    let p = match sql.dialect() {
+    let p = match sql.dialect().kind() {
         // Embedded: KV in the embedded store, two commits per entity (repair covers a crash).
         DialectKind::Sqlite => {
             P8fs::with_layout(Arc::clone(&sql), layout, Arc::new(env.embedded_store(scratch)?), embedder)
@@ -47,7 +47,7 @@ where
     }
     .await;
     for s in [&schema, &emb] {
-        let stmt = match sql.dialect() {
+        let stmt = match sql.dialect().kind() {
             DialectKind::Postgres => format!("DROP SCHEMA IF EXISTS \"{s}\" CASCADE"),
             DialectKind::MariaDb | DialectKind::Tidb => format!("DROP DATABASE IF EXISTS `{s}`"),
             DialectKind::Sqlite => continue,

@@ -6,7 +6,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::{Context, Result, bail, ensure};
 use async_trait::async_trait;
-use p8fs_sql_dialect::entity::{EntityQuery, EntityStore, Layout, ddl};
+use p8fs_entity::EntityStore;
+use p8fs_sql_dialect::entity::{EntityQuery, Layout, ddl};
 use p8fs_sql_dialect::model::{FieldType as T, Model, resources};
 use p8fs_sql_dialect::{DialectKind, ErrorKind, ServerInfo, SqlExecutor, Statement};
 use serde_json::{Map, Value, json};
@@ -62,8 +63,8 @@ impl Counting {
 
 #[async_trait]
 impl SqlExecutor for Counting {
-    fn dialect(&self) -> DialectKind {
-        self.dialect.unwrap_or_else(|| self.inner.dialect())
+    fn dialect(&self) -> &'static dyn p8fs_sql_dialect::Dialect {
+        self.dialect.map_or_else(|| self.inner.dialect(), DialectKind::dialect)
     }
     fn cache_key(&self) -> String {
         match self.dialect {
@@ -111,7 +112,7 @@ pub(crate) struct OldWrapper(Arc<dyn SqlExecutor>);
 
 #[async_trait]
 impl SqlExecutor for OldWrapper {
-    fn dialect(&self) -> DialectKind {
+    fn dialect(&self) -> &'static dyn p8fs_sql_dialect::Dialect {
         self.0.dialect()
     }
     fn cache_key(&self) -> String {
@@ -143,7 +144,7 @@ impl SqlExecutor for OldWrapper {
 /// against a real server.
 fn write_paths(store: &EntityStore) -> Vec<(&'static str, EntityStore)> {
     let mut out = vec![("", store.clone())];
-    if store.executor().dialect() == DialectKind::MariaDb {
+    if store.executor().dialect().kind() == DialectKind::MariaDb {
         let as_tidb =
             EntityStore::new(Arc::new(Counting::as_tidb(Arc::clone(store.executor()))), store.layout().clone());
         out.push((" (TiDB's statements)", as_tidb));
@@ -169,7 +170,7 @@ where
     .await;
     // Drop this test's schemas (databases on the MySQL family), pass or fail.
     for s in [&schema, &emb] {
-        let sql = match inner.dialect() {
+        let sql = match inner.dialect().kind() {
             DialectKind::Postgres => format!("DROP SCHEMA IF EXISTS \"{s}\" CASCADE"),
             DialectKind::MariaDb | DialectKind::Tidb => format!("DROP DATABASE IF EXISTS `{s}`"),
             DialectKind::Sqlite => continue,
@@ -567,7 +568,7 @@ pub(crate) async fn a_refused_upsert_writes_nothing(ctx: Ctx) -> Result<()> {
             ensure!(e.is_err(), "a batch with embeddings and a clash was accepted{via}: {e:?}");
             let extra_ran = |_: &[String]| -> p8fs_sql_dialect::Result<Vec<Statement>> {
                 Ok(vec![Statement {
-                    sql: match s.executor().dialect() {
+                    sql: match s.executor().dialect().kind() {
                         DialectKind::Postgres => format!("UPDATE {}.docs SET rank = rank + 1000", ctx.scratch),
                         DialectKind::Sqlite => "UPDATE docs SET rank = rank + 1000".to_owned(),
                         _ => format!("UPDATE `{}`.docs SET `rank` = `rank` + 1000", ctx.scratch),
@@ -683,7 +684,7 @@ async fn migrate_a_legacy_table(ctx: &Ctx, store: &EntityStore, t: &str) -> Resu
     let legacy = Model::builder(t).field("name", T::Text).field("rank", T::Int).key("name").build()?;
     {
         let db = store.executor();
-        let kind = db.dialect();
+        let kind = db.dialect().kind();
         let s = &ctx.scratch;
         let ddl = match kind {
             DialectKind::Postgres => format!(
@@ -708,10 +709,10 @@ async fn migrate_a_legacy_table(ctx: &Ctx, store: &EntityStore, t: &str) -> Resu
             DialectKind::Sqlite => t.to_owned(),
             _ => format!("`{s}`.{t}"),
         };
-        let stamp = p8fs_sql_dialect::with_dialect!(kind, |d| p8fs_sql_dialect::Dialect::timestamp_value(
-            &d,
-            chrono::Utc::now()
-        ));
+        let stamp = {
+            let d = kind.dialect();
+            d.timestamp_value(chrono::Utc::now())
+        };
         for (id, tenant, name, rank) in [("id-1", "t", "budget", 1i64), ("id-2", "u", "budget", 2)] {
             let rank_col = if matches!(kind, DialectKind::MariaDb | DialectKind::Tidb) { "`rank`" } else { "rank" };
             let q = if kind == DialectKind::Postgres { "$1, $2, $3, $4, $5, $6" } else { "?, ?, ?, ?, ?, ?" };
@@ -779,7 +780,10 @@ pub(crate) async fn printed_schema_runs_twice_on_an_empty_database(ctx: Ctx) -> 
     with_store(&ctx, &[], async |store, _| {
         let db = store.executor();
         let models = p8fs_sql_dialect::model::core_models();
-        let script = p8fs_sql_dialect::with_dialect!(db.dialect(), |d| ddl::schema_script(d, &models, store.layout()));
+        let script = {
+            let d = db.dialect();
+            ddl::schema_script(d, &models, store.layout())
+        };
         ensure!(script.len() > models.len(), "a script of {} statements", script.len());
         for round in 1..=2 {
             for stmt in &script {
@@ -791,7 +795,7 @@ pub(crate) async fn printed_schema_runs_twice_on_an_empty_database(ctx: Ctx) -> 
         store.upsert(&m, "t", &obj(json!({"name": "n", "metadata": {"b": 2}}))).await?;
         let row = store.get(&m, "t", &r.ids[0]).await?.context("row")?;
         ensure!(row["metadata"] == json!({"a": 1, "b": 2}), "merge patch after the printed schema: {row:?}");
-        if db.dialect() == DialectKind::Postgres {
+        if db.dialect().kind() == DialectKind::Postgres {
             printed_schema_on_a_fresh_postgres_database(&ctx, &models).await?;
         }
         Ok(())
@@ -811,7 +815,7 @@ async fn printed_schema_on_a_fresh_postgres_database(ctx: &Ctx, models: &[Model]
         let mut cfg = p8fs_postgres::PgConfig::from_url(&format!("{base}/{fresh}"))?;
         cfg.op_timeout = std::time::Duration::from_secs(20);
         let db = p8fs_postgres::PgProvider::connect(cfg).await?;
-        let script = ddl::schema_script(p8fs_sql_dialect::Postgres, models, &Layout::default());
+        let script = ddl::schema_script(&p8fs_sql_dialect::Postgres, models, &Layout::default());
         for round in 1..=2 {
             for stmt in &script {
                 db.execute(stmt).await.with_context(|| format!("fresh database, round {round}: {}", stmt.sql))?;
@@ -894,7 +898,7 @@ struct Person {
     created_at: Option<String>,
 }
 
-impl p8fs_sql_dialect::entity::Entity for Person {
+impl p8fs_entity::Entity for Person {
     fn model() -> Model {
         p8fs_sql_dialect::model::users()
     }

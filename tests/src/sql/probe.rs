@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, ensure};
 use p8fs_sql_dialect::probe::{ProbeRow, ProbeTable};
-use p8fs_sql_dialect::{Dialect, ErrorKind, Flavor, SqlExecutor, Statement, with_dialect};
+use p8fs_sql_dialect::{ErrorKind, Flavor, SqlExecutor, Statement};
 use serde_json::json;
 
 use crate::harness::Ctx;
@@ -20,13 +20,19 @@ impl Probe {
     async fn create(ctx: &Ctx) -> Result<Self> {
         let db = ctx.env.sql(&ctx.scratch).await?;
         let table = ProbeTable::new(&ctx.scratch)?;
-        let create = with_dialect!(db.dialect(), |d| table.create(d));
+        let create = {
+            let d = db.dialect();
+            table.create(d)
+        };
         db.execute(&create).await.context("create the probe table")?;
         Ok(Self { db, table })
     }
 
     fn insert_stmt(&self, id: &str, doc: &serde_json::Value, v: &[f32]) -> p8fs_sql_dialect::Result<Statement> {
-        with_dialect!(self.db.dialect(), |d| self.table.insert(d, id, doc, v))
+        {
+            let d = self.db.dialect();
+            self.table.insert(d, id, doc, v)
+        }
     }
 
     async fn insert(&self, id: &str, doc: &serde_json::Value, v: &[f32]) -> Result<()> {
@@ -36,14 +42,20 @@ impl Probe {
     }
 
     async fn get(&self, id: &str) -> Result<Option<ProbeRow>> {
-        let stmt = with_dialect!(self.db.dialect(), |d| self.table.select(d, id));
+        let stmt = {
+            let d = self.db.dialect();
+            self.table.select(d, id)
+        };
         let mut rows = self.db.query(&stmt).await?;
         ensure!(rows.len() <= 1, "{} rows for one primary key", rows.len());
         rows.pop().map(ProbeTable::decode).transpose().map_err(Into::into)
     }
 
     async fn drop(self) -> Result<()> {
-        let stmt = with_dialect!(self.db.dialect(), |d| self.table.drop(d));
+        let stmt = {
+            let d = self.db.dialect();
+            self.table.drop(d)
+        };
         self.db.execute(&stmt).await?;
         Ok(())
     }
@@ -66,9 +78,9 @@ pub(crate) async fn server_reports_its_flavor_and_version(ctx: Ctx) -> Result<()
     let expected = ctx.env.backend.expected_flavor();
     ensure!(info.flavor == expected, "server says {:?} ({}), expected {expected:?}", info.flavor, info.version_text);
     ensure!(
-        info.flavor.dialect() == Some(db.dialect()),
+        info.flavor.dialect() == Some(db.dialect().kind()),
         "dialect {:?} does not match flavor {:?}",
-        db.dialect(),
+        db.dialect().kind(),
         info.flavor
     );
     let (major, minor) = match info.flavor {
@@ -192,8 +204,15 @@ pub(crate) async fn hostile_values_are_stored_literally(ctx: Ctx) -> Result<()> 
 pub(crate) async fn stacked_statements_never_run(ctx: Ctx) -> Result<()> {
     Probe::with(&ctx, async |p| {
         p.insert("kept", &json!(1), &[1.0, 2.0, 3.0]).await?;
-        let table = with_dialect!(p.db.dialect(), |d| d.quote_ident(p.table.name()));
-        let drop = with_dialect!(p.db.dialect(), |d| p.table.drop(d)).sql;
+        let table = {
+            let d = p.db.dialect();
+            d.quote_ident(p.table.name())
+        };
+        let drop = {
+            let d = p.db.dialect();
+            p.table.drop(d)
+        }
+        .sql;
         for sql in [format!("SELECT 1; {drop}"), format!("SELECT COUNT(*) FROM {table}; {drop}")] {
             let stmt = Statement::raw(sql.clone());
             ensure!(p.db.execute(&stmt).await.is_err(), "execute ran {sql:?}");

@@ -7,7 +7,8 @@ use std::collections::HashSet;
 
 use anyhow::{Context, Result, ensure};
 use p8fs_core::embed::{Embedder, LexicalEmbedder};
-use p8fs_sql_dialect::entity::{EntityStore, SearchMode, SearchOptions};
+use p8fs_entity::EntityStore;
+use p8fs_sql_dialect::entity::{SearchMode, SearchOptions};
 use p8fs_sql_dialect::model::{FieldType as T, Model, resources};
 use p8fs_sql_dialect::{ErrorKind, Metric, VectorIndexParams};
 use serde_json::{Map, Value, json};

@@ -20,7 +20,7 @@ use async_trait::async_trait;
 use p8fs_sql_dialect::sea_query::{
     Alias, ColumnDef, ColumnType, Cond, Expr, ExprTrait, Index, OnConflict, Order, Query, SimpleExpr, StringLen, Table,
 };
-use p8fs_sql_dialect::{Dialect, ErrorKind, SqlExecutor, SqlValue, Statement, with_dialect};
+use p8fs_sql_dialect::{Dialect, ErrorKind, SqlExecutor, SqlValue, Statement};
 
 use super::{expiry_ms, now_ms};
 use crate::backend::{check_scan_limit, effective_ttl};
@@ -88,7 +88,7 @@ fn cell_bytes(v: SqlValue) -> Result<Vec<u8>> {
     }
 }
 
-fn create_table<D: Dialect>(d: D) -> Vec<Statement> {
+fn create_table(d: &dyn Dialect) -> Vec<Statement> {
     let table = Table::create()
         .table(t())
         .if_not_exists()
@@ -102,7 +102,7 @@ fn create_table<D: Dialect>(d: D) -> Vec<Statement> {
     d.create_table_with_indexes(&table, &[index])
 }
 
-fn upsert<D: Dialect>(d: D, ns: &Namespace, rows: &[(Vec<u8>, Vec<u8>)], exp: Option<u64>) -> Result<Statement> {
+fn upsert(d: &dyn Dialect, ns: &Namespace, rows: &[(Vec<u8>, Vec<u8>)], exp: Option<u64>) -> Result<Statement> {
     let mut q = Query::insert();
     q.into_table(t()).columns([c("tenant"), c("k"), c("v"), c("expires_at")]);
     for (k, v) in rows {
@@ -119,7 +119,7 @@ impl SqlStore {
     /// # Errors
     /// The provider's error when the table cannot be created.
     pub async fn open(db: Arc<dyn SqlExecutor>) -> Result<Self> {
-        let stmts = with_dialect!(db.dialect(), |d| create_table(d));
+        let stmts = create_table(db.dialect());
         for s in &stmts {
             // Processes starting together may race to create the table; PostgreSQL can
             // then fail one `CREATE TABLE IF NOT EXISTS` on its catalog's unique index.
@@ -169,7 +169,7 @@ impl SqlStore {
             }
         }
         let exp = expiry_ms(effective_ttl(ttl, cap.ttl_granularity));
-        rows.chunks(CHUNK).map(|chunk| with_dialect!(self.db.dialect(), |d| upsert(d, ns, chunk, exp))).collect()
+        rows.chunks(CHUNK).map(|chunk| upsert(self.db.dialect(), ns, chunk, exp)).collect()
     }
 
     /// Whether this store runs on `db` (so its statements can join `db`'s transactions).
@@ -192,7 +192,7 @@ impl SqlStore {
             .and_where(Expr::col(c("expires_at")).is_not_null())
             .and_where(Expr::col(c("expires_at")).lte(now_ms() as i64))
             .to_owned();
-        let stmt = with_dialect!(self.db.dialect(), |d| d.build_query(&q));
+        let stmt = self.db.dialect().build_query(&q);
         self.db.execute(&stmt).await.map_err(map_sql)
     }
 
@@ -214,7 +214,7 @@ impl SqlStore {
 
     async fn read_one(&self, ns: &Namespace, key: &[u8]) -> Result<Option<Vec<u8>>> {
         let q = Query::select().column(c("v")).from(t()).cond_where(ns_key(ns, key).add(live(now_ms()))).to_owned();
-        let stmt = with_dialect!(self.db.dialect(), |d| d.build_query(&q));
+        let stmt = self.db.dialect().build_query(&q);
         let rows = self.db.query(&stmt).await.map_err(map_sql)?;
         rows.into_iter().next().and_then(|r| r.into_iter().next()).map(cell_bytes).transpose()
     }
@@ -252,14 +252,14 @@ impl KvBackend for SqlStore {
         capability().check_value(value)?;
         let exp = expiry_ms(effective_ttl(ttl, capability().ttl_granularity));
         let rows = [(key.as_str().as_bytes().to_vec(), value.to_vec())];
-        let stmt = with_dialect!(self.db.dialect(), |d| upsert(d, ns, &rows, exp))?;
+        let stmt = upsert(self.db.dialect(), ns, &rows, exp)?;
         self.db.execute(&stmt).await.map_err(map_sql)?;
         self.after_write().await
     }
 
     async fn delete(&self, ns: &Namespace, key: &Key) -> Result<()> {
         let q = Query::delete().from_table(t()).cond_where(ns_key(ns, key.as_str().as_bytes())).to_owned();
-        let stmt = with_dialect!(self.db.dialect(), |d| d.build_query(&q));
+        let stmt = self.db.dialect().build_query(&q);
         self.db.execute(&stmt).await.map_err(map_sql)?;
         Ok(())
     }
@@ -280,7 +280,7 @@ impl KvBackend for SqlStore {
             .order_by(c("k"), Order::Asc)
             .limit(limit as u64)
             .to_owned();
-        let stmt = with_dialect!(self.db.dialect(), |d| d.build_query(&q));
+        let stmt = self.db.dialect().build_query(&q);
         let rows = self.db.query(&stmt).await.map_err(map_sql)?;
         rows.into_iter()
             .map(|r| {
@@ -310,7 +310,7 @@ impl KvBackend for SqlStore {
                         .add(live(now)),
                 )
                 .to_owned();
-            let stmt = with_dialect!(self.db.dialect(), |d| d.build_query(&q));
+            let stmt = self.db.dialect().build_query(&q);
             for r in self.db.query(&stmt).await.map_err(map_sql)? {
                 let mut it = r.into_iter();
                 let k = cell_bytes(it.next().unwrap_or(SqlValue::Null))?;
@@ -344,7 +344,7 @@ impl KvBackend for SqlStore {
                         Cond::all().add(Expr::col(c("tenant")).eq(tenant_bytes(ns))).add(Expr::col(c("k")).is_in(ks)),
                     )
                     .to_owned();
-                with_dialect!(self.db.dialect(), |d| d.build_query(&q))
+                self.db.dialect().build_query(&q)
             })
             .collect();
         if stmts.is_empty() {
@@ -376,7 +376,7 @@ impl KvBackend for SqlStore {
                     .value(c("expires_at"), exp_value(exp))
                     .cond_where(ns_key(ns, k).add(Expr::col(c("v")).eq(want.to_vec())).add(live(now_ms())))
                     .to_owned();
-                let stmt = with_dialect!(dialect, |d| d.build_query(&q));
+                let stmt = dialect.build_query(&q);
                 self.db.execute(&stmt).await.map_err(map_sql)? == 1
             }
             None => {
@@ -386,7 +386,7 @@ impl KvBackend for SqlStore {
                     .from_table(t())
                     .cond_where(ns_key(ns, k).add(Expr::col(c("expires_at")).lte(now_ms() as i64)))
                     .to_owned();
-                self.db.execute(&with_dialect!(dialect, |d| d.build_query(&purge))).await.map_err(map_sql)?;
+                self.db.execute(&dialect.build_query(&purge)).await.map_err(map_sql)?;
                 let mut q = Query::insert();
                 q.into_table(t())
                     .columns([c("tenant"), c("k"), c("v"), c("expires_at")])
@@ -397,7 +397,7 @@ impl KvBackend for SqlStore {
                         exp_value(exp),
                     ])
                     .map_err(|e| KvError::Backend { backend: NAME, message: e.to_string(), source: None })?;
-                match self.db.execute(&with_dialect!(dialect, |d| d.build_query(&q))).await {
+                match self.db.execute(&dialect.build_query(&q)).await {
                     Ok(n) => n == 1,
                     Err(e) if e.kind() == ErrorKind::UniqueViolation => false,
                     Err(e) => return Err(map_sql(e)),

@@ -1,12 +1,9 @@
 //! MariaDB (>= 11.7): MySQL syntax, `VECTOR(D)` columns bound and read as little-endian
 //! `f32` bytes.
 
-use sea_query::{
-    ColumnType, Expr, ExprTrait, Func, MysqlQueryBuilder, QueryStatementWriter, SchemaStatementBuilder,
-    TableCreateStatement, Value,
-};
+use sea_query::{ColumnType, Expr, ExprTrait, Func, MysqlQueryBuilder, TableCreateStatement, Value};
 
-use super::{Dialect, DialectKind, Metric, VectorIndexParams, VectorOutput, build_with, vector_index_name};
+use super::{Dialect, DialectKind, Metric, VectorIndexParams, VectorOutput, vector_index_name};
 use crate::{Error, ErrorKind, Result, Statement, vector_to_le_bytes};
 
 /// MariaDB. Its `JSON` type is `LONGTEXT` with a validity check, so JSON comes back as
@@ -20,12 +17,37 @@ impl MariaDb {
 }
 
 impl Dialect for MariaDb {
-    const KIND: DialectKind = DialectKind::MariaDb;
-    const INLINE_INDEXES: bool = true;
-    const UPSERT_RETURNING: bool = true;
-    const VECTOR_OUTPUT: VectorOutput = VectorOutput::Bytes;
+    fn kind(&self) -> DialectKind {
+        DialectKind::MariaDb
+    }
+
+    fn inline_indexes(&self) -> bool {
+        true
+    }
+
+    fn upsert_returning(&self) -> bool {
+        true
+    }
+
+    fn vector_output(&self) -> VectorOutput {
+        VectorOutput::Bytes
+    }
 
     super::mysql_family::mysql_family_methods!();
+
+    fn build_returning(&self, upsert: &mut sea_query::InsertStatement, columns: &[&str]) -> Statement {
+        // sea-query renders no RETURNING for the MySQL family (MySQL has none); MariaDB's
+        // goes after ON DUPLICATE KEY UPDATE, and the values stay positional.
+        let mut stmt = self.build_any_query(super::AnyQuery::Insert(upsert));
+        let cols: Vec<String> = columns.iter().map(|c| self.quote_ident(c)).collect();
+        stmt.sql.push_str(" RETURNING ");
+        stmt.sql.push_str(&cols.join(", "));
+        stmt
+    }
+
+    fn vector_search_summary(&self) -> &'static str {
+        "MariaDB VECTOR: exact, or vector index (cosine, L2)"
+    }
 
     fn distance(&self, metric: Metric, column: Expr, query: &[f32]) -> Result<Option<Expr>> {
         let f = match metric {

@@ -18,9 +18,11 @@ pub use sqlite::Sqlite;
 pub use tidb::Tidb;
 
 use sea_query::{
-    ColumnType, Expr, IndexCreateStatement, QueryStatementWriter, SchemaStatementBuilder, TableCreateStatement,
+    ColumnType, DeleteStatement, Expr, IndexCreateStatement, IndexDropStatement, InsertStatement, QueryBuilder,
+    SchemaBuilder, SelectStatement, TableAlterStatement, TableCreateStatement, TableDropStatement, UpdateStatement,
 };
 
+use crate::model::FieldType;
 use crate::{Error, Result, Statement};
 
 /// How a dialect's vector select expression ([`Dialect::vector_select`]) comes back.
@@ -92,30 +94,35 @@ impl Metric {
     }
 }
 
-/// One SQL engine's flavour of SQL.
+/// One SQL engine's flavour of SQL: the one dialect object code above the dialects holds
+/// (`&'static dyn Dialect`, from [`DialectKind::dialect`] or a provider's
+/// `SqlExecutor::dialect`).
 ///
-/// Implementors are zero-sized: the dialect is chosen by type when it is known at compile
-/// time, and through [`DialectKind`] at run time.
-pub trait Dialect: Copy + Default + fmt::Debug + Send + Sync + 'static {
-    /// This dialect's runtime name.
-    const KIND: DialectKind;
+/// Implementors are zero-sized types, one per engine, each in its own file; shared code
+/// never branches on which engine it talks to, it asks the dialect. A new engine is a new
+/// implementation of this trait (and a provider crate), nothing else.
+pub trait Dialect: fmt::Debug + Send + Sync + 'static {
+    /// This dialect's runtime name (for configuration, messages and metrics; not for
+    /// branching).
+    fn kind(&self) -> DialectKind;
 
-    /// Builds a query (select, insert, update, delete) into text and bound values.
-    fn build_query<S: QueryStatementWriter>(&self, stmt: &S) -> Statement;
+    /// Builds a query (select, insert, update, delete) into text and bound values; called
+    /// through [`dyn Dialect::build_query`](trait.Dialect.html#method.build_query-1).
+    fn build_any_query(&self, stmt: AnyQuery<'_>) -> Statement;
 
-    /// Builds a schema statement (create/drop table or index). Schema statements carry no
-    /// values: everything in them comes from a model.
-    fn build_schema<S: SchemaStatementBuilder>(&self, stmt: &S) -> Statement;
+    /// Builds a schema statement (create/alter/drop table or index). Schema statements
+    /// carry no values: everything in them comes from a model.
+    fn build_any_schema(&self, stmt: AnySchema<'_>) -> Statement;
 
     /// Whether secondary indexes are declared inside `CREATE TABLE` (the MySQL family, whose
     /// `CREATE INDEX` has no `IF NOT EXISTS` in MySQL) rather than as separate
     /// `CREATE INDEX IF NOT EXISTS` statements (PostgreSQL, SQLite).
-    const INLINE_INDEXES: bool;
+    fn inline_indexes(&self) -> bool;
 
     /// Whether an upsert can return the rows it wrote or matched (`RETURNING`: PostgreSQL,
     /// SQLite, MariaDB >= 10.5; not TiDB or MySQL, where the stored ids are read back with
     /// a second query).
-    const UPSERT_RETURNING: bool;
+    fn upsert_returning(&self) -> bool;
 
     /// `CREATE TABLE IF NOT EXISTS` for `table` with its secondary `indexes`, as the
     /// statements this engine needs; running them again changes nothing.
@@ -124,31 +131,35 @@ pub trait Dialect: Copy + Default + fmt::Debug + Send + Sync + 'static {
         table: &TableCreateStatement,
         indexes: &[IndexCreateStatement],
     ) -> Vec<Statement> {
-        if Self::INLINE_INDEXES {
+        if self.inline_indexes() {
             let mut t = table.clone();
             for i in indexes {
                 t.index(&mut i.clone());
             }
-            vec![self.build_schema(&t)]
+            vec![self.build_any_schema(AnySchema::TableCreate(&t))]
         } else {
-            let mut out = vec![self.build_schema(table)];
-            out.extend(indexes.iter().map(|i| self.build_schema(&i.clone().if_not_exists().to_owned())));
+            let mut out = vec![self.build_any_schema(AnySchema::TableCreate(table))];
+            out.extend(
+                indexes
+                    .iter()
+                    .map(|i| self.build_any_schema(AnySchema::IndexCreate(&i.clone().if_not_exists().to_owned()))),
+            );
             out
         }
     }
 
     /// The quote character of identifiers.
-    const QUOTE: char;
+    fn quote(&self) -> char;
 
     /// Whether the engine has schemas (PostgreSQL) or databases (MySQL family) to put
     /// tables in; SQLite has neither here.
-    const SCHEMAS: bool;
+    fn schemas(&self) -> bool;
 
     /// `ident` quoted, with the quote character doubled inside it (so even a name that was
     /// not validated cannot end the identifier). Every identifier p8fs itself emits comes
     /// from a model and is checked by [`crate::model::check_ident`] (`[a-z0-9_]`).
     fn quote_ident(&self, ident: &str) -> String {
-        let q = Self::QUOTE;
+        let q = self.quote();
         let mut out = String::with_capacity(ident.len() + 2);
         out.push(q);
         for c in ident.chars() {
@@ -183,8 +194,61 @@ pub trait Dialect: Copy + Default + fmt::Debug + Send + Sync + 'static {
     /// Functions p8fs's statements call that the engine lacks, created in `schema`
     /// (PostgreSQL's JSON merge patch); idempotent. Printed by `p8fs schema`; the store
     /// creates them itself when it migrates.
-    fn helper_functions(&self, _schema: Option<&str>) -> Vec<Statement> {
+    fn helper_functions(&self, _schema: Option<&str>) -> Vec<HelperFunction> {
         Vec::new()
+    }
+
+    /// Splits a new entity table into `partitions` by `column` (the tenant) where p8fs
+    /// partitions tables on this engine (TiDB: `PARTITION BY KEY`); nothing elsewhere.
+    fn partition_by_key(&self, _table: &mut TableCreateStatement, _column: &str, _partitions: u32) {}
+
+    /// Secondary indexes that serve JSON containment on `table`'s JSON columns `fields`
+    /// (PostgreSQL: GIN, for `@>`); none where the engine has no such index.
+    fn json_indexes(&self, _table: &str, _fields: &[&str]) -> Vec<IndexCreateStatement> {
+        Vec::new()
+    }
+
+    /// The typed SQL `NULL` a field of type `ty` binds (drivers that type parameters need
+    /// the column's type even for a `NULL`).
+    fn typed_null(&self, ty: FieldType) -> sea_query::Value {
+        match ty {
+            FieldType::Text | FieldType::Uuid => sea_query::Value::String(None),
+            FieldType::Int => sea_query::Value::BigInt(None),
+            FieldType::Float => sea_query::Value::Double(None),
+            FieldType::Bool => sea_query::Value::Bool(None),
+            FieldType::Timestamp => sea_query::Value::ChronoDateTimeUtc(None),
+            // JSON is bound as text by default.
+            FieldType::JsonObject | FieldType::JsonArray | FieldType::TextArray => sea_query::Value::String(None),
+        }
+    }
+
+    /// `upsert` built so that it returns `columns` of every row it wrote or matched; only
+    /// called when [`Dialect::upsert_returning`] holds.
+    fn build_returning(&self, upsert: &mut InsertStatement, columns: &[&str]) -> Statement {
+        upsert.returning(sea_query::Query::returning().columns(columns.iter().map(|c| sea_query::Alias::new(*c))));
+        self.build_any_query(AnyQuery::Insert(upsert))
+    }
+
+    /// Whether the engine has an approximate vector index p8fs can search through; without
+    /// one every search is exact (ordered and limited in SQL).
+    fn has_vector_index(&self) -> bool {
+        true
+    }
+
+    /// Whether index `name` (from [`Dialect::index_names_query`]) is the engine's own index
+    /// of a table constraint, which goes with its table (PostgreSQL `*_pkey`, SQLite
+    /// `sqlite_autoindex_*`), rather than one p8fs created.
+    fn owned_by_table(&self, _name: &str) -> bool {
+        false
+    }
+
+    /// One line on how vector search works on this engine (for `p8fs doctor`).
+    fn vector_search_summary(&self) -> &'static str;
+
+    /// A query for the replica status of `table` on the engine's analytical store (TiDB:
+    /// TiFlash), one row of (replicas, available, progress); `None` where there is none.
+    fn replica_status_query(&self, _schema: Option<&str>, _table: &str) -> Option<Statement> {
+        None
     }
 
     /// Column type of unbounded text.
@@ -357,11 +421,107 @@ pub trait Dialect: Copy + Default + fmt::Debug + Send + Sync + 'static {
     fn vector_value(&self, vector: &[f32]) -> Result<Expr>;
 
     /// An expression selecting vector column `column` in a form the provider can read;
-    /// [`Dialect::VECTOR_OUTPUT`] says which.
+    /// [`Dialect::vector_output`] says which.
     fn vector_select(&self, column: Expr) -> Expr;
 
     /// How [`Dialect::vector_select`] comes back.
-    const VECTOR_OUTPUT: VectorOutput;
+    fn vector_output(&self) -> VectorOutput;
+}
+
+impl dyn Dialect {
+    /// Builds a query (select, insert, update, delete) into text and bound values.
+    pub fn build_query<'a>(&self, stmt: impl Into<AnyQuery<'a>>) -> Statement {
+        self.build_any_query(stmt.into())
+    }
+
+    /// Builds a schema statement (create/alter/drop table or index).
+    pub fn build_schema<'a>(&self, stmt: impl Into<AnySchema<'a>>) -> Statement {
+        self.build_any_schema(stmt.into())
+    }
+}
+
+/// A query statement of any kind, for [`Dialect::build_any_query`] (sea-query's builders
+/// are generic, the dialect object is not).
+#[derive(Debug, Clone, Copy)]
+pub enum AnyQuery<'a> {
+    /// `SELECT`.
+    Select(&'a SelectStatement),
+    /// `INSERT`.
+    Insert(&'a InsertStatement),
+    /// `UPDATE`.
+    Update(&'a UpdateStatement),
+    /// `DELETE`.
+    Delete(&'a DeleteStatement),
+}
+
+impl AnyQuery<'_> {
+    /// Builds the statement with `builder`: what each dialect's `build_any_query` does with
+    /// its own sea-query builder.
+    pub fn build_with(self, builder: impl QueryBuilder) -> Statement {
+        let (sql, values) = match self {
+            AnyQuery::Select(s) => s.build_any(&builder),
+            AnyQuery::Insert(s) => s.build_any(&builder),
+            AnyQuery::Update(s) => s.build_any(&builder),
+            AnyQuery::Delete(s) => s.build_any(&builder),
+        };
+        Statement { sql, values: values.0 }
+    }
+}
+
+/// A schema statement of any kind, for [`Dialect::build_any_schema`].
+#[derive(Debug, Clone, Copy)]
+pub enum AnySchema<'a> {
+    /// `CREATE TABLE`.
+    TableCreate(&'a TableCreateStatement),
+    /// `ALTER TABLE`.
+    TableAlter(&'a TableAlterStatement),
+    /// `DROP TABLE`.
+    TableDrop(&'a TableDropStatement),
+    /// `CREATE INDEX`.
+    IndexCreate(&'a IndexCreateStatement),
+    /// `DROP INDEX`.
+    IndexDrop(&'a IndexDropStatement),
+}
+
+impl AnySchema<'_> {
+    /// Builds the statement with `builder`.
+    pub fn build_with(self, builder: impl SchemaBuilder) -> Statement {
+        Statement::raw(match self {
+            AnySchema::TableCreate(s) => s.build(builder),
+            AnySchema::TableAlter(s) => s.build(builder),
+            AnySchema::TableDrop(s) => s.build(builder),
+            AnySchema::IndexCreate(s) => s.build(builder),
+            AnySchema::IndexDrop(s) => s.build(builder),
+        })
+    }
+}
+
+macro_rules! any_from {
+    ($any:ident, $($variant:ident($ty:ty)),*) => {
+        $(impl<'a> From<&'a $ty> for $any<'a> {
+            fn from(s: &'a $ty) -> Self {
+                $any::$variant(s)
+            }
+        })*
+    };
+}
+any_from!(AnyQuery, Select(SelectStatement), Insert(InsertStatement), Update(UpdateStatement), Delete(DeleteStatement));
+any_from!(
+    AnySchema,
+    TableCreate(TableCreateStatement),
+    TableAlter(TableAlterStatement),
+    TableDrop(TableDropStatement),
+    IndexCreate(IndexCreateStatement),
+    IndexDrop(IndexDropStatement)
+);
+
+/// A function p8fs's statements call that the engine lacks ([`Dialect::helper_functions`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct HelperFunction {
+    /// A query with a row when the function exists already.
+    pub exists: Statement,
+    /// The statement that creates (or replaces) it.
+    pub create: Statement,
 }
 
 /// Parameters of an HNSW vector index (engines ignore what they do not support).
@@ -413,13 +573,13 @@ impl DialectKind {
         }
     }
 
-    /// [`Dialect::UPSERT_RETURNING`] of this dialect.
-    pub fn upsert_returning(self) -> bool {
+    /// The dialect object of this engine: the one place a runtime name becomes SQL.
+    pub fn dialect(self) -> &'static dyn Dialect {
         match self {
-            DialectKind::Tidb => Tidb::UPSERT_RETURNING,
-            DialectKind::MariaDb => MariaDb::UPSERT_RETURNING,
-            DialectKind::Postgres => Postgres::UPSERT_RETURNING,
-            DialectKind::Sqlite => Sqlite::UPSERT_RETURNING,
+            DialectKind::Tidb => &Tidb,
+            DialectKind::MariaDb => &MariaDb,
+            DialectKind::Postgres => &Postgres,
+            DialectKind::Sqlite => &Sqlite,
         }
     }
 }
@@ -446,50 +606,18 @@ impl FromStr for DialectKind {
     }
 }
 
-/// Runs `$body` with `$d` bound to the dialect value of `$kind`: the bridge from a runtime
-/// [`DialectKind`] to the generic, typed code.
-#[macro_export]
-macro_rules! with_dialect {
-    ($kind:expr, |$d:ident| $body:expr) => {
-        match $kind {
-            $crate::DialectKind::Tidb => {
-                let $d = $crate::Tidb;
-                $body
-            }
-            $crate::DialectKind::MariaDb => {
-                let $d = $crate::MariaDb;
-                $body
-            }
-            $crate::DialectKind::Postgres => {
-                let $d = $crate::Postgres;
-                $body
-            }
-            $crate::DialectKind::Sqlite => {
-                let $d = $crate::Sqlite;
-                $body
-            }
-        }
-    };
-}
-
 /// The quoted, schema-qualified name of a table for statements written as text, after
 /// checking both names ([`crate::model::check_ident`]): public builders that take names
 /// (vector index DDL) refuse anything a model could not have produced.
 ///
 /// # Errors
 /// [`crate::ErrorKind::InvalidInput`] for a name that is not an identifier.
-pub(crate) fn checked_qualified<D: Dialect>(d: &D, schema: Option<&str>, table: &str) -> Result<String> {
+pub(crate) fn checked_qualified(d: &(impl Dialect + ?Sized), schema: Option<&str>, table: &str) -> Result<String> {
     crate::model::check_ident("table", table)?;
     if let Some(s) = schema {
         crate::model::check_ident("schema", s)?;
     }
     Ok(d.qualified(schema, table))
-}
-
-/// Shared by the dialects' `build_query`.
-fn build_with<S: QueryStatementWriter, B: sea_query::QueryBuilder>(stmt: &S, builder: B) -> Statement {
-    let (sql, values) = stmt.build(builder);
-    Statement { sql, values: values.0 }
 }
 
 #[cfg(test)]

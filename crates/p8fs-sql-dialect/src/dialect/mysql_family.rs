@@ -4,16 +4,21 @@
 /// Expands, inside `impl Dialect for X`, the methods the MySQL family shares.
 macro_rules! mysql_family_methods {
     () => {
-        fn build_query<S: QueryStatementWriter>(&self, stmt: &S) -> Statement {
-            build_with(stmt, MysqlQueryBuilder)
+        fn build_any_query(&self, stmt: super::AnyQuery<'_>) -> Statement {
+            stmt.build_with(MysqlQueryBuilder)
         }
 
-        fn build_schema<S: SchemaStatementBuilder>(&self, stmt: &S) -> Statement {
-            Statement::raw(stmt.build(MysqlQueryBuilder))
+        fn build_any_schema(&self, stmt: super::AnySchema<'_>) -> Statement {
+            stmt.build_with(MysqlQueryBuilder)
         }
 
-        const QUOTE: char = '`';
-        const SCHEMAS: bool = true;
+        fn quote(&self) -> char {
+            '`'
+        }
+
+        fn schemas(&self) -> bool {
+            true
+        }
 
         fn create_schema(&self, name: &str) -> Option<Statement> {
             Some(Statement::raw(format!("CREATE DATABASE IF NOT EXISTS {}", self.quote_ident(name))))

@@ -1,10 +1,11 @@
 //! PostgreSQL with pgvector: `JSONB`, `vector(D)`, vectors bound in binary.
 
 use sea_query::{
-    ColumnType, Expr, ExprTrait, PostgresQueryBuilder, QueryStatementWriter, SchemaStatementBuilder, Value,
+    Alias, ColumnType, Expr, ExprTrait, Index, IndexCreateStatement, IndexType, PostgresQueryBuilder, Value,
 };
 
-use super::{Dialect, DialectKind, Metric, VectorIndexParams, VectorOutput, build_with, vector_index_name};
+use super::{Dialect, DialectKind, HelperFunction, Metric, VectorIndexParams, VectorOutput, vector_index_name};
+use crate::model::FieldType;
 use crate::{Result, Statement};
 
 /// Name of the PostgreSQL function that implements RFC 7396 merge patch on `jsonb`.
@@ -39,21 +40,37 @@ END $f$"
 pub struct Postgres;
 
 impl Dialect for Postgres {
-    const KIND: DialectKind = DialectKind::Postgres;
-    const INLINE_INDEXES: bool = false;
-    const UPSERT_RETURNING: bool = true;
-    const VECTOR_OUTPUT: VectorOutput = VectorOutput::Native;
-
-    fn build_query<S: QueryStatementWriter>(&self, stmt: &S) -> Statement {
-        build_with(stmt, PostgresQueryBuilder)
+    fn kind(&self) -> DialectKind {
+        DialectKind::Postgres
     }
 
-    fn build_schema<S: SchemaStatementBuilder>(&self, stmt: &S) -> Statement {
-        Statement::raw(stmt.build(PostgresQueryBuilder))
+    fn inline_indexes(&self) -> bool {
+        false
     }
 
-    const QUOTE: char = '"';
-    const SCHEMAS: bool = true;
+    fn upsert_returning(&self) -> bool {
+        true
+    }
+
+    fn vector_output(&self) -> VectorOutput {
+        VectorOutput::Native
+    }
+
+    fn build_any_query(&self, stmt: super::AnyQuery<'_>) -> Statement {
+        stmt.build_with(PostgresQueryBuilder)
+    }
+
+    fn build_any_schema(&self, stmt: super::AnySchema<'_>) -> Statement {
+        stmt.build_with(PostgresQueryBuilder)
+    }
+
+    fn quote(&self) -> char {
+        '"'
+    }
+
+    fn schemas(&self) -> bool {
+        true
+    }
 
     fn create_schema(&self, name: &str) -> Option<Statement> {
         Some(Statement::raw(format!("CREATE SCHEMA IF NOT EXISTS {}", self.quote_ident(name))))
@@ -63,8 +80,51 @@ impl Dialect for Postgres {
         vec![Statement::raw("CREATE EXTENSION IF NOT EXISTS vector")]
     }
 
-    fn helper_functions(&self, schema: Option<&str>) -> Vec<Statement> {
-        vec![merge_patch_function(schema)]
+    fn helper_functions(&self, schema: Option<&str>) -> Vec<HelperFunction> {
+        vec![HelperFunction {
+            exists: Statement {
+                sql: "SELECT 1 FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace \
+                      WHERE p.proname = $1 AND n.nspname = COALESCE($2, current_schema())"
+                    .into(),
+                values: vec![MERGE_PATCH_FN.into(), Value::String(schema.map(str::to_owned))],
+            },
+            create: merge_patch_function(schema),
+        }]
+    }
+
+    fn json_indexes(&self, table: &str, fields: &[&str]) -> Vec<IndexCreateStatement> {
+        // GIN indexes serve JSON containment (`@>`).
+        fields
+            .iter()
+            .map(|f| {
+                Index::create()
+                    .name(format!("{table}_{f}_gin"))
+                    .table(Alias::new(table))
+                    .col(Alias::new(*f))
+                    .index_type(IndexType::Custom(Alias::new("GIN").into()))
+                    .to_owned()
+            })
+            .collect()
+    }
+
+    fn typed_null(&self, ty: FieldType) -> Value {
+        match ty {
+            // JSON is bound as `jsonb`.
+            FieldType::JsonObject | FieldType::JsonArray | FieldType::TextArray => Value::Json(None),
+            FieldType::Text | FieldType::Uuid => Value::String(None),
+            FieldType::Int => Value::BigInt(None),
+            FieldType::Float => Value::Double(None),
+            FieldType::Bool => Value::Bool(None),
+            FieldType::Timestamp => Value::ChronoDateTimeUtc(None),
+        }
+    }
+
+    fn owned_by_table(&self, name: &str) -> bool {
+        name.ends_with("_pkey")
+    }
+
+    fn vector_search_summary(&self) -> &'static str {
+        "pgvector: exact, or HNSW index"
     }
 
     fn text_column(&self) -> ColumnType {

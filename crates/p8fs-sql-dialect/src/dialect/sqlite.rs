@@ -1,8 +1,9 @@
 //! SQLite (the embedded default): JSON as text, vectors as little-endian `f32` blobs.
 
-use sea_query::{ColumnType, Expr, Func, QueryStatementWriter, SchemaStatementBuilder, SqliteQueryBuilder, Value};
+use sea_query::{ColumnType, Expr, Func, SqliteQueryBuilder, Value};
 
-use super::{Dialect, DialectKind, Metric, VectorIndexParams, VectorOutput, build_with};
+use super::{Dialect, DialectKind, Metric, VectorIndexParams, VectorOutput};
+use crate::model::FieldType;
 use crate::{Error, ErrorKind, Result, Statement, vector_to_le_bytes};
 
 /// SQLite. JSON is stored as text (queried with SQLite's JSON functions); vectors are
@@ -24,21 +25,37 @@ impl Sqlite {
 }
 
 impl Dialect for Sqlite {
-    const KIND: DialectKind = DialectKind::Sqlite;
-    const INLINE_INDEXES: bool = false;
-    const UPSERT_RETURNING: bool = true;
-    const VECTOR_OUTPUT: VectorOutput = VectorOutput::Bytes;
-
-    fn build_query<S: QueryStatementWriter>(&self, stmt: &S) -> Statement {
-        build_with(stmt, SqliteQueryBuilder)
+    fn kind(&self) -> DialectKind {
+        DialectKind::Sqlite
     }
 
-    fn build_schema<S: SchemaStatementBuilder>(&self, stmt: &S) -> Statement {
-        Statement::raw(stmt.build(SqliteQueryBuilder))
+    fn inline_indexes(&self) -> bool {
+        false
     }
 
-    const QUOTE: char = '"';
-    const SCHEMAS: bool = false;
+    fn upsert_returning(&self) -> bool {
+        true
+    }
+
+    fn vector_output(&self) -> VectorOutput {
+        VectorOutput::Bytes
+    }
+
+    fn build_any_query(&self, stmt: super::AnyQuery<'_>) -> Statement {
+        stmt.build_with(SqliteQueryBuilder)
+    }
+
+    fn build_any_schema(&self, stmt: super::AnySchema<'_>) -> Statement {
+        stmt.build_with(SqliteQueryBuilder)
+    }
+
+    fn quote(&self) -> char {
+        '"'
+    }
+
+    fn schemas(&self) -> bool {
+        false
+    }
 
     fn create_schema(&self, _name: &str) -> Option<Statement> {
         None
@@ -149,5 +166,29 @@ impl Dialect for Sqlite {
 
     fn vector_select(&self, column: Expr) -> Expr {
         column
+    }
+
+    fn typed_null(&self, ty: FieldType) -> Value {
+        match ty {
+            // Timestamps are fixed-width text.
+            FieldType::Timestamp => Value::String(None),
+            FieldType::Text | FieldType::Uuid => Value::String(None),
+            FieldType::Int => Value::BigInt(None),
+            FieldType::Float => Value::Double(None),
+            FieldType::Bool => Value::Bool(None),
+            FieldType::JsonObject | FieldType::JsonArray | FieldType::TextArray => Value::String(None),
+        }
+    }
+
+    fn has_vector_index(&self) -> bool {
+        false
+    }
+
+    fn owned_by_table(&self, name: &str) -> bool {
+        name.starts_with("sqlite_autoindex")
+    }
+
+    fn vector_search_summary(&self) -> &'static str {
+        "exact: SQLite orders by p8fs's distance function (no vector index)"
     }
 }

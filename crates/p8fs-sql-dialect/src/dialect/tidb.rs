@@ -1,11 +1,8 @@
 //! TiDB: MySQL syntax, `VECTOR(D)` columns and the `VEC_*` functions (TiDB >= 8.4).
 
-use sea_query::{
-    ColumnType, Expr, ExprTrait, Func, MysqlQueryBuilder, QueryStatementWriter, SchemaStatementBuilder,
-    TableCreateStatement, Value,
-};
+use sea_query::{ColumnType, Expr, ExprTrait, Func, MysqlQueryBuilder, TableCreateStatement, Value};
 
-use super::{Dialect, DialectKind, Metric, VectorIndexParams, VectorOutput, build_with, vector_index_name};
+use super::{Dialect, DialectKind, Metric, VectorIndexParams, VectorOutput, vector_index_name};
 use crate::{Error, ErrorKind, Result, Statement, format_vector_text};
 
 /// TiDB. Vectors are bound as `[..]` text through `VEC_FROM_TEXT(?)` and read back with
@@ -19,12 +16,35 @@ impl Tidb {
 }
 
 impl Dialect for Tidb {
-    const KIND: DialectKind = DialectKind::Tidb;
-    const INLINE_INDEXES: bool = true;
-    const UPSERT_RETURNING: bool = false;
-    const VECTOR_OUTPUT: VectorOutput = VectorOutput::Text;
+    fn kind(&self) -> DialectKind {
+        DialectKind::Tidb
+    }
+
+    fn inline_indexes(&self) -> bool {
+        true
+    }
+
+    fn upsert_returning(&self) -> bool {
+        false
+    }
+
+    fn vector_output(&self) -> VectorOutput {
+        VectorOutput::Text
+    }
 
     super::mysql_family::mysql_family_methods!();
+
+    fn partition_by_key(&self, table: &mut TableCreateStatement, column: &str, partitions: u32) {
+        table.extra(format!("PARTITION BY KEY({}) PARTITIONS {partitions}", self.quote_ident(column)));
+    }
+
+    fn vector_search_summary(&self) -> &'static str {
+        "TiDB VECTOR: exact, or vector index on TiFlash (cosine, L2)"
+    }
+
+    fn replica_status_query(&self, schema: Option<&str>, table: &str) -> Option<Statement> {
+        Some(crate::tidb_admin::tiflash_replica_status(schema, table))
+    }
 
     fn distance(&self, metric: Metric, column: Expr, query: &[f32]) -> Result<Option<Expr>> {
         let f = match metric {

@@ -39,19 +39,9 @@ fn type_error(model: &Model, field: &str, want: &str, got: &Json) -> Error {
 }
 
 /// The bound expression for `value` in `field` of type `ty` (`null` binds SQL `NULL`).
-pub fn bind_field<D: Dialect>(d: D, model: &Model, field: &str, ty: FieldType, v: &Json) -> Result<Expr> {
+pub fn bind_field(d: &dyn Dialect, model: &Model, field: &str, ty: FieldType, v: &Json) -> Result<Expr> {
     if v.is_null() {
-        let pg = D::KIND == crate::DialectKind::Postgres;
-        return Ok(Expr::val(match ty {
-            FieldType::Text | FieldType::Uuid => sea_query::Value::String(None),
-            FieldType::Int => sea_query::Value::BigInt(None),
-            FieldType::Float => sea_query::Value::Double(None),
-            FieldType::Bool => sea_query::Value::Bool(None),
-            FieldType::Timestamp if D::KIND == crate::DialectKind::Sqlite => sea_query::Value::String(None),
-            FieldType::Timestamp => sea_query::Value::ChronoDateTimeUtc(None),
-            FieldType::JsonObject | FieldType::JsonArray | FieldType::TextArray if pg => sea_query::Value::Json(None),
-            FieldType::JsonObject | FieldType::JsonArray | FieldType::TextArray => sea_query::Value::String(None),
-        }));
+        return Ok(Expr::val(d.typed_null(ty)));
     }
     Ok(match ty {
         FieldType::Text => Expr::val(v.as_str().ok_or_else(|| type_error(model, field, "a string", v))?),

@@ -1,7 +1,7 @@
 //! DDL of a model, for every dialect: idempotent creation, added columns, the schema
 //! version table.
 
-use sea_query::{Alias, ColumnDef, ColumnType, Index, IndexType, StringLen, Table};
+use sea_query::{Alias, ColumnDef, ColumnType, Index, StringLen, Table};
 
 use super::Layout;
 use crate::model::{Field, FieldType, Model};
@@ -18,7 +18,7 @@ const TENANT_LEN: u32 = 255;
 const KEY_LEN: u32 = 255;
 
 /// The column type of a model field.
-pub fn field_type<D: Dialect>(d: D, model: &Model, field: &Field) -> ColumnType {
+pub fn field_type(d: &dyn Dialect, model: &Model, field: &Field) -> ColumnType {
     if model.key_field() == Some(field.name.as_str()) {
         return ColumnType::String(StringLen::N(KEY_LEN));
     }
@@ -40,7 +40,7 @@ fn col(name: &str, ty: ColumnType) -> ColumnDef {
 /// Every statement that creates a model's tables, in order; running them again changes
 /// nothing. (PostgreSQL's merge-patch function is created by the store, which checks for
 /// it first: `CREATE OR REPLACE FUNCTION` is not safe to run concurrently.)
-pub fn create_model<D: Dialect>(d: D, model: &Model, layout: &Layout) -> Vec<Statement> {
+pub fn create_model(d: &dyn Dialect, model: &Model, layout: &Layout) -> Vec<Statement> {
     let mut out = Vec::new();
     if model.embedding().is_some() {
         out.extend(d.vector_prelude());
@@ -63,7 +63,7 @@ pub fn create_model<D: Dialect>(d: D, model: &Model, layout: &Layout) -> Vec<Sta
 /// The whole schema of `models` as a script: every statement once, in order, then the
 /// helper functions the statements call. Runs unchanged on a fresh database of the
 /// dialect, and again without changing anything (what `p8fs schema` prints).
-pub fn schema_script<D: Dialect>(d: D, models: &[Model], layout: &Layout) -> Vec<Statement> {
+pub fn schema_script(d: &dyn Dialect, models: &[Model], layout: &Layout) -> Vec<Statement> {
     let mut out: Vec<Statement> = Vec::new();
     for m in models {
         for stmt in create_model(d, m, layout) {
@@ -72,12 +72,12 @@ pub fn schema_script<D: Dialect>(d: D, models: &[Model], layout: &Layout) -> Vec
             }
         }
     }
-    out.extend(d.helper_functions(layout.schema(d)));
+    out.extend(d.helper_functions(layout.schema(d)).into_iter().map(|f| f.create));
     out
 }
 
 /// The schema version table.
-pub fn create_versions_table<D: Dialect>(d: D, layout: &Layout) -> Vec<Statement> {
+pub fn create_versions_table(d: &dyn Dialect, layout: &Layout) -> Vec<Statement> {
     let mut t = Table::create();
     t.table(layout.table(d, VERSIONS_TABLE))
         .if_not_exists()
@@ -98,7 +98,7 @@ pub fn primary_key(model: &Model) -> &'static [&'static str] {
 }
 
 /// The entity table with its indexes.
-pub fn create_entity_table<D: Dialect>(d: D, model: &Model, layout: &Layout) -> Vec<Statement> {
+pub fn create_entity_table(d: &dyn Dialect, model: &Model, layout: &Layout) -> Vec<Statement> {
     let name = model.name();
     let mut t = Table::create();
     t.table(layout.table(d, name)).if_not_exists();
@@ -123,10 +123,8 @@ pub fn create_entity_table<D: Dialect>(d: D, model: &Model, layout: &Layout) -> 
     }
     t.primary_key(&mut pk);
     d.table_options(&mut t);
-    if let Some(n) = model.partition_by_tenant()
-        && D::KIND == crate::DialectKind::Tidb
-    {
-        t.extra(format!("PARTITION BY KEY({}) PARTITIONS {n}", d.quote_ident("tenant_id")));
+    if let Some(n) = model.partition_by_tenant() {
+        d.partition_by_key(&mut t, "tenant_id", n);
     }
     let mut indexes = Vec::new();
     if model.tenant_isolated() {
@@ -147,19 +145,8 @@ pub fn create_entity_table<D: Dialect>(d: D, model: &Model, layout: &Layout) -> 
         i.col(Alias::new(k));
         indexes.push(i);
     }
-    if D::KIND == crate::DialectKind::Postgres {
-        // GIN indexes serve JSON containment (`@>`) on PostgreSQL.
-        for f in model.fields().iter().filter(|f| f.ty.is_json()) {
-            indexes.push(
-                Index::create()
-                    .name(format!("{name}_{}_gin", f.name))
-                    .table(Alias::new(name))
-                    .col(Alias::new(f.name.as_str()))
-                    .index_type(IndexType::Custom(Alias::new("GIN").into()))
-                    .to_owned(),
-            );
-        }
-    }
+    let json: Vec<&str> = model.fields().iter().filter(|f| f.ty.is_json()).map(|f| f.name.as_str()).collect();
+    indexes.extend(d.json_indexes(name, &json));
     // Index names live in the table's schema; name them against the qualified table.
     let indexes: Vec<_> = indexes.into_iter().map(|mut i| i.table(layout.table(d, name)).to_owned()).collect();
     d.create_table_with_indexes(&t, &indexes)
@@ -179,7 +166,7 @@ pub const EMBEDDING_COLUMNS: [&str; 9] = [
 ];
 
 /// The embeddings table of a model (layout of the system p8fs replaces).
-pub fn create_embeddings_table<D: Dialect>(d: D, model: &Model, layout: &Layout) -> Vec<Statement> {
+pub fn create_embeddings_table(d: &dyn Dialect, model: &Model, layout: &Layout) -> Vec<Statement> {
     let dim = model.embedding().map_or(0, |e| e.dim);
     let name = model.embeddings_table();
     let mut t = Table::create();
@@ -213,7 +200,7 @@ pub fn create_embeddings_table<D: Dialect>(d: D, model: &Model, layout: &Layout)
 }
 
 /// `ALTER TABLE ... ADD COLUMN` for a field added to a model.
-pub fn add_column<D: Dialect>(d: D, model: &Model, layout: &Layout, field: &Field) -> Statement {
+pub fn add_column(d: &dyn Dialect, model: &Model, layout: &Layout, field: &Field) -> Statement {
     let stmt = Table::alter()
         .table(layout.table(d, model.name()))
         .add_column(col(&field.name, field_type(d, model, field)))

@@ -10,7 +10,7 @@ use super::codec::{bind_field, select_columns};
 use super::ddl::VERSIONS_TABLE;
 use super::filter::EntityQuery;
 use crate::model::{FieldType, Model};
-use crate::{Dialect, DialectKind, Error, ErrorKind, Result, Statement};
+use crate::{Dialect, Error, ErrorKind, Result, Statement};
 
 fn a(s: &str) -> Alias {
     Alias::new(s)
@@ -117,8 +117,8 @@ pub fn id_taken(model: &Model, key: &str, id: &str) -> Error {
 ///
 /// # Errors
 /// Values of the wrong type, unknown fields, rows naming different fields.
-pub fn upsert<D: Dialect>(
-    d: D,
+pub fn upsert(
+    d: &dyn Dialect,
     model: &Model,
     layout: &Layout,
     tenant: &str,
@@ -137,8 +137,8 @@ pub fn upsert<D: Dialect>(
 /// # Errors
 /// As [`upsert`]; a model without a key field; [`ErrorKind::Unsupported`] for dialects
 /// without `RETURNING` (TiDB).
-pub fn upsert_returning<D: Dialect>(
-    d: D,
+pub fn upsert_returning(
+    d: &dyn Dialect,
     model: &Model,
     layout: &Layout,
     tenant: &str,
@@ -148,8 +148,8 @@ pub fn upsert_returning<D: Dialect>(
     upsert_with(d, model, layout, tenant, rows, now, true)
 }
 
-fn upsert_with<D: Dialect>(
-    d: D,
+fn upsert_with(
+    d: &dyn Dialect,
     model: &Model,
     layout: &Layout,
     tenant: &str,
@@ -216,21 +216,11 @@ fn upsert_with<D: Dialect>(
     let k = model
         .key_field()
         .ok_or_else(|| Error::invalid_input(format!("{model}: RETURNING the key needs a key field")))?;
-    if !D::UPSERT_RETURNING {
-        return Err(Error::new(ErrorKind::Unsupported, format!("{} returns no rows from an upsert", D::KIND)));
+    if !d.upsert_returning() {
+        return Err(Error::new(ErrorKind::Unsupported, format!("{} returns no rows from an upsert", d.kind())));
     }
     let returned = ["id", k, "tenant_id"];
-    if D::KIND == DialectKind::MariaDb {
-        // sea-query renders no RETURNING for the MySQL family (MySQL has none); MariaDB's
-        // goes after ON DUPLICATE KEY UPDATE, and the values stay positional.
-        let mut stmt = d.build_query(&q);
-        let cols: Vec<String> = returned.iter().map(|c| d.quote_ident(c)).collect();
-        stmt.sql.push_str(" RETURNING ");
-        stmt.sql.push_str(&cols.join(", "));
-        return Ok(stmt);
-    }
-    q.returning(Query::returning().columns(returned.map(a)));
-    Ok(d.build_query(&q))
+    Ok(d.build_returning(&mut q, &returned))
 }
 
 /// The `tenant_id` written: the tenant's id, or `NULL` for global models (their rows
@@ -255,7 +245,7 @@ fn scope(model: &Model, tenant: &str) -> sea_query::Cond {
     if model.tenant_isolated() { c.add(Expr::col(a("tenant_id")).eq(tenant)) } else { c }
 }
 
-fn select_all<D: Dialect>(d: D, model: &Model, layout: &Layout) -> SelectStatement {
+fn select_all(d: &dyn Dialect, model: &Model, layout: &Layout) -> SelectStatement {
     let mut q = Query::select();
     q.from(layout.table(d, model.name()));
     for (name, _) in select_columns(model) {
@@ -269,7 +259,7 @@ fn select_all<D: Dialect>(d: D, model: &Model, layout: &Layout) -> SelectStateme
 ///
 /// # Errors
 /// Filter values of the wrong type.
-pub fn select<D: Dialect>(d: D, model: &Model, layout: &Layout, tenant: &str, q: &EntityQuery) -> Result<Statement> {
+pub fn select(d: &dyn Dialect, model: &Model, layout: &Layout, tenant: &str, q: &EntityQuery) -> Result<Statement> {
     let mut s = select_all(d, model, layout);
     s.cond_where(scope(model, tenant).add(q.condition(d, model)?));
     if q.order_by.is_empty() {
@@ -292,7 +282,7 @@ pub fn select<D: Dialect>(d: D, model: &Model, layout: &Layout, tenant: &str, q:
 }
 
 /// One entity by id.
-pub fn get_by_id<D: Dialect>(d: D, model: &Model, layout: &Layout, tenant: &str, id: &str) -> Statement {
+pub fn get_by_id(d: &dyn Dialect, model: &Model, layout: &Layout, tenant: &str, id: &str) -> Statement {
     let mut s = select_all(d, model, layout);
     s.cond_where(scope(model, tenant).add(Expr::col(a("id")).eq(id)));
     d.build_query(&s)
@@ -302,7 +292,7 @@ pub fn get_by_id<D: Dialect>(d: D, model: &Model, layout: &Layout, tenant: &str,
 ///
 /// # Errors
 /// A model without a key field.
-pub fn get_by_key<D: Dialect>(d: D, model: &Model, layout: &Layout, tenant: &str, key: &str) -> Result<Statement> {
+pub fn get_by_key(d: &dyn Dialect, model: &Model, layout: &Layout, tenant: &str, key: &str) -> Result<Statement> {
     let k = model.key_field().ok_or_else(|| Error::invalid_input(format!("{model} has no key field")))?;
     let mut s = select_all(d, model, layout);
     s.cond_where(scope(model, tenant).add(Expr::col(a(k)).eq(key)));
@@ -313,7 +303,7 @@ pub fn get_by_key<D: Dialect>(d: D, model: &Model, layout: &Layout, tenant: &str
 ///
 /// # Errors
 /// A model without a key field.
-pub fn ids_by_keys<D: Dialect>(d: D, model: &Model, layout: &Layout, tenant: &str, keys: &[&str]) -> Result<Statement> {
+pub fn ids_by_keys(d: &dyn Dialect, model: &Model, layout: &Layout, tenant: &str, keys: &[&str]) -> Result<Statement> {
     let k = model.key_field().ok_or_else(|| Error::invalid_input(format!("{model} has no key field")))?;
     let s = Query::select()
         .columns([a("id"), a(k)])
@@ -324,7 +314,7 @@ pub fn ids_by_keys<D: Dialect>(d: D, model: &Model, layout: &Layout, tenant: &st
 }
 
 /// The ids among `ids` that exist in the tenant.
-pub fn existing_ids<D: Dialect>(d: D, model: &Model, layout: &Layout, tenant: &str, ids: &[&str]) -> Statement {
+pub fn existing_ids(d: &dyn Dialect, model: &Model, layout: &Layout, tenant: &str, ids: &[&str]) -> Statement {
     let s = Query::select()
         .column(a("id"))
         .from(layout.table(d, model.name()))
@@ -334,7 +324,7 @@ pub fn existing_ids<D: Dialect>(d: D, model: &Model, layout: &Layout, tenant: &s
 }
 
 /// Deletes an entity and its embeddings (two statements, for one transaction).
-pub fn delete_by_id<D: Dialect>(d: D, model: &Model, layout: &Layout, tenant: &str, id: &str) -> Vec<Statement> {
+pub fn delete_by_id(d: &dyn Dialect, model: &Model, layout: &Layout, tenant: &str, id: &str) -> Vec<Statement> {
     let mut out = Vec::new();
     if model.embedding().is_some() {
         let q = Query::delete()
@@ -352,7 +342,7 @@ pub fn delete_by_id<D: Dialect>(d: D, model: &Model, layout: &Layout, tenant: &s
 }
 
 /// Reads a model's recorded schema version.
-pub fn read_version<D: Dialect>(d: D, model: &Model, layout: &Layout) -> Statement {
+pub fn read_version(d: &dyn Dialect, model: &Model, layout: &Layout) -> Statement {
     let q = Query::select()
         .columns([a("fingerprint"), a("version")])
         .from(layout.table(d, VERSIONS_TABLE))
@@ -362,8 +352,8 @@ pub fn read_version<D: Dialect>(d: D, model: &Model, layout: &Layout) -> Stateme
 }
 
 /// Records a model's schema version.
-pub fn write_version<D: Dialect>(
-    d: D,
+pub fn write_version(
+    d: &dyn Dialect,
     model: &Model,
     layout: &Layout,
     version: i64,
@@ -391,8 +381,8 @@ pub fn write_version<D: Dialect>(
 /// # Errors
 /// A model without embeddings, an unknown or non-embedded field, a dimension that is not
 /// the model's (the message names field, model and both dimensions), non-finite values.
-pub fn upsert_embeddings<D: Dialect>(
-    d: D,
+pub fn upsert_embeddings(
+    d: &dyn Dialect,
     model: &Model,
     layout: &Layout,
     tenant: &str,
@@ -453,7 +443,7 @@ pub fn upsert_embeddings<D: Dialect>(
 }
 
 /// Counts the embedding rows of an entity.
-pub fn count_embeddings<D: Dialect>(d: D, model: &Model, layout: &Layout, tenant: &str, entity_id: &str) -> Statement {
+pub fn count_embeddings(d: &dyn Dialect, model: &Model, layout: &Layout, tenant: &str, entity_id: &str) -> Statement {
     let q = Query::select()
         .expr(Expr::col(a("id")).count())
         .from(layout.embeddings_table(d, model))
@@ -466,8 +456,8 @@ pub fn count_embeddings<D: Dialect>(d: D, model: &Model, layout: &Layout, tenant
 ///
 /// # Errors
 /// A model without a key field.
-pub fn rename_key<D: Dialect>(
-    d: D,
+pub fn rename_key(
+    d: &dyn Dialect,
     model: &Model,
     layout: &Layout,
     tenant: &str,

@@ -137,7 +137,7 @@ impl EntityQuery {
     ///
     /// # Errors
     /// Values of the wrong type for their field.
-    pub fn condition<D: Dialect>(&self, d: D, model: &Model) -> Result<Cond> {
+    pub fn condition(&self, d: &dyn Dialect, model: &Model) -> Result<Cond> {
         let mut cond = Cond::all();
         for f in &self.filters {
             cond = cond.add(filter_expr(d, model, f)?);
@@ -175,7 +175,7 @@ fn check_applicable(model: &Model, field: &str, ty: FieldType, op: Op, v: &Json)
     Ok(())
 }
 
-fn filter_expr<D: Dialect>(d: D, model: &Model, f: &Filter) -> Result<Expr> {
+fn filter_expr(d: &dyn Dialect, model: &Model, f: &Filter) -> Result<Expr> {
     let col = Expr::col(sea_query::Alias::new(f.field.as_str()));
     let bind = |v: &Json| bind_field(d, model, &f.field, f.ty, v);
     Ok(match f.op {

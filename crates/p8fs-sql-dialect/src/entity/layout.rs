@@ -41,22 +41,22 @@ impl Layout {
     }
 
     /// The entity schema, where the engine has schemas.
-    pub fn schema<D: Dialect>(&self, _d: D) -> Option<&str> {
-        if D::SCHEMAS { self.schema.as_deref() } else { None }
+    pub fn schema(&self, d: &dyn Dialect) -> Option<&str> {
+        if d.schemas() { self.schema.as_deref() } else { None }
     }
 
     /// The embeddings schema, where the engine has schemas.
-    pub fn embeddings_schema<D: Dialect>(&self, _d: D) -> Option<&str> {
-        if D::SCHEMAS { self.embeddings_schema.as_deref() } else { None }
+    pub fn embeddings_schema(&self, d: &dyn Dialect) -> Option<&str> {
+        if d.schemas() { self.embeddings_schema.as_deref() } else { None }
     }
 
     /// The (qualified) reference to a table in the entity schema.
-    pub fn table<D: Dialect>(&self, d: D, name: &str) -> TableRef {
+    pub fn table(&self, d: &dyn Dialect, name: &str) -> TableRef {
         qualified(self.schema(d), name)
     }
 
     /// The (qualified) reference to a model's embeddings table.
-    pub fn embeddings_table<D: Dialect>(&self, d: D, model: &Model) -> TableRef {
+    pub fn embeddings_table(&self, d: &dyn Dialect, model: &Model) -> TableRef {
         qualified(self.embeddings_schema(d), &model.embeddings_table())
     }
 }

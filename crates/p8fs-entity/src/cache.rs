@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use dashmap::DashMap;
 use serde::Serialize;
 
-use crate::{Result, SqlExecutor};
+use p8fs_sql_dialect::{Result, SqlExecutor};
 
 /// What the catalog says about a table.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -28,7 +28,7 @@ pub(crate) async fn read_table_info(
     schema: Option<&str>,
     table: &str,
 ) -> Result<Option<TableInfo>> {
-    let stmt = crate::with_dialect!(db.dialect(), |d| crate::Dialect::table_info_query(&d, schema, table));
+    let stmt = db.dialect().table_info_query(schema, table);
     let rows = db.query(&stmt).await?;
     if rows.is_empty() {
         return Ok(None);
@@ -36,8 +36,9 @@ pub(crate) async fn read_table_info(
     let mut info = TableInfo { columns: Vec::new(), primary_key: Vec::new() };
     for row in rows {
         let mut it = row.into_iter();
-        let name = it.next().map(crate::SqlValue::into_text).transpose()?.unwrap_or_default();
-        let pk = matches!(it.next(), Some(crate::SqlValue::Bool(true) | crate::SqlValue::Int(1..)));
+        let name = it.next().map(p8fs_sql_dialect::SqlValue::into_text).transpose()?.unwrap_or_default();
+        let pk =
+            matches!(it.next(), Some(p8fs_sql_dialect::SqlValue::Bool(true) | p8fs_sql_dialect::SqlValue::Int(1..)));
         if pk {
             info.primary_key.push(name.clone());
         }

@@ -1,64 +1,21 @@
 //! Vector search: nearest embeddings of one model (`vector_similarity_search`) and the
-//! entities they belong to (`semantic_search`), exact or through the engine's index.
+//! entities they belong to (`semantic_search`), exact or through the engine's index; the
+//! statements are `p8fs_sql_dialect::entity::knn`'s.
 
 use std::collections::HashMap;
 
-use sea_query::{Alias, Expr, ExprTrait, Order, Query};
+use p8fs_sql_dialect::entity::codec::decode_row;
+use p8fs_sql_dialect::entity::knn::{self, SearchMode, SearchOptions, knn};
+use p8fs_sql_dialect::model::Model;
+use p8fs_sql_dialect::sea_query::{Alias, Expr, ExprTrait, Query};
+use p8fs_sql_dialect::{Error, ErrorKind, Metric, Result, SqlValue, VectorIndexParams, vector_index_name};
 use serde::Serialize;
 use serde_json::{Map, Value as Json};
 
-use super::{EntityStore, Layout, codec::decode_row};
-use crate::model::Model;
-use crate::{
-    Dialect, DialectKind, Error, ErrorKind, Metric, Result, SqlValue, Statement, VectorIndexParams, with_dialect,
-};
+use crate::EntityStore;
 
-/// How a search runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SearchMode {
-    /// Every row of the tenant is compared: the true nearest neighbours.
-    Exact,
-    /// Through the engine's vector index where there is one (the index serves the inner
-    /// nearest-neighbour query; the tenant and field filters apply outside it). Candidates
-    /// are over-fetched and the search retried with more until `limit` matches are found or
-    /// every row was a candidate, so a filter never silently returns fewer than it could.
-    Approximate,
-}
-
-/// Options of a search.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SearchOptions {
-    /// The distance.
-    pub metric: Metric,
-    /// Most results.
-    pub limit: usize,
-    /// Only results with at least this score (see [`Metric::score`]).
-    pub threshold: Option<f64>,
-    /// Only these embedded fields (empty: all).
-    pub fields: Vec<String>,
-    /// Exact or approximate.
-    pub mode: SearchMode,
-    /// Approximate mode: how many nearest embeddings the index is asked for before the
-    /// tenant filter and the limit apply (pgvector `hnsw.ef_search`; MariaDB
-    /// `mhnsw_ef_search`, at least 200). `None`: max(4 x limit, 40). More candidates trade
-    /// speed for recall; at most [`MAX_CANDIDATES`].
-    pub candidates: Option<usize>,
-}
-
-/// The most candidates an approximate search may ask the index for.
-pub const MAX_CANDIDATES: usize = 10_000;
-
-impl Default for SearchOptions {
-    fn default() -> Self {
-        Self {
-            metric: Metric::Cosine,
-            limit: 10,
-            threshold: None,
-            fields: Vec::new(),
-            mode: SearchMode::Exact,
-            candidates: None,
-        }
-    }
+fn a(s: &str) -> Alias {
+    Alias::new(s)
 }
 
 /// One nearest embedding.
@@ -99,94 +56,6 @@ pub struct SearchResult<T> {
     pub candidates_examined: Option<usize>,
 }
 
-fn a(s: &str) -> Alias {
-    Alias::new(s)
-}
-
-/// The quoted, schema-qualified name of a model's embeddings table.
-pub fn qualified<D: Dialect>(d: D, layout: &Layout, model: &Model) -> String {
-    d.qualified(layout.embeddings_schema(d), &model.embeddings_table())
-}
-
-fn check(model: &Model, query: &[f32], opts: &SearchOptions) -> Result<()> {
-    let spec = model.embedding().ok_or_else(|| Error::invalid_input(format!("{model} has no embedded fields")))?;
-    if query.len() != spec.dim as usize {
-        return Err(Error::invalid_input(format!(
-            "{model}: the query vector has {} dimensions, the model's embeddings have {}",
-            query.len(),
-            spec.dim
-        )));
-    }
-    if opts.limit == 0 {
-        return Err(Error::invalid_input("a search limit must be at least 1"));
-    }
-    if let Some(c) = opts.candidates
-        && !(1..=MAX_CANDIDATES).contains(&c)
-    {
-        return Err(Error::invalid_input(format!("candidates must be 1-{MAX_CANDIDATES}, got {c}")));
-    }
-    for f in &opts.fields {
-        if model.field(f).is_none_or(|x| x.embedding.is_none()) {
-            return Err(Error::invalid_input(format!("{model}.{f} is not an embedded field")));
-        }
-    }
-    Ok(())
-}
-
-/// The nearest-neighbour statement (`None` for a dialect without a distance function). Exact: all of the
-/// tenant's rows, ordered by a wrapped distance (`+ 0`) so no approximate index serves it.
-/// Approximate: an inner `ORDER BY distance LIMIT candidates` the index can serve, filters
-/// outside.
-pub fn knn<D: Dialect>(
-    d: D,
-    model: &Model,
-    layout: &Layout,
-    tenant: &str,
-    query: &[f32],
-    opts: &SearchOptions,
-    candidates: usize,
-) -> Result<Option<Statement>> {
-    let col = Expr::col(a("embedding_vector"));
-    let Some(dist) = d.distance(opts.metric, col, query)? else { return Ok(None) };
-    let table = layout.embeddings_table(d, model);
-    let fields_cond = |q: &mut sea_query::SelectStatement| {
-        if !opts.fields.is_empty() {
-            q.and_where(Expr::col(a("field_name")).is_in(opts.fields.iter().map(String::as_str)));
-        }
-    };
-    let stmt = match opts.mode {
-        SearchMode::Exact => {
-            // The distance is computed once per row (ordering by the output column), and
-            // `+ 0` makes it an expression no vector index serves.
-            let mut q = Query::select();
-            q.columns([a("entity_id"), a("field_name")])
-                .expr_as(dist.add(Expr::cust("0")), a("distance"))
-                .from(table)
-                .and_where(Expr::col(a("tenant_id")).eq(tenant));
-            fields_cond(&mut q);
-            q.order_by(a("distance"), Order::Asc).order_by(a("entity_id"), Order::Asc).limit(candidates as u64);
-            d.build_query(&q)
-        }
-        SearchMode::Approximate => {
-            let mut inner = Query::select();
-            inner
-                .columns([a("entity_id"), a("field_name"), a("tenant_id")])
-                .expr_as(dist.clone(), a("distance"))
-                .from(table)
-                .order_by_expr(dist, Order::Asc)
-                .limit(candidates as u64);
-            let mut q = Query::select();
-            q.columns([a("entity_id"), a("field_name"), a("distance")])
-                .from_subquery(inner, a("knn"))
-                .and_where(Expr::col(a("tenant_id")).eq(tenant));
-            fields_cond(&mut q);
-            q.order_by(a("distance"), Order::Asc).limit(opts.limit as u64);
-            d.build_query(&q)
-        }
-    };
-    Ok(Some(stmt))
-}
-
 fn hit(metric: Metric, row: Vec<SqlValue>) -> Result<VectorHit> {
     let mut it = row.into_iter();
     let entity_id = it.next().ok_or_else(|| Error::decode("no entity_id"))?.into_text()?;
@@ -202,14 +71,15 @@ fn hit(metric: Metric, row: Vec<SqlValue>) -> Result<VectorHit> {
 impl EntityStore {
     /// How many embedding rows the model has in all tenants (the candidate ceiling).
     async fn embedding_rows(&self, model: &Model) -> Result<usize> {
-        let stmt = with_dialect!(self.executor().dialect(), |d| {
+        let stmt = {
+            let d = self.executor().dialect();
             d.build_query(
                 &Query::select()
                     .expr(Expr::col(a("id")).count())
                     .from(self.layout().embeddings_table(d, model))
                     .to_owned(),
             )
-        });
+        };
         match self.executor().query(&stmt).await?.into_iter().next().and_then(|r| r.into_iter().next()) {
             Some(SqlValue::Int(n)) => Ok(usize::try_from(n).unwrap_or(0)),
             other => Err(Error::decode(format!("COUNT returned {other:?}"))),
@@ -228,14 +98,14 @@ impl EntityStore {
         query: &[f32],
         opts: &SearchOptions,
     ) -> Result<SearchResult<VectorHit>> {
-        super::store::scoped(model, tenant)?;
-        check(model, query, opts)?;
-        let kind = self.executor().dialect();
-        // SQLite has no vector index: its searches are always exact (and ordered and
+        crate::store::scoped(model, tenant)?;
+        knn::check(model, query, opts)?;
+        let dialect = self.executor().dialect();
+        // Without a vector index (SQLite) searches are always exact (and ordered and
         // limited in SQL, so only the best rows are kept).
-        let result = if opts.mode == SearchMode::Exact || kind == DialectKind::Sqlite {
+        let result = if opts.mode == SearchMode::Exact || !dialect.has_vector_index() {
             let exact = SearchOptions { mode: SearchMode::Exact, ..opts.clone() };
-            let stmt = with_dialect!(kind, |d| knn(d, model, self.layout(), tenant, query, &exact, opts.limit))?
+            let stmt = knn(dialect, model, self.layout(), tenant, query, &exact, opts.limit)?
                 .ok_or_else(|| Error::new(ErrorKind::Unsupported, "no distance function"))?;
             let hits = self
                 .executor()
@@ -250,9 +120,9 @@ impl EntityStore {
             // Counted only when the first candidates were too few (a selective tenant).
             let mut total: Option<usize> = None;
             loop {
-                let stmt = with_dialect!(kind, |d| knn(d, model, self.layout(), tenant, query, opts, candidates))?
+                let stmt = knn(dialect, model, self.layout(), tenant, query, opts, candidates)?
                     .ok_or_else(|| Error::new(ErrorKind::Unsupported, "no distance function"))?;
-                let setup = with_dialect!(kind, |d| d.ann_settings(candidates));
+                let setup = dialect.ann_settings(candidates);
                 let rows = self.executor().query_with_setup(&setup, &stmt).await?;
                 let hits = rows.into_iter().map(|r| hit(opts.metric, r)).collect::<Result<Vec<_>>>()?;
                 if hits.len() >= opts.limit {
@@ -298,10 +168,11 @@ impl EntityStore {
         let ids: Vec<&str> = best.iter().map(|h| h.entity_id.as_str()).collect();
         let mut rows: HashMap<String, Map<String, Json>> = HashMap::new();
         if !ids.is_empty() {
-            let stmt = with_dialect!(self.executor().dialect(), |d| {
+            let stmt = {
+                let d = self.executor().dialect();
                 let mut q = Query::select();
                 q.from(self.layout().table(d, model.name()));
-                for (name, _) in super::codec::select_columns(model) {
+                for (name, _) in p8fs_sql_dialect::entity::codec::select_columns(model) {
                     q.column(a(&name));
                 }
                 q.and_where(d.in_list(Expr::col(a("id")), &ids));
@@ -309,7 +180,7 @@ impl EntityStore {
                     q.and_where(Expr::col(a("tenant_id")).eq(tenant));
                 }
                 d.build_query(&q)
-            });
+            };
             for r in self.executor().query(&stmt).await? {
                 let row = decode_row(model, r)?;
                 if let Some(Json::String(id)) = row.get("id") {
@@ -336,13 +207,13 @@ impl EntityStore {
     /// # Errors
     /// `Unsupported` where the engine has none (SQLite) or not for this metric.
     pub async fn create_vector_index(&self, model: &Model, metric: Metric, params: &VectorIndexParams) -> Result<()> {
-        let kind = self.executor().dialect();
-        let stmts = with_dialect!(kind, |d| d.create_vector_index(
-            self.layout().embeddings_schema(d),
+        let dialect = self.executor().dialect();
+        let stmts = dialect.create_vector_index(
+            self.layout().embeddings_schema(dialect),
             &model.embeddings_table(),
             metric,
-            params
-        ))?;
+            params,
+        )?;
         for s in &stmts {
             self.executor().execute(s).await?;
         }
@@ -350,7 +221,7 @@ impl EntityStore {
     }
 
     /// The metrics for which the model's embeddings table has its p8fs vector index (by
-    /// the conventional name, [`crate::vector_index_name`]); empty without one or without
+    /// the conventional name, [`vector_index_name`]); empty without one or without
     /// the table.
     ///
     /// # Errors
@@ -360,8 +231,8 @@ impl EntityStore {
             return Ok(Vec::new());
         }
         let table = model.embeddings_table();
-        let kind = self.executor().dialect();
-        let stmt = with_dialect!(kind, |d| d.index_names_query(self.layout().embeddings_schema(d), &table));
+        let dialect = self.executor().dialect();
+        let stmt = dialect.index_names_query(self.layout().embeddings_schema(dialect), &table);
         let names: Vec<String> = self
             .executor()
             .query(&stmt)
@@ -371,7 +242,7 @@ impl EntityStore {
             .collect();
         Ok([Metric::Cosine, Metric::L2, Metric::InnerProduct]
             .into_iter()
-            .filter(|m| names.iter().any(|n| n.eq_ignore_ascii_case(&crate::vector_index_name(&table, *m))))
+            .filter(|m| names.iter().any(|n| n.eq_ignore_ascii_case(&vector_index_name(&table, *m))))
             .collect())
     }
 
@@ -380,12 +251,9 @@ impl EntityStore {
     /// # Errors
     /// `Unsupported` where the engine has none.
     pub async fn drop_vector_index(&self, model: &Model, metric: Metric) -> Result<()> {
-        let kind = self.executor().dialect();
-        let stmt = with_dialect!(kind, |d| d.drop_vector_index(
-            self.layout().embeddings_schema(d),
-            &model.embeddings_table(),
-            metric
-        ))?;
+        let dialect = self.executor().dialect();
+        let stmt =
+            dialect.drop_vector_index(self.layout().embeddings_schema(dialect), &model.embeddings_table(), metric)?;
         self.executor().execute(&stmt).await?;
         Ok(())
     }

@@ -12,11 +12,11 @@ use chrono::Utc;
 use serde::Serialize;
 use serde_json::{Map, Value as Json};
 
-use super::cache::{CacheScope, MetadataCache, TableInfo, read_table_info};
-use super::codec::{decode_row, decode_rows};
-use super::{EntityQuery, Layout, ddl, dml};
-use crate::model::Model;
-use crate::{Dialect, DialectKind, Error, ErrorKind, Result, SqlExecutor, SqlValue, Statement, with_dialect};
+use crate::cache::{CacheScope, MetadataCache, TableInfo, read_table_info};
+use p8fs_sql_dialect::entity::codec::{decode_row, decode_rows};
+use p8fs_sql_dialect::entity::{EntityQuery, Layout, ddl, dml};
+use p8fs_sql_dialect::model::Model;
+use p8fs_sql_dialect::{Dialect, Error, ErrorKind, Result, SqlExecutor, SqlValue, Statement};
 
 /// Statements to add to an upsert's transaction, given the entities' ids.
 pub type ExtraStatements<'a> = dyn Fn(&[String]) -> Result<Vec<Statement>> + Send + Sync + 'a;
@@ -75,7 +75,7 @@ fn check_tenant(tenant: &str) -> Result<()> {
 /// Checks a tenant's call: a valid tenant id, and a tenant-isolated model. Global models
 /// (shared by every tenant, such as `tenants`) are reached only through the
 /// administrative calls (`admin_*`), never through a tenant's.
-pub(super) fn scoped(model: &Model, tenant: &str) -> Result<()> {
+pub(crate) fn scoped(model: &Model, tenant: &str) -> Result<()> {
     check_tenant(tenant)?;
     if !model.tenant_isolated() {
         return Err(Error::invalid_input(format!(
@@ -102,8 +102,8 @@ const NO_TENANT: &str = "";
 
 /// The statements that migrate a table in place: its collation when `inexact`, its
 /// primary key to `rekey`.
-fn in_place_migration<D: Dialect>(
-    d: D,
+fn in_place_migration(
+    d: &dyn Dialect,
     qualified: &str,
     inexact: bool,
     rekey: Option<&[&str]>,
@@ -118,10 +118,6 @@ fn in_place_migration<D: Dialect>(
     Ok(out)
 }
 
-fn inline_indexes<D: Dialect>(_d: D) -> bool {
-    D::INLINE_INDEXES
-}
-
 fn text(v: Option<SqlValue>) -> Result<String> {
     v.ok_or_else(|| Error::decode("missing column"))?.into_text()
 }
@@ -134,7 +130,7 @@ impl EntityStore {
 
     /// A store sharing `cache` with other stores.
     pub fn with_cache(db: Arc<dyn SqlExecutor>, layout: Layout, cache: Arc<MetadataCache>) -> Self {
-        let schema = with_dialect!(db.dialect(), |d| layout.schema(d)).map(str::to_owned);
+        let schema = layout.schema(db.dialect()).map(str::to_owned);
         let scope = cache.scope(&db.cache_key(), schema.as_deref());
         Self { db, layout, cache, scope }
     }
@@ -155,7 +151,7 @@ impl EntityStore {
     }
 
     fn schema(&self) -> Option<&str> {
-        with_dialect!(self.db.dialect(), |d| self.layout.schema(d))
+        self.layout.schema(self.db.dialect())
     }
 
     /// The table's columns and primary key (`None`: no table), from the cache.
@@ -209,7 +205,7 @@ impl EntityStore {
     /// # Errors
     /// The engine's errors.
     pub async fn migrate(&self, model: &Model) -> Result<Migration> {
-        let kind = self.db.dialect();
+        let dialect = self.db.dialect();
         self.invalidate_table_cache(model.name());
         let existed = self.table_exists(model).await?;
         // An existing table first gets the columns it lacks, so that the (idempotent) index
@@ -218,7 +214,7 @@ impl EntityStore {
         if let Some(info) = self.table_info(model.name()).await? {
             for f in model.fields() {
                 if !info.columns.iter().any(|c| c == &f.name) {
-                    self.ddl(&with_dialect!(kind, |d| ddl::add_column(d, model, &self.layout, f))).await?;
+                    self.ddl(&ddl::add_column(dialect, model, &self.layout, f)).await?;
                     added.push(f.name.clone());
                 }
             }
@@ -226,17 +222,15 @@ impl EntityStore {
         if existed {
             self.migrate_keys_and_collations(model).await?;
         }
-        for stmt in with_dialect!(kind, |d| ddl::create_model(d, model, &self.layout)) {
+        for stmt in ddl::create_model(dialect, model, &self.layout) {
             self.ddl(&stmt).await?;
         }
-        if kind == DialectKind::Postgres {
-            self.ensure_merge_patch_function().await?;
-        }
+        self.ensure_helper_functions().await?;
         self.invalidate_table_cache(model.name());
         if self.table_info(model.name()).await?.is_none() {
             return Err(Error::new(ErrorKind::Database, format!("table {model} missing after CREATE")));
         }
-        let rows = self.db.query(&with_dialect!(kind, |d| dml::read_version(d, model, &self.layout))).await?;
+        let rows = self.db.query(&dml::read_version(dialect, model, &self.layout)).await?;
         let current = match rows.into_iter().next() {
             Some(r) => {
                 let mut it = r.into_iter();
@@ -255,7 +249,7 @@ impl EntityStore {
             None => 1,
         };
         if current.as_ref().map(|c| c.1) != Some(version) {
-            let stmt = with_dialect!(kind, |d| dml::write_version(d, model, &self.layout, version, Utc::now()))?;
+            let stmt = dml::write_version(dialect, model, &self.layout, version, Utc::now())?;
             self.db.execute(&stmt).await?;
         }
         Ok(Migration { created: !existed, added_columns: added, version })
@@ -269,18 +263,18 @@ impl EntityStore {
     /// the same rows (SQLite; TiDB, which refuses to change the collation of indexed
     /// columns or to swap a primary key). Does nothing when both already hold.
     async fn migrate_keys_and_collations(&self, model: &Model) -> Result<()> {
-        let kind = self.db.dialect();
+        let dialect = self.db.dialect();
         let entity_schema = self.schema().map(str::to_owned);
         let mut tables = vec![(entity_schema, model.name().to_owned(), true)];
         if model.embedding().is_some() {
-            let schema = with_dialect!(kind, |d| self.layout.embeddings_schema(d)).map(str::to_owned);
+            let schema = self.layout.embeddings_schema(dialect).map(str::to_owned);
             tables.push((schema, model.embeddings_table(), false));
         }
         for (schema, table, is_entity) in tables {
             let schema = schema.as_deref();
             // From the catalog, not the cache: the embeddings table is not cached.
             let Some(info) = read_table_info(self.db.as_ref(), schema, &table).await? else { continue };
-            let inexact = match with_dialect!(kind, |d| d.inexact_columns_query(schema, &table)) {
+            let inexact = match dialect.inexact_columns_query(schema, &table) {
                 Some(q) => !self.db.query(&q).await?.is_empty(),
                 None => false,
             };
@@ -293,10 +287,10 @@ impl EntityStore {
             if !inexact && !rekey {
                 continue;
             }
-            let qualified = with_dialect!(kind, |d| d.qualified(schema, &table));
+            let qualified = dialect.qualified(schema, &table);
             tracing::info!(table = %qualified, inexact, from = ?info.primary_key, to = ?want, "migrating a table");
             // Collations first: the new primary key is then built on exact columns.
-            let in_place = with_dialect!(kind, |d| in_place_migration(d, &qualified, inexact, rekey.then_some(want)));
+            let in_place = in_place_migration(dialect, &qualified, inexact, rekey.then_some(want));
             match in_place {
                 Ok(stmts) => {
                     for stmt in stmts {
@@ -304,11 +298,11 @@ impl EntityStore {
                     }
                 }
                 Err(e) if e.kind() == ErrorKind::Unsupported => {
-                    let create = with_dialect!(kind, |d| if is_entity {
-                        ddl::create_entity_table(d, model, &self.layout)
+                    let create = if is_entity {
+                        ddl::create_entity_table(dialect, model, &self.layout)
                     } else {
-                        ddl::create_embeddings_table(d, model, &self.layout)
-                    });
+                        ddl::create_embeddings_table(dialect, model, &self.layout)
+                    };
                     let keep: Vec<&str> = if is_entity {
                         ["id", "tenant_id", "created_at", "updated_at"]
                             .into_iter()
@@ -348,7 +342,7 @@ impl EntityStore {
         keep: &[&str],
         create: Vec<Statement>,
     ) -> Result<()> {
-        let kind = self.db.dialect();
+        let dialect = self.db.dialect();
         if let Some(extra) = columns.iter().find(|c| !keep.contains(&c.as_str())) {
             return Err(Error::invalid_input(format!(
                 "table {table} has a column {extra:?} that the model lacks; it cannot be migrated without losing \
@@ -367,12 +361,12 @@ impl EntityStore {
                 ));
             }
         }
-        let q = |t: &str| with_dialect!(kind, |d| d.qualified(schema, t));
-        let cols = with_dialect!(kind, |d| columns.iter().map(|c| d.quote_ident(c)).collect::<Vec<_>>().join(", "));
+        let q = |t: &str| dialect.qualified(schema, t);
+        let cols = columns.iter().map(|c| dialect.quote_ident(c)).collect::<Vec<_>>().join(", ");
         let copy = |to: &str, from: &str| {
             Statement::raw(format!("INSERT INTO {} ({cols}) SELECT {cols} FROM {}", q(to), q(from)))
         };
-        if let Some(swap) = with_dialect!(kind, |d| d.swap_tables(schema, table, &old, &new)) {
+        if let Some(swap) = dialect.swap_tables(schema, table, &old, &new) {
             // The new table under its own name: the MySQL family's index names are the
             // table's own, so only the table's name changes.
             let (live_q, new_q) = (q(table), q(&new));
@@ -390,17 +384,17 @@ impl EntityStore {
             return Ok(());
         }
         let mut stmts = Vec::new();
-        if !with_dialect!(kind, |d| inline_indexes(d)) {
+        if !dialect.inline_indexes() {
             // Index names belong to the schema, not the table: free them for the new table.
-            let iq = with_dialect!(kind, |d| d.index_names_query(schema, table));
+            let iq = dialect.index_names_query(schema, table);
             for r in self.db.query(&iq).await? {
                 let name = text(r.into_iter().next())?;
-                if !name.starts_with("sqlite_autoindex") && !name.ends_with("_pkey") {
+                if !dialect.owned_by_table(&name) {
                     stmts.push(Statement::raw(format!("DROP INDEX IF EXISTS {}", q(&name))));
                 }
             }
         }
-        stmts.push(with_dialect!(kind, |d| d.rename_table(schema, table, &old)));
+        stmts.push(dialect.rename_table(schema, table, &old));
         stmts.extend(create);
         stmts.push(copy(table, &old));
         stmts.push(Statement::raw(format!("DROP TABLE {}", q(&old))));
@@ -411,23 +405,19 @@ impl EntityStore {
         Ok(())
     }
 
-    async fn ensure_merge_patch_function(&self) -> Result<()> {
-        let schema = self.schema();
-        let exists = Statement {
-            sql: "SELECT 1 FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace \
-                  WHERE p.proname = $1 AND n.nspname = COALESCE($2, current_schema())"
-                .into(),
-            values: vec![crate::MERGE_PATCH_FN.into(), sea_query::Value::String(schema.map(str::to_owned))],
-        };
-        for attempt in 0..5u64 {
-            if !self.db.query(&exists).await?.is_empty() {
-                return Ok(());
-            }
-            match self.db.execute(&crate::merge_patch_function(schema)).await {
-                Ok(_) => return Ok(()),
-                // Two creators at once: "tuple concurrently updated"; look again.
-                Err(_) if attempt < 4 => tokio_sleep(Duration::from_millis(25 * (attempt + 1))).await,
-                Err(e) => return Err(e),
+    /// Creates the dialect's helper functions that do not exist yet.
+    async fn ensure_helper_functions(&self) -> Result<()> {
+        for f in self.db.dialect().helper_functions(self.schema()) {
+            for attempt in 0..5u64 {
+                if !self.db.query(&f.exists).await?.is_empty() {
+                    break;
+                }
+                match self.db.execute(&f.create).await {
+                    Ok(_) => break,
+                    // Two creators at once (PostgreSQL: "tuple concurrently updated"); look again.
+                    Err(_) if attempt < 4 => tokio_sleep(Duration::from_millis(25 * (attempt + 1))).await,
+                    Err(e) => return Err(e),
+                }
             }
         }
         Ok(())
@@ -561,7 +551,7 @@ impl EntityStore {
                 }
             }
         }
-        let kind = self.db.dialect();
+        let dialect = self.db.dialect();
         let needs_ids = embeddings.is_some_and(|e| e.iter().any(|v| !v.is_empty())) || extra.is_some();
         // A given id that names another row than the key's must not decide which row the
         // upsert meets: PostgreSQL and SQLite match the key, the MySQL family meets the
@@ -595,15 +585,15 @@ impl EntityStore {
         // Engines that return rows from an upsert (PostgreSQL, SQLite, MariaDB) hand back the
         // ids as stored from the upsert itself; the others read them back with a select in
         // the same transaction.
-        let returning = model.key_field().is_some() && kind.upsert_returning();
+        let returning = model.key_field().is_some() && dialect.upsert_returning();
         let upsert_statements = |returning: bool| -> Result<Vec<Statement>> {
             let mut out = Vec::new();
             for (_, g) in &groups {
                 for chunk in g.chunks(BATCH_CHUNK) {
                     out.push(if returning {
-                        with_dialect!(kind, |d| dml::upsert_returning(d, model, &self.layout, tenant, chunk, now))?
+                        dml::upsert_returning(dialect, model, &self.layout, tenant, chunk, now)?
                     } else {
-                        with_dialect!(kind, |d| dml::upsert(d, model, &self.layout, tenant, chunk, now))?
+                        dml::upsert(dialect, model, &self.layout, tenant, chunk, now)?
                     });
                 }
             }
@@ -618,15 +608,7 @@ impl EntityStore {
                     }
                     let id = &rows[order[i]].0;
                     let refs: Vec<(&str, &[f32])> = vectors.iter().map(|(f, v)| (f.as_str(), v.as_slice())).collect();
-                    out.push(with_dialect!(kind, |d| dml::upsert_embeddings(
-                        d,
-                        model,
-                        &self.layout,
-                        tenant,
-                        id,
-                        &refs,
-                        now
-                    ))?);
+                    out.push(dml::upsert_embeddings(dialect, model, &self.layout, tenant, id, &refs, now)?);
                 }
             }
             if let Some(f) = extra {
@@ -635,17 +617,18 @@ impl EntityStore {
             }
             Ok(out)
         };
-        let id_rows = |results: Vec<Vec<crate::Row>>, n: usize, stored: &mut HashMap<String, String>| -> Result<()> {
-            for r in results.into_iter().take(n).flatten() {
-                let (id, key, owner) = dml::stored_id(r)?;
-                // Never another tenant's row (primary keys hold the tenant); checked anyway.
-                if model.tenant_isolated() && owner.is_some_and(|t| t != tenant) {
-                    continue;
+        let id_rows =
+            |results: Vec<Vec<p8fs_sql_dialect::Row>>, n: usize, stored: &mut HashMap<String, String>| -> Result<()> {
+                for r in results.into_iter().take(n).flatten() {
+                    let (id, key, owner) = dml::stored_id(r)?;
+                    // Never another tenant's row (primary keys hold the tenant); checked anyway.
+                    if model.tenant_isolated() && owner.is_some_and(|t| t != tenant) {
+                        continue;
+                    }
+                    stored.insert(key, id);
                 }
-                stored.insert(key, id);
-            }
-            Ok(())
-        };
+                Ok(())
+            };
         // The ids as stored, by key (by id for models without one).
         let mut stored: HashMap<String, String> = HashMap::new();
         if model.key_field().is_none() {
@@ -741,19 +724,19 @@ impl EntityStore {
     /// The selects that find the stored ids of `rows`, in chunks: `(id, key)` by key, or the
     /// ids that exist for models without a key.
     fn id_lookups(&self, model: &Model, tenant: &str, rows: &[(String, &Map<String, Json>)]) -> Result<Vec<Statement>> {
-        let kind = self.db.dialect();
+        let dialect = self.db.dialect();
         match model.key_field() {
             Some(k) => {
                 let keys: Vec<&str> = rows.iter().filter_map(|(_, e)| e.get(k).and_then(Json::as_str)).collect();
                 keys.chunks(LOOKUP_CHUNK)
-                    .map(|chunk| with_dialect!(kind, |d| dml::ids_by_keys(d, model, &self.layout, tenant, chunk)))
+                    .map(|chunk| dml::ids_by_keys(dialect, model, &self.layout, tenant, chunk))
                     .collect()
             }
             None => {
                 let ids: Vec<&str> = rows.iter().map(|(id, _)| id.as_str()).collect();
                 Ok(ids
                     .chunks(LOOKUP_CHUNK)
-                    .map(|chunk| with_dialect!(kind, |d| dml::existing_ids(d, model, &self.layout, tenant, chunk)))
+                    .map(|chunk| dml::existing_ids(dialect, model, &self.layout, tenant, chunk))
                     .collect())
             }
         }
@@ -778,7 +761,7 @@ impl EntityStore {
 
     async fn get_in(&self, model: &Model, tenant: &str, id: &str) -> Result<Option<Map<String, Json>>> {
         self.require_table(model).await?;
-        self.one(model, with_dialect!(self.db.dialect(), |d| dml::get_by_id(d, model, &self.layout, tenant, id))).await
+        self.one(model, dml::get_by_id(self.db.dialect(), model, &self.layout, tenant, id)).await
     }
 
     /// One entity by business key, in the tenant.
@@ -792,7 +775,7 @@ impl EntityStore {
 
     async fn get_by_key_in(&self, model: &Model, tenant: &str, key: &str) -> Result<Option<Map<String, Json>>> {
         self.require_table(model).await?;
-        let stmt = with_dialect!(self.db.dialect(), |d| dml::get_by_key(d, model, &self.layout, tenant, key))?;
+        let stmt = dml::get_by_key(self.db.dialect(), model, &self.layout, tenant, key)?;
         self.one(model, stmt).await
     }
 
@@ -807,7 +790,7 @@ impl EntityStore {
 
     async fn select_in(&self, model: &Model, tenant: &str, query: &EntityQuery) -> Result<Vec<Map<String, Json>>> {
         self.require_table(model).await?;
-        let stmt = with_dialect!(self.db.dialect(), |d| dml::select(d, model, &self.layout, tenant, query))?;
+        let stmt = dml::select(self.db.dialect(), model, &self.layout, tenant, query)?;
         decode_rows(model, self.db.query(&stmt).await?)
     }
 
@@ -823,7 +806,7 @@ impl EntityStore {
 
     async fn delete_in(&self, model: &Model, tenant: &str, id: &str) -> Result<bool> {
         self.require_table(model).await?;
-        let stmts = with_dialect!(self.db.dialect(), |d| dml::delete_by_id(d, model, &self.layout, tenant, id));
+        let stmts = dml::delete_by_id(self.db.dialect(), model, &self.layout, tenant, id);
         let counts = self.db.execute_in_transaction(&stmts).await?;
         Ok(counts.last().copied().unwrap_or(0) > 0)
     }
@@ -843,15 +826,8 @@ impl EntityStore {
         vectors: &[(&str, &[f32])],
     ) -> Result<u64> {
         scoped(model, tenant)?;
-        let stmt = with_dialect!(self.db.dialect(), |d| dml::upsert_embeddings(
-            d,
-            model,
-            &self.layout,
-            tenant,
-            entity_id,
-            vectors,
-            Utc::now()
-        ))?;
+        let stmt =
+            dml::upsert_embeddings(self.db.dialect(), model, &self.layout, tenant, entity_id, vectors, Utc::now())?;
         self.db.execute(&stmt).await
     }
 
@@ -869,15 +845,7 @@ impl EntityStore {
             let probe: Map<String, Json> = [(k.to_owned(), Json::from(new_key))].into_iter().collect();
             dml::key_of(model, k, &probe)?;
         }
-        let stmt = with_dialect!(self.db.dialect(), |d| dml::rename_key(
-            d,
-            model,
-            &self.layout,
-            tenant,
-            id,
-            new_key,
-            Utc::now()
-        ))?;
+        let stmt = dml::rename_key(self.db.dialect(), model, &self.layout, tenant, id, new_key, Utc::now())?;
         Ok(self.db.execute(&stmt).await? > 0)
     }
 
@@ -887,8 +855,7 @@ impl EntityStore {
     /// The engine's errors.
     pub async fn count_embeddings(&self, model: &Model, tenant: &str, entity_id: &str) -> Result<u64> {
         scoped(model, tenant)?;
-        let stmt =
-            with_dialect!(self.db.dialect(), |d| dml::count_embeddings(d, model, &self.layout, tenant, entity_id));
+        let stmt = dml::count_embeddings(self.db.dialect(), model, &self.layout, tenant, entity_id);
         match self.db.query(&stmt).await?.into_iter().next().and_then(|r| r.into_iter().next()) {
             Some(SqlValue::Int(n)) => Ok(u64::try_from(n).unwrap_or(0)),
             other => Err(Error::decode(format!("COUNT returned {other:?}"))),
@@ -967,7 +934,7 @@ fn id_check(
     rows: &[(String, &Map<String, Json>)],
     must_match: bool,
     with_ids: usize,
-) -> Arc<crate::RowCheck> {
+) -> Arc<p8fs_sql_dialect::RowCheck> {
     let key_field = model.key_field().unwrap_or("id").to_owned();
     let expected: Vec<(String, String)> = rows
         .iter()
@@ -975,7 +942,7 @@ fn id_check(
         .collect();
     let model = model.clone();
     let seen: std::sync::Mutex<HashMap<String, String>> = std::sync::Mutex::new(HashMap::new());
-    Arc::new(move |i: usize, got: &[crate::Row]| -> Result<()> {
+    Arc::new(move |i: usize, got: &[p8fs_sql_dialect::Row]| -> Result<()> {
         if i >= with_ids {
             return Ok(());
         }
