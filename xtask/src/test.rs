@@ -232,7 +232,21 @@ fn build(paths: &Paths) -> Result<Vec<TestBinary>> {
 const LAYERING: &[(&str, &[&str], &[&str])] = &[
     ("p8fs-redact", &[], &["p8fs-sql-dialect", "p8fs-kv", "reqwest", "tokio"]),
     ("p8fs-tenant", &[], &["p8fs-sql-dialect", "p8fs-kv", "p8fs-redact", "serde", "tokio"]),
-    ("p8fs-sql-dialect", &[], &["mysql_async", "tokio-postgres", "rusqlite", "tikv-client", "p8fs-kv"]),
+    // SQL as data: no driver, no runtime, no store.
+    (
+        "p8fs-sql-dialect",
+        &[],
+        &["mysql_async", "tokio-postgres", "rusqlite", "tikv-client", "p8fs-kv", "tokio", "p8fs-entity"],
+    ),
+    ("p8fs-entity", &[], &["mysql_async", "tokio-postgres", "rusqlite", "tikv-client", "p8fs-kv"]),
+    // A workspace embedding p8fs for PostgreSQL compiles no other driver.
+    (
+        "p8fs-core",
+        &["--no-default-features", "--features", "postgres"],
+        &["mysql_async", "tikv-client", "rusqlite", "redb", "p8fs-tidb", "p8fs-sqlite"],
+    ),
+    ("p8fs-core", &["--no-default-features", "--features", "tidb"], &["tokio-postgres", "tikv-client", "rusqlite"]),
+    ("p8fs-core", &[], &["mysql_async", "tokio-postgres", "tikv-client"]),
     ("p8fs-kv", &["--no-default-features"], &["mysql_async", "tokio-postgres", "rusqlite", "tikv-client", "tonic"]),
     ("p8fs-reverse-map", &[], &["mysql_async", "tokio-postgres", "rusqlite", "p8fs-sql-dialect"]),
     ("p8fs-tidb", &[], &["tokio-postgres", "rusqlite", "p8fs-postgres", "p8fs-sqlite", "p8fs-core"]),
@@ -264,10 +278,78 @@ fn layering(paths: &Paths) -> Result<((), String)> {
     if String::from_utf8_lossy(&out.stdout).lines().any(|l| l.contains("feature \"failpoints\"")) {
         violations.push("p8fs-cli built alone has p8fs-core's failpoints feature".to_owned());
     }
+    violations.extend(engine_branches(paths)?);
+    // Each feature combination of p8fs-core the docs promise builds alone.
+    for features in CORE_FEATURES {
+        let mut c = cmd::cargo();
+        c.current_dir(&paths.root).args(["check", "--locked", "-q", "-p", "p8fs-core", "--no-default-features"]);
+        if !features.is_empty() {
+            c.args(["--features", features]);
+        }
+        if cmd::run(&mut c).is_err() {
+            violations.push(format!("p8fs-core with features [{features}] alone does not build"));
+        }
+    }
     if !violations.is_empty() {
         bail!("dependency rules broken: {}", violations.join("; "));
     }
-    Ok(((), format!("{} rules hold", LAYERING.len() + 1)))
+    Ok(((), format!("{} rules hold, {} feature sets build", LAYERING.len() + 2, CORE_FEATURES.len())))
+}
+
+/// The feature sets of `p8fs-core` docs/architecture.md promises, each built alone.
+const CORE_FEATURES: &[&str] =
+    &["sqlite,kv-embedded", "postgres", "tidb", "postgres,kv-tikv,kv-http", "sqlite,kv-http", "full"];
+
+/// Where code may name an engine: the dialect files and the provider crates. Anywhere
+/// else, engine differences are questions to the dialect object.
+const ENGINE_FILES: &[&str] = &[
+    "crates/p8fs-sql-dialect/src/dialect/",
+    "crates/p8fs-sql-dialect/src/flavor.rs",
+    "crates/p8fs-tidb/",
+    "crates/p8fs-postgres/",
+    "crates/p8fs-sqlite/",
+];
+
+/// Finds branches on the engine outside [`ENGINE_FILES`]: a `DialectKind` variant, the
+/// removed `with_dialect!` bridge, or a comparison of a dialect's kind.
+fn engine_branches(paths: &Paths) -> Result<Vec<String>> {
+    let mut found = Vec::new();
+    let mut stack = vec![paths.root.join("crates")];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))? {
+            let path = entry?.path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            if path.extension().is_none_or(|e| e != "rs") {
+                continue;
+            }
+            let rel = path.strip_prefix(&paths.root).unwrap_or(&path).to_string_lossy().replace('\\', "/");
+            if ENGINE_FILES.iter().any(|allowed| rel.starts_with(allowed)) {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path)?;
+            for (n, line) in text.lines().enumerate() {
+                if is_engine_branch(line) {
+                    found.push(format!("{rel}:{}: engine branch outside the dialect files and providers", n + 1));
+                }
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// Whether a line of code (comments aside) branches on the engine.
+fn is_engine_branch(line: &str) -> bool {
+    const VARIANTS: [&str; 4] =
+        ["DialectKind::Tidb", "DialectKind::MariaDb", "DialectKind::Postgres", "DialectKind::Sqlite"];
+    let code = line.split("//").next().unwrap_or("");
+    VARIANTS.iter().any(|v| code.contains(v))
+        || code.contains("with_dialect!")
+        || code.contains("kind() == DialectKind")
+        || code.contains("kind() != DialectKind")
+        || code.contains("::KIND ==")
 }
 
 /// Validates the Kubernetes manifests under deploy/k8s against the Kubernetes schemas
@@ -429,4 +511,18 @@ fn outage_drill(
         bail!("the failure output never names {}; see {}", backend.name(), log.display());
     };
     Ok(((), format!("failed in {:.1}s after the stop, as it must: {}", took.as_secs_f64(), line.trim())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_engine_branch;
+
+    #[test]
+    fn engine_branches_are_found_and_comments_are_not() {
+        assert!(is_engine_branch("    if d.kind() == DialectKind::Postgres {"));
+        assert!(is_engine_branch("        DialectKind::Sqlite => \"exact\","));
+        assert!(is_engine_branch("    let s = with_dialect!(kind, |d| d.schema());"));
+        assert!(!is_engine_branch("    // DialectKind::Tidb is parsed at the edge"));
+        assert!(!is_engine_branch("    let d = db.dialect(); d.has_vector_index()"));
+    }
 }

@@ -125,16 +125,31 @@ impl std::fmt::Debug for SqlConfig {
 /// The provider's error when it cannot connect (the message names the backend).
 pub async fn connect_sql(cfg: &SqlConfig) -> Result<Arc<dyn SqlExecutor>> {
     Ok(match cfg {
+        #[cfg(feature = "sqlite")]
         SqlConfig::Sqlite { path } => {
             Arc::new(p8fs_sqlite::SqliteProvider::open(p8fs_sqlite::SqliteConfig::File(path.clone())).await?)
         }
+        #[cfg(feature = "postgres")]
         SqlConfig::Postgres { url } => {
             Arc::new(p8fs_postgres::PgProvider::connect(p8fs_postgres::PgConfig::from_url(url)?).await?)
         }
+        #[cfg(feature = "tidb")]
         SqlConfig::Tidb { url } => {
             Arc::new(p8fs_tidb::TidbProvider::connect(p8fs_tidb::MySqlConfig::from_url(url)?).await?)
         }
+        #[cfg(not(feature = "sqlite"))]
+        SqlConfig::Sqlite { .. } => return Err(not_built("SQLite", "sqlite")),
+        #[cfg(not(feature = "postgres"))]
+        SqlConfig::Postgres { .. } => return Err(not_built("PostgreSQL", "postgres")),
+        #[cfg(not(feature = "tidb"))]
+        SqlConfig::Tidb { .. } => return Err(not_built("TiDB/MariaDB", "tidb")),
     })
+}
+
+/// The error for a provider or backend this build of `p8fs-core` was compiled without.
+#[allow(dead_code)] // used only by builds without some feature
+pub(crate) fn not_built(what: &str, feature: &str) -> Error {
+    Error::Config(format!("{what} is not built into this p8fs-core: enable its cargo feature `{feature}`"))
 }
 
 /// Percent-encodes everything but unreserved URL characters.

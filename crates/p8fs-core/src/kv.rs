@@ -2,9 +2,16 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
-use p8fs_kv::{EmbeddedStore, HttpConfig, HttpStore, KvBackend, KvConfig, SqlStore, TikvConfig, TikvStore, probe_tikv};
+#[cfg(feature = "kv-embedded")]
+use p8fs_kv::EmbeddedStore;
+#[cfg(all(feature = "kv-tikv", feature = "kv-http"))]
+use p8fs_kv::probe_tikv;
+#[cfg(feature = "kv-http")]
+use p8fs_kv::{HttpConfig, HttpStore};
+use p8fs_kv::{KvBackend, KvConfig, SqlStore};
+#[cfg(feature = "kv-tikv")]
+use p8fs_kv::{TikvConfig, TikvStore};
 
 use crate::{Error, Result, SqlConfig, connect_sql};
 
@@ -92,7 +99,17 @@ impl std::fmt::Debug for KvSettings {
 /// cannot be reached.
 pub async fn connect_kv(settings: &KvSettings) -> Result<Arc<dyn KvBackend>> {
     Ok(match &settings.backend {
+        #[cfg(feature = "kv-embedded")]
         KvConfig::Embedded { path } => Arc::new(EmbeddedStore::open(path)?),
+        #[cfg(not(feature = "kv-embedded"))]
+        KvConfig::Embedded { .. } => return Err(crate::config::not_built("the embedded KV store", "kv-embedded")),
+        #[cfg(not(feature = "kv-http"))]
+        KvConfig::Http { .. } => return Err(crate::config::not_built("the KV HTTP client", "kv-http")),
+        #[cfg(not(feature = "kv-tikv"))]
+        KvConfig::Tikv { .. } => return Err(crate::config::not_built("native TiKV", "kv-tikv")),
+        #[cfg(not(all(feature = "kv-tikv", feature = "kv-http")))]
+        KvConfig::Auto => return Err(crate::config::not_built("the native/HTTP switch", "kv-tikv` and `kv-http")),
+        #[cfg(feature = "kv-http")]
         KvConfig::Http { base_url } => {
             let mut cfg = HttpConfig::new(base_url.clone());
             cfg.token = settings.token.clone();
@@ -102,12 +119,14 @@ pub async fn connect_kv(settings: &KvSettings) -> Result<Arc<dyn KvBackend>> {
             let sql = sql_config_for(url)?;
             Arc::new(SqlStore::open(connect_sql(&sql).await?).await?)
         }
+        #[cfg(feature = "kv-tikv")]
         KvConfig::Tikv { pd_endpoints } => {
             Arc::new(TikvStore::connect(tikv_config(settings, pd_endpoints.clone())).await?)
         }
+        #[cfg(all(feature = "kv-tikv", feature = "kv-http"))]
         KvConfig::Auto => {
             let pd = settings.auto_pd_endpoints.clone();
-            if !pd.is_empty() && probe_tikv(&pd, Duration::from_secs(3)).await {
+            if !pd.is_empty() && probe_tikv(&pd, std::time::Duration::from_secs(3)).await {
                 tracing::info!(pd = %pd.join(","), "KV auto mode: PD answers, using native TiKV");
                 return Ok(Arc::new(TikvStore::connect(tikv_config(settings, pd)).await?));
             }
@@ -128,8 +147,9 @@ pub async fn connect_kv(settings: &KvSettings) -> Result<Arc<dyn KvBackend>> {
     })
 }
 
+#[cfg(feature = "kv-tikv")]
 fn tikv_config(settings: &KvSettings, pd_endpoints: Vec<String>) -> TikvConfig {
-    TikvConfig { pd_endpoints, keyspace: settings.tikv_keyspace.clone(), timeout: Duration::from_secs(30) }
+    TikvConfig { pd_endpoints, keyspace: settings.tikv_keyspace.clone(), timeout: std::time::Duration::from_secs(30) }
 }
 
 /// The SQL provider a `sql` KV URL names.
