@@ -25,8 +25,8 @@ pub mod tidb_admin;
 mod vector;
 
 pub use dialect::{
-    AnyQuery, AnySchema, Dialect, DialectKind, HelperFunction, MERGE_PATCH_FN, MariaDb, Metric, Postgres, Sqlite, Tidb,
-    VectorIndexParams, VectorOutput, merge_patch_function, vector_index_name,
+    AnyQuery, AnySchema, Dialect, DialectFacts, DialectKind, HelperFunction, MERGE_PATCH_FN, MariaDb, Metric, Postgres,
+    Sqlite, Tidb, VectorIndexParams, VectorOutput, merge_patch_function, vector_index_name,
 };
 pub use error::{Error, ErrorKind, Result};
 pub use executor::{RowCheck, SqlExecutor};

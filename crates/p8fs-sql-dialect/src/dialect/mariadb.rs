@@ -3,7 +3,7 @@
 
 use sea_query::{ColumnType, Expr, ExprTrait, Func, MysqlQueryBuilder, TableCreateStatement, Value};
 
-use super::{Dialect, DialectKind, Metric, VectorIndexParams, VectorOutput, vector_index_name};
+use super::{Dialect, DialectFacts, DialectKind, Metric, VectorIndexParams, VectorOutput, vector_index_name};
 use crate::{Error, ErrorKind, Result, Statement, vector_to_le_bytes};
 
 /// MariaDB. Its `JSON` type is `LONGTEXT` with a validity check, so JSON comes back as
@@ -17,20 +17,15 @@ impl MariaDb {
 }
 
 impl Dialect for MariaDb {
-    fn kind(&self) -> DialectKind {
-        DialectKind::MariaDb
-    }
-
-    fn inline_indexes(&self) -> bool {
-        true
-    }
-
-    fn upsert_returning(&self) -> bool {
-        true
-    }
-
-    fn vector_output(&self) -> VectorOutput {
-        VectorOutput::Bytes
+    fn facts(&self) -> &'static DialectFacts {
+        &DialectFacts {
+            kind: DialectKind::MariaDb,
+            inline_indexes: true,
+            upsert_returning: true,
+            vector_output: VectorOutput::Bytes,
+            quote: '`',
+            schemas: true,
+        }
     }
 
     super::mysql_family::mysql_family_methods!();
@@ -116,26 +111,6 @@ impl Dialect for MariaDb {
             "ALTER TABLE {qualified} DROP PRIMARY KEY, ADD PRIMARY KEY ({})",
             cols.join(", ")
         ))])
-    }
-
-    fn version_query(&self) -> Statement {
-        Statement::raw("SELECT VERSION()")
-    }
-
-    fn json_column(&self) -> ColumnType {
-        ColumnType::Json
-    }
-
-    fn blob_column(&self) -> ColumnType {
-        ColumnType::custom("LONGBLOB")
-    }
-
-    fn vector_column(&self, dim: u32) -> ColumnType {
-        ColumnType::custom(format!("VECTOR({dim})"))
-    }
-
-    fn json_value(&self, value: &serde_json::Value) -> Expr {
-        Expr::val(value.to_string())
     }
 
     fn vector_value(&self, vector: &[f32]) -> Result<Expr> {

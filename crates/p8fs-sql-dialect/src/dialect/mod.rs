@@ -102,9 +102,14 @@ impl Metric {
 /// never branches on which engine it talks to, it asks the dialect. A new engine is a new
 /// implementation of this trait (and a provider crate), nothing else.
 pub trait Dialect: fmt::Debug + Send + Sync + 'static {
+    /// What this dialect is, as constants (its name and the shape of its SQL).
+    fn facts(&self) -> &'static DialectFacts;
+
     /// This dialect's runtime name (for configuration, messages and metrics; not for
     /// branching).
-    fn kind(&self) -> DialectKind;
+    fn kind(&self) -> DialectKind {
+        self.facts().kind
+    }
 
     /// Builds a query (select, insert, update, delete) into text and bound values; called
     /// through [`dyn Dialect::build_query`](trait.Dialect.html#method.build_query-1).
@@ -117,12 +122,16 @@ pub trait Dialect: fmt::Debug + Send + Sync + 'static {
     /// Whether secondary indexes are declared inside `CREATE TABLE` (the MySQL family, whose
     /// `CREATE INDEX` has no `IF NOT EXISTS` in MySQL) rather than as separate
     /// `CREATE INDEX IF NOT EXISTS` statements (PostgreSQL, SQLite).
-    fn inline_indexes(&self) -> bool;
+    fn inline_indexes(&self) -> bool {
+        self.facts().inline_indexes
+    }
 
     /// Whether an upsert can return the rows it wrote or matched (`RETURNING`: PostgreSQL,
     /// SQLite, MariaDB >= 10.5; not TiDB or MySQL, where the stored ids are read back with
     /// a second query).
-    fn upsert_returning(&self) -> bool;
+    fn upsert_returning(&self) -> bool {
+        self.facts().upsert_returning
+    }
 
     /// `CREATE TABLE IF NOT EXISTS` for `table` with its secondary `indexes`, as the
     /// statements this engine needs; running them again changes nothing.
@@ -149,11 +158,15 @@ pub trait Dialect: fmt::Debug + Send + Sync + 'static {
     }
 
     /// The quote character of identifiers.
-    fn quote(&self) -> char;
+    fn quote(&self) -> char {
+        self.facts().quote
+    }
 
     /// Whether the engine has schemas (PostgreSQL) or databases (MySQL family) to put
     /// tables in; SQLite has neither here.
-    fn schemas(&self) -> bool;
+    fn schemas(&self) -> bool {
+        self.facts().schemas
+    }
 
     /// `ident` quoted, with the quote character doubled inside it (so even a name that was
     /// not validated cannot end the identifier). Every identifier p8fs itself emits comes
@@ -211,15 +224,7 @@ pub trait Dialect: fmt::Debug + Send + Sync + 'static {
     /// The typed SQL `NULL` a field of type `ty` binds (drivers that type parameters need
     /// the column's type even for a `NULL`).
     fn typed_null(&self, ty: FieldType) -> sea_query::Value {
-        match ty {
-            FieldType::Text | FieldType::Uuid => sea_query::Value::String(None),
-            FieldType::Int => sea_query::Value::BigInt(None),
-            FieldType::Float => sea_query::Value::Double(None),
-            FieldType::Bool => sea_query::Value::Bool(None),
-            FieldType::Timestamp => sea_query::Value::ChronoDateTimeUtc(None),
-            // JSON is bound as text by default.
-            FieldType::JsonObject | FieldType::JsonArray | FieldType::TextArray => sea_query::Value::String(None),
-        }
+        standard_null(ty)
     }
 
     /// `upsert` built so that it returns `columns` of every row it wrote or matched; only
@@ -425,7 +430,26 @@ pub trait Dialect: fmt::Debug + Send + Sync + 'static {
     fn vector_select(&self, column: Expr) -> Expr;
 
     /// How [`Dialect::vector_select`] comes back.
-    fn vector_output(&self) -> VectorOutput;
+    fn vector_output(&self) -> VectorOutput {
+        self.facts().vector_output
+    }
+}
+
+/// What a dialect is, as constants ([`Dialect::facts`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DialectFacts {
+    /// [`Dialect::kind`].
+    pub kind: DialectKind,
+    /// [`Dialect::inline_indexes`].
+    pub inline_indexes: bool,
+    /// [`Dialect::upsert_returning`].
+    pub upsert_returning: bool,
+    /// [`Dialect::vector_output`].
+    pub vector_output: VectorOutput,
+    /// [`Dialect::quote`].
+    pub quote: char,
+    /// [`Dialect::schemas`].
+    pub schemas: bool,
 }
 
 impl dyn Dialect {
@@ -514,6 +538,19 @@ any_from!(
     IndexCreate(IndexCreateStatement),
     IndexDrop(IndexDropStatement)
 );
+
+/// The typed `NULL` of a field of type `ty` where JSON is bound as text and timestamps
+/// as timestamps (the default of `Dialect::typed_null`).
+fn standard_null(ty: FieldType) -> sea_query::Value {
+    match ty {
+        FieldType::Text | FieldType::Uuid => sea_query::Value::String(None),
+        FieldType::Int => sea_query::Value::BigInt(None),
+        FieldType::Float => sea_query::Value::Double(None),
+        FieldType::Bool => sea_query::Value::Bool(None),
+        FieldType::Timestamp => sea_query::Value::ChronoDateTimeUtc(None),
+        FieldType::JsonObject | FieldType::JsonArray | FieldType::TextArray => sea_query::Value::String(None),
+    }
+}
 
 /// A function p8fs's statements call that the engine lacks ([`Dialect::helper_functions`]).
 #[derive(Debug, Clone, PartialEq)]

@@ -12,12 +12,24 @@ macro_rules! mysql_family_methods {
             stmt.build_with(MysqlQueryBuilder)
         }
 
-        fn quote(&self) -> char {
-            '`'
+        fn version_query(&self) -> Statement {
+            Statement::raw("SELECT VERSION()")
         }
 
-        fn schemas(&self) -> bool {
-            true
+        fn json_column(&self) -> ColumnType {
+            ColumnType::Json
+        }
+
+        fn blob_column(&self) -> ColumnType {
+            ColumnType::custom("LONGBLOB")
+        }
+
+        fn vector_column(&self, dim: u32) -> ColumnType {
+            ColumnType::custom(format!("VECTOR({dim})"))
+        }
+
+        fn json_value(&self, value: &serde_json::Value) -> Expr {
+            Expr::val(value.to_string())
         }
 
         fn create_schema(&self, name: &str) -> Option<Statement> {

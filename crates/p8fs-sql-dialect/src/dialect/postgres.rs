@@ -4,7 +4,9 @@ use sea_query::{
     Alias, ColumnType, Expr, ExprTrait, Index, IndexCreateStatement, IndexType, PostgresQueryBuilder, Value,
 };
 
-use super::{Dialect, DialectKind, HelperFunction, Metric, VectorIndexParams, VectorOutput, vector_index_name};
+use super::{
+    Dialect, DialectFacts, DialectKind, HelperFunction, Metric, VectorIndexParams, VectorOutput, vector_index_name,
+};
 use crate::model::FieldType;
 use crate::{Result, Statement};
 
@@ -40,20 +42,15 @@ END $f$"
 pub struct Postgres;
 
 impl Dialect for Postgres {
-    fn kind(&self) -> DialectKind {
-        DialectKind::Postgres
-    }
-
-    fn inline_indexes(&self) -> bool {
-        false
-    }
-
-    fn upsert_returning(&self) -> bool {
-        true
-    }
-
-    fn vector_output(&self) -> VectorOutput {
-        VectorOutput::Native
+    fn facts(&self) -> &'static DialectFacts {
+        &DialectFacts {
+            kind: DialectKind::Postgres,
+            inline_indexes: false,
+            upsert_returning: true,
+            vector_output: VectorOutput::Native,
+            quote: '"',
+            schemas: true,
+        }
     }
 
     fn build_any_query(&self, stmt: super::AnyQuery<'_>) -> Statement {
@@ -62,14 +59,6 @@ impl Dialect for Postgres {
 
     fn build_any_schema(&self, stmt: super::AnySchema<'_>) -> Statement {
         stmt.build_with(PostgresQueryBuilder)
-    }
-
-    fn quote(&self) -> char {
-        '"'
-    }
-
-    fn schemas(&self) -> bool {
-        true
     }
 
     fn create_schema(&self, name: &str) -> Option<Statement> {

@@ -2,7 +2,7 @@
 
 use sea_query::{ColumnType, Expr, Func, SqliteQueryBuilder, Value};
 
-use super::{Dialect, DialectKind, Metric, VectorIndexParams, VectorOutput};
+use super::{Dialect, DialectFacts, DialectKind, Metric, VectorIndexParams, VectorOutput};
 use crate::model::FieldType;
 use crate::{Error, ErrorKind, Result, Statement, vector_to_le_bytes};
 
@@ -25,20 +25,15 @@ impl Sqlite {
 }
 
 impl Dialect for Sqlite {
-    fn kind(&self) -> DialectKind {
-        DialectKind::Sqlite
-    }
-
-    fn inline_indexes(&self) -> bool {
-        false
-    }
-
-    fn upsert_returning(&self) -> bool {
-        true
-    }
-
-    fn vector_output(&self) -> VectorOutput {
-        VectorOutput::Bytes
+    fn facts(&self) -> &'static DialectFacts {
+        &DialectFacts {
+            kind: DialectKind::Sqlite,
+            inline_indexes: false,
+            upsert_returning: true,
+            vector_output: VectorOutput::Bytes,
+            quote: '"',
+            schemas: false,
+        }
     }
 
     fn build_any_query(&self, stmt: super::AnyQuery<'_>) -> Statement {
@@ -47,14 +42,6 @@ impl Dialect for Sqlite {
 
     fn build_any_schema(&self, stmt: super::AnySchema<'_>) -> Statement {
         stmt.build_with(SqliteQueryBuilder)
-    }
-
-    fn quote(&self) -> char {
-        '"'
-    }
-
-    fn schemas(&self) -> bool {
-        false
     }
 
     fn create_schema(&self, _name: &str) -> Option<Statement> {

@@ -2,7 +2,7 @@
 
 use sea_query::{ColumnType, Expr, ExprTrait, Func, MysqlQueryBuilder, TableCreateStatement, Value};
 
-use super::{Dialect, DialectKind, Metric, VectorIndexParams, VectorOutput, vector_index_name};
+use super::{Dialect, DialectFacts, DialectKind, Metric, VectorIndexParams, VectorOutput, vector_index_name};
 use crate::{Error, ErrorKind, Result, Statement, format_vector_text};
 
 /// TiDB. Vectors are bound as `[..]` text through `VEC_FROM_TEXT(?)` and read back with
@@ -16,20 +16,15 @@ impl Tidb {
 }
 
 impl Dialect for Tidb {
-    fn kind(&self) -> DialectKind {
-        DialectKind::Tidb
-    }
-
-    fn inline_indexes(&self) -> bool {
-        true
-    }
-
-    fn upsert_returning(&self) -> bool {
-        false
-    }
-
-    fn vector_output(&self) -> VectorOutput {
-        VectorOutput::Text
+    fn facts(&self) -> &'static DialectFacts {
+        &DialectFacts {
+            kind: DialectKind::Tidb,
+            inline_indexes: true,
+            upsert_returning: false,
+            vector_output: VectorOutput::Text,
+            quote: '`',
+            schemas: true,
+        }
     }
 
     super::mysql_family::mysql_family_methods!();
@@ -103,26 +98,6 @@ impl Dialect for Tidb {
         // A clustered primary key (TiDB's default) cannot be dropped, and no primary key can
         // be swapped in one statement.
         Err(Error::new(ErrorKind::Unsupported, format!("TiDB cannot change the primary key of {qualified} in place")))
-    }
-
-    fn version_query(&self) -> Statement {
-        Statement::raw("SELECT VERSION()")
-    }
-
-    fn json_column(&self) -> ColumnType {
-        ColumnType::Json
-    }
-
-    fn blob_column(&self) -> ColumnType {
-        ColumnType::custom("LONGBLOB")
-    }
-
-    fn vector_column(&self, dim: u32) -> ColumnType {
-        ColumnType::custom(format!("VECTOR({dim})"))
-    }
-
-    fn json_value(&self, value: &serde_json::Value) -> Expr {
-        Expr::val(value.to_string())
     }
 
     fn vector_value(&self, vector: &[f32]) -> Result<Expr> {
