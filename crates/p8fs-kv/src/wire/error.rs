@@ -11,7 +11,7 @@ pub struct ErrorAnswer {
     pub error: ErrorDetail,
 }
 
-/// The error object of an [`ErrorAnswer`].
+/// The error object of the error body.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorDetail {

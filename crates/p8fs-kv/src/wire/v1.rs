@@ -24,8 +24,8 @@ pub struct PutRequest {
     pub ttl_ms: Option<u64>,
 }
 
-/// One key and its value: the answer of a single read, and an entry of lists (both of
-/// answers and of [`BatchPutRequest`], so it accepts unknown fields as answers do).
+/// One key and its value: the answer of a single read, and an entry of lists (of answers
+/// and of a batch put's request, so it accepts unknown fields as answers do).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Entry {
@@ -186,7 +186,8 @@ pub struct CapabilityAnswer {
     pub max_batch: u64,
     /// Most bytes of JSON one scan or batch-get answer carries.
     pub max_response_bytes: u64,
-    /// [`KEY_ROUTE`]; absent on proxies older than the `k/{key}` routes.
+    /// `k/{base64url}`: keys travel as one base64url path segment; absent on proxies older
+    /// than those routes.
     #[serde(default)]
     pub key_route: Option<String>,
 }
