@@ -27,6 +27,7 @@ use axum::response::{IntoResponse, Response};
 use http_body::{Frame, SizeHint};
 use p8fs_kv::{Namespace, ScopedKv, TenantId};
 use tokio::sync::OwnedSemaphorePermit;
+use utoipa::openapi::path::{Operation, PathItem};
 use utoipa::openapi::security::SecurityRequirement;
 use utoipa_axum::router::OpenApiRouter;
 
@@ -52,12 +53,8 @@ impl Guards {
     /// require the bearer token, so the document says which routes are guarded because
     /// this put them there.
     pub(crate) fn apply(&self, scope: Scope, mut routes: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
-        for item in routes.get_openapi_mut().paths.paths.values_mut() {
-            for op in [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch] {
-                if let Some(op) = op {
-                    op.security = Some(vec![SecurityRequirement::new(BEARER, Vec::<String>::new())]);
-                }
-            }
+        for op in routes.get_openapi_mut().paths.paths.values_mut().flat_map(operations) {
+            op.security = Some(vec![SecurityRequirement::new(BEARER, Vec::<String>::new())]);
         }
         match self {
             Guards::Live(s) => routes.route_layer(middleware::from_fn_with_state((s.clone(), scope), check)),
@@ -128,6 +125,13 @@ fn unguarded(what: &str) -> ApiError {
         "the proxy failed",
         &format!("a route without the guard asked for {what}"),
     )
+}
+
+/// The operations of a documented path.
+pub(crate) fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
+    [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch, &mut item.options]
+        .into_iter()
+        .filter_map(Option::as_mut)
 }
 
 /// What the guard of a route checks.

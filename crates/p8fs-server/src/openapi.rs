@@ -1,5 +1,5 @@
 //! The OpenAPI 3.1 document of the proxy, generated with utoipa from the route table the
-//! router serves ([`crate::routes`]) and from the wire types of [`p8fs_kv::wire`].
+//! router serves (`routes::table`) and from the wire types of [`p8fs_kv::wire`].
 //!
 //! `docs/openapi.json` is this document; a test fails when they differ (regenerate with
 //! `p8fs serve --print-openapi > docs/openapi.json`), and another when a route the router
@@ -16,11 +16,11 @@ use std::sync::OnceLock;
 
 use p8fs_kv::wire::ErrorAnswer;
 use utoipa::OpenApi as _;
-use utoipa::openapi::path::{Operation, ParameterBuilder, ParameterIn, PathItem};
+use utoipa::openapi::path::{Operation, ParameterBuilder, ParameterIn};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Deprecated, OpenApi, Ref, RefOr, Required, ResponseBuilder};
 
-use crate::guard::{BEARER, Guards};
+use crate::guard::{BEARER, Guards, operations};
 use crate::{legacy, routes, v1};
 
 /// What the document says before its paths.
@@ -81,12 +81,6 @@ fn build() -> OpenApi {
         doc.paths.paths.insert(path, item);
     }
     doc
-}
-
-fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
-    [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch]
-        .into_iter()
-        .filter_map(Option::as_mut)
 }
 
 /// The error answers of every route.
