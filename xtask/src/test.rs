@@ -252,7 +252,10 @@ const LAYERING: &[(&str, &[&str], &[&str])] = &[
     ("p8fs-tidb", &[], &["tokio-postgres", "rusqlite", "p8fs-postgres", "p8fs-sqlite", "p8fs-core"]),
     ("p8fs-postgres", &[], &["mysql_async", "rusqlite", "p8fs-tidb", "p8fs-sqlite", "p8fs-core"]),
     ("p8fs-sqlite", &[], &["mysql_async", "tokio-postgres", "p8fs-tidb", "p8fs-postgres", "p8fs-core"]),
-    ("p8fs-server", &[], &["mysql_async", "tokio-postgres", "rusqlite", "tikv-client", "p8fs-core"]),
+    // The proxy's client is built without the OpenAPI machinery, and the proxy without
+    // the client's HTTP stack: the wire types are all they share.
+    ("p8fs-kv", &["--no-default-features", "--features", "http"], &["utoipa", "utoipa-gen"]),
+    ("p8fs-server", &[], &["mysql_async", "tokio-postgres", "rusqlite", "tikv-client", "p8fs-core", "reqwest"]),
 ];
 
 /// Checks [`LAYERING`] with `cargo tree` (normal dependencies only).

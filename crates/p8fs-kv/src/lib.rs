@@ -15,6 +15,9 @@
 //! | `HttpStore` | `http` | the p8fs HTTP proxy (`p8fs serve`), over its `/v1` routes |
 //! | `TikvStore` | `tikv` | TiKV through its PD endpoints, with tikv-client's raw API (gRPC) |
 //!
+//! With the `wire` feature, [`wire`] holds the bodies of the proxy's HTTP API, shared by the
+//! proxy and `HttpStore`.
+//!
 //! Keys are laid out as the system p8fs replaces lays them out: tenant keys are stored
 //! under `{tenant}/{key}`, global keys (device-auth codes) under `{key}`.
 #![warn(missing_docs)]
@@ -26,6 +29,8 @@ mod config;
 mod error;
 mod key;
 mod kv;
+#[cfg(feature = "wire")]
+pub mod wire;
 
 pub use backend::{Capability, KvBackend, KvPair, check_scan_limit, effective_ttl};
 #[cfg(feature = "embedded")]

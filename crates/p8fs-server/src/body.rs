@@ -1,22 +1,19 @@
 //! JSON request bodies: `Content-Type: application/json` required (415 otherwise, which
 //! also keeps browsers' simple cross-site requests out), the body limit, and lists bounded
-//! while they are parsed.
+//! while they are parsed (the wire types' lists are [`p8fs_kv::wire::bounded::list`]).
 //!
 //! Handlers only see a body after the guard has authenticated the request (see
 //! [`crate::guard`]), so nothing here runs for a client without a token.
 
-use std::cell::Cell;
-use std::fmt;
-use std::marker::PhantomData;
-
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderMap, StatusCode, header};
-use serde::de::{self, DeserializeOwned, Deserializer, SeqAccess, Visitor};
+use p8fs_kv::wire::bounded::{self, BoundedError};
+use serde::de::DeserializeOwned;
 
 use crate::ApiError;
-use crate::app::AppState;
 use crate::limits::too_large;
+use crate::state::AppState;
 
 /// A JSON request body whose every failure (wrong media type, too large, not JSON, wrong
 /// shape, too many entries) answers with the JSON error body.
@@ -53,74 +50,26 @@ fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
     ))
 }
 
-thread_local! {
-    /// The most entries a [`bounded`] list may hold in the parse running on this thread.
-    static MAX_ITEMS: Cell<usize> = const { Cell::new(usize::MAX) };
-    /// Set when a [`bounded`] list went over [`MAX_ITEMS`].
-    static OVER: Cell<bool> = const { Cell::new(false) };
-}
-
-/// Parses `bytes` as `T`, with every [`bounded`] list of `T` limited to `max_items`.
+/// Parses `bytes` as `T`, with every list of `T` limited to `max_items` entries while it
+/// is parsed (see [`p8fs_kv::wire::bounded`]).
 pub(crate) fn parse<T: DeserializeOwned>(bytes: &[u8], max_items: usize) -> Result<T, ApiError> {
-    // The parse is synchronous: the thread-locals cannot be seen by another request.
-    MAX_ITEMS.set(max_items);
-    OVER.set(false);
-    let parsed = serde_json::from_slice::<T>(bytes);
-    MAX_ITEMS.set(usize::MAX);
-    parsed.map_err(|e| {
-        use serde_json::error::Category;
-        if OVER.replace(false) {
-            return too_large("batch entries", max_items + 1, max_items);
-        }
-        match e.classify() {
-            Category::Data => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", e.to_string()),
-            _ => ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", format!("the body is not valid JSON: {e}")),
+    bounded::from_slice(bytes, max_items).map_err(|e| match e {
+        BoundedError::TooMany(max) => too_large("batch entries", max + 1, max),
+        BoundedError::Json(e) => {
+            use serde_json::error::Category;
+            match e.classify() {
+                Category::Data => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", e.to_string()),
+                _ => ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", format!("the body is not valid JSON: {e}")),
+            }
         }
     })
-}
-
-/// `#[serde(deserialize_with = "bounded")]`: a list that stops the parse as soon as it
-/// holds more entries than the batch limit, instead of building it first.
-pub(crate) fn bounded<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: de::Deserialize<'de>,
-{
-    struct Bounded<T>(PhantomData<T>);
-
-    impl<'de, T: de::Deserialize<'de>> Visitor<'de> for Bounded<T> {
-        type Value = Vec<T>;
-
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("a list")
-        }
-
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<T>, A::Error> {
-            let max = MAX_ITEMS.get();
-            let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(max).min(1024));
-            while let Some(item) = seq.next_element()? {
-                if out.len() == max {
-                    OVER.set(true);
-                    return Err(de::Error::custom(format!("more than {max} entries")));
-                }
-                out.push(item);
-            }
-            Ok(out)
-        }
-    }
-
-    d.deserialize_seq(Bounded(PhantomData))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[derive(Debug, serde::Deserialize)]
-    struct Keys {
-        #[serde(deserialize_with = "bounded")]
-        keys: Vec<String>,
-    }
+    use p8fs_kv::wire::v1::KeysRequest as Keys;
 
     #[test]
     fn lists_over_the_limit_stop_the_parse_where_they_pass_it() {

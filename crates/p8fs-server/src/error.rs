@@ -1,4 +1,5 @@
-//! Errors as HTTP responses: a status and `{"error": {"code", "message"}}`.
+//! Errors as HTTP responses: a status and [`ErrorAnswer`] (`{"error": {"code",
+//! "message"}}`).
 //!
 //! A backend's failure answers 5xx with a generic message and a request id; the error's
 //! whole chain (which may name internal hosts and addresses) goes to the log at warn level
@@ -10,8 +11,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use p8fs_kv::wire::{ErrorAnswer, ErrorDetail};
 use p8fs_kv::{KvError, KvErrorKind};
-use serde_json::json;
 
 /// An error answered to a client.
 #[derive(Debug)]
@@ -22,15 +23,17 @@ pub struct ApiError {
     pub code: &'static str,
     /// What went wrong, for people.
     pub message: String,
-    /// Extra fields of the error object (the current value of a failed CAS, the request id
-    /// of a 5xx).
-    pub extra: Option<serde_json::Value>,
+    /// On a 5xx: the id of the log line with the details.
+    pub request_id: Option<String>,
+    /// On a failed compare-and-swap: the current value (base64), `None` inside when the
+    /// key is missing.
+    pub current: Option<Option<String>>,
 }
 
 impl ApiError {
     /// A new error.
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into(), extra: None }
+        Self { status, code, message: message.into(), request_id: None, current: None }
     }
 
     /// 400 `bad_request`.
@@ -49,7 +52,7 @@ impl ApiError {
         let id = request_id();
         tracing::warn!(request_id = %id, code, error = %detail, "request failed");
         let mut e = Self::new(status, code, format!("{generic} (request id {id}; details are in the proxy's log)"));
-        e.extra = Some(json!({ "request_id": id }));
+        e.request_id = Some(id);
         e
     }
 }
@@ -66,11 +69,13 @@ fn request_id() -> String {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut err = json!({"code": self.code, "message": self.message});
-        if let (Some(serde_json::Value::Object(extra)), Some(obj)) = (self.extra, err.as_object_mut()) {
-            obj.extend(extra);
-        }
-        (self.status, Json(json!({ "error": err }))).into_response()
+        let error = ErrorDetail {
+            code: self.code.to_owned(),
+            message: self.message,
+            request_id: self.request_id,
+            current: self.current,
+        };
+        (self.status, Json(ErrorAnswer { error })).into_response()
     }
 }
 
@@ -119,7 +124,7 @@ impl From<KvError> for ApiError {
         if let KvError::ConditionNotMet { current, .. } = &e {
             use base64::Engine;
             let cur = current.as_ref().map(|c| base64::engine::general_purpose::STANDARD.encode(c));
-            api.extra = Some(json!({ "current": cur }));
+            api.current = Some(cur);
         }
         api
     }

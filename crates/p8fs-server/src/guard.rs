@@ -1,10 +1,13 @@
 //! What runs before a handler reads anything a client sent in a body.
 //!
-//! * [`check`], a route layer of every data route: the bearer token from the headers
-//!   (401), for `/v1` the grant of the tenant the path names (403), then a slot among
+//! * [`check`], a route layer of every guarded route ([`Guards::apply`]): the bearer token
+//!   from the headers (401), then for data routes a slot among
 //!   [`Limits::max_concurrent_requests`](crate::Limits) (503 when none is free), held
-//!   until the answer has been sent. Only then do the handlers' extractors read the body.
-//!   Legacy routes that name their tenant in the body check the grant after parsing it.
+//!   until the answer has been sent.
+//! * The handlers' extractors then run in order: [`Scoped`] (a `/v1` route's namespace
+//!   from the path and the token's grant of it, 403) before the body is read. Legacy
+//!   routes that name their tenant in the body check the grant after parsing it
+//!   ([`Caller::open`]).
 //! * [`loopback_only`], without tokens: requests whose `Host` is not a loopback name or
 //!   address, or whose `Origin` is not loopback, are refused (403), so web pages cannot
 //!   drive the proxy through a browser (cross-site requests, DNS rebinding).
@@ -19,15 +22,46 @@ use axum::body::{Body, Bytes};
 use axum::extract::{FromRequestParts, Path, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::middleware::Next;
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use http_body::{Frame, SizeHint};
-use p8fs_kv::{Namespace, TenantId};
+use p8fs_kv::{Namespace, ScopedKv, TenantId};
 use tokio::sync::OwnedSemaphorePermit;
+use utoipa::openapi::path::{Operation, PathItem};
+use utoipa::openapi::security::SecurityRequirement;
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::ApiError;
-use crate::app::AppState;
 use crate::auth::Grant;
+use crate::state::AppState;
+
+/// The name of the bearer security scheme in the OpenAPI document.
+pub(crate) const BEARER: &str = "bearer";
+
+/// Puts routes behind the guard; the route table is built once with each kind.
+pub(crate) enum Guards {
+    /// The proxy's: every guarded route checks its scope against this state.
+    Live(AppState),
+    /// For the OpenAPI document only (no state to check against): the routes are left
+    /// unguarded, and only the document learns which need a token.
+    DocumentOnly,
+}
+
+impl Guards {
+    /// `routes` behind the guard of `scope` (see the module docs): it runs after routing
+    /// and before the handlers' extractors read anything. Their operations in the document
+    /// require the bearer token, so the document says which routes are guarded because
+    /// this put them there.
+    pub(crate) fn apply(&self, scope: Scope, mut routes: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
+        for op in routes.get_openapi_mut().paths.paths.values_mut().flat_map(operations) {
+            op.security = Some(vec![SecurityRequirement::new(BEARER, Vec::<String>::new())]);
+        }
+        match self {
+            Guards::Live(s) => routes.route_layer(middleware::from_fn_with_state((s.clone(), scope), check)),
+            Guards::DocumentOnly => routes,
+        }
+    }
+}
 
 /// Who is calling, as the guard established it.
 #[derive(Debug, Clone)]
@@ -39,6 +73,13 @@ pub(crate) enum Caller {
 }
 
 impl Caller {
+    /// The store of `ns`, if the caller may reach it (403 otherwise): the one way a
+    /// handler opens a store.
+    pub(crate) fn open(&self, s: &AppState, ns: Namespace) -> Result<ScopedKv, ApiError> {
+        self.check(&ns)?;
+        Ok(s.scoped(ns))
+    }
+
     /// 403 unless the caller may reach `ns`.
     pub(crate) fn check(&self, ns: &Namespace) -> Result<(), ApiError> {
         match self {
@@ -61,15 +102,19 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
     }
 }
 
-/// The namespace a `/v1` path names, validated and authorized by the guard.
-#[derive(Debug, Clone)]
-pub(crate) struct Target(pub(crate) Namespace);
+/// The store of the namespace a `/v1` path names (`/v1/kv/{tenant}/...`: that tenant;
+/// `/v1/global/...`: the global namespace), validated (400) and authorized against the
+/// caller's grant (403). A request part: it runs before any body extractor, so a body is
+/// never read for a namespace the token does not reach.
+pub(crate) struct Scoped(pub(crate) ScopedKv);
 
-impl<S: Send + Sync> FromRequestParts<S> for Target {
+impl FromRequestParts<AppState> for Scoped {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
-        parts.extensions.get::<Target>().cloned().ok_or_else(|| unguarded("Target"))
+    async fn from_request_parts(parts: &mut Parts, s: &AppState) -> Result<Self, ApiError> {
+        let caller = Caller::from_request_parts(parts, s).await?;
+        let ns = path_namespace(parts).await?;
+        caller.open(s, ns).map(Scoped)
     }
 }
 
@@ -82,6 +127,13 @@ fn unguarded(what: &str) -> ApiError {
     )
 }
 
+/// The operations of a documented path.
+pub(crate) fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
+    [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch, &mut item.options]
+        .into_iter()
+        .filter_map(Option::as_mut)
+}
+
 /// What the guard of a route checks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Scope {
@@ -90,11 +142,9 @@ pub(crate) enum Scope {
     Operator,
     /// A valid token with any grant (`/v1/capability`); no request slot.
     Token,
-    /// A data route naming its namespace in the body or the query: a valid token now, the
-    /// grant once the handler has parsed the namespace.
+    /// A data route: a valid token and a request slot now, the grant of the namespace
+    /// once a handler's extractor or the handler has found it.
     Data,
-    /// A `/v1/kv/{tenant}/...` or `/v1/global/...` route: token and grant from the path.
-    V1Path,
 }
 
 /// The route layer of every guarded route (see the module docs).
@@ -119,18 +169,13 @@ async fn admit(
         return Err(e.into_response());
     }
     let (mut parts, body) = req.into_parts();
-    if scope == Scope::V1Path {
-        let ns = path_namespace(&mut parts).await.map_err(IntoResponse::into_response)?;
-        caller.check(&ns).map_err(IntoResponse::into_response)?;
-        parts.extensions.insert(Target(ns));
-    }
     let overloaded = |what: String| {
         let e = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "overloaded", format!("{what}; retry shortly"));
         ([(header::RETRY_AFTER, "1")], e).into_response()
     };
     let permit = match scope {
         Scope::Operator | Scope::Token => None,
-        Scope::Data | Scope::V1Path => {
+        Scope::Data => {
             let slot = Arc::clone(&s.requests).try_acquire_owned().map_err(|_| {
                 overloaded(format!(
                     "the proxy is serving its limit of {} requests at once",

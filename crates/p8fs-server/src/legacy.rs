@@ -6,34 +6,41 @@
 //! and `batch` are refused by `TenantId`, so no tenant is shadowed.
 //!
 //! The guard checks the token before anything is read; the tenant, named by the path, the
-//! query or the body, is checked against the token's grant by each handler.
+//! query or the body, is checked against the token's grant by each handler when it opens
+//! the store ([`Caller::open`]). The bodies are [`p8fs_kv::wire::legacy`]'s; the routes are
+//! documented, and marked deprecated (tag `legacy`): new clients use `/v1`.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::time::Duration;
 
+use axum::Json;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::{get, post, put};
-use axum::{Json, Router};
-use p8fs_kv::{Key, Namespace, TenantId};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use p8fs_kv::wire::legacy::{DeletedAnswer, Entry, OkAnswer, PutRequest, ScanQuery, ValueAnswer};
+use p8fs_kv::wire::v1::KeysRequest;
+use p8fs_kv::{Key, Namespace, ScopedKv, TenantId};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::ApiError;
-use crate::app::{AppState, guarded};
-use crate::body::{JsonBody, bounded};
-use crate::guard::{Caller, Scope};
+use crate::body::JsonBody;
+use crate::guard::{Caller, Guards, Scope};
 use crate::reply::{self, Entries, Range};
+use crate::state::AppState;
 
-pub(crate) fn routes(state: &AppState) -> Router<AppState> {
-    let routes = Router::new()
-        .route("/kv", put(put_value))
-        .route("/kv/scan", get(scan))
-        .route("/kv/batch", post(batch_get))
-        .route("/kv/{*key}", get(get_value).delete(delete_value));
-    guarded(state, Scope::Data, routes)
+/// The tag of the legacy routes' operations, which the document marks deprecated.
+pub(crate) const TAG: &str = "legacy";
+
+/// The legacy routes; their documented paths are those the router serves.
+pub(crate) fn routes(guards: &Guards) -> OpenApiRouter<AppState> {
+    let routes = OpenApiRouter::new()
+        .routes(routes!(put_value))
+        .routes(routes!(scan))
+        .routes(routes!(batch_get))
+        .routes(routes!(get_value, delete_value));
+    guards.apply(Scope::Data, routes)
 }
 
 /// Splits a physical key into its namespace and logical key.
@@ -63,52 +70,60 @@ fn text<'a>(bytes: &'a [u8], key: &str) -> Result<&'a str, ApiError> {
     })
 }
 
+/// The physical key of the path.
+const PHYSICAL_KEY: &str = "`{tenant}/{key}` (a key without '/' is global); the key may contain '/'";
+
+/// Legacy: read `{tenant}/{key}` (or a global key); 404 when missing.
+#[utoipa::path(get, path = "/kv/{*key}", tag = TAG, operation_id = "legacy_get",
+    params(("key" = String, Path, description = PHYSICAL_KEY)),
+    responses((status = 200, description = "the value (JSON text)", body = ValueAnswer),
+              (status = 404, description = "no such key (`not_found`)", body = p8fs_kv::wire::ErrorAnswer),
+              (status = 409, description = "`binary_value`: the value is not text; read it through /v1", body = p8fs_kv::wire::ErrorAnswer)))]
 async fn get_value(
     State(s): State<AppState>,
     caller: Caller,
     path: Result<Path<String>, PathRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ValueAnswer>, ApiError> {
     let physical = path_key(path)?;
     let (ns, key) = split_physical(&physical)?;
-    caller.check(&ns)?;
+    let kv = caller.open(&s, ns)?;
     s.cfg.limits.check_key(&key)?;
     let k = Key::new(key)?;
-    match s.scoped(ns).get(k.as_str()).await? {
-        Some(v) => Ok(Json(json!({ "value": text(&v, &physical)? }))),
+    match kv.get(k.as_str()).await? {
+        Some(v) => Ok(Json(ValueAnswer { value: text(&v, &physical)?.to_owned() })),
         None => Err(ApiError::not_found(format!("no key {physical:?}"))),
     }
 }
 
+/// Legacy: delete; 200 also when the key is missing.
+#[utoipa::path(delete, path = "/kv/{*key}", tag = TAG, operation_id = "legacy_delete",
+    params(("key" = String, Path, description = PHYSICAL_KEY)),
+    responses((status = 200, description = "deleted, or was missing", body = DeletedAnswer)))]
 async fn delete_value(
     State(s): State<AppState>,
     caller: Caller,
     path: Result<Path<String>, PathRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<DeletedAnswer>, ApiError> {
     let physical = path_key(path)?;
     let (ns, key) = split_physical(&physical)?;
-    caller.check(&ns)?;
+    let kv = caller.open(&s, ns)?;
     s.cfg.limits.check_key(&key)?;
     // Deleting a missing key succeeds: old clients treat 404 as an error.
-    s.scoped(ns).delete(&key).await?;
-    Ok(Json(json!({ "deleted": true })))
+    kv.delete(&key).await?;
+    Ok(Json(DeletedAnswer { deleted: true }))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PutBody {
-    key: String,
-    value: String,
-    #[serde(default)]
-    ttl: Option<i64>,
-}
-
+/// Legacy: write `{tenant}/{key}`; the value is JSON text; `ttl` in seconds, 0 = none.
+#[utoipa::path(put, path = "/kv", tag = TAG, operation_id = "legacy_put",
+    request_body = PutRequest,
+    responses((status = 200, description = "written", body = OkAnswer)))]
 async fn put_value(
     State(s): State<AppState>,
     caller: Caller,
-    JsonBody(body): JsonBody<PutBody>,
-) -> Result<Json<Value>, ApiError> {
+    JsonBody(body): JsonBody<PutRequest>,
+) -> Result<Json<OkAnswer>, ApiError> {
     let (ns, key) = split_physical(&body.key)?;
-    caller.check(&ns)?;
+    let kv = caller.open(&s, ns)?;
     s.cfg.limits.check_key(&key)?;
     s.cfg.limits.check_value(body.value.len())?;
     let ttl = match body.ttl {
@@ -116,77 +131,75 @@ async fn put_value(
         Some(t) if t < 0 => return Err(ApiError::bad_request("ttl must be a whole number of seconds >= 0")),
         Some(t) => Some(Duration::from_secs(t.unsigned_abs())),
     };
-    s.scoped(ns).put(&key, body.value.as_bytes(), ttl).await?;
-    Ok(Json(json!({ "ok": true })))
+    kv.put(&key, body.value.as_bytes(), ttl).await?;
+    Ok(Json(OkAnswer { ok: true }))
 }
 
-/// The keys starting with a physical prefix, sorted. The contract has no continuation: an
-/// answer that reaches `max_response_bytes` holds fewer entries than the limit.
+/// Legacy: keys starting with `prefix` (`{tenant}/{prefix}`), sorted.
+///
+/// The contract has no continuation: an answer that reaches the answer limit in bytes
+/// holds fewer entries than `limit`.
+#[utoipa::path(get, path = "/kv/scan", tag = TAG, operation_id = "legacy_scan",
+    params(ScanQuery),
+    responses((status = 200, description = "the entries", body = Vec<Entry>)))]
 async fn scan(
     State(s): State<AppState>,
     caller: Caller,
-    q: Result<Query<HashMap<String, String>>, QueryRejection>,
+    q: Result<Query<ScanQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(q) = q.map_err(|e| ApiError::bad_request(format!("bad query string: {e}")))?;
-    let prefix = q.get("prefix").ok_or_else(|| ApiError::bad_request("scan needs ?prefix={tenant}/{prefix}"))?;
-    let limit = match q.get("limit") {
-        None => 100,
-        Some(l) => l.parse::<usize>().map_err(|_| ApiError::bad_request("limit must be a positive integer"))?,
-    };
+    let prefix = q.prefix.ok_or_else(|| ApiError::bad_request("scan needs ?prefix={tenant}/{prefix}"))?;
+    let limit = q.limit.unwrap_or(100);
     let limits = s.cfg.limits;
     limits.check_scan_limit(limit)?;
-    let (ns, key_prefix) = split_physical(prefix)?;
-    caller.check(&ns)?;
+    let (ns, key_prefix) = split_physical(&prefix)?;
     let head = physical_prefix(&ns);
+    let kv = caller.open(&s, ns)?;
     let mut out = Entries::new("[", limits.max_response_bytes);
     let push = |o: &mut Entries, k: &str, v: &[u8]| {
         let physical = format!("{head}{k}");
         o.push(&physical, reply::Value::Text(text(v, &physical)?))
     };
-    reply::scan(&s.scoped(ns), &Range::Prefix(key_prefix), limit, None, &limits, &mut out, push).await?;
+    reply::scan(&kv, &Range::Prefix(key_prefix), limit, None, &limits, &mut out, push).await?;
     Ok(out.finish("]"))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct BatchBody {
-    #[serde(deserialize_with = "bounded")]
-    keys: Vec<String>,
-}
-
-/// Found keys in the order asked (each once), missing ones omitted; a batch may span the
-/// tenants the token reaches.
+/// Legacy: read several physical keys, in the order asked (each once); missing ones
+/// omitted.
+///
+/// A batch may span the tenants the token reaches. `413 response_too_large` when the
+/// values exceed the answer limit.
+#[utoipa::path(post, path = "/kv/batch", tag = TAG, operation_id = "legacy_batch_get",
+    request_body = KeysRequest,
+    responses((status = 200, description = "the entries found", body = Vec<Entry>)))]
 async fn batch_get(
     State(s): State<AppState>,
     caller: Caller,
-    JsonBody(body): JsonBody<BatchBody>,
+    JsonBody(body): JsonBody<KeysRequest>,
 ) -> Result<Response, ApiError> {
     let limits = s.cfg.limits;
     limits.check_batch(body.keys.len())?;
     // Runs of consecutive keys of one namespace, each key once; every namespace is
     // authorized before anything is read.
     let mut seen = HashSet::new();
-    let mut runs: Vec<(Namespace, Vec<String>)> = Vec::new();
+    let mut runs: Vec<(ScopedKv, Vec<String>)> = Vec::new();
     for physical in body.keys.iter().filter(|k| seen.insert(k.as_str())) {
         let (ns, key) = split_physical(physical)?;
         limits.check_key(&key)?;
         match runs.last_mut() {
-            Some((last, keys)) if *last == ns => keys.push(key),
-            _ => {
-                caller.check(&ns)?;
-                runs.push((ns, vec![key]));
-            }
+            Some((last, keys)) if *last.namespace() == ns => keys.push(key),
+            _ => runs.push((caller.open(&s, ns)?, vec![key])),
         }
     }
     let mut out = Entries::new("[", limits.max_response_bytes);
-    for (ns, keys) in runs {
-        let head = physical_prefix(&ns);
+    for (kv, keys) in runs {
+        let head = physical_prefix(kv.namespace());
         let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
         let push = |o: &mut Entries, k: &str, v: &[u8]| {
             let physical = format!("{head}{k}");
             o.push(&physical, reply::Value::Text(text(v, &physical)?))
         };
-        reply::batch_get(&s.scoped(ns), &refs, &limits, &mut out, push).await?;
+        reply::batch_get(&kv, &refs, &limits, &mut out, push).await?;
     }
     Ok(out.finish("]"))
 }

@@ -7,7 +7,7 @@
 //!   byte-compatibly;
 //! * **`/v1`**: batch put/delete, compare-and-swap, paged scans with a continuation,
 //!   delete by prefix, binary values (base64), keys as one base64url path segment,
-//!   documented in [`openapi`];
+//!   with the bodies of [`p8fs_kv::wire`];
 //! * `/healthz`, `/readyz`, `/metrics` (Prometheus text).
 //!
 //! Bearer tokens bound to tenants ([`auth::TokenSet`]) guard every data route and are
@@ -16,6 +16,9 @@
 //! answers, concurrent requests and connections; exceeding one answers 4xx (or 503 when the
 //! proxy is at its limit of requests) with a JSON error body `{"error": {"code",
 //! "message"}}`. [`serve`] runs the router over hyper with the connection limits.
+//!
+//! The router and the OpenAPI document ([`openapi`], served at `/openapi.json`) are built
+//! from one route table, whose handlers carry their operations (utoipa).
 #![warn(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
@@ -29,8 +32,11 @@ mod limits;
 mod metered;
 mod metrics;
 pub mod openapi;
+mod ops;
 mod reply;
+mod routes;
 mod serve;
+mod state;
 mod v1;
 
 pub use app::router;

@@ -1,7 +1,9 @@
 //! Answers of many entries (scans, batch gets), written as JSON straight into one buffer
 //! within [`Limits::max_response_bytes`], reading the backend a page at a time.
 //!
-//! The proxy never builds a `serde_json::Value` of the entries, and never reads more from
+//! The answers have the shapes of [`p8fs_kv::wire`]'s `ScanAnswer`, `EntriesAnswer` and
+//! legacy `Entry` lists (the tests read them back as those types). The proxy never builds
+//! a `serde_json::Value` of the entries, and never reads more from
 //! the backend than what is left of the budget could hold at the largest value size (one
 //! entry at least), so one request holds about the budget however large the scan.
 
@@ -194,6 +196,8 @@ pub(crate) async fn batch_get(
 
 #[cfg(test)]
 mod tests {
+    use p8fs_kv::wire::v1::ScanAnswer;
+
     use super::*;
 
     fn text(e: Entries, tail: &str) -> String {
@@ -208,17 +212,21 @@ mod tests {
         assert!(e.push("a\"b\\c/ü\u{1F642}", Value::Base64(&[0xff, 0x00, 0x7f])).unwrap());
         assert!(!e.push("second", Value::Base64(&[0u8; 64])).unwrap());
         assert_eq!(e.count(), 1);
-        let v: serde_json::Value = serde_json::from_str(&text(e, &next_tail(Some("n\"x")).unwrap())).unwrap();
-        assert_eq!(v["entries"][0]["key"], "a\"b\\c/ü\u{1F642}");
-        assert_eq!(B64.decode(v["entries"][0]["value"].as_str().unwrap()).unwrap(), [0xff, 0x00, 0x7f]);
-        assert_eq!(v["next"], "n\"x");
+        // Written by hand, read as the wire type the client reads.
+        let v: ScanAnswer = serde_json::from_str(&text(e, &next_tail(Some("n\"x")).unwrap())).unwrap();
+        assert_eq!(v.entries[0].key, "a\"b\\c/ü\u{1F642}");
+        assert_eq!(B64.decode(&v.entries[0].value).unwrap(), [0xff, 0x00, 0x7f]);
+        assert_eq!(v.next.as_deref(), Some("n\"x"));
         // One entry larger than the whole budget is still answered.
         let mut e = Entries::new("[", 8);
         assert!(e.push("k", Value::Text("{\"big\": \"value\"}")).unwrap());
-        let v: serde_json::Value = serde_json::from_str(&text(e, "]")).unwrap();
-        assert_eq!(v[0]["value"], "{\"big\": \"value\"}");
+        let v: Vec<p8fs_kv::wire::legacy::Entry> = serde_json::from_str(&text(e, "]")).unwrap();
+        assert_eq!(v[0].value, "{\"big\": \"value\"}");
         let e = Entries::new("{\"entries\":[", 8);
-        let v: serde_json::Value = serde_json::from_str(&text(e, &next_tail(None).unwrap())).unwrap();
-        assert_eq!(v, serde_json::json!({"entries": [], "next": null}));
+        let v: ScanAnswer = serde_json::from_str(&text(e, &next_tail(None).unwrap())).unwrap();
+        assert_eq!(v, ScanAnswer { entries: vec![], next: None });
+        let e = Entries::new("{\"entries\":[", 8);
+        let v: p8fs_kv::wire::v1::EntriesAnswer = serde_json::from_str(&text(e, "]}")).unwrap();
+        assert!(v.entries.is_empty());
     }
 }

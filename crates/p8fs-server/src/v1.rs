@@ -1,56 +1,67 @@
 //! `/v1`: the full KV contract over HTTP. Values are base64 (any bytes); TTLs are
 //! milliseconds. Routes exist for a tenant (`/v1/kv/{tenant}/...`) and for the global
-//! namespace (`/v1/global/...`); the guard has authorized the namespace before a handler
-//! runs ([`Target`]).
+//! namespace (`/v1/global/...`); each handler gets its store from [`Scoped`], which has
+//! checked the namespace against the token's grant before any body is read.
 //!
 //! A key travels either as one base64url path segment (`k/{key}`, what `HttpStore`
 //! sends: no URL normalisation can change it, since base64url has neither `.`, `/` nor
 //! `%`), as a percent-encoded path (`keys/{key...}`, for people with curl), or in a JSON
-//! body.
+//! body. The bodies are [`p8fs_kv::wire::v1`]'s.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
+use axum::Json;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD as B64, URL_SAFE_NO_PAD as B64URL};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use p8fs_kv::ScopedKv;
+use p8fs_kv::wire::v1::{
+    BatchPutRequest, CapabilityAnswer, CasRequest, DeletedAnswer, EntriesAnswer, Entry, KEY_ROUTE, KeysRequest,
+    PrefixRequest, PutRequest, ScanAnswer, ScanQuery, SwappedAnswer, WrittenAnswer,
+};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::ApiError;
-use crate::app::{AppState, guarded};
-use crate::body::{JsonBody, bounded};
-use crate::guard::{Scope, Target};
+use crate::body::JsonBody;
+use crate::guard::{Guards, Scope, Scoped};
 use crate::reply::{self, Entries, Range, next_tail};
+use crate::state::AppState;
 
-/// What `/v1/capability` says about the `k/{key}` routes; a client that needs them (every
-/// `HttpStore`) refuses a proxy whose capability lacks it.
-const KEY_ROUTE: &str = "k/{base64url}";
-
-pub(crate) fn routes(state: &AppState) -> Router<AppState> {
+/// The `/v1` routes; their documented paths are those the router serves.
+pub(crate) fn routes(guards: &Guards) -> OpenApiRouter<AppState> {
     let ns_routes = || {
-        let routes = Router::new()
-            .route("/keys/{*key}", get(get_path).put(put_path).delete(delete_path))
-            .route("/k/{key}", get(get_b64).put(put_b64).delete(delete_b64))
-            .route("/batch/get", post(batch_get))
-            .route("/batch/put", post(batch_put))
-            .route("/batch/delete", post(batch_delete))
-            .route("/cas", post(cas))
-            .route("/scan", get(scan))
-            .route("/delete-prefix", post(delete_prefix));
-        guarded(state, Scope::V1Path, routes)
+        let routes = OpenApiRouter::new()
+            .routes(routes!(get_path, put_path, delete_path))
+            .routes(routes!(get_b64, put_b64, delete_b64))
+            .routes(routes!(batch_get))
+            .routes(routes!(batch_put))
+            .routes(routes!(batch_delete))
+            .routes(routes!(cas))
+            .routes(routes!(scan))
+            .routes(routes!(delete_prefix));
+        guards.apply(Scope::Data, routes)
     };
-    Router::new().nest("/v1/kv/{tenant}", ns_routes()).nest("/v1/global", ns_routes()).merge(guarded(
-        state,
-        Scope::Token,
-        Router::new().route("/v1/capability", get(capability)),
-    ))
+    OpenApiRouter::new()
+        .nest(TENANT_PREFIX, ns_routes())
+        .nest(GLOBAL_PREFIX, ns_routes())
+        .merge(guards.apply(Scope::Token, OpenApiRouter::new().routes(routes!(capability))))
 }
+
+/// Where a tenant's routes are.
+pub(crate) const TENANT_PREFIX: &str = "/v1/kv/{tenant}";
+/// Where the global namespace's routes are.
+pub(crate) const GLOBAL_PREFIX: &str = "/v1/global";
+
+/// The `key` of a `k/{key}` path.
+const B64URL_KEY: &str =
+    "the key's UTF-8 as base64url without padding (one segment: no URL normalisation can change it)";
+/// The `key` of a `keys/{key...}` path.
+const PATH_KEY: &str = "the logical key, percent-encoded; may contain '/'";
 
 type Params = Result<Path<HashMap<String, String>>, PathRejection>;
 
@@ -92,111 +103,121 @@ fn no_content() -> Response {
     StatusCode::NO_CONTENT.into_response()
 }
 
-async fn get_path(State(s): State<AppState>, Target(ns): Target, p: Params) -> Result<Json<Value>, ApiError> {
-    read(&s, ns, path_key(p)?).await
+fn count(n: usize) -> u64 {
+    u64::try_from(n).unwrap_or(u64::MAX)
 }
 
-async fn get_b64(State(s): State<AppState>, Target(ns): Target, p: Params) -> Result<Json<Value>, ApiError> {
-    read(&s, ns, b64_key(p)?).await
+/// Read a key (404 when missing).
+#[utoipa::path(get, path = "/keys/{*key}", tag = "v1",
+    params(("key" = String, Path, description = PATH_KEY)),
+    responses((status = 200, description = "the key and its value", body = Entry),
+              (status = 404, description = "no such key (`not_found`)", body = p8fs_kv::wire::ErrorAnswer)))]
+async fn get_path(State(s): State<AppState>, Scoped(kv): Scoped, p: Params) -> Result<Json<Entry>, ApiError> {
+    read(&s, &kv, path_key(p)?).await
 }
 
-async fn read(s: &AppState, ns: p8fs_kv::Namespace, key: String) -> Result<Json<Value>, ApiError> {
+/// Read a key named by one base64url segment (404 when missing); what `HttpStore` uses.
+#[utoipa::path(get, path = "/k/{key}", tag = "v1",
+    params(("key" = String, Path, description = B64URL_KEY)),
+    responses((status = 200, description = "the key and its value", body = Entry),
+              (status = 404, description = "no such key (`not_found`)", body = p8fs_kv::wire::ErrorAnswer)))]
+async fn get_b64(State(s): State<AppState>, Scoped(kv): Scoped, p: Params) -> Result<Json<Entry>, ApiError> {
+    read(&s, &kv, b64_key(p)?).await
+}
+
+async fn read(s: &AppState, kv: &ScopedKv, key: String) -> Result<Json<Entry>, ApiError> {
     s.cfg.limits.check_key(&key)?;
-    let kv = s.scoped(ns);
     match kv.get(&key).await? {
-        Some(v) => Ok(Json(json!({ "key": key, "value": B64.encode(v) }))),
+        Some(v) => Ok(Json(Entry { key, value: B64.encode(v) })),
         None => Err(ApiError::not_found(format!("no key {key:?} in {}", kv.namespace().describe()))),
     }
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PutBody {
-    value: String,
-    #[serde(default)]
-    ttl_ms: Option<u64>,
-}
-
+/// Write a key.
+#[utoipa::path(put, path = "/keys/{*key}", tag = "v1",
+    params(("key" = String, Path, description = PATH_KEY)),
+    request_body = PutRequest,
+    responses((status = 204, description = "written")))]
 async fn put_path(
     State(s): State<AppState>,
-    Target(ns): Target,
+    Scoped(kv): Scoped,
     p: Params,
-    JsonBody(body): JsonBody<PutBody>,
+    JsonBody(body): JsonBody<PutRequest>,
 ) -> Result<Response, ApiError> {
-    write(&s, ns, path_key(p)?, body).await
+    write(&s, &kv, path_key(p)?, body).await
 }
 
+/// Write a key named by one base64url segment.
+#[utoipa::path(put, path = "/k/{key}", tag = "v1",
+    params(("key" = String, Path, description = B64URL_KEY)),
+    request_body = PutRequest,
+    responses((status = 204, description = "written")))]
 async fn put_b64(
     State(s): State<AppState>,
-    Target(ns): Target,
+    Scoped(kv): Scoped,
     p: Params,
-    JsonBody(body): JsonBody<PutBody>,
+    JsonBody(body): JsonBody<PutRequest>,
 ) -> Result<Response, ApiError> {
-    write(&s, ns, b64_key(p)?, body).await
+    write(&s, &kv, b64_key(p)?, body).await
 }
 
-async fn write(s: &AppState, ns: p8fs_kv::Namespace, key: String, body: PutBody) -> Result<Response, ApiError> {
+async fn write(s: &AppState, kv: &ScopedKv, key: String, body: PutRequest) -> Result<Response, ApiError> {
     s.cfg.limits.check_key(&key)?;
     let value = decode(&body.value, "value")?;
     s.cfg.limits.check_value(value.len())?;
-    s.scoped(ns).put(&key, &value, ttl(body.ttl_ms)).await?;
+    kv.put(&key, &value, ttl(body.ttl_ms)).await?;
     Ok(no_content())
 }
 
-async fn delete_path(State(s): State<AppState>, Target(ns): Target, p: Params) -> Result<Response, ApiError> {
-    remove(&s, ns, path_key(p)?).await
+/// Delete a key (204 also when missing).
+#[utoipa::path(delete, path = "/keys/{*key}", tag = "v1",
+    params(("key" = String, Path, description = PATH_KEY)),
+    responses((status = 204, description = "deleted, or was missing")))]
+async fn delete_path(State(s): State<AppState>, Scoped(kv): Scoped, p: Params) -> Result<Response, ApiError> {
+    remove(&s, &kv, path_key(p)?).await
 }
 
-async fn delete_b64(State(s): State<AppState>, Target(ns): Target, p: Params) -> Result<Response, ApiError> {
-    remove(&s, ns, b64_key(p)?).await
+/// Delete a key named by one base64url segment (204 also when missing).
+#[utoipa::path(delete, path = "/k/{key}", tag = "v1",
+    params(("key" = String, Path, description = B64URL_KEY)),
+    responses((status = 204, description = "deleted, or was missing")))]
+async fn delete_b64(State(s): State<AppState>, Scoped(kv): Scoped, p: Params) -> Result<Response, ApiError> {
+    remove(&s, &kv, b64_key(p)?).await
 }
 
-async fn remove(s: &AppState, ns: p8fs_kv::Namespace, key: String) -> Result<Response, ApiError> {
+async fn remove(s: &AppState, kv: &ScopedKv, key: String) -> Result<Response, ApiError> {
     s.cfg.limits.check_key(&key)?;
-    s.scoped(ns).delete(&key).await?;
+    kv.delete(&key).await?;
     Ok(no_content())
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct KeysBody {
-    #[serde(deserialize_with = "bounded")]
-    keys: Vec<String>,
-}
-
+/// Read several keys, in the order asked; missing ones omitted.
+///
+/// `413 response_too_large` when the values exceed the answer limit: ask for fewer keys.
+#[utoipa::path(post, path = "/batch/get", tag = "v1",
+    request_body = KeysRequest,
+    responses((status = 200, description = "the keys found", body = EntriesAnswer)))]
 async fn batch_get(
     State(s): State<AppState>,
-    Target(ns): Target,
-    JsonBody(body): JsonBody<KeysBody>,
+    Scoped(kv): Scoped,
+    JsonBody(body): JsonBody<KeysRequest>,
 ) -> Result<Response, ApiError> {
     let refs = checked_keys(&s, &body.keys)?;
     let limits = s.cfg.limits;
     let mut out = Entries::new("{\"entries\":[", limits.max_response_bytes);
-    reply::batch_get(&s.scoped(ns), &refs, &limits, &mut out, |o, k, v| o.push(k, reply::Value::Base64(v))).await?;
+    reply::batch_get(&kv, &refs, &limits, &mut out, |o, k, v| o.push(k, reply::Value::Base64(v))).await?;
     Ok(out.finish("]}"))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Entry {
-    key: String,
-    value: String,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct BatchPutBody {
-    #[serde(deserialize_with = "bounded")]
-    entries: Vec<Entry>,
-    #[serde(default)]
-    ttl_ms: Option<u64>,
-}
-
+/// Write several keys (atomic where the backend is).
+#[utoipa::path(post, path = "/batch/put", tag = "v1",
+    request_body = BatchPutRequest,
+    responses((status = 200, description = "written", body = WrittenAnswer)))]
 async fn batch_put(
     State(s): State<AppState>,
-    Target(ns): Target,
-    JsonBody(body): JsonBody<BatchPutBody>,
-) -> Result<Json<Value>, ApiError> {
+    Scoped(kv): Scoped,
+    JsonBody(body): JsonBody<BatchPutRequest>,
+) -> Result<Json<WrittenAnswer>, ApiError> {
     s.cfg.limits.check_batch(body.entries.len())?;
     let mut decoded = Vec::with_capacity(body.entries.len());
     for e in &body.entries {
@@ -206,106 +227,111 @@ async fn batch_put(
         decoded.push((e.key.as_str(), v));
     }
     let refs: Vec<(&str, &[u8])> = decoded.iter().map(|(k, v)| (*k, v.as_slice())).collect();
-    s.scoped(ns).batch_put(&refs, ttl(body.ttl_ms)).await?;
-    Ok(Json(json!({ "written": refs.len() })))
+    kv.batch_put(&refs, ttl(body.ttl_ms)).await?;
+    Ok(Json(WrittenAnswer { written: count(refs.len()) }))
 }
 
+/// Delete several keys.
+#[utoipa::path(post, path = "/batch/delete", tag = "v1",
+    request_body = KeysRequest,
+    responses((status = 200, description = "the number of keys asked", body = DeletedAnswer)))]
 async fn batch_delete(
     State(s): State<AppState>,
-    Target(ns): Target,
-    JsonBody(body): JsonBody<KeysBody>,
-) -> Result<Json<Value>, ApiError> {
+    Scoped(kv): Scoped,
+    JsonBody(body): JsonBody<KeysRequest>,
+) -> Result<Json<DeletedAnswer>, ApiError> {
     let refs = checked_keys(&s, &body.keys)?;
-    s.scoped(ns).batch_delete(&refs).await?;
-    Ok(Json(json!({ "deleted": refs.len() })))
+    kv.batch_delete(&refs).await?;
+    Ok(Json(DeletedAnswer { deleted: count(refs.len()) }))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CasBody {
-    key: String,
-    expected: Option<String>,
-    value: String,
-    #[serde(default)]
-    ttl_ms: Option<u64>,
-}
-
+/// Compare and swap.
+///
+/// `409 condition_not_met` with the current value (`current`, base64; `null` when the key
+/// is missing) when the key does not hold `expected`.
+#[utoipa::path(post, path = "/cas", tag = "v1",
+    request_body = CasRequest,
+    responses((status = 200, description = "swapped", body = SwappedAnswer),
+              (status = 409, description = "`condition_not_met`, with `current`", body = p8fs_kv::wire::ErrorAnswer)))]
 async fn cas(
     State(s): State<AppState>,
-    Target(ns): Target,
-    JsonBody(body): JsonBody<CasBody>,
-) -> Result<Json<Value>, ApiError> {
+    Scoped(kv): Scoped,
+    JsonBody(body): JsonBody<CasRequest>,
+) -> Result<Json<SwappedAnswer>, ApiError> {
     s.cfg.limits.check_key(&body.key)?;
     let expected = body.expected.as_deref().map(|e| decode(e, "expected")).transpose()?;
     let value = decode(&body.value, "value")?;
     s.cfg.limits.check_value(value.len())?;
-    s.scoped(ns).compare_and_swap(&body.key, expected.as_deref(), &value, ttl(body.ttl_ms)).await?;
-    Ok(Json(json!({ "swapped": true })))
+    kv.compare_and_swap(&body.key, expected.as_deref(), &value, ttl(body.ttl_ms)).await?;
+    Ok(Json(SwappedAnswer { swapped: true }))
 }
 
-/// One page: at most `limit` entries and about `max_response_bytes`; `next` continues.
+/// One page of keys by prefix or range.
+///
+/// At most `limit` entries and about the answer limit in bytes (at least one entry);
+/// `next` continues.
+#[utoipa::path(get, path = "/scan", tag = "v1",
+    params(ScanQuery),
+    responses((status = 200, description = "one page", body = ScanAnswer)))]
 async fn scan(
     State(s): State<AppState>,
-    Target(ns): Target,
-    q: Result<Query<HashMap<String, String>>, QueryRejection>,
+    Scoped(kv): Scoped,
+    q: Result<Query<ScanQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(q) = q.map_err(|e| ApiError::bad_request(format!("bad query string: {e}")))?;
-    let limit = match q.get("limit") {
-        None => 100,
-        Some(l) => l.parse::<usize>().map_err(|_| ApiError::bad_request("limit must be a positive integer"))?,
-    };
+    let limit = q.limit.unwrap_or(100);
     let limits = s.cfg.limits;
     limits.check_scan_limit(limit)?;
-    let bytes = |k: &str| q.get(k).map(|v| decode(v, k)).transpose();
-    let (start_b64, end_b64) = (bytes("start_b64")?, bytes("end_b64")?);
-    let ranges = [q.contains_key("prefix"), q.contains_key("start"), start_b64.is_some()];
+    let bytes = |v: &Option<String>, what: &str| v.as_deref().map(|v| decode(v, what)).transpose();
+    let (start_b64, end_b64) = (bytes(&q.start_b64, "start_b64")?, bytes(&q.end_b64, "end_b64")?);
+    let ranges = [q.prefix.is_some(), q.start.is_some(), start_b64.is_some()];
     if ranges.iter().filter(|x| **x).count() > 1 {
         return Err(ApiError::bad_request("give one of prefix, start/end or start_b64/end_b64"));
     }
-    let range = if let Some(start) = q.get("start") {
-        Range::Text(start.clone(), q.get("end").cloned())
+    let range = if let Some(start) = q.start {
+        Range::Text(start, q.end)
     } else if let Some(start) = start_b64 {
         Range::Bytes(start, end_b64)
     } else {
-        Range::Prefix(q.get("prefix").cloned().unwrap_or_default())
+        Range::Prefix(q.prefix.unwrap_or_default())
     };
-    let after = q.get("after").cloned();
     let mut out = Entries::new("{\"entries\":[", limits.max_response_bytes);
     let push = |o: &mut Entries, k: &str, v: &[u8]| o.push(k, reply::Value::Base64(v));
-    let next = reply::scan(&s.scoped(ns), &range, limit, after, &limits, &mut out, push).await?;
+    let next = reply::scan(&kv, &range, limit, q.after, &limits, &mut out, push).await?;
     Ok(out.finish(&next_tail(next.as_deref())?))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PrefixBody {
-    prefix: String,
-}
-
+/// Delete every key with a (non-empty) prefix.
+#[utoipa::path(post, path = "/delete-prefix", tag = "v1",
+    request_body = PrefixRequest,
+    responses((status = 200, description = "the number of keys deleted", body = DeletedAnswer)))]
 async fn delete_prefix(
-    State(s): State<AppState>,
-    Target(ns): Target,
-    JsonBody(body): JsonBody<PrefixBody>,
-) -> Result<Json<Value>, ApiError> {
-    let n = s.scoped(ns).delete_prefix(&body.prefix).await?;
-    Ok(Json(json!({ "deleted": n })))
+    Scoped(kv): Scoped,
+    JsonBody(body): JsonBody<PrefixRequest>,
+) -> Result<Json<DeletedAnswer>, ApiError> {
+    let n = kv.delete_prefix(&body.prefix).await?;
+    Ok(Json(DeletedAnswer { deleted: count(n) }))
 }
 
-/// What this proxy and its backend support, with the proxy's limits applied.
-async fn capability(State(s): State<AppState>) -> Json<Value> {
+/// What the backend supports, with the proxy's limits applied.
+///
+/// Needs a token (any grant) when the proxy has tokens.
+#[utoipa::path(get, path = "/v1/capability", tag = "v1",
+    responses((status = 200, description = "the capability", body = CapabilityAnswer)))]
+async fn capability(State(s): State<AppState>) -> Json<CapabilityAnswer> {
     let c = s.kv.backend().capability();
     let l = s.cfg.limits;
-    Json(json!({
-        "backend": s.kv.backend().name(),
-        "ttl": c.ttl,
-        "ttl_granularity_ms": u64::try_from(c.ttl_granularity.as_millis()).unwrap_or(u64::MAX),
-        "cas": c.cas,
-        "atomic_batch": c.atomic_batch,
-        "max_key_bytes": c.max_key_bytes.min(l.max_key_bytes),
-        "max_value_bytes": c.max_value_bytes.min(l.max_value_bytes),
-        "max_scan_limit": c.max_scan_limit.min(l.max_scan_limit),
-        "max_batch": c.max_batch.min(l.max_batch),
-        "max_response_bytes": l.max_response_bytes,
-        "key_route": KEY_ROUTE,
-    }))
+    Json(CapabilityAnswer {
+        backend: s.kv.backend().name().to_owned(),
+        ttl: c.ttl,
+        ttl_granularity_ms: u64::try_from(c.ttl_granularity.as_millis()).unwrap_or(u64::MAX),
+        cas: c.cas,
+        atomic_batch: c.atomic_batch,
+        max_key_bytes: count(c.max_key_bytes.min(l.max_key_bytes)),
+        max_value_bytes: count(c.max_value_bytes.min(l.max_value_bytes)),
+        max_scan_limit: count(c.max_scan_limit.min(l.max_scan_limit)),
+        max_batch: count(c.max_batch.min(l.max_batch)),
+        max_response_bytes: count(l.max_response_bytes),
+        key_route: Some(KEY_ROUTE.to_owned()),
+    })
 }

@@ -21,9 +21,11 @@ use async_trait::async_trait;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD as B64, URL_SAFE_NO_PAD as B64URL};
 use reqwest::{Method, StatusCode};
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 use crate::backend::check_scan_limit;
+use crate::wire::{ErrorAnswer, v1};
 use crate::{Capability, Key, KvBackend, KvError, KvPair, Namespace, Result};
 
 const NAME: &str = "http";
@@ -117,15 +119,48 @@ fn ttl_ms(ttl: Option<Duration>) -> Option<u64> {
     ttl.filter(|t| !t.is_zero()).map(|t| u64::try_from(t.as_millis()).unwrap_or(u64::MAX).max(1))
 }
 
-fn entries(v: &Value) -> Result<Vec<KvPair>> {
-    let list = v.get("entries").and_then(Value::as_array).ok_or_else(|| corrupt("answer without entries"))?;
-    list.iter()
-        .map(|e| {
-            let key = e.get("key").and_then(Value::as_str).ok_or_else(|| corrupt("entry without key"))?;
-            let value = e.get("value").and_then(Value::as_str).ok_or_else(|| corrupt("entry without value"))?;
-            Ok(KvPair { key: key.to_owned(), value: B64.decode(value).map_err(|_| corrupt("value is not base64"))? })
+fn pair(e: v1::Entry) -> Result<KvPair> {
+    Ok(KvPair { value: B64.decode(&e.value).map_err(|_| corrupt("value is not base64"))?, key: e.key })
+}
+
+fn pairs(entries: Vec<v1::Entry>) -> Result<Vec<KvPair>> {
+    entries.into_iter().map(pair).collect()
+}
+
+/// An answer without a body (`204`); any body is ignored.
+struct NoContent;
+
+/// What a call's successful answer is parsed as.
+trait Answer: Sized {
+    fn parse(bytes: &[u8]) -> Result<Self>;
+}
+
+impl Answer for NoContent {
+    fn parse(_: &[u8]) -> Result<Self> {
+        Ok(NoContent)
+    }
+}
+
+impl<T: DeserializeOwned> Answer for T {
+    fn parse(bytes: &[u8]) -> Result<Self> {
+        serde_json::from_slice(bytes).map_err(|e| {
+            corrupt(&format!("not a {}: {e}", std::any::type_name::<T>().rsplit("::").next().unwrap_or("")))
         })
-        .collect()
+    }
+}
+
+/// A request body.
+type Body<'a> = Option<&'a (dyn ErasedBody + Sync)>;
+
+/// A serializable body behind a reference (`Serialize` is not object-safe).
+trait ErasedBody {
+    fn to_json(&self) -> Result<Vec<u8>>;
+}
+
+impl<T: Serialize> ErasedBody for T {
+    fn to_json(&self) -> Result<Vec<u8>> {
+        serde_json::to_vec(self).map_err(|e| KvError::backend(NAME, "cannot encode the request body", e))
+    }
 }
 
 fn corrupt(what: &str) -> KvError {
@@ -168,41 +203,41 @@ impl HttpStore {
                 max_batch: 0,
             },
         };
-        let c = this.call_found(Method::GET, "/v1/capability", None, true).await?;
-        if c.get("key_route").is_none() {
+        let c: v1::CapabilityAnswer = this.call_found(Method::GET, "/v1/capability", None, true).await?;
+        if c.key_route.is_none() {
             // An older proxy has no `k/{key}` routes: its 404s would read as missing keys.
             return Err(KvError::Unsupported {
                 backend: NAME,
                 what: "a proxy without the /v1/.../k/{key} routes (older than this client): upgrade the proxy first",
             });
         }
-        let n = |k: &str| c.get(k).and_then(Value::as_u64).map(|v| usize::try_from(v).unwrap_or(usize::MAX));
-        let b = |k: &str| c.get(k).and_then(Value::as_bool);
+        let n = |v: u64| usize::try_from(v).unwrap_or(usize::MAX);
         this.cap = Capability {
-            ttl: b("ttl").ok_or_else(|| corrupt("capability.ttl"))?,
-            ttl_granularity: Duration::from_millis(c.get("ttl_granularity_ms").and_then(Value::as_u64).unwrap_or(1)),
-            cas: b("cas").ok_or_else(|| corrupt("capability.cas"))?,
-            atomic_batch: b("atomic_batch").ok_or_else(|| corrupt("capability.atomic_batch"))?,
-            max_key_bytes: n("max_key_bytes").ok_or_else(|| corrupt("capability.max_key_bytes"))?,
-            max_value_bytes: n("max_value_bytes").ok_or_else(|| corrupt("capability.max_value_bytes"))?,
-            max_scan_limit: n("max_scan_limit").ok_or_else(|| corrupt("capability.max_scan_limit"))?,
-            max_batch: n("max_batch").ok_or_else(|| corrupt("capability.max_batch"))?,
+            ttl: c.ttl,
+            ttl_granularity: Duration::from_millis(c.ttl_granularity_ms),
+            cas: c.cas,
+            atomic_batch: c.atomic_batch,
+            max_key_bytes: n(c.max_key_bytes),
+            max_value_bytes: n(c.max_value_bytes),
+            max_scan_limit: n(c.max_scan_limit),
+            max_batch: n(c.max_batch),
         };
         Ok(this)
     }
 
     /// One call: `Ok(None)` for `404 not_found` (a missing key; a missing route answers
-    /// another code), `Ok(Some(json))` for 2xx (`null` for no body).
-    async fn call(&self, method: Method, path: &str, body: Option<&Value>, idempotent: bool) -> Result<Option<Value>> {
+    /// another code), `Ok(Some(answer))` for 2xx.
+    async fn call<A: Answer>(&self, method: Method, path: &str, body: Body<'_>, idempotent: bool) -> Result<Option<A>> {
         let url = format!("{}{path}", self.base);
+        let body = body.map(ErasedBody::to_json).transpose()?;
         let mut attempt = 0;
         loop {
             let mut req = self.client.request(method.clone(), &url);
             if let Some(t) = &self.token {
                 req = req.bearer_auth(t);
             }
-            if let Some(b) = body {
-                req = req.header("content-type", "application/json").body(b.to_string());
+            if let Some(b) = &body {
+                req = req.header("content-type", "application/json").body(b.clone());
             }
             let outcome = match req.send().await {
                 Ok(resp) => {
@@ -234,28 +269,26 @@ impl HttpStore {
     }
 
     /// A call whose answer is never "missing": a 404 is an error.
-    async fn call_found(&self, method: Method, path: &str, body: Option<&Value>, idempotent: bool) -> Result<Value> {
+    async fn call_found<A: Answer>(&self, method: Method, path: &str, body: Body<'_>, idempotent: bool) -> Result<A> {
         self.call(method, path, body, idempotent).await?.ok_or_else(|| corrupt(&format!("{path} answered 404")))
     }
 
-    fn answer(&self, status: StatusCode, bytes: &[u8], path: &str) -> Result<Option<Value>> {
+    fn answer<A: Answer>(&self, status: StatusCode, bytes: &[u8], path: &str) -> Result<Option<A>> {
         if status.is_success() {
-            if bytes.is_empty() {
-                return Ok(Some(Value::Null));
-            }
-            return serde_json::from_slice(bytes).map(Some).map_err(|_| corrupt("a body that is not JSON"));
+            return A::parse(bytes).map(Some);
         }
-        let v: Value = serde_json::from_slice(bytes).unwrap_or(Value::Null);
-        let code = v.pointer("/error/code").and_then(Value::as_str).unwrap_or("");
-        let message = v.pointer("/error/message").and_then(Value::as_str).unwrap_or("").to_owned();
-        let message = format!("{path}: {status} {code}: {message}");
+        // Anything that is not the error body (a load balancer's page) is an error without
+        // a code.
+        let error = serde_json::from_slice::<ErrorAnswer>(bytes).ok().map(|a| a.error);
+        let code = error.as_ref().map_or("", |e| e.code.as_str());
+        let message = format!("{path}: {status} {code}: {}", error.as_ref().map_or("", |e| e.message.as_str()));
         Err(match (status.as_u16(), code) {
             (404, "not_found") => return Ok(None),
             (401 | 403, _) => KvError::PermissionDenied { backend: NAME, message },
             (409, "condition_not_met") => {
-                let current = match v.pointer("/error/current") {
-                    Some(Value::String(s)) => Some(B64.decode(s).map_err(|_| corrupt("current is not base64"))?),
-                    _ => None,
+                let current = match error.and_then(|e| e.current).flatten() {
+                    Some(s) => Some(B64.decode(s).map_err(|_| corrupt("current is not base64"))?),
+                    None => None,
                 };
                 KvError::ConditionNotMet { key: String::new(), current }
             }
@@ -282,49 +315,43 @@ impl KvBackend for HttpStore {
     }
 
     async fn get(&self, ns: &Namespace, key: &Key) -> Result<Option<Vec<u8>>> {
-        match self.call(Method::GET, &key_path(ns, key.as_str()), None, true).await? {
-            None => Ok(None),
-            Some(v) => {
-                let b64 = v.get("value").and_then(Value::as_str).ok_or_else(|| corrupt("no value"))?;
-                Ok(Some(B64.decode(b64).map_err(|_| corrupt("value is not base64"))?))
-            }
-        }
+        let found: Option<v1::Entry> = self.call(Method::GET, &key_path(ns, key.as_str()), None, true).await?;
+        Ok(found.map(pair).transpose()?.map(|p| p.value))
     }
 
     async fn put(&self, ns: &Namespace, key: &Key, value: &[u8], ttl: Option<Duration>) -> Result<()> {
-        let body = json!({ "value": B64.encode(value), "ttl_ms": ttl_ms(ttl) });
-        self.call_found(Method::PUT, &key_path(ns, key.as_str()), Some(&body), true).await?;
+        let body = v1::PutRequest { value: B64.encode(value), ttl_ms: ttl_ms(ttl) };
+        let NoContent = self.call_found(Method::PUT, &key_path(ns, key.as_str()), Some(&body), true).await?;
         Ok(())
     }
 
     async fn delete(&self, ns: &Namespace, key: &Key) -> Result<()> {
-        self.call_found(Method::DELETE, &key_path(ns, key.as_str()), None, true).await?;
+        let NoContent = self.call_found(Method::DELETE, &key_path(ns, key.as_str()), None, true).await?;
         Ok(())
     }
 
     async fn scan(&self, ns: &Namespace, start: &[u8], end: Option<&[u8]>, limit: usize) -> Result<Vec<KvPair>> {
         check_scan_limit(&self.cap, limit)?;
-        let mut range = format!("{}/scan?start_b64={}", ns_path(ns), encode_query(&B64.encode(start)));
-        if let Some(e) = end {
-            range.push_str(&format!("&end_b64={}", encode_query(&B64.encode(e))));
-        }
+        let mut q = v1::ScanQuery {
+            start_b64: Some(B64.encode(start)),
+            end_b64: end.map(|e| B64.encode(e)),
+            ..v1::ScanQuery::default()
+        };
         let mut out = Vec::new();
-        let mut after: Option<String> = None;
         // The proxy may end a page early (its answer budget): follow `next` until `limit`.
         // Every page holds at least one entry, so this takes at most `limit` calls.
         while out.len() < limit {
-            let mut path = format!("{range}&limit={}", limit - out.len());
-            if let Some(a) = &after {
-                path.push_str(&format!("&after={}", encode_query(a)));
-            }
-            let v = self.call_found(Method::GET, &path, None, true).await?;
-            let page = entries(&v)?;
-            if page.is_empty() {
+            q.limit = Some(limit - out.len());
+            let query =
+                serde_urlencoded::to_string(&q).map_err(|e| KvError::backend(NAME, "cannot encode a scan", e))?;
+            let path = format!("{}/scan?{query}", ns_path(ns));
+            let page: v1::ScanAnswer = self.call_found(Method::GET, &path, None, true).await?;
+            if page.entries.is_empty() {
                 break;
             }
-            out.extend(page);
-            match v.get("next").and_then(Value::as_str) {
-                Some(n) => after = Some(n.to_owned()),
+            out.extend(pairs(page.entries)?);
+            match page.next {
+                Some(n) => q.after = Some(n),
                 None => break,
             }
         }
@@ -339,30 +366,36 @@ impl KvBackend for HttpStore {
         // (a single key always fits): at most 2 x keys calls.
         let mut todo: Vec<&[Key]> = vec![keys];
         while let Some(chunk) = todo.pop() {
-            let body = json!({ "keys": chunk.iter().map(Key::as_str).collect::<Vec<_>>() });
-            match self.call_found(Method::POST, &path, Some(&body), true).await {
+            let body = v1::KeysRequest { keys: chunk.iter().map(|k| k.as_str().to_owned()).collect() };
+            match self.call_found::<v1::EntriesAnswer>(Method::POST, &path, Some(&body), true).await {
                 Err(KvError::TooLarge { what: ANSWER_TOO_LARGE, .. }) if chunk.len() > 1 => {
                     let (first, second) = chunk.split_at(chunk.len() / 2);
                     todo.push(second);
                     todo.push(first);
                 }
-                r => out.extend(entries(&r?)?),
+                r => out.extend(pairs(r?.entries)?),
             }
         }
         Ok(out)
     }
 
     async fn batch_put(&self, ns: &Namespace, entries: &[(Key, Vec<u8>)], ttl: Option<Duration>) -> Result<()> {
-        let list: Vec<Value> =
-            entries.iter().map(|(k, v)| json!({ "key": k.as_str(), "value": B64.encode(v) })).collect();
-        let body = json!({ "entries": list, "ttl_ms": ttl_ms(ttl) });
-        self.call_found(Method::POST, &format!("{}/batch/put", ns_path(ns)), Some(&body), true).await?;
+        let body = v1::BatchPutRequest {
+            entries: entries
+                .iter()
+                .map(|(k, v)| v1::Entry { key: k.as_str().to_owned(), value: B64.encode(v) })
+                .collect(),
+            ttl_ms: ttl_ms(ttl),
+        };
+        let _: v1::WrittenAnswer =
+            self.call_found(Method::POST, &format!("{}/batch/put", ns_path(ns)), Some(&body), true).await?;
         Ok(())
     }
 
     async fn batch_delete(&self, ns: &Namespace, keys: &[Key]) -> Result<()> {
-        let body = json!({ "keys": keys.iter().map(Key::as_str).collect::<Vec<_>>() });
-        self.call_found(Method::POST, &format!("{}/batch/delete", ns_path(ns)), Some(&body), true).await?;
+        let body = v1::KeysRequest { keys: keys.iter().map(|k| k.as_str().to_owned()).collect() };
+        let _: v1::DeletedAnswer =
+            self.call_found(Method::POST, &format!("{}/batch/delete", ns_path(ns)), Some(&body), true).await?;
         Ok(())
     }
 
@@ -374,15 +407,18 @@ impl KvBackend for HttpStore {
         new: &[u8],
         ttl: Option<Duration>,
     ) -> Result<()> {
-        let body = json!({
-            "key": key.as_str(),
-            "expected": expected.map(|e| B64.encode(e)),
-            "value": B64.encode(new),
-            "ttl_ms": ttl_ms(ttl),
-        });
+        let body = v1::CasRequest {
+            key: key.as_str().to_owned(),
+            expected: expected.map(|e| B64.encode(e)),
+            value: B64.encode(new),
+            ttl_ms: ttl_ms(ttl),
+        };
         // Not idempotent: never retried (a retry after a lost answer could fail a swap
         // that in fact succeeded).
-        match self.call_found(Method::POST, &format!("{}/cas", ns_path(ns)), Some(&body), false).await {
+        match self
+            .call_found::<v1::SwappedAnswer>(Method::POST, &format!("{}/cas", ns_path(ns)), Some(&body), false)
+            .await
+        {
             Err(KvError::ConditionNotMet { current, .. }) => {
                 Err(KvError::ConditionNotMet { key: key.as_str().to_owned(), current })
             }
@@ -391,7 +427,7 @@ impl KvBackend for HttpStore {
     }
 
     async fn ping(&self) -> Result<()> {
-        self.call_found(Method::GET, "/readyz", None, true).await?;
+        let _: crate::wire::StatusAnswer = self.call_found(Method::GET, "/readyz", None, true).await?;
         Ok(())
     }
 }

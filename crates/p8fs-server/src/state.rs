@@ -1,0 +1,38 @@
+//! What every handler and layer shares: the store, the configuration, the metrics and the
+//! pools the guard hands out.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use p8fs_kv::{Kv, Namespace, ScopedKv};
+use tokio::sync::Semaphore;
+
+use crate::{Metrics, ServerConfig};
+
+/// Shared by all handlers.
+#[derive(Debug, Clone)]
+pub(crate) struct AppState {
+    pub(crate) kv: Kv,
+    pub(crate) cfg: Arc<ServerConfig>,
+    pub(crate) metrics: Arc<Metrics>,
+    /// One permit per data request being served ([`crate::Limits::max_concurrent_requests`]).
+    pub(crate) requests: Arc<Semaphore>,
+    /// The in-flight memory pool ([`crate::Limits::max_inflight_bytes`]).
+    pub(crate) memory: Arc<Semaphore>,
+    /// The last readiness probe of the backend and when it ran: `/readyz` needs no token,
+    /// so anyone may call it; the backend is asked at most once a second whatever the rate.
+    pub(crate) ready: Arc<tokio::sync::Mutex<Option<(Instant, bool)>>>,
+    /// The OpenAPI document `/openapi.json` answers, serialized once.
+    pub(crate) openapi: axum::body::Bytes,
+}
+
+impl AppState {
+    /// The store of `ns`. Only [`crate::guard::Caller::open`] calls this, after the
+    /// caller's grant has been checked.
+    pub(crate) fn scoped(&self, ns: Namespace) -> ScopedKv {
+        match ns {
+            Namespace::Tenant(t) => self.kv.tenant(&t),
+            Namespace::Global => self.kv.global(),
+        }
+    }
+}
