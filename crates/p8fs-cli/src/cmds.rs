@@ -4,24 +4,26 @@ use std::io::Write as _;
 use std::path::Path;
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::Subcommand;
 use p8fs_core::sql::entity::{SearchOptions, ddl};
 use p8fs_core::sql::{DialectKind, Metric};
-use p8fs_core::{P8fs, Settings};
+use p8fs_core::{Error as CoreError, P8fs, Settings};
 use serde_json::{Map, Value, json};
 
+use crate::hits::HitRow;
 use crate::output::{Align, Style, Table};
 
-/// "The thing asked for does not exist": exit status 1.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub(crate) struct NotFound(pub(crate) String);
+/// Bad usage or input (exit status 2): the core API's [`CoreError::InvalidInput`], so
+/// its kind decides the exit status like any other error's.
+pub(crate) fn bad_input(message: impl Into<String>) -> anyhow::Error {
+    CoreError::InvalidInput(message.into()).into()
+}
 
-/// Bad usage or input: exit status 2.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub(crate) struct BadInput(pub(crate) String);
+/// The thing asked for does not exist (exit status 1): [`CoreError::NotFound`].
+pub(crate) fn not_found(message: impl Into<String>) -> anyhow::Error {
+    CoreError::NotFound(message.into()).into()
+}
 
 /// The settings the environment names (the embedded default under `data_dir` otherwise).
 pub(crate) fn settings(data_dir: &Path) -> Result<Settings> {
@@ -51,7 +53,7 @@ pub(crate) fn schema(kind: DialectKind, model: Option<&str>) -> Result<()> {
             let found: Vec<_> = models.iter().filter(|x| x.name() == m).cloned().collect();
             if found.is_empty() {
                 let names: Vec<&str> = models.iter().map(|x| x.name()).collect();
-                return Err(BadInput(format!("unknown model {m:?}; known: {}", names.join(", "))).into());
+                return Err(bad_input(format!("unknown model {m:?}; known: {}", names.join(", "))));
             }
             found
         }
@@ -141,12 +143,12 @@ pub(crate) enum KvCmd {
 
 /// Checks a tenant id (the rules of the KV layer, which every command shares).
 pub(crate) fn check_tenant(tenant: &str) -> Result<()> {
-    p8fs_core::kv_layer::TenantId::new(tenant).map_err(|e| BadInput(e.to_string()))?;
+    p8fs_core::kv_layer::TenantId::new(tenant).map_err(CoreError::from)?;
     Ok(())
 }
 
 pub(crate) fn tenant_kv(p: &P8fs, tenant: &str) -> Result<p8fs_core::kv_layer::TenantKv> {
-    let t = p8fs_core::kv_layer::TenantId::new(tenant).map_err(|e| BadInput(e.to_string()))?;
+    let t = p8fs_core::kv_layer::TenantId::new(tenant).map_err(CoreError::from)?;
     Ok(p.kv().tenant(&t))
 }
 
@@ -154,20 +156,23 @@ pub(crate) async fn kv(data_dir: &Path, json_out: bool, cmd: KvCmd) -> Result<()
     let p = open(data_dir).await?;
     match cmd {
         KvCmd::Put { key, value, tenant, ttl } => {
-            let v: Value = serde_json::from_str(&value).map_err(|e| BadInput(format!("the value is not JSON: {e}")))?;
-            tenant_kv(&p, &tenant)?.put_json(&key, &v, ttl.map(Duration::from_secs)).await?;
+            let v: Value =
+                serde_json::from_str(&value).map_err(|e| bad_input(format!("the value is not JSON: {e}")))?;
+            tenant_kv(&p, &tenant)?.put_json(&key, &v, ttl.map(Duration::from_secs)).await.map_err(CoreError::from)?;
             print(json_out, &json!({"key": key, "stored": true}), || format!("stored {key}"));
         }
-        KvCmd::Get { key, tenant } => match tenant_kv(&p, &tenant)?.get_json::<Value>(&key).await? {
-            Some(v) => print(json_out, &v, || serde_json::to_string_pretty(&v).unwrap_or_default()),
-            None => return Err(NotFound(format!("no key {key:?} in tenant {tenant}")).into()),
-        },
+        KvCmd::Get { key, tenant } => {
+            match tenant_kv(&p, &tenant)?.get_json::<Value>(&key).await.map_err(CoreError::from)? {
+                Some(v) => print(json_out, &v, || serde_json::to_string_pretty(&v).unwrap_or_default()),
+                None => return Err(not_found(format!("no key {key:?} in tenant {tenant}"))),
+            }
+        }
         KvCmd::Delete { key, tenant } => {
-            tenant_kv(&p, &tenant)?.delete(&key).await?;
+            tenant_kv(&p, &tenant)?.delete(&key).await.map_err(CoreError::from)?;
             print(json_out, &json!({"key": key, "deleted": true}), || format!("deleted {key}"));
         }
         KvCmd::Scan { prefix, tenant, limit } => {
-            let page = tenant_kv(&p, &tenant)?.scan_prefix(&prefix, limit, None).await?;
+            let page = tenant_kv(&p, &tenant)?.scan_prefix(&prefix, limit, None).await.map_err(CoreError::from)?;
             let entries: Vec<Value> = page
                 .entries
                 .iter()
@@ -251,7 +256,7 @@ pub(crate) async fn entity(data_dir: &Path, json_out: bool, cmd: EntityCmd) -> R
     match (tenant, admin) {
         (Some(t), false) => check_tenant(t)?,
         (None, true) => {}
-        _ => return Err(BadInput("give --tenant TENANT, or --admin for a global model".into()).into()),
+        _ => return Err(bad_input("give --tenant TENANT, or --admin for a global model")),
     }
     let p = open(data_dir).await?;
     let show = |e: &Map<String, Value>| {
@@ -267,8 +272,8 @@ pub(crate) async fn entity(data_dir: &Path, json_out: bool, cmd: EntityCmd) -> R
         EntityCmd::Put { ty, name, tenant, admin, data } => {
             let data: Map<String, Value> = match serde_json::from_str(&data) {
                 Ok(Value::Object(m)) => m,
-                Ok(_) => return Err(BadInput("--data must be a JSON object".into()).into()),
-                Err(e) => return Err(BadInput(format!("--data is not JSON: {e}")).into()),
+                Ok(_) => return Err(bad_input("--data must be a JSON object")),
+                Err(e) => return Err(bad_input(format!("--data is not JSON: {e}"))),
             };
             if admin {
                 let id = p.admin_put(&ty, &name, data).await?;
@@ -288,27 +293,27 @@ pub(crate) async fn entity(data_dir: &Path, json_out: bool, cmd: EntityCmd) -> R
         EntityCmd::Get { ty, name, key, tenant, admin } => {
             let found = match (ty, name, key, admin) {
                 (Some(t), Some(n), None, true) => p.admin_get(&t, &n).await?,
-                (_, _, _, true) => return Err(BadInput("with --admin, give --type and --name".into()).into()),
+                (_, _, _, true) => return Err(bad_input("with --admin, give --type and --name")),
                 (_, _, Some(k), false) => {
                     p.get_entities_by_storage_key(&k, tenant.as_deref().unwrap_or_default()).await?.into_iter().next()
                 }
                 (Some(t), Some(n), None, false) => {
                     p.get_entity_by_name(&n, &t, tenant.as_deref().unwrap_or_default()).await?
                 }
-                _ => return Err(BadInput("give --type and --name, or --key TYPE/ID".into()).into()),
+                _ => return Err(bad_input("give --type and --name, or --key TYPE/ID")),
             };
             match found {
                 Some(e) => show(&e),
                 None => {
                     let scope = tenant.map_or_else(|| "the global models".to_owned(), |t| format!("tenant {t}"));
-                    return Err(NotFound(format!("no such entity in {scope}")).into());
+                    return Err(not_found(format!("no such entity in {scope}")));
                 }
             }
         }
         EntityCmd::Delete { ty, name, tenant, admin } => {
             if admin {
                 if !p.admin_delete(&ty, &name).await? {
-                    return Err(NotFound(format!("no global {ty} named {name:?}")).into());
+                    return Err(not_found(format!("no global {ty} named {name:?}")));
                 }
                 print(json_out, &json!({"name": name, "deleted": true}), || format!("deleted {ty} {name}"));
                 return Ok(());
@@ -317,7 +322,7 @@ pub(crate) async fn entity(data_dir: &Path, json_out: bool, cmd: EntityCmd) -> R
             let e = p
                 .get_entity_by_name(&name, &ty, &tenant)
                 .await?
-                .ok_or_else(|| NotFound(format!("no {ty} named {name:?} in tenant {tenant}")))?;
+                .ok_or_else(|| not_found(format!("no {ty} named {name:?} in tenant {tenant}")))?;
             let id = e.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
             p.delete_entity(&ty, &id, &tenant).await?;
             print(json_out, &json!({"id": id, "deleted": true}), || format!("deleted {ty} {name}"));
@@ -337,27 +342,19 @@ pub(crate) async fn search(
 ) -> Result<()> {
     check_tenant(tenant)?;
     if limit == 0 {
-        bail!(BadInput("--limit must be at least 1".into()));
+        return Err(bad_input("--limit must be at least 1"));
     }
     let p = open(data_dir).await?;
     let r = p.semantic_search(ty, tenant, text, &SearchOptions { metric, limit, ..Default::default() }).await?;
-    let hits: Vec<Value> = r
-        .hits
-        .iter()
-        .map(|h| json!({"id": h.entity["id"], "name": h.entity.get("name").cloned().unwrap_or(Value::Null), "score": h.score, "field": h.field}))
-        .collect();
+    let hits: Vec<HitRow> = r.hits.iter().map(HitRow::new).collect();
     if json_out {
-        println!("{}", Value::Array(hits));
+        println!("{}", serde_json::to_string(&hits)?);
     } else if hits.is_empty() {
         println!("no {ty} in tenant {tenant} to search");
     } else {
         let mut t = Table::new(&[("score", Align::Right), ("name", Align::Left), ("id", Align::Left)]);
         for h in &hits {
-            t.row(vec![
-                format!("{:.3}", h["score"].as_f64().unwrap_or(0.0)),
-                h["name"].as_str().unwrap_or("").to_owned(),
-                h["id"].as_str().unwrap_or("").to_owned(),
-            ]);
+            t.row(vec![h.score_cell(), h.name_cell().to_owned(), h.id.clone()]);
         }
         println!("{}", t.render(Style::detect()));
     }

@@ -5,11 +5,14 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, ensure};
+use p8fs_core::Error as CoreError;
+use p8fs_core::kv_layer::{ScanPage, TenantKv};
 use p8fs_core::sql::entity::SearchOptions;
 use serde_json::{Map, Value, json};
 
 use crate::cmds::{settings, tenant_kv};
 use crate::corpus;
+use crate::hits::HitRow;
 use crate::output::{Align, Style, Table, ms, progress};
 
 /// Entities per store call while loading.
@@ -26,6 +29,18 @@ impl Steps {
     fn add(&mut self, what: impl Into<String>, d: Duration) {
         self.steps.push((what.into(), d));
     }
+}
+
+/// Puts `state` under `demo/session/42` and a second key, reads the first back, scans
+/// both, deletes the second: the value read back, the scan and whether the delete took.
+async fn kv_round_trip(kv: &TenantKv, state: &Value) -> Result<(Option<Value>, ScanPage, bool), CoreError> {
+    kv.put_json("demo/session/42", state, Some(Duration::from_secs(3600))).await?;
+    kv.put_json("demo/session/43", &json!({"step": 1}), None).await?;
+    let back: Option<Value> = kv.get_json("demo/session/42").await?;
+    let page = kv.scan_prefix("demo/session/", 10, None).await?;
+    kv.delete("demo/session/43").await?;
+    let gone = kv.get("demo/session/43").await?.is_none();
+    Ok((back, page, gone))
 }
 
 pub(crate) async fn run(data_dir: &Path, json_out: bool, tenant: &str) -> Result<()> {
@@ -108,7 +123,7 @@ pub(crate) async fn run(data_dir: &Path, json_out: bool, tenant: &str) -> Result
     table.row(vec!["by storage key".into(), key.clone(), found.clone(), ms(d)]);
     lookups.push(json!({"by": "storage_key", "asked": key, "found": found, "ms": d.as_secs_f64() * 1e3}));
     let t = Instant::now();
-    let everything = p.mappings().lookup_by_name(tenant, "caching-howto").await?;
+    let everything = p.mappings().lookup_by_name(tenant, "caching-howto").await.map_err(CoreError::from)?;
     let d = t.elapsed();
     table.row(vec![
         "every type named".into(),
@@ -128,13 +143,8 @@ pub(crate) async fn run(data_dir: &Path, json_out: bool, tenant: &str) -> Result
     let kv = tenant_kv(&p, tenant)?;
     let t = Instant::now();
     let state = json!({"step": 3, "status": "reviewing", "reviewers": ["ana", "bo"]});
-    kv.put_json("demo/session/42", &state, Some(Duration::from_secs(3600))).await?;
-    kv.put_json("demo/session/43", &json!({"step": 1}), None).await?;
-    let back: Option<Value> = kv.get_json("demo/session/42").await?;
+    let (back, page, gone) = kv_round_trip(&kv, &state).await?;
     ensure!(back.as_ref() == Some(&state), "KV round trip changed the value: {back:?}");
-    let page = kv.scan_prefix("demo/session/", 10, None).await?;
-    kv.delete("demo/session/43").await?;
-    let gone = kv.get("demo/session/43").await?.is_none();
     let kv_time = t.elapsed();
     steps.add("KV put, get, scan, delete", kv_time);
     let kv_json = json!({
@@ -160,21 +170,13 @@ pub(crate) async fn run(data_dir: &Path, json_out: bool, tenant: &str) -> Result
         let r =
             p.semantic_search("resources", tenant, query, &SearchOptions { limit: SHOW, ..Default::default() }).await?;
         let d = t.elapsed();
-        let hits: Vec<Value> = r
-            .hits
-            .iter()
-            .map(|h| json!({"id": h.entity["id"], "name": h.entity.get("name").cloned().unwrap_or(Value::Null), "score": h.score}))
-            .collect();
-        let top_ok = hits.first().and_then(|h| h["name"].as_str()).is_some_and(|n| n.starts_with(topic));
+        let hits: Vec<HitRow> = r.hits.iter().map(HitRow::without_field).collect();
+        let top_ok = hits.first().and_then(|h| h.name.as_deref()).is_some_and(|n| n.starts_with(topic));
         if human {
             println!("{} {query:?}  {}", style.bold("search"), style.dim(&format!("({})", ms(d))));
             let mut t = Table::new(&[("rank", Align::Right), ("score", Align::Right), ("name", Align::Left)]);
             for (i, h) in hits.iter().enumerate() {
-                t.row(vec![
-                    format!("{}", i + 1),
-                    format!("{:.3}", h["score"].as_f64().unwrap_or(0.0)),
-                    h["name"].as_str().unwrap_or("").to_owned(),
-                ]);
+                t.row(vec![format!("{}", i + 1), h.score_cell(), h.name_cell().to_owned()]);
             }
             println!("{}", t.render(style));
             let verdict =

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 
-use crate::cmds::BadInput;
+use crate::cmds::bad_input;
 
 /// Where the lines come from.
 pub(crate) enum Source {
@@ -45,7 +45,7 @@ impl Source {
 }
 
 fn open(p: &Path) -> Result<File> {
-    Ok(File::open(p).map_err(|e| BadInput(format!("cannot read {}: {e}", p.display())))?)
+    File::open(p).map_err(|e| bad_input(format!("cannot read {}: {e}", p.display())))
 }
 
 /// The lines of a [`Source`], one at a time.
@@ -63,14 +63,14 @@ impl Lines {
     /// at the end.
     ///
     /// # Errors
-    /// [`BadInput`] naming the line for a read error or a line that is not UTF-8.
+    /// Bad input ([`bad_input`]) naming the line for a read error or a line that is not UTF-8.
     pub(crate) fn next_line(&mut self) -> Result<Option<(usize, &str)>> {
         loop {
             self.buf.clear();
             let n = self
                 .reader
                 .read_line(&mut self.buf)
-                .map_err(|e| BadInput(format!("{}: line {}: {e}", self.name, self.line + 1)))?;
+                .map_err(|e| bad_input(format!("{}: line {}: {e}", self.name, self.line + 1)))?;
             if n == 0 {
                 return Ok(None);
             }

@@ -1,13 +1,15 @@
 //! The `p8fs` command.
 //!
-//! Exit status: 0 on success, 1 when the thing asked for does not exist, 2 for bad usage or
-//! input, 3 when a backend fails.
+//! Exit status ([`exit_status`]): 0 on success, 1 when the thing asked for does not exist,
+//! 2 for bad usage, configuration or input (and a conflict with stored data), 3 when a
+//! backend or the command fails.
 
 mod args;
 mod cmds;
 mod corpus;
 mod demo;
 mod doctor;
+mod hits;
 mod lines;
 mod output;
 mod serve;
@@ -17,11 +19,17 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use p8fs_core::ErrorKind;
+
+/// Shown after `p8fs --help`.
+const EXIT_STATUSES: &str = "Exit status: 0 success; 1 the thing asked for does not exist; 2 bad usage, \
+configuration or input, or a conflict with stored data (an id another entity holds); 3 a backend failed \
+(unreachable, timed out, refused, a database error) or a doctor check failed.";
 
 /// p8fs: entities, embeddings, key-value state and reverse name mappings on SQLite
 /// (embedded, the default), PostgreSQL or TiDB.
 #[derive(Debug, Parser)]
-#[command(name = "p8fs", version)]
+#[command(name = "p8fs", version, after_help = EXIT_STATUSES)]
 struct Cli {
     /// Where the embedded default keeps its files.
     #[arg(long, global = true, env = "P8FS_DATA_DIR", default_value = p8fs_core::DEFAULT_DATA_DIR)]
@@ -115,63 +123,39 @@ enum Command {
     },
 }
 
-/// Exit status for a failing backend.
-const EXIT_BACKEND: u8 = 3;
-/// Exit status for bad usage or input.
-const EXIT_USAGE: u8 = 2;
-/// Exit status when the thing asked for does not exist.
-const EXIT_NOT_FOUND: u8 = 1;
-
-/// 1 for "not found", 2 for bad usage or input, 3 for a failing backend.
-fn exit_status(e: &anyhow::Error) -> u8 {
-    use p8fs_core::kv_layer::{KvError, KvErrorKind};
-    use p8fs_core::sql::ErrorKind;
-    let bad_kv = |k: &KvError| {
-        matches!(
-            k.kind(),
-            KvErrorKind::InvalidKey | KvErrorKind::InvalidArgument | KvErrorKind::TooLarge | KvErrorKind::Serde
-        )
-    };
-    for cause in e.chain() {
-        if cause.is::<cmds::NotFound>() {
-            return EXIT_NOT_FOUND;
-        }
-        if cause.is::<cmds::BadInput>() {
-            return EXIT_USAGE;
-        }
-        if let Some(k) = cause.downcast_ref::<KvError>() {
-            return if bad_kv(k) { EXIT_USAGE } else { EXIT_BACKEND };
-        }
-        if let Some(s) = cause.downcast_ref::<p8fs_core::sql::Error>() {
-            return if matches!(s.kind(), ErrorKind::InvalidInput | ErrorKind::UniqueViolation) {
-                EXIT_USAGE
-            } else {
-                EXIT_BACKEND
-            };
-        }
-        if let Some(c) = cause.downcast_ref::<p8fs_core::Error>() {
-            return match c {
-                p8fs_core::Error::Config(_) => EXIT_USAGE,
-                p8fs_core::Error::Sql(s)
-                    if matches!(s.kind(), ErrorKind::InvalidInput | ErrorKind::UniqueViolation) =>
-                {
-                    EXIT_USAGE
-                }
-                p8fs_core::Error::Kv(k) if bad_kv(k) => EXIT_USAGE,
-                _ => EXIT_BACKEND,
-            };
-        }
+/// The exit status of a failure of this kind (`None`: an error no layer gave a kind, such
+/// as an I/O error writing the output or a failed `doctor` check). The one place that
+/// decides exit statuses; README.md's table says the same.
+fn exit_status(kind: Option<ErrorKind>) -> u8 {
+    match kind {
+        Some(ErrorKind::NotFound) => 1,
+        Some(ErrorKind::InvalidInput | ErrorKind::Config | ErrorKind::Conflict) => 2,
+        // Unavailable, PermissionDenied, Unsupported, Internal, and no kind: a backend or
+        // the command failed.
+        _ => 3,
     }
-    EXIT_BACKEND
+}
+
+/// The kind of the first core error in the chain (the commands report every failure of
+/// the layers below, and their own bad input and "not found", as [`p8fs_core::Error`]).
+fn kind_of(e: &anyhow::Error) -> Option<ErrorKind> {
+    e.chain().find_map(|c| c.downcast_ref::<p8fs_core::Error>()).map(p8fs_core::Error::kind)
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // Help and version go to stdout with status 0; usage errors are bad input.
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { exit_status(Some(ErrorKind::InvalidInput)) } else { 0 });
+        }
+    };
     let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("p8fs: cannot start the async runtime: {e}");
-            return ExitCode::from(EXIT_BACKEND);
+            return ExitCode::from(exit_status(None));
         }
     };
     let result = rt.block_on(async {
@@ -196,7 +180,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("p8fs: {e:#}");
-            ExitCode::from(exit_status(&e))
+            ExitCode::from(exit_status(kind_of(&e)))
         }
     }
 }

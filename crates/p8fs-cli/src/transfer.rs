@@ -12,12 +12,12 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::Result;
-use p8fs_core::P8fs;
 use p8fs_core::sql::entity::EntityQuery;
 use p8fs_core::sql::entity::codec::json_kind;
+use p8fs_core::{Error as CoreError, ErrorKind, P8fs};
 use serde_json::{Map, Value, json};
 
-use crate::cmds::{BadInput, check_tenant, open};
+use crate::cmds::{bad_input, check_tenant, open};
 use crate::lines::Source;
 use crate::output::{Style, progress, spinner};
 
@@ -41,21 +41,18 @@ struct Skipped {
 }
 
 /// A store error, with what to do when an id of the file is taken by another entity of
-/// the tenant.
+/// the tenant (a conflict: exit status 2, like bad input).
 /// `which` names the entities (`lines 3..=202`).
-fn store_error(e: p8fs_core::Error, which: &str) -> anyhow::Error {
-    let taken = match &e {
-        p8fs_core::Error::Sql(s) => s.kind() == p8fs_core::sql::ErrorKind::UniqueViolation,
-        _ => false,
-    };
-    if taken {
-        return BadInput(format!(
+fn store_error(e: CoreError, which: &str) -> anyhow::Error {
+    let what = if e.kind() == ErrorKind::Conflict {
+        format!(
             "storing the entities of {which}: an id of the file is already used by another entity of this \
              tenant; import with --fresh-ids to give the entities new ids"
-        ))
-        .into();
-    }
-    anyhow::Error::new(e).context(format!("storing the entities of {which}"))
+        )
+    } else {
+        format!("storing the entities of {which}")
+    };
+    anyhow::Error::new(e).context(what)
 }
 
 /// Parses and checks one line: the entity's name and its data as it will be stored.
@@ -142,7 +139,7 @@ pub(crate) async fn import(
     let name = source.name();
     let mut lines = source.lines(strict)?;
     let p = open(data_dir).await?;
-    p.model(ty).map_err(|e| BadInput(e.to_string()))?;
+    p.model(ty)?;
     let t = Instant::now();
     let mut skipped: Vec<Skipped> = Vec::new();
     let mut imported = 0usize;
@@ -155,7 +152,7 @@ pub(crate) async fn import(
         while let Some((n, text)) = lines.next_line()? {
             if let Err(e) = parse_line(&p, ty, tenant, text, fresh_ids) {
                 bar.finish_and_clear();
-                return Err(BadInput(format!("{name}: line {n}: {e:#}; nothing was imported (--strict)")).into());
+                return Err(bad_input(format!("{name}: line {n}: {e:#}; nothing was imported (--strict)")));
             }
             good += 1;
             bar.set_position(good);
@@ -167,7 +164,7 @@ pub(crate) async fn import(
             let len = text.len();
             // Checked in the first pass; failing now means the input changed since.
             let entity = parse_line(&p, ty, tenant, text, fresh_ids).map_err(|e| {
-                BadInput(format!(
+                bad_input(format!(
                     "{name}: line {n}: {e:#}; the input changed after it was checked; {imported} entities were imported"
                 ))
             })?;
@@ -234,10 +231,10 @@ pub(crate) async fn import(
 pub(crate) async fn export(data_dir: &Path, ty: &str, tenant: &str, output: Option<PathBuf>) -> Result<()> {
     check_tenant(tenant)?;
     let p = open(data_dir).await?;
-    let model = p.model(ty).map_err(|e| BadInput(e.to_string()))?;
+    let model = p.model(ty)?;
     let mut out: Box<dyn Write> = match &output {
         Some(path) => Box::new(BufWriter::new(
-            File::create(path).map_err(|e| BadInput(format!("cannot write {}: {e}", path.display())))?,
+            File::create(path).map_err(|e| bad_input(format!("cannot write {}: {e}", path.display())))?,
         )),
         None => Box::new(BufWriter::new(std::io::stdout().lock())),
     };
@@ -246,7 +243,8 @@ pub(crate) async fn export(data_dir: &Path, ty: &str, tenant: &str, output: Opti
     let mut offset = 0u64;
     let mut n = 0u64;
     loop {
-        let q = EntityQuery::parse(&model, &Map::new(), &["id".to_owned()], Some(EXPORT_PAGE), Some(offset))?;
+        let q = EntityQuery::parse(&model, &Map::new(), &["id".to_owned()], Some(EXPORT_PAGE), Some(offset))
+            .map_err(CoreError::from)?;
         let rows = p.select(ty, tenant, &q).await?;
         for mut row in rows.iter().cloned() {
             for f in SET_BY_P8FS {
@@ -256,7 +254,7 @@ pub(crate) async fn export(data_dir: &Path, ty: &str, tenant: &str, output: Opti
             if model.key_field().is_none() && !row.contains_key("name") {
                 // The name lives in the mapping only; import reads it from "name".
                 let id = row.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
-                if let Some(r) = p.mappings().reverse(tenant, &id, ty).await? {
+                if let Some(r) = p.mappings().reverse(tenant, &id, ty).await.map_err(CoreError::from)? {
                     row.insert("name".into(), Value::String(r.name));
                 }
             }

@@ -1,5 +1,5 @@
 //! End-to-end: the built `p8fs` binary on the embedded default, command by command, with
-//! its exit statuses (0 ok, 1 not found, 2 bad input).
+//! its exit statuses (0 ok, 1 not found, 2 bad input or a conflict, 3 a backend failed).
 
 mod common;
 
@@ -160,6 +160,8 @@ fn demo_loads_the_corpus_and_prints_search_results() {
     for s in v["searches"].as_array().unwrap() {
         assert_eq!(s["top_hit_matches"], true, "{s}");
         assert_eq!(s["hits"].as_array().unwrap().len(), 5);
+        let keys: Vec<&String> = s["hits"][0].as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["id", "name", "score"], "the demo's hits carry no field");
     }
     assert_eq!(v["kv_round_trip"]["deleted_gone"], true);
     let export = p8fs(dir, &["export", "--type", "resources", "--tenant", "demo"]);
@@ -301,4 +303,97 @@ fn people_get_tables_without_colour_when_piped() {
     assert!(!text.contains('\x1b'));
     let migrate = p8fs(dir, &["migrate"]);
     assert!(stdout(&migrate).starts_with("model"), "{}", stdout(&migrate));
+}
+
+/// A loopback port nothing listens on (bound, then closed).
+fn closed_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+/// The binary with `vars` set (on top of what [`p8fs`] clears).
+fn p8fs_env(dir: &Path, vars: &[(&str, &str)], args: &[&str]) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_p8fs"));
+    c.args(["--data-dir", dir.to_str().unwrap()])
+        .args(args)
+        .env_remove("P8FS_STORAGE_PROVIDER")
+        .env_remove("P8FS_SQLITE_PATH")
+        .env_remove("P8FS_EMBEDDING_URL")
+        .env_remove("P8FS_KV_TOKEN")
+        .env_remove("P8FS_KV_URL")
+        .envs(vars.iter().copied());
+    c.output().unwrap()
+}
+
+#[test]
+fn exit_statuses_follow_the_kind_of_error() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let data = r#"{"content": "the kind decides the exit status"}"#;
+    let a = ok_json(
+        dir,
+        &["--json", "entity", "put", "--type", "resources", "--name", "a", "--tenant", "t", "--data", data],
+    );
+    let id = a["id"].as_str().unwrap();
+
+    // Not found (1): a storage key of no entity, in the tenant that has one of that type.
+    let missing = "resources/00000000-0000-0000-0000-000000000001";
+    assert_eq!(status(dir, &["entity", "get", "--key", missing, "--tenant", "t"]), 1);
+    assert_eq!(status(dir, &["entity", "get", "--key", &format!("resources/{id}"), "--tenant", "other"]), 1);
+    assert_eq!(status(dir, &["entity", "delete", "--type", "tenants", "--name", "nobody", "--admin"]), 1);
+
+    // A conflict with stored data (2): another name with a's id.
+    let taken = format!(r#"{{"id": "{id}"}}"#);
+    assert_eq!(
+        status(dir, &["entity", "put", "--type", "resources", "--name", "b", "--tenant", "t", "--data", &taken]),
+        2
+    );
+    assert_eq!(
+        status(dir, &["entity", "get", "--type", "resources", "--name", "b", "--tenant", "t"]),
+        1,
+        "b was stored"
+    );
+
+    // Unavailable (3): a KV proxy and a PostgreSQL server that do not answer.
+    let port = closed_port().to_string();
+    let out =
+        p8fs_env(dir, &[("P8FS_KV_URL", &format!("http://127.0.0.1:{port}"))], &["kv", "get", "k", "--tenant", "t"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("unavailable"), "{}", stderr(&out));
+    let pg = [("P8FS_STORAGE_PROVIDER", "postgresql"), ("P8FS_PG_URL", &format!("postgres://u@127.0.0.1:{port}/db"))];
+    let out = p8fs_env(dir, &pg, &["entity", "get", "--type", "resources", "--name", "a", "--tenant", "t"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert_eq!(stderr(&out).trim().lines().count(), 1, "{}", stderr(&out));
+
+    // Configuration (2): a variable without its companion.
+    let out = p8fs_env(dir, &[("P8FS_STORAGE_PROVIDER", "postgresql")], &["migrate"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+
+    // Usage: clap's errors are bad input (2), also from a variable; help is no error.
+    let out = p8fs_env(dir, &[("P8FS_LOG_FORMAT", "bogus")], &["serve"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let help = p8fs(dir, &["--help"]);
+    assert_eq!(help.status.code(), Some(0));
+    assert!(
+        stdout(&help).contains("Exit status: 0 success; 1 the thing asked for does not exist"),
+        "{}",
+        stdout(&help)
+    );
+}
+
+#[test]
+fn search_prints_one_row_per_hit_with_its_field() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let data = r#"{"content": "rows of search hits"}"#;
+    ok_json(dir, &["--json", "entity", "put", "--type", "resources", "--name", "r1", "--tenant", "t", "--data", data]);
+    let out = p8fs(dir, &["--json", "search", "search hits", "--type", "resources", "--tenant", "t"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    // Keys in the order the command has always printed them.
+    assert!(text.starts_with(r#"[{"field":"content","id":""#), "{text}");
+    let hits: Value = serde_json::from_str(&text).unwrap();
+    let keys: Vec<&String> = hits[0].as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["field", "id", "name", "score"]);
+    assert_eq!(hits[0]["name"], "r1");
 }

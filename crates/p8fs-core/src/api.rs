@@ -14,7 +14,7 @@ use p8fs_sql_dialect::{Error as SqlError, SqlExecutor, Statement};
 use serde::Serialize;
 use serde_json::{Map, Value as Json};
 
-use crate::embed::{Embedder, LexicalEmbedder, OpenAiConfig, OpenAiEmbedder};
+use crate::embed::{EmbedError, Embedder, LexicalEmbedder, OpenAiConfig, OpenAiEmbedder};
 use crate::{Error, KvSettings, Result, SqlConfig, connect_kv, connect_sql};
 
 /// Which embedder to use.
@@ -133,6 +133,11 @@ fn kv_to_sql(e: KvError) -> SqlError {
     }
 }
 
+/// A lock of the model registry whose holder panicked.
+fn poisoned() -> Error {
+    Error::Internal("model registry poisoned".into())
+}
+
 /// Puts `name` in the data's key field, or checks that the key field already holds it.
 fn named(model: &Model, name: &str, data: &mut Map<String, Json>) -> Result<()> {
     if let Some(k) = model.key_field() {
@@ -142,7 +147,7 @@ fn named(model: &Model, name: &str, data: &mut Map<String, Json>) -> Result<()> 
             }
             Some(Json::String(v)) if v == name => {}
             Some(other) => {
-                return Err(Error::Config(format!("{model}: name {name:?} differs from the data's {k} {other}")));
+                return Err(Error::InvalidInput(format!("{model}: name {name:?} differs from the data's {k} {other}")));
             }
         }
     }
@@ -262,11 +267,11 @@ impl P8fs {
     /// A registered model by entity type.
     ///
     /// # Errors
-    /// [`Error::Config`] listing the known types.
+    /// [`Error::InvalidInput`] listing the known types.
     pub fn model(&self, entity_type: &str) -> Result<Model> {
-        let models = self.models.read().map_err(|_| Error::Config("model registry poisoned".into()))?;
+        let models = self.models.read().map_err(|_| poisoned())?;
         models.get(entity_type).cloned().ok_or_else(|| {
-            Error::Config(format!(
+            Error::InvalidInput(format!(
                 "unknown entity type {entity_type:?}; known: {}",
                 models.keys().cloned().collect::<Vec<_>>().join(", ")
             ))
@@ -308,7 +313,7 @@ impl P8fs {
         }
         let vectors = self.embedder.embed(&texts).await?;
         if vectors.len() != texts.len() {
-            return Err(Error::Embedding(format!("{} vectors for {} texts", vectors.len(), texts.len())));
+            return Err(EmbedError::bad_answer(format!("{} vectors for {} texts", vectors.len(), texts.len())).into());
         }
         for ((i, field), v) in owners.into_iter().zip(vectors) {
             out[i].push((field.to_owned(), v));
@@ -337,7 +342,7 @@ impl P8fs {
     ) -> Result<StoredEntity> {
         let mut stored =
             self.store_entities_with_reverse_mappings(entity_type, tenant, vec![(name.to_owned(), data)]).await?;
-        stored.pop().ok_or_else(|| Error::Config("the upsert returned no id".into()))
+        stored.pop().ok_or_else(|| Error::Internal("the upsert returned no id".into()))
     }
 
     /// Checks an entity as [`P8fs::store_entity_with_reverse_mapping`] would before
@@ -364,14 +369,14 @@ impl P8fs {
     fn check_name(&self, model: &Model, name: &str) -> Result<()> {
         let ty = model.name();
         if name.is_empty() || name.trim() != name {
-            return Err(Error::Config(format!(
+            return Err(Error::InvalidInput(format!(
                 "{ty}: name {:?} must be non-empty, without leading or trailing whitespace",
                 name.chars().take(64).collect::<String>()
             )));
         }
-        let models = self.models.read().map_err(|_| Error::Config("model registry poisoned".into()))?;
+        let models = self.models.read().map_err(|_| poisoned())?;
         if models.contains_key(name) || name == "reverse" {
-            return Err(Error::Config(format!(
+            return Err(Error::InvalidInput(format!(
                 "{ty}: {name:?} is the name of an entity type (or of the reverse keys); an entity called so would \
                  share its mapping keys with that type's: choose another name"
             )));
@@ -388,7 +393,7 @@ impl P8fs {
     ) -> Result<Map<String, Json>> {
         let ty = model.name();
         if !model.tenant_isolated() {
-            return Err(Error::Config(format!(
+            return Err(Error::InvalidInput(format!(
                 "{ty} is a global model, shared by every tenant: a tenant cannot store it (administrative calls only: \
                  P8fs::admin_put, `p8fs entity put --admin`)"
             )));
@@ -469,7 +474,11 @@ impl P8fs {
             None => self.entities.batch_upsert_with_embeddings(&model, tenant, &datas, &embeddings).await?,
         };
         if r.ids.len() != names.len() {
-            return Err(Error::Config(format!("the upsert returned {} ids for {} entities", r.ids.len(), names.len())));
+            return Err(Error::Internal(format!(
+                "the upsert returned {} ids for {} entities",
+                r.ids.len(),
+                names.len()
+            )));
         }
         failpoint("after_entity_commit");
         if atomic.is_none() {
@@ -524,7 +533,7 @@ impl P8fs {
         let model = self.model(entity_type)?;
         named(&model, name, &mut data)?;
         let r = self.entities.admin_batch_upsert(&model, std::slice::from_ref(&data)).await?;
-        r.ids.into_iter().next().ok_or_else(|| Error::Config("the upsert returned no id".into()))
+        r.ids.into_iter().next().ok_or_else(|| Error::Internal("the upsert returned no id".into()))
     }
 
     /// An entity of a global model by name (its key field); administrative.
@@ -581,12 +590,12 @@ impl P8fs {
     /// The entity a storage key (`TYPE/ID`) names (as a list, as the replaced API did).
     ///
     /// # Errors
-    /// [`Error::Config`] for a key without `/` or of an unknown type; the engine's errors.
+    /// [`Error::InvalidInput`] for a key without `/` or of an unknown type; the engine's errors.
     pub async fn get_entities_by_storage_key(&self, storage_key: &str, tenant: &str) -> Result<Vec<Map<String, Json>>> {
         let (ty, id) = storage_key
             .split_once('/')
             .filter(|(t, i)| !t.is_empty() && !i.is_empty())
-            .ok_or_else(|| Error::Config(format!("storage key {storage_key:?} must look like TYPE/ID")))?;
+            .ok_or_else(|| Error::InvalidInput(format!("storage key {storage_key:?} must look like TYPE/ID")))?;
         let model = self.model(ty)?;
         Ok(self.entities.get(&model, tenant, id).await?.into_iter().collect())
     }
@@ -625,12 +634,14 @@ impl P8fs {
     /// An unknown entity or type; a model without a key field; the backends' errors.
     pub async fn rename_entity(&self, entity_type: &str, id: &str, new_name: &str, tenant: &str) -> Result<()> {
         let model = self.model(entity_type)?;
-        let k = model.key_field().ok_or_else(|| Error::Config(format!("{entity_type} has no key field to rename")))?;
+        let k = model
+            .key_field()
+            .ok_or_else(|| Error::InvalidInput(format!("{entity_type} has no key field to rename")))?;
         let old = self
             .entities
             .get(&model, tenant, id)
             .await?
-            .ok_or_else(|| Error::Config(format!("no {entity_type} with id {id}")))?;
+            .ok_or_else(|| Error::NotFound(format!("no {entity_type} with id {id}")))?;
         let old_name = old.get(k).and_then(Json::as_str).unwrap_or_default().to_owned();
         self.check_name(&model, new_name)?;
         // An update of the key column by id: an upsert would match by key and create a
@@ -658,8 +669,12 @@ impl P8fs {
         opts: &SearchOptions,
     ) -> Result<SearchResult<SemanticHit>> {
         let model = self.model(entity_type)?;
-        let q =
-            self.embedder.embed(&[text.to_owned()]).await?.pop().ok_or_else(|| Error::Embedding("no vector".into()))?;
+        let q = self
+            .embedder
+            .embed(&[text.to_owned()])
+            .await?
+            .pop()
+            .ok_or_else(|| EmbedError::bad_answer("no vector for the query"))?;
         Ok(self.entities.semantic_search(&model, tenant, &q, opts).await?)
     }
 

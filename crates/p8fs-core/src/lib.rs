@@ -13,7 +13,7 @@ mod kv;
 
 pub use api::{EmbedderSettings, P8fs, Settings, StoredEntity};
 pub use config::{DEFAULT_DATA_DIR, SqlConfig, connect_sql};
-pub use error::{Error, Result};
+pub use error::{Error, ErrorKind, Result};
 pub use kv::{KvSettings, connect_kv};
 
 /// The KV layer, re-exported.

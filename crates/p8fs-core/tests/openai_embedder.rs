@@ -1,6 +1,6 @@
 //! The OpenAI-compatible embeddings client against a local service on loopback that
 //! speaks the same shape (`POST /v1/embeddings`): batching, order, retries on 429/5xx,
-//! no retry on 4xx, dimension checks.
+//! no retry on 4xx, dimension checks, and the kind of each failure.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -10,6 +10,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
+use p8fs_core::ErrorKind;
 use p8fs_core::embed::{Embedder, OpenAiConfig, OpenAiEmbedder};
 use serde_json::{Value, json};
 
@@ -101,4 +102,57 @@ async fn text_embedding_3_models_are_asked_for_the_configured_dimension() {
     let e = OpenAiEmbedder::new(OpenAiConfig::new(base, "all-MiniLM-L6-v2", 384)).unwrap();
     let err = e.embed(&["x".into()]).await.unwrap_err().to_string();
     assert!(err.contains("1536 dimensions"), "{err}");
+}
+
+/// A client of `base` that retries `retries` times, without waiting long.
+fn client(base: String, retries: u32) -> OpenAiEmbedder {
+    let mut cfg = OpenAiConfig::new(base, "m", 4);
+    cfg.retries = retries;
+    OpenAiEmbedder::new(cfg).unwrap()
+}
+
+#[tokio::test]
+async fn a_429_or_5xx_that_outlasts_the_retries_is_unavailable_and_retryable() {
+    for status in [StatusCode::TOO_MANY_REQUESTS, StatusCode::SERVICE_UNAVAILABLE, StatusCode::INTERNAL_SERVER_ERROR] {
+        let s = svc(u32::MAX, status, 4);
+        let err = client(serve(s.clone()).await, 1).embed(&["x".into()]).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Unavailable, "{status}: {err}");
+        assert!(err.is_retryable(), "{status}: {err}");
+        assert!(err.to_string().contains(status.as_str()), "{err}");
+        assert_eq!(s.calls.load(Ordering::SeqCst), 2, "{status}: the first call and one retry");
+    }
+}
+
+#[tokio::test]
+async fn a_4xx_is_bad_input_or_configuration_and_not_retryable() {
+    for (status, kind) in [
+        (StatusCode::BAD_REQUEST, ErrorKind::InvalidInput),
+        (StatusCode::PAYLOAD_TOO_LARGE, ErrorKind::InvalidInput),
+        (StatusCode::UNAUTHORIZED, ErrorKind::Config),
+        (StatusCode::NOT_FOUND, ErrorKind::Config),
+    ] {
+        let s = svc(u32::MAX, status, 4);
+        let err = client(serve(s.clone()).await, 3).embed(&["x".into()]).await.unwrap_err();
+        assert_eq!(err.kind(), kind, "{status}: {err}");
+        assert!(!err.is_retryable(), "{status}: {err}");
+        assert_eq!(s.calls.load(Ordering::SeqCst), 1, "{status} must not be retried");
+    }
+}
+
+#[tokio::test]
+async fn an_unreadable_answer_is_internal_and_no_answer_is_unavailable() {
+    let app = axum::Router::new().route("/v1/embeddings", post(|| async { "<html>not json</html>" }));
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
+    let err = client(format!("http://{addr}"), 3).embed(&["x".into()]).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Internal, "{err}");
+    assert!(!err.is_retryable() && err.to_string().contains("not JSON"), "{err}");
+    // Nothing listens: a port just closed.
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed = l.local_addr().unwrap();
+    drop(l);
+    let err = client(format!("http://{closed}"), 0).embed(&["x".into()]).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
+    assert!(err.is_retryable(), "{err}");
 }

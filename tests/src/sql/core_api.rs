@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, ensure};
 use p8fs_core::embed::LexicalEmbedder;
-use p8fs_core::{Error as CoreError, P8fs};
+use p8fs_core::{Error as CoreError, ErrorKind, P8fs};
 use p8fs_sql_dialect::entity::{Layout, SearchOptions};
 use p8fs_sql_dialect::{DialectKind, Statement};
 use serde_json::{Map, Value, json};
@@ -79,9 +79,11 @@ pub(crate) async fn core_finds_entities_by_name_and_storage_key(ctx: Ctx) -> Res
             p.entities().count_embeddings(&p8fs_sql_dialect::model::resources(), &tenant, &s.id).await? == 1,
             "content not embedded"
         );
-        let bad = p.get_entities_by_storage_key("no-slash", &tenant).await.unwrap_err();
-        ensure!(matches!(bad, CoreError::Config(_)), "{bad}");
-        ensure!(p.get_entities_by_storage_key("nosuchtype/x", &tenant).await.is_err());
+        let bad = p.get_entities_by_storage_key("no-slash", &tenant).await.err().context("no-slash accepted")?;
+        ensure!(matches!(bad, CoreError::InvalidInput(_)) && bad.kind() == ErrorKind::InvalidInput, "{bad}");
+        let unknown =
+            p.get_entities_by_storage_key("nosuchtype/x", &tenant).await.err().context("an unknown type accepted")?;
+        ensure!(unknown.kind() == ErrorKind::InvalidInput && !unknown.is_retryable(), "{unknown}");
         // The same name as another entity type.
         let m = p
             .store_entity_with_reverse_mapping(
@@ -137,7 +139,16 @@ pub(crate) async fn core_delete_and_rename_update_mappings(ctx: Ctx) -> Result<(
         let f = p.get_entity_by_name("Final", "resources", &t).await?.context("new name")?;
         ensure!(f["id"] == json!(e.id) && f["name"] == json!("Final"));
         ensure!(p.mappings().reverse(&t, &e.id, "resources").await?.context("reverse")?.name == "Final");
+        // Its id under another name: another entity's id is taken, whatever the engine.
+        let taken = p
+            .store_entity_with_reverse_mapping("Other", "resources", obj(json!({"id": e.id, "content": "x"})), &t)
+            .await
+            .err()
+            .context("a second entity with the same id was stored")?;
+        ensure!(taken.kind() == ErrorKind::Conflict && !taken.is_retryable(), "{taken}");
         ensure!(p.delete_entity("resources", &e.id, &t).await?);
+        let gone = p.rename_entity("resources", &e.id, "Again", &t).await.err().context("renamed a deleted entity")?;
+        ensure!(gone.kind() == ErrorKind::NotFound, "{gone}");
         ensure!(p.get_entity_by_name("Final", "resources", &t).await?.is_none());
         ensure!(p.mappings().lookup_by_name(&t, "Final").await?.is_empty(), "mapping outlived its entity");
         ensure!(p.repair(&t).await?.is_clean(), "repair found something after delete");
@@ -317,7 +328,7 @@ pub(crate) async fn core_batch_store_with_mappings(ctx: Ctx) -> Result<()> {
             let Err(err) = p.store_entities_with_reverse_mappings("resources", &tenant, batch).await else {
                 anyhow::bail!("a name of {} bytes was accepted", bad.len());
             };
-            ensure!(matches!(err, CoreError::Kv(_)), "{err}");
+            ensure!(matches!(err, CoreError::Kv(_)) && err.kind() == ErrorKind::InvalidInput, "{err}");
             ensure!(
                 p.entities().get_by_key(&model, &tenant, "fresh-a").await?.is_none(),
                 "a rejected batch left a row behind ({err})"

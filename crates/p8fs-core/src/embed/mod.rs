@@ -1,11 +1,13 @@
 //! Embedders: text to vectors. [`LexicalEmbedder`] works offline (feature hashing, no
 //! model); [`OpenAiEmbedder`] calls an OpenAI-compatible `POST /v1/embeddings` service.
 
+mod error;
 mod lexical;
 mod openai;
 
 use async_trait::async_trait;
 
+pub use error::EmbedError;
 pub use lexical::LexicalEmbedder;
 pub use openai::{OpenAiConfig, OpenAiEmbedder};
 

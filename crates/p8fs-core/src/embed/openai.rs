@@ -6,7 +6,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde_json::{Value, json};
 
-use super::Embedder;
+use super::{EmbedError, Embedder};
 use crate::{Error, Result};
 
 /// Settings of an [`OpenAiEmbedder`]. There is no default base URL: it must be given.
@@ -73,15 +73,12 @@ pub struct OpenAiEmbedder {
     http: reqwest::Client,
 }
 
-fn remote(msg: impl Into<String>) -> Error {
-    Error::Embedding(msg.into())
-}
-
 impl OpenAiEmbedder {
     /// A client for `cfg`.
     ///
     /// # Errors
-    /// [`Error::Config`] for a base URL that is not http(s) or a zero dimension.
+    /// [`Error::Config`] for a base URL that is not http(s) or a zero dimension;
+    /// [`Error::Internal`] when the HTTP client cannot be built.
     pub fn new(cfg: OpenAiConfig) -> Result<Self> {
         if !(cfg.base_url.starts_with("http://") || cfg.base_url.starts_with("https://")) || cfg.dim == 0 {
             return Err(Error::Config(format!(
@@ -89,12 +86,15 @@ impl OpenAiEmbedder {
                 p8fs_redact::connection(&cfg.base_url)
             )));
         }
-        let http =
-            reqwest::Client::builder().timeout(cfg.timeout).build().map_err(|e| remote(format!("HTTP client: {e}")))?;
+        let http = reqwest::Client::builder()
+            .timeout(cfg.timeout)
+            .build()
+            .map_err(|e| Error::Internal(format!("embedding HTTP client: {e}")))?;
         Ok(Self { cfg, http })
     }
 
-    async fn batch(&self, texts: &[String]) -> Result<Vec<Vec<f32>>> {
+    /// One request, retried after 429 and 5xx answers and transport errors.
+    async fn batch(&self, texts: &[String]) -> std::result::Result<Vec<Vec<f32>>, EmbedError> {
         let url = format!("{}/v1/embeddings", self.cfg.base_url.trim_end_matches('/'));
         // For messages: without the URL's password or secret parameters.
         let shown = p8fs_redact::connection(&url);
@@ -102,6 +102,9 @@ impl OpenAiEmbedder {
         if let Some(d) = self.cfg.dimensions {
             body["dimensions"] = json!(d);
         }
+        // reqwest's messages name the URL with its query: left out, `shown` says it.
+        let transport =
+            |e: reqwest::Error| EmbedError::Transport { service: shown.clone(), message: e.without_url().to_string() };
         let mut attempt = 0u32;
         loop {
             let mut req = self.http.post(&url).json(&body);
@@ -109,13 +112,15 @@ impl OpenAiEmbedder {
                 req = req.bearer_auth(k);
             }
             let (retry_after, err) = match req.send().await {
-                Ok(resp) if resp.status().is_success() => {
-                    let v: Value = resp
-                        .json()
-                        .await
-                        .map_err(|e| remote(format!("{shown}: unreadable answer: {}", e.without_url())))?;
-                    return self.parse(&v, texts.len());
-                }
+                Ok(resp) if resp.status().is_success() => match resp.bytes().await {
+                    Ok(bytes) => {
+                        let v: Value = serde_json::from_slice(&bytes)
+                            .map_err(|e| EmbedError::bad_answer(format!("{shown}: the answer is not JSON: {e}")))?;
+                        return self.parse(&v, texts.len());
+                    }
+                    // The body broke off: as transient as a failed connection.
+                    Err(e) => (None, transport(e)),
+                },
                 Ok(resp) => {
                     let status = resp.status();
                     let wait = resp
@@ -125,16 +130,16 @@ impl OpenAiEmbedder {
                         .and_then(|s| s.parse::<u64>().ok())
                         .map(Duration::from_secs);
                     let text = resp.text().await.unwrap_or_default();
-                    let err = remote(format!("{shown}: {status}: {}", text.chars().take(200).collect::<String>()));
-                    if !(status.as_u16() == 429 || status.is_server_error()) {
-                        return Err(err);
-                    }
+                    let err = EmbedError::Status {
+                        service: shown.clone(),
+                        status: status.as_u16(),
+                        body: text.chars().take(200).collect(),
+                    };
                     (wait, err)
                 }
-                // reqwest's message names the URL with its query: left out, `shown` says it.
-                Err(e) => (None, remote(format!("{shown}: {}", e.without_url()))),
+                Err(e) => (None, transport(e)),
             };
-            if attempt >= self.cfg.retries {
+            if !err.is_retryable() || attempt >= self.cfg.retries {
                 return Err(err);
             }
             attempt += 1;
@@ -144,26 +149,29 @@ impl OpenAiEmbedder {
         }
     }
 
-    fn parse(&self, v: &Value, n: usize) -> Result<Vec<Vec<f32>>> {
-        let data = v.get("data").and_then(Value::as_array).ok_or_else(|| remote("answer without data"))?;
+    fn parse(&self, v: &Value, n: usize) -> std::result::Result<Vec<Vec<f32>>, EmbedError> {
+        let data =
+            v.get("data").and_then(Value::as_array).ok_or_else(|| EmbedError::bad_answer("answer without data"))?;
         let mut out = vec![Vec::new(); n];
         for (pos, item) in data.iter().enumerate() {
             let i = item.get("index").and_then(Value::as_u64).map_or(pos, |i| i as usize);
-            let emb =
-                item.get("embedding").and_then(Value::as_array).ok_or_else(|| remote("item without embedding"))?;
+            let emb = item
+                .get("embedding")
+                .and_then(Value::as_array)
+                .ok_or_else(|| EmbedError::bad_answer("item without embedding"))?;
             let vec: Vec<f32> = emb.iter().map(|x| x.as_f64().unwrap_or(f64::NAN) as f32).collect();
             if vec.len() != self.cfg.dim || vec.iter().any(|x| !x.is_finite()) {
-                return Err(remote(format!(
+                return Err(EmbedError::bad_answer(format!(
                     "model {} returned a vector of {} dimensions (expected {}) or with non-finite values",
                     self.cfg.model,
                     vec.len(),
                     self.cfg.dim
                 )));
             }
-            *out.get_mut(i).ok_or_else(|| remote(format!("answer index {i} out of range")))? = vec;
+            *out.get_mut(i).ok_or_else(|| EmbedError::bad_answer(format!("answer index {i} out of range")))? = vec;
         }
         if out.iter().any(Vec::is_empty) {
-            return Err(remote(format!("the answer has {} embeddings for {n} texts", data.len())));
+            return Err(EmbedError::bad_answer(format!("the answer has {} embeddings for {n} texts", data.len())));
         }
         Ok(out)
     }

@@ -1,0 +1,61 @@
+//! W1: one entity per call.
+
+use anyhow::{Context, Result, ensure};
+use p8fs_entity::EntityStore;
+use p8fs_sql_dialect::entity::dml;
+use p8fs_sql_dialect::model::Model;
+
+use crate::Env;
+use crate::harness::{Row, Scale, compare};
+
+use super::items::{item, items_model, peer_upsert_one};
+use super::{Engine, TENANT};
+
+/// W1: one entity per call, p8fs `EntityStore::upsert` against the hand-written prepared
+/// upsert on the same pool.
+pub(crate) async fn w1_single_upsert(env: &Env, scale: Scale) -> Result<Vec<Row>> {
+    let model = items_model()?;
+    let mut rows = Vec::new();
+    for e in Engine::both(env).await? {
+        let store = e.fresh(&[&model]).await?;
+        let ops = scale.pick(1000, 10);
+        // Half the keys repeat (updates), half are new (inserts), on both sides alike.
+        let key = |i: usize| if i.is_multiple_of(2) { i / 2 % 50 } else { 1000 + i };
+        let c = compare(
+            scale,
+            ops,
+            async |i| {
+                store.upsert(&model, TENANT, &item("p8fs", key(i))).await?;
+                Ok(())
+            },
+            async |i| peer_upsert_one(&e, "peer", key(i)).await,
+        )
+        .await?;
+        let a = store.get_by_key(&model, TENANT, "p8fs-3").await?.context("p8fs row")?;
+        let b = store.get_by_key(&model, TENANT, "peer-3").await?.context("peer row")?;
+        ensure!(a["summary"] == b["summary"], "the two sides wrote different rows");
+        let stats = store.cache().stats();
+        rows.push(
+            Row::from(scale, "W1", e.name, "hand-written prepared upsert, same pool", &c, ops, ">= 0.95x", Some(0.95))
+                .note(format!("metadata cache: {} hits, {} misses over the run", stats.hits, stats.misses))
+                .note(statements_note(&e, &store, &model).await?),
+        );
+    }
+    Ok(rows)
+}
+
+/// What p8fs sends for one upsert (the statement text, for the report).
+async fn statements_note(e: &Engine, store: &EntityStore, model: &Model) -> Result<String> {
+    let entity = item("x", 1);
+    let row = dml::UpsertRow { id: "x".into(), fields: &entity };
+    let kind = e.exec.dialect().kind();
+    let s = {
+        let d = kind.dialect();
+        dml::upsert(d, model, store.layout(), TENANT, std::slice::from_ref(&row), chrono_now())
+    }?;
+    Ok(format!("p8fs upsert statement: {}", s.sql))
+}
+
+fn chrono_now() -> chrono::DateTime<chrono::Utc> {
+    chrono::Utc::now()
+}
