@@ -7,16 +7,11 @@ use std::collections::HashMap;
 use p8fs_sql_dialect::entity::codec::decode_row;
 use p8fs_sql_dialect::entity::knn::{self, SearchMode, SearchOptions, knn};
 use p8fs_sql_dialect::model::Model;
-use p8fs_sql_dialect::sea_query::{Alias, Expr, ExprTrait, Query};
 use p8fs_sql_dialect::{Error, ErrorKind, Metric, Result, SqlValue, VectorIndexParams, vector_index_name};
 use serde::Serialize;
 use serde_json::{Map, Value as Json};
 
 use crate::EntityStore;
-
-fn a(s: &str) -> Alias {
-    Alias::new(s)
-}
 
 /// One nearest embedding.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -71,15 +66,7 @@ fn hit(metric: Metric, row: Vec<SqlValue>) -> Result<VectorHit> {
 impl EntityStore {
     /// How many embedding rows the model has in all tenants (the candidate ceiling).
     async fn embedding_rows(&self, model: &Model) -> Result<usize> {
-        let stmt = {
-            let d = self.executor().dialect();
-            d.build_query(
-                &Query::select()
-                    .expr(Expr::col(a("id")).count())
-                    .from(self.layout().embeddings_table(d, model))
-                    .to_owned(),
-            )
-        };
+        let stmt = knn::count_embeddings(self.executor().dialect(), self.layout(), model);
         match self.executor().query(&stmt).await?.into_iter().next().and_then(|r| r.into_iter().next()) {
             Some(SqlValue::Int(n)) => Ok(usize::try_from(n).unwrap_or(0)),
             other => Err(Error::decode(format!("COUNT returned {other:?}"))),
@@ -168,19 +155,7 @@ impl EntityStore {
         let ids: Vec<&str> = best.iter().map(|h| h.entity_id.as_str()).collect();
         let mut rows: HashMap<String, Map<String, Json>> = HashMap::new();
         if !ids.is_empty() {
-            let stmt = {
-                let d = self.executor().dialect();
-                let mut q = Query::select();
-                q.from(self.layout().table(d, model.name()));
-                for (name, _) in p8fs_sql_dialect::entity::codec::select_columns(model) {
-                    q.column(a(&name));
-                }
-                q.and_where(d.in_list(Expr::col(a("id")), &ids));
-                if model.tenant_isolated() {
-                    q.and_where(Expr::col(a("tenant_id")).eq(tenant));
-                }
-                d.build_query(&q)
-            };
+            let stmt = knn::hit_entities(self.executor().dialect(), self.layout(), model, tenant, &ids);
             for r in self.executor().query(&stmt).await? {
                 let row = decode_row(model, r)?;
                 if let Some(Json::String(id)) = row.get("id") {

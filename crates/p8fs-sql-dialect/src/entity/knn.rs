@@ -147,3 +147,23 @@ pub fn knn(
     };
     Ok(Some(stmt))
 }
+
+/// Counts a model's embedding rows in all tenants (the ceiling of a search's candidates).
+pub fn count_embeddings(d: &dyn Dialect, layout: &Layout, model: &Model) -> Statement {
+    d.build_query(&Query::select().expr(Expr::col(a("id")).count()).from(layout.embeddings_table(d, model)).to_owned())
+}
+
+/// The entities of a search's hits: every column of the rows with these `ids`, in the
+/// tenant.
+pub fn hit_entities(d: &dyn Dialect, layout: &Layout, model: &Model, tenant: &str, ids: &[&str]) -> Statement {
+    let mut q = Query::select();
+    q.from(layout.table(d, model.name()));
+    for (name, _) in super::codec::select_columns(model) {
+        q.column(a(&name));
+    }
+    q.and_where(d.in_list(Expr::col(a("id")), ids));
+    if model.tenant_isolated() {
+        q.and_where(Expr::col(a("tenant_id")).eq(tenant));
+    }
+    d.build_query(&q)
+}
