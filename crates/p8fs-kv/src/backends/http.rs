@@ -23,7 +23,6 @@ use base64::engine::general_purpose::{STANDARD as B64, URL_SAFE_NO_PAD as B64URL
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::backend::check_scan_limit;
 use crate::{Capability, Key, KvBackend, KvError, KvPair, Namespace, Result};
 
 const NAME: &str = "http";
@@ -161,6 +160,7 @@ impl HttpStore {
                 ttl: false,
                 ttl_granularity: Duration::ZERO,
                 cas: false,
+                cas_ttl: false,
                 atomic_batch: false,
                 max_key_bytes: 0,
                 max_value_bytes: 0,
@@ -182,6 +182,9 @@ impl HttpStore {
             ttl: b("ttl").ok_or_else(|| corrupt("capability.ttl"))?,
             ttl_granularity: Duration::from_millis(c.get("ttl_granularity_ms").and_then(Value::as_u64).unwrap_or(1)),
             cas: b("cas").ok_or_else(|| corrupt("capability.cas"))?,
+            // A proxy that does not say lets its own check layer decide (it answers 501,
+            // `Unsupported`, when its backend cannot).
+            cas_ttl: b("cas_ttl").unwrap_or(true),
             atomic_batch: b("atomic_batch").ok_or_else(|| corrupt("capability.atomic_batch"))?,
             max_key_bytes: n("max_key_bytes").ok_or_else(|| corrupt("capability.max_key_bytes"))?,
             max_value_bytes: n("max_value_bytes").ok_or_else(|| corrupt("capability.max_value_bytes"))?,
@@ -303,7 +306,6 @@ impl KvBackend for HttpStore {
     }
 
     async fn scan(&self, ns: &Namespace, start: &[u8], end: Option<&[u8]>, limit: usize) -> Result<Vec<KvPair>> {
-        check_scan_limit(&self.cap, limit)?;
         let mut range = format!("{}/scan?start_b64={}", ns_path(ns), encode_query(&B64.encode(start)));
         if let Some(e) = end {
             range.push_str(&format!("&end_b64={}", encode_query(&B64.encode(e))));
