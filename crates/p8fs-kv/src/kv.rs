@@ -359,3 +359,145 @@ impl ScopedKv {
         self.put(key, &bytes, ttl).await
     }
 }
+
+#[cfg(all(test, feature = "embedded"))]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use async_trait::async_trait;
+
+    use super::*;
+    use crate::{EmbeddedStore, KvErrorKind};
+
+    /// The embedded store, counting the calls that reach it.
+    #[derive(Debug)]
+    struct Counted {
+        inner: EmbeddedStore,
+        calls: AtomicUsize,
+    }
+
+    impl Counted {
+        fn hit(&self) {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    #[async_trait]
+    impl KvBackend for Counted {
+        fn name(&self) -> &'static str {
+            "counted"
+        }
+        fn capability(&self) -> Capability {
+            self.inner.capability()
+        }
+        async fn get(&self, ns: &Namespace, key: &Key) -> Result<Option<Vec<u8>>> {
+            self.hit();
+            self.inner.get(ns, key).await
+        }
+        async fn put(&self, ns: &Namespace, key: &Key, value: &[u8], ttl: Option<Duration>) -> Result<()> {
+            self.hit();
+            self.inner.put(ns, key, value, ttl).await
+        }
+        async fn delete(&self, ns: &Namespace, key: &Key) -> Result<()> {
+            self.hit();
+            self.inner.delete(ns, key).await
+        }
+        async fn scan(&self, ns: &Namespace, start: &[u8], end: Option<&[u8]>, limit: usize) -> Result<Vec<KvPair>> {
+            self.hit();
+            self.inner.scan(ns, start, end, limit).await
+        }
+        async fn batch_get(&self, ns: &Namespace, keys: &[Key]) -> Result<Vec<KvPair>> {
+            self.hit();
+            self.inner.batch_get(ns, keys).await
+        }
+        async fn batch_put(&self, ns: &Namespace, entries: &[(Key, Vec<u8>)], ttl: Option<Duration>) -> Result<()> {
+            self.hit();
+            self.inner.batch_put(ns, entries, ttl).await
+        }
+        async fn batch_delete(&self, ns: &Namespace, keys: &[Key]) -> Result<()> {
+            self.hit();
+            self.inner.batch_delete(ns, keys).await
+        }
+        async fn compare_and_swap(
+            &self,
+            ns: &Namespace,
+            key: &Key,
+            expected: Option<&[u8]>,
+            new: &[u8],
+            ttl: Option<Duration>,
+        ) -> Result<()> {
+            self.hit();
+            self.inner.compare_and_swap(ns, key, expected, new, ttl).await
+        }
+        async fn ping(&self) -> Result<()> {
+            self.hit();
+            self.inner.ping().await
+        }
+    }
+
+    fn store() -> (tempfile::TempDir, Arc<Counted>) {
+        let dir = tempfile::tempdir().unwrap();
+        let inner = EmbeddedStore::open(dir.path().join("kv.redb")).unwrap();
+        (dir, Arc::new(Counted { inner, calls: AtomicUsize::new(0) }))
+    }
+
+    fn limits() -> Capability {
+        Capability {
+            ttl: false,
+            ttl_granularity: Duration::ZERO,
+            cas: false,
+            cas_ttl: false,
+            atomic_batch: true,
+            max_key_bytes: 12,
+            max_value_bytes: 4,
+            max_scan_limit: 3,
+            max_batch: 2,
+        }
+    }
+
+    #[tokio::test]
+    async fn refused_calls_never_reach_the_backend() {
+        let (_dir, backend) = store();
+        let kv = Kv::new(backend.clone() as Arc<dyn KvBackend>).with_limits(limits());
+        // "alice/" is 6 bytes of the 12: keys of 7 bytes or more are too long.
+        let t = kv.tenant(&TenantId::new("alice").unwrap());
+        let kind = |r: Result<()>| r.unwrap_err().kind();
+        assert_eq!(kind(t.put("1234567", b"v", None).await), KvErrorKind::TooLarge);
+        assert_eq!(kind(t.put("k", b"12345", None).await), KvErrorKind::TooLarge);
+        assert_eq!(kind(t.put("k", b"v", Some(Duration::from_secs(1))).await), KvErrorKind::Unsupported);
+        assert_eq!(kind(t.put("../bob/k", b"v", None).await), KvErrorKind::InvalidKey);
+        assert_eq!(kind(t.batch_put(&[("a", b"1"), ("b", b"2"), ("c", b"3")], None).await), KvErrorKind::TooLarge);
+        assert_eq!(kind(t.batch_put(&[("a", b"1"), ("b", b"12345")], None).await), KvErrorKind::TooLarge);
+        assert_eq!(kind(t.compare_and_swap("k", None, b"v", None).await), KvErrorKind::Unsupported);
+        assert_eq!(t.get("1234567").await.unwrap_err().kind(), KvErrorKind::TooLarge);
+        assert_eq!(t.batch_get(&["a", "b", "c"]).await.unwrap_err().kind(), KvErrorKind::TooLarge);
+        assert_eq!(t.scan_prefix("", 0, None).await.unwrap_err().kind(), KvErrorKind::InvalidArgument);
+        assert_eq!(kv.global().put("a/b", b"v", None).await.unwrap_err().kind(), KvErrorKind::InvalidKey);
+        assert_eq!(backend.calls.load(Ordering::SeqCst), 0, "a refused call reached the backend");
+        // Every refusal is the caller's input, or a capability the store lacks.
+        assert!(t.put("1234567", b"v", None).await.unwrap_err().is_invalid_input());
+        // Empty batches need no round trip either.
+        t.batch_put(&[], None).await.unwrap();
+        t.batch_delete(&[]).await.unwrap();
+        assert!(t.batch_get(&[]).await.unwrap().is_empty());
+        assert_eq!(backend.calls.load(Ordering::SeqCst), 0);
+    }
+
+    #[tokio::test]
+    async fn accepted_calls_reach_the_backend_once_and_limits_narrow_only() {
+        let (_dir, backend) = store();
+        let kv = Kv::new(backend.clone() as Arc<dyn KvBackend>).with_limits(limits());
+        assert_eq!(kv.capability(), backend.capability().narrowed(&limits()));
+        let t = kv.tenant(&TenantId::new("alice").unwrap());
+        t.put("123456", b"1234", None).await.unwrap();
+        t.batch_put(&[("a", b"1"), ("b", b"2")], None).await.unwrap();
+        assert_eq!(backend.calls.load(Ordering::SeqCst), 2);
+        // A scan larger than the page limit is served as a page with a continuation.
+        let page = t.scan_prefix("", 100, None).await.unwrap();
+        assert_eq!(page.entries.len(), 3);
+        assert_eq!(page.next.as_deref(), Some("b"));
+        // Limits of their own never widen the backend's.
+        let wide = Capability { max_value_bytes: usize::MAX, ..backend.capability() };
+        assert_eq!(Kv::new(backend.clone() as Arc<dyn KvBackend>).with_limits(wide).capability(), backend.capability());
+    }
+}
