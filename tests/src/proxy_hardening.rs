@@ -538,6 +538,7 @@ impl KvBackend for Broken {
             ttl: true,
             ttl_granularity: Duration::from_millis(1),
             cas: true,
+            cas_ttl: true,
             atomic_batch: true,
             max_key_bytes: 1024,
             max_value_bytes: 1 << 20,

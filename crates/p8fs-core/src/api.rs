@@ -5,12 +5,12 @@ use std::path::Path;
 use std::sync::{Arc, RwLock};
 
 use p8fs_entity::{EntityEmbeddings, EntityStore, Migration, SearchResult, SemanticHit, UpsertResult};
-use p8fs_kv::{Key, Kv, KvBackend, KvError, KvErrorKind, Namespace, TenantId};
+use p8fs_kv::{Kv, KvBackend, KvError};
 use p8fs_reverse_map::{EntityCheck, Mapping, RepairReport, ReverseMap};
 use p8fs_sql_dialect::entity::dml::{self, UpsertRow};
 use p8fs_sql_dialect::entity::{EntityQuery, Layout, SearchOptions};
 use p8fs_sql_dialect::model::{Model, core_models};
-use p8fs_sql_dialect::{Error as SqlError, SqlExecutor, Statement};
+use p8fs_sql_dialect::{Error as SqlError, SqlExecutor};
 use serde::Serialize;
 use serde_json::{Map, Value as Json};
 
@@ -111,25 +111,17 @@ pub struct P8fs {
     map: ReverseMap,
     embedder: Arc<dyn Embedder>,
     models: RwLock<BTreeMap<String, Model>>,
-    /// Set when the KV store is a table of the entities' own database: entity rows and
-    /// mapping keys then commit in one transaction.
-    sql_kv: Option<p8fs_kv::SqlStore>,
 }
-
-/// Mapping keys per KV request or statement group: whole mappings (three keys each), well
-/// under every backend's batch limit.
-const KV_CHUNK: usize = 3 * 300;
 
 /// As long as the ids p8fs generates (UUIDs): stands in for an id not generated yet.
 const PLACEHOLDER_ID: &str = "00000000-0000-0000-0000-000000000000";
 
 /// A KV error met while building SQL statements (the KV table of the entities' database).
 fn kv_to_sql(e: KvError) -> SqlError {
-    match e.kind() {
-        KvErrorKind::InvalidKey | KvErrorKind::InvalidArgument | KvErrorKind::TooLarge => {
-            SqlError::invalid_input(e.to_string())
-        }
-        _ => SqlError::new(p8fs_sql_dialect::ErrorKind::Database, e.to_string()).with_source(e),
+    if e.is_invalid_input() {
+        SqlError::invalid_input(e.to_string())
+    } else {
+        SqlError::new(p8fs_sql_dialect::ErrorKind::Database, e.to_string()).with_source(e)
     }
 }
 
@@ -208,15 +200,17 @@ impl P8fs {
         kv: Arc<dyn KvBackend>,
         embedder: Arc<dyn Embedder>,
     ) -> Self {
-        let kv = Kv::new(kv);
+        Self::with_map(sql, layout, ReverseMap::new(Kv::new(kv)), embedder)
+    }
+
+    fn with_map(sql: Arc<dyn SqlExecutor>, layout: Layout, map: ReverseMap, embedder: Arc<dyn Embedder>) -> Self {
         let models = core_models().into_iter().map(|m| (m.name().to_owned(), m)).collect();
         Self {
             entities: EntityStore::new(sql, layout),
-            map: ReverseMap::new(kv.clone()),
-            kv,
+            kv: map.kv().clone(),
+            map,
             embedder,
             models: RwLock::new(models),
-            sql_kv: None,
         }
     }
 
@@ -226,15 +220,13 @@ impl P8fs {
     /// # Errors
     /// The engine's errors creating the KV table.
     pub async fn with_sql_kv(sql: Arc<dyn SqlExecutor>, layout: Layout, embedder: Arc<dyn Embedder>) -> Result<Self> {
-        let store = p8fs_kv::SqlStore::open(Arc::clone(&sql)).await?;
-        let mut this = Self::with_layout(sql, layout, Arc::new(store.clone()), embedder);
-        this.sql_kv = Some(store);
-        Ok(this)
+        let map = ReverseMap::in_database(Arc::clone(&sql)).await?;
+        Ok(Self::with_map(sql, layout, map, embedder))
     }
 
     /// Whether entity rows and their mappings commit in one transaction.
     pub fn atomic_mappings(&self) -> bool {
-        self.sql_kv.as_ref().is_some_and(|s| s.runs_on(self.entities.executor()))
+        self.map.commits_with(self.entities.executor())
     }
 
     /// The entity store.
@@ -412,14 +404,7 @@ impl P8fs {
             dml::upsert(d, model, layout, tenant, std::slice::from_ref(&row), chrono::Utc::now())
         }?;
         // Mapping keys: a name the KV store cannot key must not leave a row behind.
-        let cap = self.kv.backend().capability();
-        let ns = Namespace::Tenant(TenantId::new(tenant)?);
-        let m =
-            Mapping { name: name.to_owned(), entity_type: ty.to_owned(), entity_key: id, table_name: ty.to_owned() };
-        for (k, v) in ReverseMap::entries(tenant, &m)? {
-            cap.check_key(&ns, &Key::new(k)?)?;
-            cap.check_value(&v)?;
-        }
+        self.map.check(tenant, &Mapping::new(name, ty, id))?;
         Ok(data)
     }
 
@@ -445,33 +430,16 @@ impl P8fs {
             datas.push(self.prepare(&model, tenant, &name, data)?);
             names.push(name);
         }
-        let mapping = |name: &str, id: &str| Mapping {
-            name: name.to_owned(),
-            entity_type: entity_type.to_owned(),
-            entity_key: id.to_owned(),
-            table_name: model.name().to_owned(),
+        let mappings = |ids: &[String]| -> Vec<Mapping> {
+            names.iter().zip(ids).map(|(name, id)| Mapping::new(name.as_str(), model.name(), id.as_str())).collect()
         };
         let embeddings = self.embed_many(&model, &datas).await?;
-        let atomic = self.sql_kv.as_ref().filter(|s| s.runs_on(self.entities.executor()));
-        let r = match atomic {
-            Some(store) => {
-                let ns = Namespace::Tenant(TenantId::new(tenant)?);
-                let extra = |ids: &[String]| -> std::result::Result<Vec<Statement>, SqlError> {
-                    let mut entries = Vec::with_capacity(ids.len() * 3);
-                    for (name, id) in names.iter().zip(ids) {
-                        for (k, v) in ReverseMap::entries(tenant, &mapping(name, id)).map_err(kv_to_sql)? {
-                            entries.push((Key::new(k).map_err(kv_to_sql)?, v));
-                        }
-                    }
-                    let mut out = Vec::new();
-                    for chunk in entries.chunks(KV_CHUNK) {
-                        out.extend(store.put_statements(&ns, chunk, None).map_err(kv_to_sql)?);
-                    }
-                    Ok(out)
-                };
-                self.entities.batch_upsert_with_extra(&model, tenant, &datas, &embeddings, &extra).await?
-            }
-            None => self.entities.batch_upsert_with_embeddings(&model, tenant, &datas, &embeddings).await?,
+        let atomic = self.atomic_mappings();
+        let r = if atomic {
+            let extra = |ids: &[String]| self.map.put_statements(tenant, &mappings(ids)).map_err(kv_to_sql);
+            self.entities.batch_upsert_with_extra(&model, tenant, &datas, &embeddings, &extra).await?
+        } else {
+            self.entities.batch_upsert_with_embeddings(&model, tenant, &datas, &embeddings).await?
         };
         if r.ids.len() != names.len() {
             return Err(Error::Internal(format!(
@@ -481,19 +449,8 @@ impl P8fs {
             )));
         }
         failpoint("after_entity_commit");
-        if atomic.is_none() {
-            let t = self.kv.tenant(&TenantId::new(tenant)?);
-            let mut entries = Vec::with_capacity(names.len() * 3);
-            for (name, id) in names.iter().zip(&r.ids) {
-                let m = mapping(name, id);
-                ReverseMap::validate(&m)?;
-                entries.extend(ReverseMap::entries(tenant, &m)?);
-            }
-            let per_request = KV_CHUNK.min(self.kv.backend().capability().max_batch / 3 * 3).max(3);
-            for chunk in entries.chunks(per_request) {
-                let refs: Vec<(&str, &[u8])> = chunk.iter().map(|(k, v)| (k.as_str(), v.as_slice())).collect();
-                t.batch_put(&refs, None).await?;
-            }
+        if !atomic {
+            self.map.store_batch(tenant, &mappings(&r.ids)).await?;
         }
         Ok(names
             .into_iter()
@@ -617,13 +574,7 @@ impl P8fs {
         let name = self.map.reverse(tenant, id, entity_type).await?.map(|r| r.name);
         let deleted = self.entities.delete(&model, tenant, id).await?;
         if let Some(name) = name {
-            let m = Mapping {
-                name,
-                entity_type: entity_type.to_owned(),
-                entity_key: id.to_owned(),
-                table_name: model.name().to_owned(),
-            };
-            self.map.delete(tenant, &m).await?;
+            self.map.delete(tenant, &Mapping::new(name, model.name(), id)).await?;
         }
         Ok(deleted)
     }
@@ -647,13 +598,7 @@ impl P8fs {
         // An update of the key column by id: an upsert would match by key and create a
         // second entity.
         self.entities.rename_key(&model, tenant, id, new_name).await?;
-        let m = Mapping {
-            name: old_name,
-            entity_type: entity_type.to_owned(),
-            entity_key: id.to_owned(),
-            table_name: model.name().to_owned(),
-        };
-        self.map.rename(tenant, &m, new_name).await?;
+        self.map.rename(tenant, &Mapping::new(old_name, model.name(), id), new_name).await?;
         Ok(())
     }
 
@@ -703,12 +648,7 @@ impl P8fs {
                     };
                     let current = self.map.reverse(tenant, id, model.name()).await?;
                     if current.as_ref().is_none_or(|r| r.name != name) {
-                        let m = Mapping {
-                            name: name.to_owned(),
-                            entity_type: model.name().to_owned(),
-                            entity_key: id.to_owned(),
-                            table_name: model.name().to_owned(),
-                        };
+                        let m = Mapping::new(name, model.name(), id);
                         self.map.store(tenant, &m).await?;
                         written.push(m);
                     }

@@ -3,15 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-#[cfg(feature = "kv-embedded")]
-use p8fs_kv::EmbeddedStore;
-#[cfg(all(feature = "kv-tikv", feature = "kv-http"))]
-use p8fs_kv::probe_tikv;
-#[cfg(feature = "kv-http")]
-use p8fs_kv::{HttpConfig, HttpStore};
-use p8fs_kv::{KvBackend, KvConfig, SqlStore};
-#[cfg(feature = "kv-tikv")]
-use p8fs_kv::{TikvConfig, TikvStore};
+use p8fs_kv::{KvBackend, KvConfig, KvOptions, SqlStore};
 
 use crate::{Error, Result, SqlConfig, connect_sql};
 
@@ -19,49 +11,39 @@ use crate::{Error, Result, SqlConfig, connect_sql};
 /// passwords ([`p8fs_redact`]).
 #[derive(Clone, PartialEq, Eq)]
 pub struct KvSettings {
-    /// The backend.
+    /// The backend. For `auto:` its PD endpoints and proxy URL come from
+    /// `P8FS_TIKV_PD_ENDPOINTS` (comma separated) and `P8FS_KV_PROXY_URL`.
     pub backend: KvConfig,
     /// Bearer token for the HTTP proxy (`P8FS_KV_TOKEN`).
     pub token: Option<String>,
     /// TiKV keyspace (`P8FS_TIKV_KEYSPACE`; needed on an API v2 cluster).
     pub tikv_keyspace: Option<String>,
-    /// For `auto:`: PD endpoints to try first (`P8FS_TIKV_PD_ENDPOINTS`, comma separated).
-    pub auto_pd_endpoints: Vec<String>,
-    /// For `auto:`: the proxy to use when PD does not answer (`P8FS_KV_PROXY_URL`).
-    pub auto_proxy_url: Option<String>,
 }
 
 impl KvSettings {
     /// The embedded default under `data_dir`.
     pub fn embedded(data_dir: &Path) -> Self {
-        Self {
-            backend: KvConfig::Embedded { path: data_dir.join("kv.redb") },
-            token: None,
-            tikv_keyspace: None,
-            auto_pd_endpoints: Vec::new(),
-            auto_proxy_url: None,
-        }
+        Self { backend: KvConfig::Embedded { path: data_dir.join("kv.redb") }, token: None, tikv_keyspace: None }
     }
 
     /// Reads `P8FS_KV_URL` (see [`KvConfig::parse`]; default: the embedded store under
-    /// `data_dir`) and `P8FS_KV_TOKEN`.
+    /// `data_dir`), `P8FS_KV_TOKEN`, `P8FS_TIKV_KEYSPACE`, and for `auto:`
+    /// `P8FS_TIKV_PD_ENDPOINTS` and `P8FS_KV_PROXY_URL`.
     ///
     /// # Errors
     /// [`Error::Config`] for a URL that does not parse (the message does not show it).
     pub fn from_vars(get: impl Fn(&str) -> Option<String>, data_dir: &Path) -> Result<Self> {
-        let backend = match get("P8FS_KV_URL") {
+        let mut backend = match get("P8FS_KV_URL") {
             Some(url) => KvConfig::parse(&url).map_err(|e| Error::Config(format!("P8FS_KV_URL: {e}")))?,
             None => Self::embedded(data_dir).backend,
         };
-        Ok(Self {
-            backend,
-            token: get("P8FS_KV_TOKEN"),
-            tikv_keyspace: get("P8FS_TIKV_KEYSPACE"),
-            auto_pd_endpoints: get("P8FS_TIKV_PD_ENDPOINTS")
+        if let KvConfig::Auto { pd_endpoints, proxy_url } = &mut backend {
+            *pd_endpoints = get("P8FS_TIKV_PD_ENDPOINTS")
                 .map(|l| l.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect())
-                .unwrap_or_default(),
-            auto_proxy_url: get("P8FS_KV_PROXY_URL"),
-        })
+                .unwrap_or_default();
+            *proxy_url = get("P8FS_KV_PROXY_URL");
+        }
+        Ok(Self { backend, token: get("P8FS_KV_TOKEN"), tikv_keyspace: get("P8FS_TIKV_KEYSPACE") })
     }
 
     /// A description without secrets: URLs with their passwords and secret parameters
@@ -75,8 +57,17 @@ impl KvSettings {
             },
             KvConfig::Http { base_url } => format!("http ({})", p8fs_redact::connection(base_url)),
             KvConfig::Sql { url } => format!("sql ({})", p8fs_redact::connection(url)),
-            KvConfig::Auto => "auto".into(),
+            KvConfig::Auto { pd_endpoints, proxy_url } => format!(
+                "auto (pd {}, proxy {})",
+                if pd_endpoints.is_empty() { "none".to_owned() } else { pd_endpoints.join(",") },
+                proxy_url.as_deref().map_or_else(|| "none".to_owned(), p8fs_redact::connection)
+            ),
         }
+    }
+
+    /// What [`KvConfig::open`] needs besides the URL.
+    fn options(&self) -> KvOptions {
+        KvOptions { token: self.token.clone(), tikv_keyspace: self.tikv_keyspace.clone(), ..KvOptions::default() }
     }
 }
 
@@ -86,70 +77,24 @@ impl std::fmt::Debug for KvSettings {
             .field("backend", &self.backend)
             .field("token", &p8fs_redact::option(&self.token))
             .field("tikv_keyspace", &self.tikv_keyspace)
-            .field("auto_pd_endpoints", &self.auto_pd_endpoints)
-            .field("auto_proxy_url", &self.auto_proxy_url.as_deref().map(p8fs_redact::connection))
             .finish()
     }
 }
 
-/// Opens the configured KV backend.
+/// Opens the configured KV backend: a `sql` store on the SQL provider its URL names, any
+/// other through [`KvConfig::open`] (which makes the `auto:` decision).
 ///
 /// # Errors
 /// [`Error::Config`] for a backend this build cannot open; the backend's error when it
 /// cannot be reached.
 pub async fn connect_kv(settings: &KvSettings) -> Result<Arc<dyn KvBackend>> {
     Ok(match &settings.backend {
-        #[cfg(feature = "kv-embedded")]
-        KvConfig::Embedded { path } => Arc::new(EmbeddedStore::open(path)?),
-        #[cfg(not(feature = "kv-embedded"))]
-        KvConfig::Embedded { .. } => return Err(crate::config::not_built("the embedded KV store", "kv-embedded")),
-        #[cfg(not(feature = "kv-http"))]
-        KvConfig::Http { .. } => return Err(crate::config::not_built("the KV HTTP client", "kv-http")),
-        #[cfg(not(feature = "kv-tikv"))]
-        KvConfig::Tikv { .. } => return Err(crate::config::not_built("native TiKV", "kv-tikv")),
-        #[cfg(not(all(feature = "kv-tikv", feature = "kv-http")))]
-        KvConfig::Auto => return Err(crate::config::not_built("the native/HTTP switch", "kv-tikv` and `kv-http")),
-        #[cfg(feature = "kv-http")]
-        KvConfig::Http { base_url } => {
-            let mut cfg = HttpConfig::new(base_url.clone());
-            cfg.token = settings.token.clone();
-            Arc::new(HttpStore::connect(cfg).await?)
-        }
         KvConfig::Sql { url } => {
             let sql = sql_config_for(url)?;
             Arc::new(SqlStore::open(connect_sql(&sql).await?).await?)
         }
-        #[cfg(feature = "kv-tikv")]
-        KvConfig::Tikv { pd_endpoints } => {
-            Arc::new(TikvStore::connect(tikv_config(settings, pd_endpoints.clone())).await?)
-        }
-        #[cfg(all(feature = "kv-tikv", feature = "kv-http"))]
-        KvConfig::Auto => {
-            let pd = settings.auto_pd_endpoints.clone();
-            if !pd.is_empty() && probe_tikv(&pd, std::time::Duration::from_secs(3)).await {
-                tracing::info!(pd = %pd.join(","), "KV auto mode: PD answers, using native TiKV");
-                return Ok(Arc::new(TikvStore::connect(tikv_config(settings, pd)).await?));
-            }
-            let why = if pd.is_empty() { "P8FS_TIKV_PD_ENDPOINTS is not set" } else { "PD does not answer" };
-            let proxy = settings
-                .auto_proxy_url
-                .clone()
-                .ok_or_else(|| Error::Config(format!("P8FS_KV_URL=auto: {why} and P8FS_KV_PROXY_URL is not set")))?;
-            tracing::info!(
-                proxy = %p8fs_redact::connection(&proxy),
-                reason = why,
-                "KV auto mode: using the HTTP proxy"
-            );
-            let mut cfg = HttpConfig::new(proxy);
-            cfg.token = settings.token.clone();
-            Arc::new(HttpStore::connect(cfg).await?)
-        }
+        other => other.open(&settings.options()).await?,
     })
-}
-
-#[cfg(feature = "kv-tikv")]
-fn tikv_config(settings: &KvSettings, pd_endpoints: Vec<String>) -> TikvConfig {
-    TikvConfig { pd_endpoints, keyspace: settings.tikv_keyspace.clone(), timeout: std::time::Duration::from_secs(30) }
 }
 
 /// The SQL provider a `sql` KV URL names.
@@ -191,6 +136,22 @@ mod tests {
             assert!(!shown.contains("S3cretKV") && !shown.contains("T0kenKV"), "{shown}");
         }
         assert_eq!(s.describe(), "http (http://u:***@proxy:8080/)");
+        let s = settings(&[
+            ("P8FS_KV_URL", "auto:"),
+            ("P8FS_TIKV_PD_ENDPOINTS", "pd1:2379, pd2:2379"),
+            ("P8FS_KV_PROXY_URL", "https://p:S3cretKV@proxy"),
+        ])
+        .unwrap();
+        assert_eq!(
+            s.backend,
+            KvConfig::Auto {
+                pd_endpoints: vec!["pd1:2379".into(), "pd2:2379".into()],
+                proxy_url: Some("https://p:S3cretKV@proxy".into())
+            }
+        );
+        for shown in [s.describe(), format!("{s:?}")] {
+            assert!(!shown.contains("S3cretKV") && shown.contains("pd1:2379"), "{shown}");
+        }
         let s = settings(&[("P8FS_KV_URL", "postgres://u@h/db?sslpassword=S3cretKV")]).unwrap();
         assert_eq!(s.describe(), "sql (postgres://u@h/db?sslpassword=***)");
     }

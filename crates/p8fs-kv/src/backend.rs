@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::{Key, KvError, Namespace, Result};
+#[cfg(doc)]
+use crate::KvError;
+use crate::{Key, Namespace, Result};
 
 /// One key and its value, as scans and batch gets return them. `key` is the logical key
 /// (without the tenant prefix).
@@ -17,8 +19,10 @@ pub struct KvPair {
     pub value: Vec<u8>,
 }
 
-/// What a backend supports. The conformance suite gates tests on these values, never on
-/// the backend's name.
+/// What a backend supports and the limits of what it stores. Backends declare it; the
+/// check layer (`crate::check`, which every call through [`crate::Kv`] passes) enforces it,
+/// once, before a backend is called, so backends trust what they are handed. The
+/// conformance suite gates tests on these values, never on the backend's name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Capability {
     /// Puts can carry a time to live.
@@ -27,6 +31,8 @@ pub struct Capability {
     pub ttl_granularity: Duration,
     /// [`KvBackend::compare_and_swap`] is supported.
     pub cas: bool,
+    /// [`KvBackend::compare_and_swap`] accepts a TTL.
+    pub cas_ttl: bool,
     /// A batch put or delete is all-or-nothing, and one request/commit.
     pub atomic_batch: bool,
     /// Longest physical key (tenant prefix included), in bytes.
@@ -39,49 +45,15 @@ pub struct Capability {
     pub max_batch: usize,
 }
 
-impl Capability {
-    /// Checks a key against [`Capability::max_key_bytes`] in `ns`.
-    ///
-    /// # Errors
-    /// [`KvError::TooLarge`] or [`KvError::InvalidKey`].
-    pub fn check_key(&self, ns: &Namespace, key: &Key) -> Result<()> {
-        ns.check_key(key)?;
-        let size = ns.prefix().len() + key.as_str().len();
-        if size > self.max_key_bytes {
-            return Err(KvError::TooLarge { what: "physical key bytes", size, max: self.max_key_bytes });
-        }
-        Ok(())
-    }
-
-    /// Checks a value against [`Capability::max_value_bytes`].
-    ///
-    /// # Errors
-    /// [`KvError::TooLarge`].
-    pub fn check_value(&self, value: &[u8]) -> Result<()> {
-        if value.len() > self.max_value_bytes {
-            return Err(KvError::TooLarge { what: "value bytes", size: value.len(), max: self.max_value_bytes });
-        }
-        Ok(())
-    }
-
-    /// Checks a batch's length against [`Capability::max_batch`].
-    ///
-    /// # Errors
-    /// [`KvError::TooLarge`].
-    pub fn check_batch(&self, len: usize) -> Result<()> {
-        if len > self.max_batch {
-            return Err(KvError::TooLarge { what: "batch entries", size: len, max: self.max_batch });
-        }
-        Ok(())
-    }
-}
-
 /// A key-value store. All operations act within one [`Namespace`]; no method reads or
 /// writes outside it. Implementations: `EmbeddedStore`, `SqlStore`, and the TiKV and
 /// HTTP clients.
 ///
-/// Keys are validated [`Key`]s; callers check sizes with [`Capability`] first (the
-/// [`crate::Kv`] handles do). A TTL of zero means no expiry.
+/// A backend trusts its caller: keys are validated [`Key`]s, and sizes, batch lengths, scan
+/// limits, TTLs and compare-and-swap have been checked against its [`Capability`] by the
+/// check layer that every [`crate::Kv`] handle runs (see `docs/adr/0010`). A backend does
+/// not check them again. The `# Errors` below name what a call through that layer
+/// returns. A TTL of zero means no expiry.
 #[async_trait]
 pub trait KvBackend: Send + Sync + fmt::Debug {
     /// Short name, used in every error and log line (`embedded`, `tikv`, `http`, `sql`).
@@ -155,7 +127,8 @@ pub trait KvBackend: Send + Sync + fmt::Debug {
     /// # Behavior
     /// - batch_put_writes_every_entry.
     /// - batch_put_rejects_a_bad_entry_and_writes_nothing: an entry over a limit or with an
-    ///   invalid key fails the whole batch before anything is written; with
+    ///   invalid key fails the whole batch before anything is written (the check layer
+    ///   refuses it before the backend is called); with
     ///   [`Capability::atomic_batch`], a batch that fails in the store writes nothing either
     ///   (one transaction: embedded, SQL).
     ///
@@ -198,22 +171,6 @@ pub trait KvBackend: Send + Sync + fmt::Debug {
     /// # Errors
     /// [`KvError::Unavailable`] when it does not.
     async fn ping(&self) -> Result<()>;
-}
-
-/// Validates a scan limit against a capability (for backend implementations).
-///
-/// # Errors
-/// [`KvError::InvalidArgument`] for 0 or a limit above [`Capability::max_scan_limit`].
-pub fn check_scan_limit(cap: &Capability, limit: usize) -> Result<()> {
-    if limit == 0 {
-        return Err(KvError::InvalidArgument { message: "a scan limit must be at least 1".into() });
-    }
-    if limit > cap.max_scan_limit {
-        return Err(KvError::InvalidArgument {
-            message: format!("a scan limit of {limit} exceeds this backend's maximum of {}", cap.max_scan_limit),
-        });
-    }
-    Ok(())
 }
 
 /// The TTL a backend stores (for backend implementations): `None` for no TTL or zero,

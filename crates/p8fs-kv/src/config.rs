@@ -12,7 +12,7 @@ use crate::{KvError, Result};
 /// | `tikv://pd1:2379,pd2:2379` | TiKV through its PD endpoints (native gRPC) |
 /// | `http://proxy:8080`, `https://...` | the p8fs HTTP proxy |
 /// | `mysql://...`, `postgres://...`, `postgresql://...`, `sqlite:///path` | a table in that SQL database |
-/// | `auto:` | native TiKV when `P8FS_TIKV_PD_ENDPOINTS` answer, the proxy (`P8FS_KV_PROXY_URL`) otherwise |
+/// | `auto:` | native TiKV when PD and a TiKV store it names answer, the proxy otherwise ([`KvConfig::Auto`]; the URL names neither: fill in its fields) |
 ///
 /// Its `Debug` output hides the passwords and secret parameters of the URLs
 /// ([`p8fs_redact`]).
@@ -38,8 +38,15 @@ pub enum KvConfig {
         /// `mysql://`, `postgres://` or `sqlite://` URL.
         url: String,
     },
-    /// Native TiKV if reachable, else the proxy.
-    Auto,
+    /// Native TiKV if PD *and* a TiKV store it names answer, else the HTTP proxy; decided
+    /// when opened ([`KvConfig::open`]) and again after the chosen side fails with
+    /// `Unavailable` (see `AutoStore`).
+    Auto {
+        /// PD endpoints to try first (`host:port`); none: straight to the proxy.
+        pd_endpoints: Vec<String>,
+        /// The proxy's base URL, used when native TiKV does not answer.
+        proxy_url: Option<String>,
+    },
 }
 
 impl std::fmt::Debug for KvConfig {
@@ -51,7 +58,11 @@ impl std::fmt::Debug for KvConfig {
                 f.debug_struct("Http").field("base_url", &p8fs_redact::connection(base_url)).finish()
             }
             KvConfig::Sql { url } => f.debug_struct("Sql").field("url", &p8fs_redact::connection(url)).finish(),
-            KvConfig::Auto => f.write_str("Auto"),
+            KvConfig::Auto { pd_endpoints, proxy_url } => f
+                .debug_struct("Auto")
+                .field("pd_endpoints", pd_endpoints)
+                .field("proxy_url", &proxy_url.as_deref().map(p8fs_redact::connection))
+                .finish(),
         }
     }
 }
@@ -97,7 +108,12 @@ impl KvConfig {
                 Ok(KvConfig::Http { base_url: url.trim_end_matches('/').to_owned() })
             }
             "mysql" | "postgres" | "postgresql" | "sqlite" => Ok(KvConfig::Sql { url: url.to_owned() }),
-            "auto" => Ok(KvConfig::Auto),
+            "auto" => {
+                if !rest.trim_start_matches('/').is_empty() {
+                    return Err(bad("auto takes no address (auto:): give its PD endpoints and proxy URL separately"));
+                }
+                Ok(KvConfig::Auto { pd_endpoints: Vec::new(), proxy_url: None })
+            }
             other => {
                 // A scheme is letters, digits, `+`, `-`, `.`: only then is it shown (text
                 // before a `:` might be anything, a password included).
@@ -124,12 +140,13 @@ mod tests {
         );
         assert_eq!(KvConfig::parse("http://p:8080/").unwrap(), KvConfig::Http { base_url: "http://p:8080".into() });
         assert!(matches!(KvConfig::parse("postgres://u@h/db").unwrap(), KvConfig::Sql { .. }));
-        assert_eq!(KvConfig::parse("auto:").unwrap(), KvConfig::Auto);
+        assert_eq!(KvConfig::parse("auto:").unwrap(), KvConfig::Auto { pd_endpoints: Vec::new(), proxy_url: None });
     }
 
     #[test]
     fn bad_urls_say_what_is_valid() {
-        for bad in ["redis://x", "nothing", "tikv://", "tikv://nohostport", "embedded://", "http://"] {
+        for bad in ["redis://x", "nothing", "tikv://", "tikv://nohostport", "embedded://", "http://", "auto://pd:2379"]
+        {
             let e = KvConfig::parse(bad).unwrap_err().to_string();
             assert!(e.contains("valid") || e.contains("scheme embedded") || e.contains("needs"), "{bad}: {e}");
         }
@@ -159,5 +176,11 @@ mod tests {
             let shown = format!("{c:?}");
             assert!(!shown.contains("S3cretKV") && shown.contains("u:***@"), "{shown}");
         }
+        let auto = KvConfig::Auto {
+            pd_endpoints: vec!["pd:2379".into()],
+            proxy_url: Some("https://u:S3cretKV@proxy:8080".into()),
+        };
+        let shown = format!("{auto:?}");
+        assert!(!shown.contains("S3cretKV") && shown.contains("u:***@") && shown.contains("pd:2379"), "{shown}");
     }
 }

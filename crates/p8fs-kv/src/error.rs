@@ -28,6 +28,15 @@ pub enum KvErrorKind {
     Backend,
 }
 
+impl KvErrorKind {
+    /// Whether the caller's input was refused before anything reached the store (a bad key
+    /// or tenant, a size or count over a limit, a bad argument): the same call will fail
+    /// again, whatever the store's state. These are the errors of the check layer.
+    pub fn is_invalid_input(self) -> bool {
+        matches!(self, KvErrorKind::InvalidKey | KvErrorKind::TooLarge | KvErrorKind::InvalidArgument)
+    }
+}
+
 /// An error of the KV layer. Every error that comes from a store names the backend.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -162,6 +171,11 @@ impl KvError {
     /// retryable as is: the caller must read the new value and decide.
     pub fn is_retryable(&self) -> bool {
         matches!(self.kind(), KvErrorKind::Unavailable | KvErrorKind::Timeout)
+    }
+
+    /// Whether the caller's input was refused ([`KvErrorKind::is_invalid_input`]).
+    pub fn is_invalid_input(&self) -> bool {
+        self.kind().is_invalid_input()
     }
 
     /// An [`KvError::Unavailable`] with a cause.

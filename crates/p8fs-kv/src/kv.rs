@@ -1,4 +1,8 @@
 //! The handles applications use: [`Kv`] over any backend, [`ScopedKv`] for one namespace.
+//!
+//! [`ScopedKv`] is where the check layer runs (`crate::check`): every call validates its
+//! keys, values, batch length, scan limit, TTL and compare-and-swap against the backend's
+//! [`Capability`] (narrowed by [`Kv::with_limits`]) once, here, and the backend trusts it.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -6,15 +10,15 @@ use std::time::Duration;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::backend::check_scan_limit;
 use crate::error::clip;
 use crate::key::check_chars;
-use crate::{Key, KvBackend, KvError, KvPair, Namespace, Result, TenantId, prefix_upper_bound};
+use crate::{Capability, Key, KvBackend, KvError, KvPair, Namespace, Result, TenantId, prefix_upper_bound};
 
 /// A KV store. Cheap to clone; all clones share the backend.
 #[derive(Debug, Clone)]
 pub struct Kv {
     backend: Arc<dyn KvBackend>,
+    limits: Option<Capability>,
 }
 
 /// The keys of one tenant. It cannot name a key of another tenant.
@@ -27,7 +31,26 @@ pub type GlobalKv = ScopedKv;
 impl Kv {
     /// A handle over `backend`.
     pub fn new(backend: Arc<dyn KvBackend>) -> Self {
-        Self { backend }
+        Self { backend, limits: None }
+    }
+
+    /// The same store, with the check layer also enforcing `limits` (narrowing the
+    /// backend's [`Capability`] with [`Capability::narrowed`]): for a caller whose own
+    /// limits are tighter than the backend's, such as a proxy in front of it.
+    #[must_use]
+    pub fn with_limits(self, limits: Capability) -> Self {
+        let limits = match self.limits {
+            Some(l) => l.narrowed(&limits),
+            None => limits,
+        };
+        Self { limits: Some(limits), ..self }
+    }
+
+    /// What the check layer enforces: the backend's capability, narrowed by
+    /// [`Kv::with_limits`]. Asked of the backend on every call (a backend that switches
+    /// stores, `KvConfig::Auto`, changes it).
+    pub fn capability(&self) -> Capability {
+        effective(&self.backend, self.limits.as_ref())
     }
 
     /// The backend.
@@ -37,12 +60,20 @@ impl Kv {
 
     /// The keys of `tenant`.
     pub fn tenant(&self, tenant: &TenantId) -> TenantKv {
-        ScopedKv { backend: Arc::clone(&self.backend), ns: Namespace::Tenant(tenant.clone()) }
+        ScopedKv { backend: Arc::clone(&self.backend), limits: self.limits, ns: Namespace::Tenant(tenant.clone()) }
     }
 
     /// The global namespace.
     pub fn global(&self) -> GlobalKv {
-        ScopedKv { backend: Arc::clone(&self.backend), ns: Namespace::Global }
+        ScopedKv { backend: Arc::clone(&self.backend), limits: self.limits, ns: Namespace::Global }
+    }
+}
+
+fn effective(backend: &Arc<dyn KvBackend>, limits: Option<&Capability>) -> Capability {
+    let cap = backend.capability();
+    match limits {
+        Some(l) => cap.narrowed(l),
+        None => cap,
     }
 }
 
@@ -55,11 +86,13 @@ pub struct ScanPage {
     pub next: Option<String>,
 }
 
-/// The keys of one [`Namespace`] of a [`Kv`] store: validation, limits, paging and typed
-/// JSON on top of the backend's contract.
+/// The keys of one [`Namespace`] of a [`Kv`] store: the check layer (every call is checked
+/// against the [`Capability`] once, here), paging and typed JSON on top of the backend's
+/// contract.
 #[derive(Debug, Clone)]
 pub struct ScopedKv {
     backend: Arc<dyn KvBackend>,
+    limits: Option<Capability>,
     ns: Namespace,
 }
 
@@ -74,15 +107,48 @@ impl ScopedKv {
         &self.backend
     }
 
-    fn key(&self, key: &str) -> Result<Key> {
+    /// What the check layer enforces (see [`Kv::capability`]).
+    pub fn capability(&self) -> Capability {
+        effective(&self.backend, self.limits.as_ref())
+    }
+
+    fn key(&self, cap: &Capability, key: &str) -> Result<Key> {
         let k = Key::new(key)?;
-        self.backend.capability().check_key(&self.ns, &k)?;
+        cap.check_key(&self.ns, &k)?;
         Ok(k)
     }
 
     fn keys(&self, keys: &[&str]) -> Result<Vec<Key>> {
-        self.backend.capability().check_batch(keys.len())?;
-        keys.iter().map(|k| self.key(k)).collect()
+        let cap = self.capability();
+        cap.check_batch(keys.len())?;
+        keys.iter().map(|k| self.key(&cap, k)).collect()
+    }
+
+    /// Checks a put of `value` under `key` with `ttl` as [`ScopedKv::put`] would, without
+    /// writing (for callers that must know before they commit elsewhere).
+    ///
+    /// # Errors
+    /// As [`ScopedKv::put`] for bad input.
+    pub fn check_put(&self, key: &str, value: &[u8], ttl: Option<Duration>) -> Result<Key> {
+        let cap = self.capability();
+        let k = self.key(&cap, key)?;
+        cap.check_value(value)?;
+        cap.check_ttl(self.backend.name(), ttl)?;
+        Ok(k)
+    }
+
+    /// Checks a batch put as [`ScopedKv::batch_put`] would, without writing; returns the
+    /// entries with validated keys.
+    ///
+    /// # Errors
+    /// As [`ScopedKv::batch_put`] for bad input.
+    pub fn check_batch_put(&self, entries: &[(&str, &[u8])], ttl: Option<Duration>) -> Result<Vec<(Key, Vec<u8>)>> {
+        let cap = self.capability();
+        cap.check_ttl(self.backend.name(), ttl)?;
+        cap.check_batch(entries.len())?;
+        let owned = entries.iter().map(|(k, v)| Ok((Key::new(*k)?, v.to_vec()))).collect::<Result<Vec<_>>>()?;
+        cap.check_entries(&self.ns, &owned)?;
+        Ok(owned)
     }
 
     /// Reads `key`; `None` when it is missing or expired.
@@ -90,7 +156,7 @@ impl ScopedKv {
     /// # Errors
     /// Invalid keys; the backend's errors.
     pub async fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
-        let k = self.key(key)?;
+        let k = self.key(&self.capability(), key)?;
         self.backend.get(&self.ns, &k).await
     }
 
@@ -99,8 +165,7 @@ impl ScopedKv {
     /// # Errors
     /// Invalid keys, values over the backend's limits; the backend's errors.
     pub async fn put(&self, key: &str, value: &[u8], ttl: Option<Duration>) -> Result<()> {
-        let k = self.key(key)?;
-        self.backend.capability().check_value(value)?;
+        let k = self.check_put(key, value, ttl)?;
         self.backend.put(&self.ns, &k, value, ttl).await
     }
 
@@ -109,7 +174,7 @@ impl ScopedKv {
     /// # Errors
     /// Invalid keys; the backend's errors.
     pub async fn delete(&self, key: &str) -> Result<()> {
-        let k = self.key(key)?;
+        let k = self.key(&self.capability(), key)?;
         self.backend.delete(&self.ns, &k).await
     }
 
@@ -119,6 +184,9 @@ impl ScopedKv {
     /// Invalid keys, too many keys; the backend's errors.
     pub async fn batch_get(&self, keys: &[&str]) -> Result<Vec<KvPair>> {
         let ks = self.keys(keys)?;
+        if ks.is_empty() {
+            return Ok(Vec::new());
+        }
         self.backend.batch_get(&self.ns, &ks).await
     }
 
@@ -127,12 +195,9 @@ impl ScopedKv {
     /// # Errors
     /// Invalid keys or values, too many entries; the backend's errors.
     pub async fn batch_put(&self, entries: &[(&str, &[u8])], ttl: Option<Duration>) -> Result<()> {
-        let cap = self.backend.capability();
-        cap.check_batch(entries.len())?;
-        let mut owned = Vec::with_capacity(entries.len());
-        for (k, v) in entries {
-            cap.check_value(v)?;
-            owned.push((self.key(k)?, v.to_vec()));
+        let owned = self.check_batch_put(entries, ttl)?;
+        if owned.is_empty() {
+            return Ok(());
         }
         self.backend.batch_put(&self.ns, &owned, ttl).await
     }
@@ -143,6 +208,9 @@ impl ScopedKv {
     /// Invalid keys, too many keys; the backend's errors.
     pub async fn batch_delete(&self, keys: &[&str]) -> Result<()> {
         let ks = self.keys(keys)?;
+        if ks.is_empty() {
+            return Ok(());
+        }
         self.backend.batch_delete(&self.ns, &ks).await
     }
 
@@ -157,8 +225,10 @@ impl ScopedKv {
         new: &[u8],
         ttl: Option<Duration>,
     ) -> Result<()> {
-        let k = self.key(key)?;
-        self.backend.capability().check_value(new)?;
+        let cap = self.capability();
+        cap.check_cas(self.backend.name(), ttl)?;
+        let k = self.key(&cap, key)?;
+        cap.check_value(new)?;
         self.backend.compare_and_swap(&self.ns, &k, expected, new, ttl).await
     }
 
@@ -202,9 +272,9 @@ impl ScopedKv {
         limit: usize,
         after: Option<&str>,
     ) -> Result<ScanPage> {
-        let cap = self.backend.capability();
+        let cap = self.capability();
         let page_limit = limit.min(cap.max_scan_limit);
-        check_scan_limit(&cap, page_limit)?;
+        cap.check_scan_limit(page_limit)?;
         // Continue strictly after `after`: the smallest key greater than it is after + NUL.
         let resume;
         let start = match after {
@@ -230,7 +300,7 @@ impl ScopedKv {
         let mut out = Vec::new();
         let mut after: Option<String> = None;
         loop {
-            let page = self.scan_prefix(prefix, self.backend.capability().max_scan_limit, after.as_deref()).await?;
+            let page = self.scan_prefix(prefix, self.capability().max_scan_limit, after.as_deref()).await?;
             out.extend(page.entries);
             if out.len() > max {
                 return Err(KvError::TooLarge { what: "scan entries", size: out.len(), max });
@@ -253,7 +323,7 @@ impl ScopedKv {
                 message: "delete_prefix needs a non-empty prefix; delete a tenant's keys explicitly".into(),
             });
         }
-        let cap = self.backend.capability();
+        let cap = self.capability();
         let page = cap.max_scan_limit.min(cap.max_batch);
         let mut deleted = 0;
         loop {
@@ -287,5 +357,147 @@ impl ScopedKv {
     pub async fn put_json<T: Serialize + ?Sized>(&self, key: &str, value: &T, ttl: Option<Duration>) -> Result<()> {
         let bytes = serde_json::to_vec(value).map_err(|source| KvError::Serde { key: clip(key), source })?;
         self.put(key, &bytes, ttl).await
+    }
+}
+
+#[cfg(all(test, feature = "embedded"))]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use async_trait::async_trait;
+
+    use super::*;
+    use crate::{EmbeddedStore, KvErrorKind};
+
+    /// The embedded store, counting the calls that reach it.
+    #[derive(Debug)]
+    struct Counted {
+        inner: EmbeddedStore,
+        calls: AtomicUsize,
+    }
+
+    impl Counted {
+        fn hit(&self) {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    #[async_trait]
+    impl KvBackend for Counted {
+        fn name(&self) -> &'static str {
+            "counted"
+        }
+        fn capability(&self) -> Capability {
+            self.inner.capability()
+        }
+        async fn get(&self, ns: &Namespace, key: &Key) -> Result<Option<Vec<u8>>> {
+            self.hit();
+            self.inner.get(ns, key).await
+        }
+        async fn put(&self, ns: &Namespace, key: &Key, value: &[u8], ttl: Option<Duration>) -> Result<()> {
+            self.hit();
+            self.inner.put(ns, key, value, ttl).await
+        }
+        async fn delete(&self, ns: &Namespace, key: &Key) -> Result<()> {
+            self.hit();
+            self.inner.delete(ns, key).await
+        }
+        async fn scan(&self, ns: &Namespace, start: &[u8], end: Option<&[u8]>, limit: usize) -> Result<Vec<KvPair>> {
+            self.hit();
+            self.inner.scan(ns, start, end, limit).await
+        }
+        async fn batch_get(&self, ns: &Namespace, keys: &[Key]) -> Result<Vec<KvPair>> {
+            self.hit();
+            self.inner.batch_get(ns, keys).await
+        }
+        async fn batch_put(&self, ns: &Namespace, entries: &[(Key, Vec<u8>)], ttl: Option<Duration>) -> Result<()> {
+            self.hit();
+            self.inner.batch_put(ns, entries, ttl).await
+        }
+        async fn batch_delete(&self, ns: &Namespace, keys: &[Key]) -> Result<()> {
+            self.hit();
+            self.inner.batch_delete(ns, keys).await
+        }
+        async fn compare_and_swap(
+            &self,
+            ns: &Namespace,
+            key: &Key,
+            expected: Option<&[u8]>,
+            new: &[u8],
+            ttl: Option<Duration>,
+        ) -> Result<()> {
+            self.hit();
+            self.inner.compare_and_swap(ns, key, expected, new, ttl).await
+        }
+        async fn ping(&self) -> Result<()> {
+            self.hit();
+            self.inner.ping().await
+        }
+    }
+
+    fn store() -> (tempfile::TempDir, Arc<Counted>) {
+        let dir = tempfile::tempdir().unwrap();
+        let inner = EmbeddedStore::open(dir.path().join("kv.redb")).unwrap();
+        (dir, Arc::new(Counted { inner, calls: AtomicUsize::new(0) }))
+    }
+
+    fn limits() -> Capability {
+        Capability {
+            ttl: false,
+            ttl_granularity: Duration::ZERO,
+            cas: false,
+            cas_ttl: false,
+            atomic_batch: true,
+            max_key_bytes: 12,
+            max_value_bytes: 4,
+            max_scan_limit: 3,
+            max_batch: 2,
+        }
+    }
+
+    #[tokio::test]
+    async fn refused_calls_never_reach_the_backend() {
+        let (_dir, backend) = store();
+        let kv = Kv::new(backend.clone() as Arc<dyn KvBackend>).with_limits(limits());
+        // "alice/" is 6 bytes of the 12: keys of 7 bytes or more are too long.
+        let t = kv.tenant(&TenantId::new("alice").unwrap());
+        let kind = |r: Result<()>| r.unwrap_err().kind();
+        assert_eq!(kind(t.put("1234567", b"v", None).await), KvErrorKind::TooLarge);
+        assert_eq!(kind(t.put("k", b"12345", None).await), KvErrorKind::TooLarge);
+        assert_eq!(kind(t.put("k", b"v", Some(Duration::from_secs(1))).await), KvErrorKind::Unsupported);
+        assert_eq!(kind(t.put("../bob/k", b"v", None).await), KvErrorKind::InvalidKey);
+        assert_eq!(kind(t.batch_put(&[("a", b"1"), ("b", b"2"), ("c", b"3")], None).await), KvErrorKind::TooLarge);
+        assert_eq!(kind(t.batch_put(&[("a", b"1"), ("b", b"12345")], None).await), KvErrorKind::TooLarge);
+        assert_eq!(kind(t.compare_and_swap("k", None, b"v", None).await), KvErrorKind::Unsupported);
+        assert_eq!(t.get("1234567").await.unwrap_err().kind(), KvErrorKind::TooLarge);
+        assert_eq!(t.batch_get(&["a", "b", "c"]).await.unwrap_err().kind(), KvErrorKind::TooLarge);
+        assert_eq!(t.scan_prefix("", 0, None).await.unwrap_err().kind(), KvErrorKind::InvalidArgument);
+        assert_eq!(kv.global().put("a/b", b"v", None).await.unwrap_err().kind(), KvErrorKind::InvalidKey);
+        assert_eq!(backend.calls.load(Ordering::SeqCst), 0, "a refused call reached the backend");
+        // Every refusal is the caller's input, or a capability the store lacks.
+        assert!(t.put("1234567", b"v", None).await.unwrap_err().is_invalid_input());
+        // Empty batches need no round trip either.
+        t.batch_put(&[], None).await.unwrap();
+        t.batch_delete(&[]).await.unwrap();
+        assert!(t.batch_get(&[]).await.unwrap().is_empty());
+        assert_eq!(backend.calls.load(Ordering::SeqCst), 0);
+    }
+
+    #[tokio::test]
+    async fn accepted_calls_reach_the_backend_once_and_limits_narrow_only() {
+        let (_dir, backend) = store();
+        let kv = Kv::new(backend.clone() as Arc<dyn KvBackend>).with_limits(limits());
+        assert_eq!(kv.capability(), backend.capability().narrowed(&limits()));
+        let t = kv.tenant(&TenantId::new("alice").unwrap());
+        t.put("123456", b"1234", None).await.unwrap();
+        t.batch_put(&[("a", b"1"), ("b", b"2")], None).await.unwrap();
+        assert_eq!(backend.calls.load(Ordering::SeqCst), 2);
+        // A scan larger than the page limit is served as a page with a continuation.
+        let page = t.scan_prefix("", 100, None).await.unwrap();
+        assert_eq!(page.entries.len(), 3);
+        assert_eq!(page.next.as_deref(), Some("b"));
+        // Limits of their own never widen the backend's.
+        let wide = Capability { max_value_bytes: usize::MAX, ..backend.capability() };
+        assert_eq!(Kv::new(backend.clone() as Arc<dyn KvBackend>).with_limits(wide).capability(), backend.capability());
     }
 }

@@ -14,6 +14,13 @@
 //! | `SqlStore` | `sql` | a table in the SQL database the deployment already has |
 //! | `HttpStore` | `http` | the p8fs HTTP proxy (`p8fs serve`), over its `/v1` routes |
 //! | `TikvStore` | `tikv` | TiKV through its PD endpoints, with tikv-client's raw API (gRPC) |
+//! | `AutoStore` | `tikv` + `http` | native TiKV when PD and a TiKV store it names answer, else the proxy; re-decided after `Unavailable` |
+//!
+//! [`KvConfig`] parses a backend's URL once; [`KvConfig::open`] opens it (all but `sql`,
+//! whose store runs on a SQL provider the caller connects).
+//!
+//! Validation happens once, in the check layer every [`Kv`] call passes (`check`):
+//! backends declare a [`Capability`] and trust what they are handed.
 //!
 //! With the `wire` feature, [`wire`] holds the bodies of the proxy's HTTP API, shared by the
 //! proxy and `HttpStore`.
@@ -25,14 +32,18 @@
 
 mod backend;
 mod backends;
+mod check;
 mod config;
 mod error;
 mod key;
 mod kv;
 #[cfg(feature = "wire")]
 pub mod wire;
+mod open;
 
-pub use backend::{Capability, KvBackend, KvPair, check_scan_limit, effective_ttl};
+pub use backend::{Capability, KvBackend, KvPair, effective_ttl};
+#[cfg(all(feature = "tikv", feature = "http"))]
+pub use backends::auto::{AutoConfig, AutoSide, AutoStore};
 #[cfg(feature = "embedded")]
 pub use backends::embedded::EmbeddedStore;
 #[cfg(feature = "http")]
@@ -45,3 +56,4 @@ pub use config::KvConfig;
 pub use error::{KvError, KvErrorKind, Result};
 pub use key::{Key, MAX_TENANT_BYTES, Namespace, TenantId, prefix_upper_bound};
 pub use kv::{GlobalKv, Kv, ScanPage, ScopedKv, TenantKv};
+pub use open::KvOptions;

@@ -5,6 +5,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use p8fs_kv::{Kv, KvError, KvPair, Result, ScanPage, TenantId, TenantKv};
 use serde::{Deserialize, Serialize};
 
+#[cfg(feature = "sql")]
+use p8fs_kv::{Key, SqlStore};
+#[cfg(feature = "sql")]
+use p8fs_sql_dialect::{SqlExecutor, Statement};
+#[cfg(feature = "sql")]
+use std::sync::Arc;
+
 /// One entity's mapping.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Mapping {
@@ -16,6 +23,15 @@ pub struct Mapping {
     pub entity_key: String,
     /// The table the entity lives in (equals the type's table).
     pub table_name: String,
+}
+
+impl Mapping {
+    /// The mapping of an entity whose table is its type's (as for every p8fs model):
+    /// `table_name` is `entity_type`.
+    pub fn new(name: impl Into<String>, entity_type: impl Into<String>, entity_key: impl Into<String>) -> Self {
+        let entity_type = entity_type.into();
+        Self { name: name.into(), table_name: entity_type.clone(), entity_type, entity_key: entity_key.into() }
+    }
 }
 
 /// Payload of `{name}/{entity_type}`.
@@ -128,16 +144,96 @@ impl<F: Fn(&str, &str) -> bool + Send + Sync> EntityCheck for F {
 /// Most entries read when walking all of a tenant's mappings (verify, repair).
 const WALK_MAX: usize = 1_000_000;
 
+/// Most mappings in one KV batch or one call's statements (three keys each), further
+/// bounded by the backend's [`p8fs_kv::Capability::max_batch`].
+const MAPPINGS_PER_BATCH: usize = 300;
+
 /// The reverse mappings of a KV store.
 #[derive(Debug, Clone)]
 pub struct ReverseMap {
     kv: Kv,
+    /// Set when the KV store is a table of a SQL database ([`ReverseMap::in_database`]):
+    /// mapping keys can then commit in that database's transactions.
+    #[cfg(feature = "sql")]
+    sql: Option<SqlStore>,
 }
 
 impl ReverseMap {
     /// Mappings kept in `kv`.
     pub fn new(kv: Kv) -> Self {
-        Self { kv }
+        Self {
+            kv,
+            #[cfg(feature = "sql")]
+            sql: None,
+        }
+    }
+
+    /// Mappings kept in the KV table of the SQL database `db` (created if missing), so
+    /// that [`ReverseMap::put_statements`] can put them in `db`'s transactions (feature
+    /// `sql`).
+    ///
+    /// # Errors
+    /// The database's errors creating the KV table.
+    #[cfg(feature = "sql")]
+    pub async fn in_database(db: Arc<dyn SqlExecutor>) -> Result<Self> {
+        let store = SqlStore::open(db).await?;
+        Ok(Self { kv: Kv::new(Arc::new(store.clone())), sql: Some(store) })
+    }
+
+    /// The KV store the mappings live in.
+    pub fn kv(&self) -> &Kv {
+        &self.kv
+    }
+
+    /// Whether mappings can commit in `db`'s transactions: they live in `db`'s KV table
+    /// ([`ReverseMap::in_database`] on this very executor).
+    #[cfg(feature = "sql")]
+    pub fn commits_with(&self, db: &Arc<dyn SqlExecutor>) -> bool {
+        self.sql.as_ref().is_some_and(|s| s.runs_on(db))
+    }
+
+    /// The statements that write `mappings` (their three keys each) into the KV table, for
+    /// a caller that runs them in its own transaction so the mappings commit with its rows
+    /// (feature `sql`). The entries pass the KV check layer first
+    /// ([`SqlStore::put_statements`]): nothing is returned for a mapping the store could not
+    /// hold.
+    ///
+    /// # Errors
+    /// As [`ReverseMap::check`]; [`KvError::Unsupported`] when the mappings do not live in
+    /// a SQL database ([`ReverseMap::in_database`]).
+    #[cfg(feature = "sql")]
+    pub fn put_statements(&self, tenant: &str, mappings: &[Mapping]) -> Result<Vec<Statement>> {
+        let store = self
+            .sql
+            .as_ref()
+            .ok_or(KvError::Unsupported { backend: "reverse-map", what: "statements without a SQL KV store" })?;
+        let t = self.tenant(tenant)?;
+        let per_call = self.per_batch();
+        let mut out = Vec::new();
+        for chunk in mappings.chunks(per_call) {
+            let entries = Self::payloads(tenant, chunk)?
+                .into_iter()
+                .map(|(k, v)| Ok((Key::new(k)?, v)))
+                .collect::<Result<Vec<_>>>()?;
+            out.extend(store.put_statements(t.namespace(), &entries, None)?);
+        }
+        Ok(out)
+    }
+
+    /// Mappings per KV batch: whole mappings, within the backend's batch limit.
+    fn per_batch(&self) -> usize {
+        (self.kv.capability().max_batch / 3).clamp(1, MAPPINGS_PER_BATCH)
+    }
+
+    /// The keys and payloads of `mappings`, each checked with [`ReverseMap::validate`]: the
+    /// one place a mapping's payloads are built.
+    fn payloads(tenant: &str, mappings: &[Mapping]) -> Result<Vec<(String, Vec<u8>)>> {
+        let mut entries = Vec::with_capacity(mappings.len() * 3);
+        for m in mappings {
+            Self::validate(m)?;
+            entries.extend(Self::entries(tenant, m)?);
+        }
+        Ok(entries)
     }
 
     fn tenant(&self, tenant: &str) -> Result<TenantKv> {
@@ -183,17 +279,45 @@ impl ReverseMap {
         Ok(())
     }
 
+    /// Checks that `m` can be stored for `tenant` (a valid tenant, a complete mapping, keys
+    /// and payloads within the KV store's limits), as [`ReverseMap::store`] would, without
+    /// writing: for a caller that must know before it commits the entity.
+    ///
+    /// # Errors
+    /// [`KvError::InvalidArgument`] for an incomplete mapping; the KV check layer's errors
+    /// (invalid tenant or key, a key or payload too large).
+    pub fn check(&self, tenant: &str, m: &Mapping) -> Result<()> {
+        let t = self.tenant(tenant)?;
+        let entries = Self::payloads(tenant, std::slice::from_ref(m))?;
+        let refs: Vec<(&str, &[u8])> = entries.iter().map(|(k, v)| (k.as_str(), v.as_slice())).collect();
+        t.check_batch_put(&refs, None).map(|_| ())
+    }
+
     /// Stores a mapping: its three keys in one batch request. Idempotent.
     ///
     /// # Errors
     /// Invalid tenants or keys; the KV backend's errors (then nothing or part of the batch
     /// is written, which a retry or [`ReverseMap::repair`] completes).
     pub async fn store(&self, tenant: &str, m: &Mapping) -> Result<()> {
-        Self::validate(m)?;
+        self.store_batch(tenant, std::slice::from_ref(m)).await
+    }
+
+    /// Stores many mappings: whole mappings per KV batch request (up to 300, within the
+    /// backend's batch limit), so each mapping's three keys go in one request. Idempotent.
+    ///
+    /// # Errors
+    /// As [`ReverseMap::store`]. Every mapping is checked for completeness before anything
+    /// is written; each request passes the KV check layer, so a mapping the store cannot
+    /// hold fails its request after the earlier ones were written (check each mapping with
+    /// [`ReverseMap::check`] first, as `p8fs-core` does before it commits an entity).
+    pub async fn store_batch(&self, tenant: &str, mappings: &[Mapping]) -> Result<()> {
         let t = self.tenant(tenant)?;
-        let entries = Self::entries(tenant, m)?;
+        let entries = Self::payloads(tenant, mappings)?;
         let refs: Vec<(&str, &[u8])> = entries.iter().map(|(k, v)| (k.as_str(), v.as_slice())).collect();
-        t.batch_put(&refs, None).await
+        for chunk in refs.chunks(self.per_batch() * 3) {
+            t.batch_put(chunk, None).await?;
+        }
+        Ok(())
     }
 
     /// Every entity called `name`, of any type.
@@ -293,7 +417,7 @@ impl ReverseMap {
     /// # Errors
     /// The KV backend's errors.
     pub async fn verify(&self, tenant: &str, exists: &dyn EntityCheck) -> Result<RepairReport> {
-        self.check(tenant, exists, false).await
+        self.walk(tenant, exists, false).await
     }
 
     /// Makes the tenant's mappings consistent: completes mappings whose reverse key exists
@@ -303,10 +427,10 @@ impl ReverseMap {
     /// # Errors
     /// The KV backend's errors.
     pub async fn repair(&self, tenant: &str, exists: &dyn EntityCheck) -> Result<RepairReport> {
-        self.check(tenant, exists, true).await
+        self.walk(tenant, exists, true).await
     }
 
-    async fn check(&self, tenant: &str, exists: &dyn EntityCheck, fix: bool) -> Result<RepairReport> {
+    async fn walk(&self, tenant: &str, exists: &dyn EntityCheck, fix: bool) -> Result<RepairReport> {
         let t = self.tenant(tenant)?;
         let all: BTreeMap<String, Vec<u8>> =
             t.scan_prefix_all("", WALK_MAX).await?.into_iter().map(|p| (p.key, p.value)).collect();
@@ -352,9 +476,7 @@ impl ReverseMap {
             }
         }
         if fix {
-            for m in &to_write {
-                self.store(tenant, m).await?;
-            }
+            self.store_batch(tenant, &to_write).await?;
             for chunk in report.removed_keys.chunks(500) {
                 let refs: Vec<&str> = chunk.iter().map(String::as_str).collect();
                 t.batch_delete(&refs).await?;
@@ -400,6 +522,57 @@ mod tests {
             serde_json::from_slice::<serde_json::Value>(&e[2].1).unwrap(),
             serde_json::json!({"name": "UserManual", "entity_type": "document", "table_name": "document"})
         );
+    }
+
+    fn map() -> (tempfile::TempDir, ReverseMap) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = p8fs_kv::EmbeddedStore::open(dir.path().join("kv.redb")).unwrap();
+        (dir, ReverseMap::new(Kv::new(std::sync::Arc::new(store))))
+    }
+
+    #[tokio::test]
+    async fn store_batch_writes_every_mapping_whole_across_requests() {
+        let (_dir, map) = map();
+        // More mappings than one request holds: 300 per request.
+        let ms: Vec<Mapping> = (0..700).map(|i| Mapping::new(format!("n{i}"), "document", format!("k{i}"))).collect();
+        map.store_batch("t1", &ms).await.unwrap();
+        for m in [&ms[0], &ms[299], &ms[300], &ms[699]] {
+            assert_eq!(map.lookup("t1", "document", &m.name).await.unwrap().unwrap().entity_key, m.entity_key);
+            assert_eq!(map.reverse("t1", &m.entity_key, "document").await.unwrap().unwrap().name, m.name);
+        }
+        let report = map.verify("t1", &|_: &str, _: &str| true).await.unwrap();
+        assert!(report.is_clean() && report.consistent == 700, "{report:?}");
+        // Another tenant, whose id extends this one's, sees none of them.
+        assert!(map.lookup("t10", "document", "n1").await.unwrap().is_none());
+        assert!(map.lookup_by_name("t1x", "n1").await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_bad_mapping_or_tenant_writes_nothing() {
+        let (_dir, map) = map();
+        let good = Mapping::new("Good", "document", "g1");
+        let incomplete = Mapping::new("", "document", "e1");
+        let e = map.store_batch("t1", &[good.clone(), incomplete.clone()]).await.unwrap_err();
+        assert_eq!(e.kind(), p8fs_kv::KvErrorKind::InvalidArgument, "{e}");
+        assert!(map.lookup("t1", "document", "Good").await.unwrap().is_none(), "a refused batch wrote");
+        assert_eq!(map.check("t1", &incomplete).unwrap_err().kind(), p8fs_kv::KvErrorKind::InvalidArgument);
+        for tenant in ["", "a/b", "../t1", "scan"] {
+            assert!(map.store_batch(tenant, std::slice::from_ref(&good)).await.is_err(), "{tenant:?}");
+            assert!(map.check(tenant, &good).is_err(), "{tenant:?}");
+        }
+        // A key the store cannot hold is refused by the KV check layer, before any write.
+        let long = Mapping::new("x".repeat(9000), "document", "l1");
+        assert_eq!(map.check("t1", &long).unwrap_err().kind(), p8fs_kv::KvErrorKind::TooLarge);
+        assert!(map.check("t1", &good).is_ok());
+        assert!(
+            map.kv().tenant(&TenantId::new("t1").unwrap()).scan_prefix("", 10, None).await.unwrap().entries.is_empty()
+        );
+    }
+
+    #[test]
+    fn new_mappings_live_in_their_types_table() {
+        let m = Mapping::new("Sarah Chen", "user", "u1");
+        assert_eq!((m.table_name.as_str(), m.entity_type.as_str()), ("user", "user"));
     }
 
     #[test]

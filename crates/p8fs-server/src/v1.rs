@@ -326,6 +326,7 @@ async fn capability(State(s): State<AppState>) -> Json<CapabilityAnswer> {
         ttl: c.ttl,
         ttl_granularity_ms: u64::try_from(c.ttl_granularity.as_millis()).unwrap_or(u64::MAX),
         cas: c.cas,
+        cas_ttl: Some(c.cas_ttl),
         atomic_batch: c.atomic_batch,
         max_key_bytes: count(c.max_key_bytes.min(l.max_key_bytes)),
         max_value_bytes: count(c.max_value_bytes.min(l.max_value_bytes)),

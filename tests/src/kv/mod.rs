@@ -49,6 +49,8 @@ pub fn cases() -> Vec<Case> {
         case!(Suite::Kv, reverse::reverse_map_lists_by_type_in_pages),
         case!(Suite::Kv, reverse::reverse_map_delete_and_rename),
         case!(Suite::Kv, reverse::reverse_map_repair_restores_consistency),
+        case!(Suite::Kv, reverse::reverse_map_store_batch_writes_whole_mappings),
+        case!(Suite::Kv, reverse::reverse_map_statements_commit_with_the_transaction),
     ]
 }
 

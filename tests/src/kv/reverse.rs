@@ -163,3 +163,59 @@ pub(crate) async fn reverse_map_repair_restores_consistency(ctx: Ctx) -> Result<
     ensure!(map.lookup(ts, "document", "Before").await?.is_none(), "stale rename keys remain");
     Ok(())
 }
+
+pub(crate) async fn reverse_map_store_batch_writes_whole_mappings(ctx: Ctx) -> Result<()> {
+    let kv = store(&ctx).await?;
+    let t = tenant(&ctx, "1")?;
+    // A tenant whose id extends the other's: it must see none of its mappings.
+    let other = tenant(&ctx, "10")?;
+    let map = ReverseMap::new(kv.clone());
+    // More than one request holds (300 mappings each, fewer on a small batch limit).
+    let ms: Vec<Mapping> = (0..650).map(|i| Mapping::new(format!("n{i:03}"), "document", format!("k{i}"))).collect();
+    map.store_batch(t.as_str(), &ms).await?;
+    let report = map.verify(t.as_str(), &|_: &str, _: &str| true).await?;
+    ensure!(report.is_clean() && report.consistent == 650, "{report:?}");
+    for m in [&ms[0], &ms[299], &ms[300], &ms[649]] {
+        let e = map.lookup(t.as_str(), "document", &m.name).await?.context("lookup")?;
+        ensure!(e.entity_key == m.entity_key && e.tenant_id == t.as_str(), "{e:?}");
+    }
+    ensure!(map.lookup(other.as_str(), "document", "n001").await?.is_none(), "another tenant sees the mapping");
+    ensure!(kv.tenant(&other).scan_prefix("", 10, None).await?.entries.is_empty(), "keys leaked to another tenant");
+    // An incomplete mapping anywhere in the batch: nothing of the batch is written.
+    let bad = [Mapping::new("Fine", "document", "f1"), Mapping::new("Keyless", "document", "")];
+    ensure!(map.store_batch(other.as_str(), &bad).await.is_err(), "an incomplete mapping was accepted");
+    ensure!(kv.tenant(&other).scan_prefix("", 10, None).await?.entries.is_empty(), "a refused batch wrote");
+    Ok(())
+}
+
+/// Mappings whose KV store is a table of a SQL database commit with the caller's
+/// transaction: written when it commits, absent when it rolls back.
+pub(crate) async fn reverse_map_statements_commit_with_the_transaction(ctx: Ctx) -> Result<()> {
+    if ctx.kv != Some(crate::backend::KvKind::Sql) {
+        // Statements need a KV store in a SQL table; the other stores have none.
+        return Ok(());
+    }
+    let sql = ctx.env.sql(&ctx.scratch).await?;
+    let map = ReverseMap::in_database(std::sync::Arc::clone(&sql)).await?;
+    ensure!(map.commits_with(&sql), "mappings on this database's KV table must commit with it");
+    let t = tenant(&ctx, "")?;
+    let ts = t.as_str();
+    // A transaction that fails after the mapping statements: rolled back, no mapping.
+    let mut stmts = map.put_statements(ts, &[Mapping::new("RolledBack", "document", "r1")])?;
+    stmts.push(p8fs_sql_dialect::Statement::raw(format!("SELECT * FROM p8fs_no_such_table_{}", ctx.scratch)));
+    ensure!(sql.execute_in_transaction(&stmts).await.is_err(), "a statement on a missing table succeeded");
+    ensure!(map.lookup(ts, "document", "RolledBack").await?.is_none(), "a rolled-back mapping is visible");
+    // The same statements alone: committed, all three keys.
+    let ms: Vec<Mapping> = (0..5).map(|i| Mapping::new(format!("Doc{i}"), "document", format!("d{i}"))).collect();
+    sql.execute_in_transaction(&map.put_statements(ts, &ms)?).await?;
+    let report = map.verify(ts, &|_: &str, _: &str| true).await?;
+    ensure!(report.is_clean() && report.consistent == 5, "{report:?}");
+    // Bad input is refused by the KV check layer before any statement exists.
+    let e = map.put_statements(ts, &[Mapping::new("x".repeat(2000), "document", "big")]).unwrap_err();
+    ensure!(e.kind() == p8fs_kv::KvErrorKind::TooLarge, "{e}");
+    ensure!(map.put_statements("../other", &ms).is_err(), "an invalid tenant was accepted");
+    // A map over another store cannot give statements.
+    let plain = ReverseMap::new(map.kv().clone());
+    ensure!(!plain.commits_with(&sql) && plain.put_statements(ts, &ms).is_err());
+    Ok(())
+}

@@ -78,8 +78,11 @@ const SHUTDOWN_GRACE: Duration = Duration::from_millis(500);
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub(crate) cluster_id: u64,
-    /// `127.0.0.1:PORT`: PD's client URL and the store's address.
+    /// `127.0.0.1:PORT`: PD's client URL.
     pub(crate) address: String,
+    /// The address PD advertises for the store: `address`, unless the cluster was started
+    /// with [`TestCluster::start_advertising_store`].
+    pub(crate) store_address: String,
     /// Sorted, contiguous, covering the key space; boundaries are raw keys.
     pub(crate) regions: Vec<Region>,
     /// Whether PD region boundaries are memcomparable-encoded (API v2 / keyspace mode).
@@ -129,7 +132,35 @@ impl TestCluster {
         if split_keys.iter().all(Vec::is_empty) {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, "give at least one non-empty split key"));
         }
-        Self::launch(split_keys, None).await
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        Self::launch(listener, split_keys, None, None).await
+    }
+
+    /// As [`TestCluster::start`], listening on `addr` (a port a test reserved, to bring a
+    /// cluster up where a client was already told to look).
+    ///
+    /// # Errors
+    /// As [`TestCluster::start`]; the port's bind error.
+    pub async fn start_at(addr: SocketAddr, split_keys: Vec<Vec<u8>>) -> io::Result<TestCluster> {
+        if split_keys.iter().all(Vec::is_empty) {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "give at least one non-empty split key"));
+        }
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        Self::launch(listener, split_keys, None, None).await
+    }
+
+    /// As [`TestCluster::start`], but PD advertises the store at `store_address` instead of
+    /// its own address: PD answers, while every TiKV call goes to `store_address` (the
+    /// cluster seen from outside its network, whose stores advertise internal addresses).
+    ///
+    /// # Errors
+    /// As [`TestCluster::start`].
+    pub async fn start_advertising_store(split_keys: Vec<Vec<u8>>, store_address: String) -> io::Result<TestCluster> {
+        if split_keys.iter().all(Vec::is_empty) {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "give at least one non-empty split key"));
+        }
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        Self::launch(listener, split_keys, None, Some(store_address)).await
     }
 
     /// Starts an API v2 cluster that knows keyspace `name` with id `id` (below 2^24 - 1). Its
@@ -148,15 +179,21 @@ impl TestCluster {
         let mut splits = vec![raw.clone(), keyspace_prefix(b'r', id + 1), keyspace_prefix(b'x', id)];
         splits.push(keyspace_prefix(b'x', id + 1));
         splits.extend(split_keys.into_iter().filter(|k| !k.is_empty()).map(|k| [raw.as_slice(), &k].concat()));
-        Self::launch(splits, Some((name.to_owned(), id))).await
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        Self::launch(listener, splits, Some((name.to_owned(), id)), None).await
     }
 
-    async fn launch(splits: Vec<Vec<u8>>, keyspace: Option<(String, u32)>) -> io::Result<TestCluster> {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    async fn launch(
+        listener: tokio::net::TcpListener,
+        splits: Vec<Vec<u8>>,
+        keyspace: Option<(String, u32)>,
+        store_address: Option<String>,
+    ) -> io::Result<TestCluster> {
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
             cluster_id: 0x7038_6673, // "p8fs"
             address: addr.to_string(),
+            store_address: store_address.unwrap_or_else(|| addr.to_string()),
             regions: store::layout(splits, 2),
             codec: keyspace.is_some(),
             keyspace,

@@ -49,7 +49,7 @@ impl Service {
     fn store(&self) -> metapb::Store {
         metapb::Store {
             id: STORE_ID,
-            address: self.shared.address.clone(),
+            address: self.shared.store_address.clone(),
             state: metapb::StoreState::Up as i32,
             version: "test-server".into(),
             ..Default::default()

@@ -21,7 +21,7 @@ use async_trait::async_trait;
 use redb::{Database, ReadableDatabase, ReadableTable, Table, TableDefinition};
 
 use super::{expiry_ms, now_ms};
-use crate::backend::{check_scan_limit, effective_ttl};
+use crate::backend::effective_ttl;
 use crate::{Capability, Key, KvBackend, KvError, KvPair, Namespace, Result, prefix_upper_bound};
 
 const DATA: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("kv");
@@ -207,6 +207,7 @@ fn capability() -> Capability {
         ttl: true,
         ttl_granularity: Duration::from_millis(1),
         cas: true,
+        cas_ttl: true,
         atomic_batch: true,
         max_key_bytes: 8 * 1024,
         max_value_bytes: 64 * 1024 * 1024,
@@ -230,8 +231,6 @@ impl KvBackend for EmbeddedStore {
     }
 
     async fn put(&self, ns: &Namespace, key: &Key, value: &[u8], ttl: Option<Duration>) -> Result<()> {
-        capability().check_key(ns, key)?;
-        capability().check_value(value)?;
         let (k, v) = (ns.physical(key.as_str()), value.to_vec());
         let exp = expiry_ms(effective_ttl(ttl, capability().ttl_granularity));
         self.write_async(move |data, e| put_one(data, e, &k, &v, exp)).await
@@ -243,7 +242,6 @@ impl KvBackend for EmbeddedStore {
     }
 
     async fn scan(&self, ns: &Namespace, start: &[u8], end: Option<&[u8]>, limit: usize) -> Result<Vec<KvPair>> {
-        check_scan_limit(&capability(), limit)?;
         let prefix = ns.prefix();
         let lo = [prefix.as_slice(), start].concat();
         let hi = match end {
@@ -273,7 +271,6 @@ impl KvBackend for EmbeddedStore {
     }
 
     async fn batch_get(&self, ns: &Namespace, keys: &[Key]) -> Result<Vec<KvPair>> {
-        capability().check_batch(keys.len())?;
         let tx = r!(self.db.begin_read(), "starting a read")?;
         let t = r!(tx.open_table(DATA), "opening the table")?;
         let now = now_ms();
@@ -293,15 +290,9 @@ impl KvBackend for EmbeddedStore {
     }
 
     async fn batch_put(&self, ns: &Namespace, entries: &[(Key, Vec<u8>)], ttl: Option<Duration>) -> Result<()> {
-        let cap = capability();
-        cap.check_batch(entries.len())?;
-        let mut owned = Vec::with_capacity(entries.len());
-        for (k, v) in entries {
-            cap.check_key(ns, k)?;
-            cap.check_value(v)?;
-            owned.push((ns.physical(k.as_str()), v.clone()));
-        }
-        let exp = expiry_ms(effective_ttl(ttl, cap.ttl_granularity));
+        let owned: Vec<(Vec<u8>, Vec<u8>)> =
+            entries.iter().map(|(k, v)| (ns.physical(k.as_str()), v.clone())).collect();
+        let exp = expiry_ms(effective_ttl(ttl, capability().ttl_granularity));
         self.write_async(move |data, e| {
             for (k, v) in &owned {
                 put_one(data, e, k, v, exp)?;
@@ -312,7 +303,6 @@ impl KvBackend for EmbeddedStore {
     }
 
     async fn batch_delete(&self, ns: &Namespace, keys: &[Key]) -> Result<()> {
-        capability().check_batch(keys.len())?;
         let owned: Vec<Vec<u8>> = keys.iter().map(|k| ns.physical(k.as_str())).collect();
         self.write_async(move |data, e| {
             for k in &owned {
@@ -331,8 +321,6 @@ impl KvBackend for EmbeddedStore {
         new: &[u8],
         ttl: Option<Duration>,
     ) -> Result<()> {
-        capability().check_key(ns, key)?;
-        capability().check_value(new)?;
         let (k, v, want) = (ns.physical(key.as_str()), new.to_vec(), expected.map(<[u8]>::to_vec));
         let name = key.as_str().to_owned();
         let exp = expiry_ms(effective_ttl(ttl, capability().ttl_granularity));

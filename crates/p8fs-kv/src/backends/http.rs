@@ -24,7 +24,6 @@ use reqwest::{Method, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::backend::check_scan_limit;
 use crate::wire::{ErrorAnswer, v1};
 use crate::{Capability, Key, KvBackend, KvError, KvPair, Namespace, Result};
 
@@ -196,6 +195,7 @@ impl HttpStore {
                 ttl: false,
                 ttl_granularity: Duration::ZERO,
                 cas: false,
+                cas_ttl: false,
                 atomic_batch: false,
                 max_key_bytes: 0,
                 max_value_bytes: 0,
@@ -216,6 +216,9 @@ impl HttpStore {
             ttl: c.ttl,
             ttl_granularity: Duration::from_millis(c.ttl_granularity_ms),
             cas: c.cas,
+            // A proxy that does not say lets its own check layer decide (it answers 501,
+            // `Unsupported`, when its backend cannot).
+            cas_ttl: c.cas_ttl.unwrap_or(true),
             atomic_batch: c.atomic_batch,
             max_key_bytes: n(c.max_key_bytes),
             max_value_bytes: n(c.max_value_bytes),
@@ -331,7 +334,6 @@ impl KvBackend for HttpStore {
     }
 
     async fn scan(&self, ns: &Namespace, start: &[u8], end: Option<&[u8]>, limit: usize) -> Result<Vec<KvPair>> {
-        check_scan_limit(&self.cap, limit)?;
         let mut q = v1::ScanQuery {
             start_b64: Some(B64.encode(start)),
             end_b64: end.map(|e| B64.encode(e)),

@@ -1,5 +1,7 @@
 //! The backends, one module each, each behind its feature.
 
+#[cfg(all(feature = "tikv", feature = "http"))]
+pub(crate) mod auto;
 #[cfg(feature = "embedded")]
 pub(crate) mod embedded;
 #[cfg(feature = "http")]

@@ -23,7 +23,7 @@ use p8fs_sql_dialect::sea_query::{
 use p8fs_sql_dialect::{Dialect, ErrorKind, SqlExecutor, SqlValue, Statement};
 
 use super::{expiry_ms, now_ms};
-use crate::backend::{check_scan_limit, effective_ttl};
+use crate::backend::effective_ttl;
 use crate::{Capability, Key, KvBackend, KvError, KvPair, Namespace, Result};
 
 const NAME: &str = "sql";
@@ -144,6 +144,10 @@ impl SqlStore {
     /// key win, as with sequential puts: one statement may not name a key twice
     /// (PostgreSQL refuses it).
     ///
+    /// This is a way into the store that bypasses [`crate::Kv`], so it runs the same check
+    /// layer ([`Capability::check_entries`], [`Capability::check_ttl`]) a batch put through
+    /// [`crate::ScopedKv::batch_put`] runs.
+    ///
     /// # Errors
     /// Invalid keys or values, too many entries.
     pub fn put_statements(
@@ -153,12 +157,16 @@ impl SqlStore {
         ttl: Option<Duration>,
     ) -> Result<Vec<Statement>> {
         let cap = capability();
-        cap.check_batch(entries.len())?;
+        cap.check_ttl(NAME, ttl)?;
+        cap.check_entries(ns, entries)?;
+        self.upserts(ns, entries, ttl)
+    }
+
+    /// The upserts of checked entries (see [`SqlStore::put_statements`]).
+    fn upserts(&self, ns: &Namespace, entries: &[(Key, Vec<u8>)], ttl: Option<Duration>) -> Result<Vec<Statement>> {
         let mut rows: Vec<(Vec<u8>, Vec<u8>)> = Vec::with_capacity(entries.len());
         let mut index = std::collections::HashMap::new();
         for (k, v) in entries {
-            self.check_key(ns, k)?;
-            cap.check_value(v)?;
             let kb = k.as_str().as_bytes().to_vec();
             match index.get(&kb) {
                 Some(&i) => rows[i] = (kb, v.clone()),
@@ -168,7 +176,7 @@ impl SqlStore {
                 }
             }
         }
-        let exp = expiry_ms(effective_ttl(ttl, cap.ttl_granularity));
+        let exp = expiry_ms(effective_ttl(ttl, capability().ttl_granularity));
         rows.chunks(CHUNK).map(|chunk| upsert(self.db.dialect(), ns, chunk, exp)).collect()
     }
 
@@ -204,14 +212,6 @@ impl SqlStore {
         Ok(())
     }
 
-    fn check_key(&self, ns: &Namespace, key: &Key) -> Result<()> {
-        capability().check_key(ns, key)?;
-        if key.as_str().len() > MAX_KEY {
-            return Err(KvError::TooLarge { what: "key bytes", size: key.as_str().len(), max: MAX_KEY });
-        }
-        Ok(())
-    }
-
     async fn read_one(&self, ns: &Namespace, key: &[u8]) -> Result<Option<Vec<u8>>> {
         let q = Query::select().column(c("v")).from(t()).cond_where(ns_key(ns, key).add(live(now_ms()))).to_owned();
         let stmt = self.db.dialect().build_query(&q);
@@ -225,7 +225,10 @@ fn capability() -> Capability {
         ttl: true,
         ttl_granularity: Duration::from_millis(1),
         cas: true,
+        cas_ttl: true,
         atomic_batch: true,
+        // The `k` column holds the logical key; the limit counts the tenant prefix too, so
+        // every key the check layer lets through fits.
         max_key_bytes: MAX_KEY,
         max_value_bytes: 16 * 1024 * 1024,
         max_scan_limit: 10_000,
@@ -248,8 +251,6 @@ impl KvBackend for SqlStore {
     }
 
     async fn put(&self, ns: &Namespace, key: &Key, value: &[u8], ttl: Option<Duration>) -> Result<()> {
-        self.check_key(ns, key)?;
-        capability().check_value(value)?;
         let exp = expiry_ms(effective_ttl(ttl, capability().ttl_granularity));
         let rows = [(key.as_str().as_bytes().to_vec(), value.to_vec())];
         let stmt = upsert(self.db.dialect(), ns, &rows, exp)?;
@@ -265,7 +266,6 @@ impl KvBackend for SqlStore {
     }
 
     async fn scan(&self, ns: &Namespace, start: &[u8], end: Option<&[u8]>, limit: usize) -> Result<Vec<KvPair>> {
-        check_scan_limit(&capability(), limit)?;
         let mut cond = Cond::all()
             .add(Expr::col(c("tenant")).eq(tenant_bytes(ns)))
             .add(Expr::col(c("k")).gte(start.to_vec()))
@@ -295,7 +295,6 @@ impl KvBackend for SqlStore {
     }
 
     async fn batch_get(&self, ns: &Namespace, keys: &[Key]) -> Result<Vec<KvPair>> {
-        capability().check_batch(keys.len())?;
         let mut out = Vec::new();
         let now = now_ms();
         for chunk in keys.chunks(CHUNK) {
@@ -324,7 +323,7 @@ impl KvBackend for SqlStore {
     }
 
     async fn batch_put(&self, ns: &Namespace, entries: &[(Key, Vec<u8>)], ttl: Option<Duration>) -> Result<()> {
-        let stmts = self.put_statements(ns, entries, ttl)?;
+        let stmts = self.upserts(ns, entries, ttl)?;
         if stmts.is_empty() {
             return Ok(());
         }
@@ -333,7 +332,6 @@ impl KvBackend for SqlStore {
     }
 
     async fn batch_delete(&self, ns: &Namespace, keys: &[Key]) -> Result<()> {
-        capability().check_batch(keys.len())?;
         let stmts: Vec<Statement> = keys
             .chunks(CHUNK)
             .map(|chunk| {
@@ -362,8 +360,6 @@ impl KvBackend for SqlStore {
         new: &[u8],
         ttl: Option<Duration>,
     ) -> Result<()> {
-        self.check_key(ns, key)?;
-        capability().check_value(new)?;
         let k = key.as_str().as_bytes();
         let exp = expiry_ms(effective_ttl(ttl, capability().ttl_granularity));
         let dialect = self.db.dialect();

@@ -11,8 +11,9 @@
 //!   [`KvBackend::batch_delete`] sends one delete per key (at most [`DELETE_CONCURRENCY`] at a
 //!   time). A second, non-atomic client would be one request per region, but its deletes
 //!   would bypass the latches that make CAS atomic.
-//! - **CAS with a TTL** is refused ([`KvError::Unsupported`]): tikv-client's
-//!   `compare_and_swap` cannot send one, and a CAS followed by a put would not be atomic.
+//! - **CAS with a TTL** is not offered (`Capability::cas_ttl` is false, so the check layer
+//!   refuses it as [`KvError::Unsupported`]): tikv-client's `compare_and_swap` cannot send
+//!   one, and a CAS followed by a put would not be atomic.
 //! - **Scans.** tikv-client's `scan` walks regions wrongly: with a bounded range whose end
 //!   lies in the last region (empty end key), when that range holds fewer keys than the limit,
 //!   it restarts from the first region of the cluster, returning keys before the range and
@@ -42,7 +43,7 @@ use async_trait::async_trait;
 use futures::{StreamExt, TryStreamExt};
 use tikv_client::{Config, RawClient};
 
-use crate::backend::{check_scan_limit, effective_ttl};
+use crate::backend::effective_ttl;
 use crate::{Capability, Key, KvBackend, KvError, KvPair, Namespace, Result, prefix_upper_bound};
 
 const NAME: &str = "tikv";
@@ -100,11 +101,11 @@ fn client_config(timeout: Duration, keyspace: Option<&str>) -> Config {
     }
 }
 
-/// Whether PD answers at `pd_endpoints` within `timeout` (for the `auto` mode): connects a
-/// client, which asks PD for its members and leader, and drops it.
+/// Whether native TiKV answers at `pd_endpoints` within `timeout`: PD *and* a TiKV store PD
+/// names (see [`TikvStore::connect_and_ping`]; PD alone is not enough).
 pub async fn probe(pd_endpoints: &[String], timeout: Duration) -> bool {
-    let connect = RawClient::new_with_config(pd_endpoints.to_vec(), client_config(timeout, None));
-    matches!(tokio::time::timeout(timeout, connect).await, Ok(Ok(_)))
+    let config = TikvConfig { pd_endpoints: pd_endpoints.to_vec(), keyspace: None, timeout };
+    TikvStore::connect_and_ping(config, timeout).await.is_ok()
 }
 
 impl TikvStore {
@@ -128,6 +129,29 @@ impl TikvStore {
             pd_endpoints: config.pd_endpoints,
             keyspace: config.keyspace,
         })
+    }
+
+    /// Connects and reads one key, all within `within`: PD answers (members, the key's
+    /// region) *and* the TiKV store PD names as that region's leader answers at the address
+    /// PD advertises. From outside a cluster PD can answer while the stores' advertised
+    /// addresses are unreachable; a client that only asked PD would then fail on every call.
+    ///
+    /// # Errors
+    /// As [`TikvStore::connect`]; [`KvError::Timeout`] when the whole does not finish within
+    /// `within`; the read's errors (a store that does not answer: `Unavailable` or `Timeout`).
+    pub async fn connect_and_ping(config: TikvConfig, within: Duration) -> Result<Self> {
+        let attempt = async {
+            let store = Self::connect(config).await?;
+            store.ping().await?;
+            Ok(store)
+        };
+        match tokio::time::timeout(within, attempt).await {
+            Ok(r) => r,
+            Err(_) => Err(KvError::Timeout {
+                backend: NAME,
+                message: format!("PD and a TiKV store did not both answer within {within:?}"),
+            }),
+        }
     }
 
     /// Runs one tikv-client call within the timeout, mapping its errors.
@@ -230,6 +254,8 @@ fn capability() -> Capability {
         ttl: true,
         ttl_granularity: Duration::from_secs(1),
         cas: true,
+        // tikv-client's compare_and_swap sends no TTL (module docs).
+        cas_ttl: false,
         // Batches are split by region and size; each part is written on its own.
         atomic_batch: false,
         max_key_bytes: 8 * 1024,
@@ -259,8 +285,6 @@ impl KvBackend for TikvStore {
     }
 
     async fn put(&self, ns: &Namespace, key: &Key, value: &[u8], ttl: Option<Duration>) -> Result<()> {
-        capability().check_key(ns, key)?;
-        capability().check_value(value)?;
         self.call("writing", self.client.put_with_ttl(ns.physical(key.as_str()), value.to_vec(), ttl_secs(ttl))).await
     }
 
@@ -269,7 +293,6 @@ impl KvBackend for TikvStore {
     }
 
     async fn scan(&self, ns: &Namespace, start: &[u8], end: Option<&[u8]>, limit: usize) -> Result<Vec<KvPair>> {
-        check_scan_limit(&capability(), limit)?;
         let prefix = ns.prefix();
         let mut from = [prefix.as_slice(), start].concat();
         let to = match end {
@@ -303,7 +326,6 @@ impl KvBackend for TikvStore {
     }
 
     async fn batch_get(&self, ns: &Namespace, keys: &[Key]) -> Result<Vec<KvPair>> {
-        capability().check_batch(keys.len())?;
         let wanted: BTreeSet<Vec<u8>> = keys.iter().map(|k| ns.physical(k.as_str())).collect();
         let found = self.call("reading", self.client.batch_get(wanted.iter().cloned())).await?;
         let mut seen = BTreeSet::new();
@@ -321,13 +343,6 @@ impl KvBackend for TikvStore {
     }
 
     async fn batch_put(&self, ns: &Namespace, entries: &[(Key, Vec<u8>)], ttl: Option<Duration>) -> Result<()> {
-        let cap = capability();
-        cap.check_batch(entries.len())?;
-        // Every entry is checked before anything is written.
-        for (k, v) in entries {
-            cap.check_key(ns, k)?;
-            cap.check_value(v)?;
-        }
         if entries.is_empty() {
             return Ok(());
         }
@@ -339,7 +354,6 @@ impl KvBackend for TikvStore {
     }
 
     async fn batch_delete(&self, ns: &Namespace, keys: &[Key]) -> Result<()> {
-        capability().check_batch(keys.len())?;
         let physical: BTreeSet<Vec<u8>> = keys.iter().map(|k| ns.physical(k.as_str())).collect();
         // One delete per key: the atomic-mode client refuses batch deletes (module docs).
         futures::stream::iter(physical)
@@ -358,11 +372,8 @@ impl KvBackend for TikvStore {
         new: &[u8],
         ttl: Option<Duration>,
     ) -> Result<()> {
-        capability().check_key(ns, key)?;
-        capability().check_value(new)?;
-        if ttl_secs(ttl) != 0 {
-            return Err(KvError::Unsupported { backend: NAME, what: "a TTL on compare-and-swap" });
-        }
+        // No TTL reaches here: `cas_ttl` is false, so the check layer refuses one.
+        debug_assert_eq!(ttl_secs(ttl), 0, "a TTL on compare-and-swap passed the check layer");
         let physical = ns.physical(key.as_str());
         let (current, swapped) = self
             .call(

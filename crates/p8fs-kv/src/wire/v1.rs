@@ -174,6 +174,10 @@ pub struct CapabilityAnswer {
     pub ttl_granularity_ms: u64,
     /// Whether compare-and-swap is supported.
     pub cas: bool,
+    /// Whether compare-and-swap takes a TTL; absent on proxies older than the field (a
+    /// client then lets the proxy's check layer decide).
+    #[serde(default)]
+    pub cas_ttl: Option<bool>,
     /// Whether batches are atomic.
     pub atomic_batch: bool,
     /// Longest key, bytes.
