@@ -37,9 +37,9 @@ mod config;
 mod error;
 mod key;
 mod kv;
+mod open;
 #[cfg(feature = "wire")]
 pub mod wire;
-mod open;
 
 pub use backend::{Capability, KvBackend, KvPair, effective_ttl};
 #[cfg(all(feature = "tikv", feature = "http"))]

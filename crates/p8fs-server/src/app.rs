@@ -24,7 +24,8 @@ pub fn router(backend: Arc<dyn KvBackend>, cfg: ServerConfig, metrics: Arc<Metri
     let ready = Arc::new(tokio::sync::Mutex::new(None));
     // Plain data: serializing it cannot fail.
     let openapi = serde_json::to_vec(openapi::document()).unwrap_or_default().into();
-    let state = AppState { kv: Kv::new(metered), cfg: Arc::new(cfg), metrics, requests, memory, ready, openapi };
+    let kv = Kv::new(metered).with_limits(cfg.limits.capability());
+    let state = AppState { kv, cfg: Arc::new(cfg), metrics, requests, memory, ready, openapi };
     let body_limit = state.cfg.limits.max_body_bytes;
     let (routes, _) = routes::table(&Guards::Live(state.clone())).split_for_parts();
     routes

@@ -87,7 +87,6 @@ async fn get_value(
     let physical = path_key(path)?;
     let (ns, key) = split_physical(&physical)?;
     let kv = caller.open(&s, ns)?;
-    s.cfg.limits.check_key(&key)?;
     let k = Key::new(key)?;
     match kv.get(k.as_str()).await? {
         Some(v) => Ok(Json(ValueAnswer { value: text(&v, &physical)?.to_owned() })),
@@ -107,7 +106,6 @@ async fn delete_value(
     let physical = path_key(path)?;
     let (ns, key) = split_physical(&physical)?;
     let kv = caller.open(&s, ns)?;
-    s.cfg.limits.check_key(&key)?;
     // Deleting a missing key succeeds: old clients treat 404 as an error.
     kv.delete(&key).await?;
     Ok(Json(DeletedAnswer { deleted: true }))
@@ -124,8 +122,6 @@ async fn put_value(
 ) -> Result<Json<OkAnswer>, ApiError> {
     let (ns, key) = split_physical(&body.key)?;
     let kv = caller.open(&s, ns)?;
-    s.cfg.limits.check_key(&key)?;
-    s.cfg.limits.check_value(body.value.len())?;
     let ttl = match body.ttl {
         None | Some(0) => None,
         Some(t) if t < 0 => return Err(ApiError::bad_request("ttl must be a whole number of seconds >= 0")),
@@ -151,7 +147,7 @@ async fn scan(
     let prefix = q.prefix.ok_or_else(|| ApiError::bad_request("scan needs ?prefix={tenant}/{prefix}"))?;
     let limit = q.limit.unwrap_or(100);
     let limits = s.cfg.limits;
-    limits.check_scan_limit(limit)?;
+    s.kv.capability().check_scan_limit(limit)?;
     let (ns, key_prefix) = split_physical(&prefix)?;
     let head = physical_prefix(&ns);
     let kv = caller.open(&s, ns)?;
@@ -178,14 +174,13 @@ async fn batch_get(
     JsonBody(body): JsonBody<KeysRequest>,
 ) -> Result<Response, ApiError> {
     let limits = s.cfg.limits;
-    limits.check_batch(body.keys.len())?;
+    s.kv.capability().check_batch(body.keys.len())?;
     // Runs of consecutive keys of one namespace, each key once; every namespace is
     // authorized before anything is read.
     let mut seen = HashSet::new();
     let mut runs: Vec<(ScopedKv, Vec<String>)> = Vec::new();
     for physical in body.keys.iter().filter(|k| seen.insert(k.as_str())) {
         let (ns, key) = split_physical(physical)?;
-        limits.check_key(&key)?;
         match runs.last_mut() {
             Some((last, keys)) if *last.namespace() == ns => keys.push(key),
             _ => runs.push((caller.open(&s, ns)?, vec![key])),

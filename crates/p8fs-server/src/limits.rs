@@ -107,36 +107,21 @@ impl Limits {
         (self.max_response_bytes.saturating_sub(used) / self.max_value_bytes.max(1)).max(1)
     }
 
-    /// Checks a value's size.
-    pub(crate) fn check_value(&self, len: usize) -> Result<(), ApiError> {
-        if len > self.max_value_bytes {
-            return Err(too_large("value bytes", len, self.max_value_bytes));
+    /// These limits as a capability the KV check layer enforces on every call the proxy
+    /// makes ([`p8fs_kv::Kv::with_limits`]): it narrows the backend's sizes and supports
+    /// everything else the backend does.
+    pub(crate) fn capability(&self) -> p8fs_kv::Capability {
+        p8fs_kv::Capability {
+            ttl: true,
+            ttl_granularity: Duration::ZERO,
+            cas: true,
+            cas_ttl: true,
+            atomic_batch: true,
+            max_key_bytes: self.max_key_bytes,
+            max_value_bytes: self.max_value_bytes,
+            max_scan_limit: self.max_scan_limit,
+            max_batch: self.max_batch,
         }
-        Ok(())
-    }
-
-    /// Checks a key's size.
-    pub(crate) fn check_key(&self, key: &str) -> Result<(), ApiError> {
-        if key.len() > self.max_key_bytes {
-            return Err(too_large("key bytes", key.len(), self.max_key_bytes));
-        }
-        Ok(())
-    }
-
-    /// Checks a batch's size.
-    pub(crate) fn check_batch(&self, len: usize) -> Result<(), ApiError> {
-        if len > self.max_batch {
-            return Err(too_large("batch entries", len, self.max_batch));
-        }
-        Ok(())
-    }
-
-    /// Checks a scan's limit.
-    pub(crate) fn check_scan_limit(&self, limit: usize) -> Result<(), ApiError> {
-        if limit == 0 || limit > self.max_scan_limit {
-            return Err(ApiError::bad_request(format!("limit must be between 1 and {}", self.max_scan_limit)));
-        }
-        Ok(())
     }
 }
 

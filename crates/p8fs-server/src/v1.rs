@@ -89,13 +89,11 @@ fn ttl(ms: Option<u64>) -> Option<Duration> {
     ms.filter(|m| *m > 0).map(Duration::from_millis)
 }
 
-/// The keys of a batch request, checked against the key limit (the batch limit held while
-/// the body was parsed).
+/// The keys of a batch read. Its length is checked here, against the same capability the
+/// KV check layer enforces: the answer is read in pages within the byte budget, so the
+/// layer sees pages, not the request. The layer checks each key it reads.
 fn checked_keys<'a>(s: &AppState, keys: &'a [String]) -> Result<Vec<&'a str>, ApiError> {
-    s.cfg.limits.check_batch(keys.len())?;
-    for k in keys {
-        s.cfg.limits.check_key(k)?;
-    }
+    s.kv.capability().check_batch(keys.len())?;
     Ok(keys.iter().map(String::as_str).collect())
 }
 
@@ -112,8 +110,8 @@ fn count(n: usize) -> u64 {
     params(("key" = String, Path, description = PATH_KEY)),
     responses((status = 200, description = "the key and its value", body = Entry),
               (status = 404, description = "no such key (`not_found`)", body = p8fs_kv::wire::ErrorAnswer)))]
-async fn get_path(State(s): State<AppState>, Scoped(kv): Scoped, p: Params) -> Result<Json<Entry>, ApiError> {
-    read(&s, &kv, path_key(p)?).await
+async fn get_path(Scoped(kv): Scoped, p: Params) -> Result<Json<Entry>, ApiError> {
+    read(&kv, path_key(p)?).await
 }
 
 /// Read a key named by one base64url segment (404 when missing); what `HttpStore` uses.
@@ -121,12 +119,11 @@ async fn get_path(State(s): State<AppState>, Scoped(kv): Scoped, p: Params) -> R
     params(("key" = String, Path, description = B64URL_KEY)),
     responses((status = 200, description = "the key and its value", body = Entry),
               (status = 404, description = "no such key (`not_found`)", body = p8fs_kv::wire::ErrorAnswer)))]
-async fn get_b64(State(s): State<AppState>, Scoped(kv): Scoped, p: Params) -> Result<Json<Entry>, ApiError> {
-    read(&s, &kv, b64_key(p)?).await
+async fn get_b64(Scoped(kv): Scoped, p: Params) -> Result<Json<Entry>, ApiError> {
+    read(&kv, b64_key(p)?).await
 }
 
-async fn read(s: &AppState, kv: &ScopedKv, key: String) -> Result<Json<Entry>, ApiError> {
-    s.cfg.limits.check_key(&key)?;
+async fn read(kv: &ScopedKv, key: String) -> Result<Json<Entry>, ApiError> {
     match kv.get(&key).await? {
         Some(v) => Ok(Json(Entry { key, value: B64.encode(v) })),
         None => Err(ApiError::not_found(format!("no key {key:?} in {}", kv.namespace().describe()))),
@@ -138,13 +135,8 @@ async fn read(s: &AppState, kv: &ScopedKv, key: String) -> Result<Json<Entry>, A
     params(("key" = String, Path, description = PATH_KEY)),
     request_body = PutRequest,
     responses((status = 204, description = "written")))]
-async fn put_path(
-    State(s): State<AppState>,
-    Scoped(kv): Scoped,
-    p: Params,
-    JsonBody(body): JsonBody<PutRequest>,
-) -> Result<Response, ApiError> {
-    write(&s, &kv, path_key(p)?, body).await
+async fn put_path(Scoped(kv): Scoped, p: Params, JsonBody(body): JsonBody<PutRequest>) -> Result<Response, ApiError> {
+    write(&kv, path_key(p)?, body).await
 }
 
 /// Write a key named by one base64url segment.
@@ -152,19 +144,12 @@ async fn put_path(
     params(("key" = String, Path, description = B64URL_KEY)),
     request_body = PutRequest,
     responses((status = 204, description = "written")))]
-async fn put_b64(
-    State(s): State<AppState>,
-    Scoped(kv): Scoped,
-    p: Params,
-    JsonBody(body): JsonBody<PutRequest>,
-) -> Result<Response, ApiError> {
-    write(&s, &kv, b64_key(p)?, body).await
+async fn put_b64(Scoped(kv): Scoped, p: Params, JsonBody(body): JsonBody<PutRequest>) -> Result<Response, ApiError> {
+    write(&kv, b64_key(p)?, body).await
 }
 
-async fn write(s: &AppState, kv: &ScopedKv, key: String, body: PutRequest) -> Result<Response, ApiError> {
-    s.cfg.limits.check_key(&key)?;
+async fn write(kv: &ScopedKv, key: String, body: PutRequest) -> Result<Response, ApiError> {
     let value = decode(&body.value, "value")?;
-    s.cfg.limits.check_value(value.len())?;
     kv.put(&key, &value, ttl(body.ttl_ms)).await?;
     Ok(no_content())
 }
@@ -173,20 +158,19 @@ async fn write(s: &AppState, kv: &ScopedKv, key: String, body: PutRequest) -> Re
 #[utoipa::path(delete, path = "/keys/{*key}", tag = "v1",
     params(("key" = String, Path, description = PATH_KEY)),
     responses((status = 204, description = "deleted, or was missing")))]
-async fn delete_path(State(s): State<AppState>, Scoped(kv): Scoped, p: Params) -> Result<Response, ApiError> {
-    remove(&s, &kv, path_key(p)?).await
+async fn delete_path(Scoped(kv): Scoped, p: Params) -> Result<Response, ApiError> {
+    remove(&kv, path_key(p)?).await
 }
 
 /// Delete a key named by one base64url segment (204 also when missing).
 #[utoipa::path(delete, path = "/k/{key}", tag = "v1",
     params(("key" = String, Path, description = B64URL_KEY)),
     responses((status = 204, description = "deleted, or was missing")))]
-async fn delete_b64(State(s): State<AppState>, Scoped(kv): Scoped, p: Params) -> Result<Response, ApiError> {
-    remove(&s, &kv, b64_key(p)?).await
+async fn delete_b64(Scoped(kv): Scoped, p: Params) -> Result<Response, ApiError> {
+    remove(&kv, b64_key(p)?).await
 }
 
-async fn remove(s: &AppState, kv: &ScopedKv, key: String) -> Result<Response, ApiError> {
-    s.cfg.limits.check_key(&key)?;
+async fn remove(kv: &ScopedKv, key: String) -> Result<Response, ApiError> {
     kv.delete(&key).await?;
     Ok(no_content())
 }
@@ -214,16 +198,12 @@ async fn batch_get(
     request_body = BatchPutRequest,
     responses((status = 200, description = "written", body = WrittenAnswer)))]
 async fn batch_put(
-    State(s): State<AppState>,
     Scoped(kv): Scoped,
     JsonBody(body): JsonBody<BatchPutRequest>,
 ) -> Result<Json<WrittenAnswer>, ApiError> {
-    s.cfg.limits.check_batch(body.entries.len())?;
     let mut decoded = Vec::with_capacity(body.entries.len());
     for e in &body.entries {
-        s.cfg.limits.check_key(&e.key)?;
         let v = decode(&e.value, "value")?;
-        s.cfg.limits.check_value(v.len())?;
         decoded.push((e.key.as_str(), v));
     }
     let refs: Vec<(&str, &[u8])> = decoded.iter().map(|(k, v)| (*k, v.as_slice())).collect();
@@ -253,15 +233,9 @@ async fn batch_delete(
     request_body = CasRequest,
     responses((status = 200, description = "swapped", body = SwappedAnswer),
               (status = 409, description = "`condition_not_met`, with `current`", body = p8fs_kv::wire::ErrorAnswer)))]
-async fn cas(
-    State(s): State<AppState>,
-    Scoped(kv): Scoped,
-    JsonBody(body): JsonBody<CasRequest>,
-) -> Result<Json<SwappedAnswer>, ApiError> {
-    s.cfg.limits.check_key(&body.key)?;
+async fn cas(Scoped(kv): Scoped, JsonBody(body): JsonBody<CasRequest>) -> Result<Json<SwappedAnswer>, ApiError> {
     let expected = body.expected.as_deref().map(|e| decode(e, "expected")).transpose()?;
     let value = decode(&body.value, "value")?;
-    s.cfg.limits.check_value(value.len())?;
     kv.compare_and_swap(&body.key, expected.as_deref(), &value, ttl(body.ttl_ms)).await?;
     Ok(Json(SwappedAnswer { swapped: true }))
 }
@@ -281,7 +255,8 @@ async fn scan(
     let Query(q) = q.map_err(|e| ApiError::bad_request(format!("bad query string: {e}")))?;
     let limit = q.limit.unwrap_or(100);
     let limits = s.cfg.limits;
-    limits.check_scan_limit(limit)?;
+    // The request's limit (the layer sees the pages the byte budget allows).
+    s.kv.capability().check_scan_limit(limit)?;
     let bytes = |v: &Option<String>, what: &str| v.as_deref().map(|v| decode(v, what)).transpose();
     let (start_b64, end_b64) = (bytes(&q.start_b64, "start_b64")?, bytes(&q.end_b64, "end_b64")?);
     let ranges = [q.prefix.is_some(), q.start.is_some(), start_b64.is_some()];
@@ -319,7 +294,8 @@ async fn delete_prefix(
 #[utoipa::path(get, path = "/v1/capability", tag = "v1",
     responses((status = 200, description = "the capability", body = CapabilityAnswer)))]
 async fn capability(State(s): State<AppState>) -> Json<CapabilityAnswer> {
-    let c = s.kv.backend().capability();
+    // What the check layer enforces: the backend's capability narrowed by the limits.
+    let c = s.kv.capability();
     let l = s.cfg.limits;
     Json(CapabilityAnswer {
         backend: s.kv.backend().name().to_owned(),
@@ -328,10 +304,10 @@ async fn capability(State(s): State<AppState>) -> Json<CapabilityAnswer> {
         cas: c.cas,
         cas_ttl: Some(c.cas_ttl),
         atomic_batch: c.atomic_batch,
-        max_key_bytes: count(c.max_key_bytes.min(l.max_key_bytes)),
-        max_value_bytes: count(c.max_value_bytes.min(l.max_value_bytes)),
-        max_scan_limit: count(c.max_scan_limit.min(l.max_scan_limit)),
-        max_batch: count(c.max_batch.min(l.max_batch)),
+        max_key_bytes: count(c.max_key_bytes),
+        max_value_bytes: count(c.max_value_bytes),
+        max_scan_limit: count(c.max_scan_limit),
+        max_batch: count(c.max_batch),
         max_response_bytes: count(l.max_response_bytes),
         key_route: Some(KEY_ROUTE.to_owned()),
     })
