@@ -1,11 +1,17 @@
 //! SQL generation for p8fs.
 //!
 //! This crate turns p8fs's models into SQL for each engine p8fs supports and defines the
-//! small execution contract the provider crates implement. It performs no I/O and links
-//! no database driver: `p8fs-tidb`, `p8fs-postgres` and `p8fs-sqlite` do that.
+//! small execution contract the provider crates implement. It performs no I/O, has no
+//! runtime and links no database driver: `p8fs-tidb`, `p8fs-postgres` and `p8fs-sqlite`
+//! execute statements, and `p8fs-entity` runs the entity operations on them.
 //!
-//! * A dialect is a *type* ([`Tidb`], [`MariaDb`], [`Postgres`], [`Sqlite`]) implementing
-//!   [`Dialect`]; [`DialectKind`] is its runtime name, parsed once at the edge.
+//! * A dialect is a zero-sized type per engine ([`Tidb`], [`MariaDb`], [`Postgres`],
+//!   [`Sqlite`]), each in its own file, implementing the object-safe [`Dialect`]; code above
+//!   holds one `&'static dyn Dialect` (from `SqlExecutor::dialect` or
+//!   [`DialectKind::dialect`]) and asks it for every engine difference. [`DialectKind`] is
+//!   the runtime name, parsed once at the edge.
+//! * [`entity`] holds the builders of the entity statements (DDL, DML, filters, knn) and
+//!   the row codec.
 //! * Every statement is a [`Statement`]: SQL text plus the values bound to its
 //!   placeholders. Values are never formatted into the text.
 //! * [`SqlExecutor`] is what a provider does with a statement; [`Error`] is the one error

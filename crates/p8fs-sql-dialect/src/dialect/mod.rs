@@ -1,7 +1,10 @@
-//! Dialects: one zero-sized type per engine, one trait holding what they share.
+//! Dialects: one zero-sized type per engine, one object-safe trait holding what they
+//! share, reached at run time as one `&'static dyn Dialect`.
 //!
-//! Each engine's file holds only its differences (vector types and functions, JSON
-//! binding, the version query); everything standard goes through sea-query.
+//! Each engine's file holds only its differences (its facts, vector types and functions,
+//! JSON binding, catalog queries, upsert quirks, helper functions); everything standard
+//! goes through sea-query. Code outside these files and the providers never branches on
+//! the engine (the layering stage of `cargo xtask test` checks it).
 
 mod mariadb;
 mod mysql_family;
@@ -111,8 +114,8 @@ pub trait Dialect: fmt::Debug + Send + Sync + 'static {
         self.facts().kind
     }
 
-    /// Builds a query (select, insert, update, delete) into text and bound values; called
-    /// through [`dyn Dialect::build_query`](trait.Dialect.html#method.build_query-1).
+    /// Builds a query (select, insert, update, delete) into text and bound values; callers
+    /// write `d.build_query(&stmt)` (an inherent method of `dyn Dialect`).
     fn build_any_query(&self, stmt: AnyQuery<'_>) -> Statement;
 
     /// Builds a schema statement (create/alter/drop table or index). Schema statements
