@@ -130,7 +130,7 @@ pub fn upsert(
 
 /// [`upsert`] that also returns each written or matched row's `id`, key field and
 /// `tenant_id` (`RETURNING`), for engines that return rows from an upsert
-/// ([`Dialect::UPSERT_RETURNING`]): the ids as stored, without a second query. On MariaDB a
+/// ([`Dialect::upsert_returning`]): the ids as stored, without a second query. On MariaDB a
 /// conflict on the primary key with a row of another key leaves that row as it was (the
 /// guard) and still returns it: callers check the keys.
 ///
