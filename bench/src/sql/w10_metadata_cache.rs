@@ -15,11 +15,7 @@ pub(crate) async fn w10_metadata_cache(env: &Env, scale: Scale) -> Result<Vec<Ro
     for e in Engine::both(env).await? {
         let store = e.fresh(&[&model]).await?;
         let ops = scale.pick(2000, 20);
-        let kind = e.exec.dialect().kind();
-        let stmt = {
-            let d = kind.dialect();
-            d.table_info_query(Some(SCHEMA), "bench_items")
-        };
+        let stmt = e.exec.dialect().table_info_query(Some(SCHEMA), "bench_items");
         let c = compare(
             scale,
             ops,

@@ -48,11 +48,7 @@ pub(crate) async fn w1_single_upsert(env: &Env, scale: Scale) -> Result<Vec<Row>
 async fn statements_note(e: &Engine, store: &EntityStore, model: &Model) -> Result<String> {
     let entity = item("x", 1);
     let row = dml::UpsertRow { id: "x".into(), fields: &entity };
-    let kind = e.exec.dialect().kind();
-    let s = {
-        let d = kind.dialect();
-        dml::upsert(d, model, store.layout(), TENANT, std::slice::from_ref(&row), chrono_now())
-    }?;
+    let s = dml::upsert(e.exec.dialect(), model, store.layout(), TENANT, std::slice::from_ref(&row), chrono_now())?;
     Ok(format!("p8fs upsert statement: {}", s.sql))
 }
 

@@ -68,10 +68,7 @@ pub(crate) async fn w3_json_filter(env: &Env, scale: Scale) -> Result<Vec<Row>> 
         let q = EntityQuery::parse(&model, &f, &[], Some(100), None)?;
         let p8 = store.select(&model, TENANT, &q).await?.len();
         let peer = peer_json_filter(&e, "g7").await?;
-        let stmt = {
-            let d = e.exec.dialect();
-            dml::select(d, &model, store.layout(), TENANT, &q)
-        }?;
+        let stmt = dml::select(e.exec.dialect(), &model, store.layout(), TENANT, &q)?;
         let explain_sql = match e.pool {
             Pool::Pg(_) => format!(
                 "EXPLAIN SELECT * FROM p8fs_bench.bench_docs WHERE tenant_id = '{TENANT}' AND metadata @> '{{\"group\": \"g7\"}}'::jsonb LIMIT 100"

@@ -227,11 +227,15 @@ pub(crate) async fn vector_workload(which: &[String], env: &Env, scale: Scale) -
                             async |i| peer_two_step(&e, q(i)).await,
                         )
                         .await?;
-                        let kind = e.exec.dialect().kind();
-                        let knn = {
-                            let d = kind.dialect();
-                            p8fs_sql_dialect::entity::knn::knn(d, &model, store.layout(), TENANT, q(0), &approx, 40)
-                        }?
+                        let knn = p8fs_sql_dialect::entity::knn::knn(
+                            e.exec.dialect(),
+                            &model,
+                            store.layout(),
+                            TENANT,
+                            q(0),
+                            &approx,
+                            40,
+                        )?
                         .context("no knn statement")?;
                         let plan = explain_knn(&e, q(0)).await?;
                         let uses = plan.contains("bench_vecs_embeddings_vec_cosine");

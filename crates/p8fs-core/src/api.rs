@@ -399,10 +399,14 @@ impl P8fs {
         // Fields and values, exactly as the upsert binds them.
         let row = UpsertRow { id: id.clone(), fields: &data };
         let layout = self.entities.layout();
-        {
-            let d = self.entities.executor().dialect();
-            dml::upsert(d, model, layout, tenant, std::slice::from_ref(&row), chrono::Utc::now())
-        }?;
+        dml::upsert(
+            self.entities.executor().dialect(),
+            model,
+            layout,
+            tenant,
+            std::slice::from_ref(&row),
+            chrono::Utc::now(),
+        )?;
         // Mapping keys: a name the KV store cannot key must not leave a row behind.
         self.map.check(tenant, &Mapping::new(name, ty, id))?;
         Ok(data)

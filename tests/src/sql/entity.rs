@@ -709,10 +709,7 @@ async fn migrate_a_legacy_table(ctx: &Ctx, store: &EntityStore, t: &str) -> Resu
             DialectKind::Sqlite => t.to_owned(),
             _ => format!("`{s}`.{t}"),
         };
-        let stamp = {
-            let d = kind.dialect();
-            d.timestamp_value(chrono::Utc::now())
-        };
+        let stamp = db.dialect().timestamp_value(chrono::Utc::now());
         for (id, tenant, name, rank) in [("id-1", "t", "budget", 1i64), ("id-2", "u", "budget", 2)] {
             let rank_col = if matches!(kind, DialectKind::MariaDb | DialectKind::Tidb) { "`rank`" } else { "rank" };
             let q = if kind == DialectKind::Postgres { "$1, $2, $3, $4, $5, $6" } else { "?, ?, ?, ?, ?, ?" };
@@ -780,10 +777,7 @@ pub(crate) async fn printed_schema_runs_twice_on_an_empty_database(ctx: Ctx) -> 
     with_store(&ctx, &[], async |store, _| {
         let db = store.executor();
         let models = p8fs_sql_dialect::model::core_models();
-        let script = {
-            let d = db.dialect();
-            ddl::schema_script(d, &models, store.layout())
-        };
+        let script = ddl::schema_script(db.dialect(), &models, store.layout());
         ensure!(script.len() > models.len(), "a script of {} statements", script.len());
         for round in 1..=2 {
             for stmt in &script {

@@ -20,19 +20,13 @@ impl Probe {
     async fn create(ctx: &Ctx) -> Result<Self> {
         let db = ctx.env.sql(&ctx.scratch).await?;
         let table = ProbeTable::new(&ctx.scratch)?;
-        let create = {
-            let d = db.dialect();
-            table.create(d)
-        };
+        let create = table.create(db.dialect());
         db.execute(&create).await.context("create the probe table")?;
         Ok(Self { db, table })
     }
 
     fn insert_stmt(&self, id: &str, doc: &serde_json::Value, v: &[f32]) -> p8fs_sql_dialect::Result<Statement> {
-        {
-            let d = self.db.dialect();
-            self.table.insert(d, id, doc, v)
-        }
+        self.table.insert(self.db.dialect(), id, doc, v)
     }
 
     async fn insert(&self, id: &str, doc: &serde_json::Value, v: &[f32]) -> Result<()> {
@@ -42,20 +36,14 @@ impl Probe {
     }
 
     async fn get(&self, id: &str) -> Result<Option<ProbeRow>> {
-        let stmt = {
-            let d = self.db.dialect();
-            self.table.select(d, id)
-        };
+        let stmt = self.table.select(self.db.dialect(), id);
         let mut rows = self.db.query(&stmt).await?;
         ensure!(rows.len() <= 1, "{} rows for one primary key", rows.len());
         rows.pop().map(ProbeTable::decode).transpose().map_err(Into::into)
     }
 
     async fn drop(self) -> Result<()> {
-        let stmt = {
-            let d = self.db.dialect();
-            self.table.drop(d)
-        };
+        let stmt = self.table.drop(self.db.dialect());
         self.db.execute(&stmt).await?;
         Ok(())
     }
@@ -204,15 +192,8 @@ pub(crate) async fn hostile_values_are_stored_literally(ctx: Ctx) -> Result<()> 
 pub(crate) async fn stacked_statements_never_run(ctx: Ctx) -> Result<()> {
     Probe::with(&ctx, async |p| {
         p.insert("kept", &json!(1), &[1.0, 2.0, 3.0]).await?;
-        let table = {
-            let d = p.db.dialect();
-            d.quote_ident(p.table.name())
-        };
-        let drop = {
-            let d = p.db.dialect();
-            p.table.drop(d)
-        }
-        .sql;
+        let table = p.db.dialect().quote_ident(p.table.name());
+        let drop = p.table.drop(p.db.dialect()).sql;
         for sql in [format!("SELECT 1; {drop}"), format!("SELECT COUNT(*) FROM {table}; {drop}")] {
             let stmt = Statement::raw(sql.clone());
             ensure!(p.db.execute(&stmt).await.is_err(), "execute ran {sql:?}");
