@@ -202,28 +202,26 @@ async fn sql_checks(db: &Arc<dyn SqlExecutor>, r: &mut Report) {
                 Err(e) => r.add("sql", format!("{name} vector index"), Status::Failed, format!("{e}")),
             }
         }
-        {
-            let layout = store.layout();
-            let (schema, emb_schema) = (layout.schema(d), layout.embeddings_schema(d));
-            for (schema, table) in [(schema, model.name().to_owned()), (emb_schema, model.embeddings_table())] {
-                let Some(stmt) = d.replica_status_query(schema, &table) else { continue };
-                match db.query(&stmt).await {
-                    Ok(rows) if rows.is_empty() => r.add(
-                        "sql",
-                        format!("{table} TiFlash replica"),
-                        Status::Warn,
-                        "none: vector indexes and analytics need one",
-                    ),
-                    Ok(rows) => {
-                        let cells: Vec<String> = rows[0]
-                            .iter()
-                            .map(|v| v.clone().into_json().map_or_else(|_| v.kind_name().to_owned(), |j| j.to_string()))
-                            .collect();
-                        let detail = format!("replicas, available, progress: {}", cells.join(", "));
-                        r.add("sql", format!("{table} TiFlash replica"), Status::Ok, detail);
-                    }
-                    Err(e) => r.add("sql", format!("{table} TiFlash replica"), Status::Failed, format!("{e}")),
+        let layout = store.layout();
+        let (schema, emb_schema) = (layout.schema(d), layout.embeddings_schema(d));
+        for (schema, table) in [(schema, model.name().to_owned()), (emb_schema, model.embeddings_table())] {
+            let Some(stmt) = d.replica_status_query(schema, &table) else { continue };
+            match db.query(&stmt).await {
+                Ok(rows) if rows.is_empty() => r.add(
+                    "sql",
+                    format!("{table} TiFlash replica"),
+                    Status::Warn,
+                    "none: vector indexes and analytics need one",
+                ),
+                Ok(rows) => {
+                    let cells: Vec<String> = rows[0]
+                        .iter()
+                        .map(|v| v.clone().into_json().map_or_else(|_| v.kind_name().to_owned(), |j| j.to_string()))
+                        .collect();
+                    let detail = format!("replicas, available, progress: {}", cells.join(", "));
+                    r.add("sql", format!("{table} TiFlash replica"), Status::Ok, detail);
                 }
+                Err(e) => r.add("sql", format!("{table} TiFlash replica"), Status::Failed, format!("{e}")),
             }
         }
     }

@@ -311,20 +311,6 @@ fn closed_port() -> u16 {
     l.local_addr().unwrap().port()
 }
 
-/// The binary with `vars` set (on top of what [`p8fs`] clears).
-fn p8fs_env(dir: &Path, vars: &[(&str, &str)], args: &[&str]) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_p8fs"));
-    c.args(["--data-dir", dir.to_str().unwrap()])
-        .args(args)
-        .env_remove("P8FS_STORAGE_PROVIDER")
-        .env_remove("P8FS_SQLITE_PATH")
-        .env_remove("P8FS_EMBEDDING_URL")
-        .env_remove("P8FS_KV_TOKEN")
-        .env_remove("P8FS_KV_URL")
-        .envs(vars.iter().copied());
-    c.output().unwrap()
-}
-
 #[test]
 fn exit_statuses_follow_the_kind_of_error() {
     let d = tempfile::tempdir().unwrap();
@@ -356,21 +342,25 @@ fn exit_statuses_follow_the_kind_of_error() {
 
     // Unavailable (3): a KV proxy and a PostgreSQL server that do not answer.
     let port = closed_port().to_string();
-    let out =
-        p8fs_env(dir, &[("P8FS_KV_URL", &format!("http://127.0.0.1:{port}"))], &["kv", "get", "k", "--tenant", "t"]);
+    let out = common::p8fs_with_env(
+        dir,
+        &[("P8FS_KV_URL", &format!("http://127.0.0.1:{port}"))],
+        &["kv", "get", "k", "--tenant", "t"],
+    );
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     assert!(stderr(&out).contains("unavailable"), "{}", stderr(&out));
     let pg = [("P8FS_STORAGE_PROVIDER", "postgresql"), ("P8FS_PG_URL", &format!("postgres://u@127.0.0.1:{port}/db"))];
-    let out = p8fs_env(dir, &pg, &["entity", "get", "--type", "resources", "--name", "a", "--tenant", "t"]);
+    let out =
+        common::p8fs_with_env(dir, &pg, &["entity", "get", "--type", "resources", "--name", "a", "--tenant", "t"]);
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     assert_eq!(stderr(&out).trim().lines().count(), 1, "{}", stderr(&out));
 
     // Configuration (2): a variable without its companion.
-    let out = p8fs_env(dir, &[("P8FS_STORAGE_PROVIDER", "postgresql")], &["migrate"]);
+    let out = common::p8fs_with_env(dir, &[("P8FS_STORAGE_PROVIDER", "postgresql")], &["migrate"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
 
     // Usage: clap's errors are bad input (2), also from a variable; help is no error.
-    let out = p8fs_env(dir, &[("P8FS_LOG_FORMAT", "bogus")], &["serve"]);
+    let out = common::p8fs_with_env(dir, &[("P8FS_LOG_FORMAT", "bogus")], &["serve"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     let help = p8fs(dir, &["--help"]);
     assert_eq!(help.status.code(), Some(0));

@@ -96,6 +96,18 @@ fn global(model: &Model) -> Result<()> {
     Ok(())
 }
 
+/// Checks that `embeddings` has one list per entity.
+fn one_list_per_entity(model: &Model, entities: &[Map<String, Json>], embeddings: &[EntityEmbeddings]) -> Result<()> {
+    if embeddings.len() != entities.len() {
+        return Err(Error::invalid_input(format!(
+            "{model}: {} entities but {} embedding lists",
+            entities.len(),
+            embeddings.len()
+        )));
+    }
+    Ok(())
+}
+
 /// The tenant argument of statements on global models (they ignore it; their rows have a
 /// `NULL` tenant).
 const NO_TENANT: &str = "";
@@ -467,13 +479,7 @@ impl EntityStore {
         entities: &[Map<String, Json>],
         embeddings: &[EntityEmbeddings],
     ) -> Result<UpsertResult> {
-        if embeddings.len() != entities.len() {
-            return Err(Error::invalid_input(format!(
-                "{model}: {} entities but {} embedding lists",
-                entities.len(),
-                embeddings.len()
-            )));
-        }
+        one_list_per_entity(model, entities, embeddings)?;
         scoped(model, tenant)?;
         self.upsert_inner(model, tenant, entities, Some(embeddings), None).await
     }
@@ -493,13 +499,7 @@ impl EntityStore {
         embeddings: &[EntityEmbeddings],
         extra: &ExtraStatements<'_>,
     ) -> Result<UpsertResult> {
-        if embeddings.len() != entities.len() {
-            return Err(Error::invalid_input(format!(
-                "{model}: {} entities but {} embedding lists",
-                entities.len(),
-                embeddings.len()
-            )));
-        }
+        one_list_per_entity(model, entities, embeddings)?;
         scoped(model, tenant)?;
         self.upsert_inner(model, tenant, entities, Some(embeddings), Some(extra)).await
     }

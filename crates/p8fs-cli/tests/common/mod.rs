@@ -10,17 +10,24 @@ use std::process::{Child, Command, Output, Stdio};
 /// The binary on the embedded default under `dir`, with its KV store behind `kv_url` when
 /// given; no provider, KV or embedder variable of the environment leaks in.
 pub(crate) fn p8fs_with_kv(dir: &Path, kv_url: Option<&str>, args: &[&str]) -> Output {
+    match kv_url {
+        Some(u) => p8fs_with_env(dir, &[("P8FS_KV_URL", u)], args),
+        None => p8fs_with_env(dir, &[], args),
+    }
+}
+
+/// The binary under `dir` with exactly `vars` of the provider, KV and embedder variables
+/// (none of the environment's leaks in).
+pub(crate) fn p8fs_with_env(dir: &Path, vars: &[(&str, &str)], args: &[&str]) -> Output {
     let mut c = Command::new(env!("CARGO_BIN_EXE_p8fs"));
     c.args(["--data-dir", dir.to_str().unwrap()])
         .args(args)
         .env_remove("P8FS_STORAGE_PROVIDER")
         .env_remove("P8FS_SQLITE_PATH")
         .env_remove("P8FS_EMBEDDING_URL")
-        .env_remove("P8FS_KV_TOKEN");
-    match kv_url {
-        Some(u) => c.env("P8FS_KV_URL", u),
-        None => c.env_remove("P8FS_KV_URL"),
-    };
+        .env_remove("P8FS_KV_TOKEN")
+        .env_remove("P8FS_KV_URL")
+        .envs(vars.iter().copied());
     c.output().unwrap()
 }
 
