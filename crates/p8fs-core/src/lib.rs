@@ -10,11 +10,14 @@ mod config;
 pub mod embed;
 mod error;
 mod kv;
+pub mod rem;
 
 pub use api::{EmbedderSettings, P8fs, Settings, StoredEntity};
 pub use config::{DEFAULT_DATA_DIR, SqlConfig, connect_sql};
 pub use error::{Error, ErrorKind, Result};
 pub use kv::{KvSettings, connect_kv};
+pub use p8fs_entity::{Edge, EdgeChange};
+pub use rem::{RemAnswer, RemHit};
 
 /// The KV layer, re-exported.
 pub use p8fs_kv as kv_layer;

@@ -12,10 +12,12 @@
 
 mod cache;
 pub mod deadline;
+pub mod graph;
 mod search;
 mod store;
 
 pub use cache::{CacheScope, CacheStats, MetadataCache, TableInfo};
+pub use graph::{Edge, EdgeChange};
 pub use search::{SearchResult, SemanticHit, VectorHit};
 pub use store::{BATCH_CHUNK, Entity, EntityEmbeddings, EntityStore, ExtraStatements, Migration, UpsertResult};
 

@@ -28,7 +28,7 @@ pub type EntityEmbeddings = Vec<(String, Vec<f32>)>;
 pub const BATCH_CHUNK: usize = 200;
 
 /// Keys per id lookup (`IN` lists of this length are fine on every engine).
-const LOOKUP_CHUNK: usize = 1000;
+pub(crate) const LOOKUP_CHUNK: usize = 1000;
 
 /// The envelope of an upsert, as the system p8fs replaces returned it, plus the ids.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -57,8 +57,8 @@ pub struct Migration {
 /// Entity operations on one database.
 #[derive(Debug, Clone)]
 pub struct EntityStore {
-    db: Arc<dyn SqlExecutor>,
-    layout: Layout,
+    pub(crate) db: Arc<dyn SqlExecutor>,
+    pub(crate) layout: Layout,
     cache: Arc<MetadataCache>,
     /// This store's (database, schema) in `cache`: a lookup per call, no allocation.
     scope: Arc<CacheScope>,
@@ -187,7 +187,7 @@ impl EntityStore {
         self.cache.invalidate_table(&self.db.cache_key(), self.schema(), table);
     }
 
-    async fn require_table(&self, model: &Model) -> Result<()> {
+    pub(crate) async fn require_table(&self, model: &Model) -> Result<()> {
         if self.table_exists(model).await? {
             Ok(())
         } else {

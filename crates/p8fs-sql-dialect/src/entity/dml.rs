@@ -474,3 +474,72 @@ pub fn rename_key(
         .to_owned();
     Ok(d.build_query(&q))
 }
+
+/// The rows whose edges a statement of [`edges_of_rows`] reads.
+#[derive(Debug, Clone, Copy)]
+pub enum EdgeRows<'a> {
+    /// Entities by id.
+    Ids(&'a [&'a str]),
+    /// Entities by business key.
+    Keys(&'a [&'a str]),
+}
+
+/// `SELECT <id or key>, <edges field>` of the tenant's rows, ordered by that column; with
+/// `lock`, `FOR UPDATE` (a no-op on SQLite, whose write transactions lock at `BEGIN`).
+/// The first column is the id for [`EdgeRows::Ids`], the key for [`EdgeRows::Keys`].
+///
+/// # Errors
+/// A model without `edges_field` as a JSON list; keys for a model without a key field.
+pub fn edges_of_rows(
+    d: &dyn Dialect,
+    model: &Model,
+    layout: &Layout,
+    tenant: &str,
+    edges_field: &str,
+    rows: EdgeRows<'_>,
+    lock: bool,
+) -> Result<Statement> {
+    if model.field(edges_field).map(|f| f.ty) != Some(FieldType::JsonArray) {
+        return Err(Error::invalid_input(format!("{model} has no edge list (a JSON list field {edges_field})")));
+    }
+    let (first, cond) = match rows {
+        EdgeRows::Ids(ids) => ("id", Expr::col(a("id")).is_in(ids.iter().copied())),
+        EdgeRows::Keys(keys) => {
+            let k = model.key_field().ok_or_else(|| Error::invalid_input(format!("{model} has no key field")))?;
+            (k, Expr::col(a(k)).is_in(keys.iter().copied()))
+        }
+    };
+    let mut s = Query::select();
+    s.from(layout.table(d, model.name()))
+        .column(a(first))
+        .column(a(edges_field))
+        .cond_where(scope(model, tenant).add(cond))
+        .order_by(a(first), sea_query::Order::Asc);
+    if lock {
+        s.lock(sea_query::LockType::Update);
+    }
+    Ok(d.build_query(&s))
+}
+
+/// Sets an entity's edges (by id, in the tenant) and its `updated_at`.
+///
+/// # Errors
+/// A list the field refuses.
+pub fn set_edges(
+    d: &dyn Dialect,
+    model: &Model,
+    layout: &Layout,
+    tenant: &str,
+    id: &str,
+    edges_field: &str,
+    edges: &Json,
+    now: DateTime<Utc>,
+) -> Result<Statement> {
+    let q = Query::update()
+        .table(layout.table(d, model.name()))
+        .value(a(edges_field), bind_field(d, model, edges_field, FieldType::JsonArray, edges)?)
+        .value(a("updated_at"), Expr::val(d.timestamp_value(now)))
+        .cond_where(scope(model, tenant).add(Expr::col(a("id")).eq(id)))
+        .to_owned();
+    Ok(d.build_query(&q))
+}
