@@ -12,6 +12,7 @@ mod doctor;
 mod hits;
 mod lines;
 mod output;
+mod rem;
 mod serve;
 mod transfer;
 
@@ -121,6 +122,23 @@ enum Command {
         #[arg(long, value_enum, default_value_t = args::MetricArg::Cosine)]
         metric: args::MetricArg,
     },
+    /// Run a REM query: LOOKUP k[, k...] | LOOKUP table:k | GET k | SEARCH "text" [IN
+    /// table] [LIMIT n] | FUZZY text [IN table] [LIMIT n] | SELECT ... FROM table [WHERE
+    /// ...] [ORDER BY ...] [LIMIT n] | TRAVERSE [types] WITH (LOOKUP k | SEARCH "text")
+    /// [DEPTH n] [IN table] [LIMIT n] [PLAN]; anything else is a SEARCH. See docs/rem.md.
+    Rem {
+        /// The query.
+        query: String,
+        /// Tenant.
+        #[arg(long)]
+        tenant: String,
+        /// SEARCH: only hits with at least this score.
+        #[arg(long)]
+        threshold: Option<f64>,
+    },
+    /// Graph edges of an entity (its `graph_paths`).
+    #[command(subcommand)]
+    Edge(rem::EdgeCmd),
 }
 
 /// The exit status of a failure of this kind (`None`: an error no layer gave a kind, such
@@ -174,6 +192,10 @@ fn main() -> ExitCode {
             Command::Search { text, ty, tenant, limit, metric } => {
                 cmds::search(&cli.data_dir, cli.json, &text, &ty, &tenant, limit, metric.into()).await
             }
+            Command::Rem { query, tenant, threshold } => {
+                rem::rem(&cli.data_dir, cli.json, &query, &tenant, threshold).await
+            }
+            Command::Edge(c) => rem::edge(&cli.data_dir, cli.json, c).await,
         }
     });
     match result {

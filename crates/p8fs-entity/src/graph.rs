@@ -180,7 +180,7 @@ fn edge_json(e: &Edge) -> Json {
 }
 
 /// How many times an edge change starts over after a concurrent change of the same row.
-const ATTEMPTS: u32 = 8;
+pub(crate) const ATTEMPTS: u32 = 8;
 
 /// The edges field of a model, or an error naming the model.
 pub fn edges_field(model: &Model) -> Result<&'static str> {
@@ -325,5 +325,86 @@ impl EntityStore {
             }
             return Ok(Some(EdgeChange { added, updated, removed, edges: edges_of(Some(&new)) }));
         }
+    }
+}
+
+/// The keys of the entities that carry edges to merge (a list in the edges field of a keyed
+/// model), each edge checked; `None` when there are none.
+///
+/// # Errors
+/// An element of a carried list that is not a valid edge (naming it).
+pub(crate) fn keys_with_edges(model: &Model, entities: &[Map<String, Json>]) -> Result<Option<Vec<String>>> {
+    let (Ok(field), Some(k)) = (edges_field(model), model.key_field()) else { return Ok(None) };
+    let mut keys = Vec::new();
+    for e in entities {
+        let Some(Json::Array(items)) = e.get(field) else { continue };
+        for item in items {
+            let edge = Edge::from_json(item).ok_or_else(|| {
+                Error::invalid_input(format!(
+                    "{model}: {field} holds {item}, not an edge {{dst, rel_type, weight, properties, created_at}}"
+                ))
+            })?;
+            edge.check().map_err(|m| Error::invalid_input(format!("{model}: {m}")))?;
+        }
+        if let Some(key) = e.get(k).and_then(Json::as_str) {
+            keys.push(key.to_owned());
+        }
+    }
+    Ok((!keys.is_empty()).then_some(keys))
+}
+
+impl EntityStore {
+    /// The entities with their edge lists merged into the stored ones, and the guard that
+    /// locks those rows in the write's transaction and checks their edges are still those
+    /// read.
+    pub(crate) async fn merge_stored_edges(
+        &self,
+        model: &Model,
+        tenant: &str,
+        entities: &[Map<String, Json>],
+        keys: &[String],
+    ) -> Result<(Vec<Map<String, Json>>, (p8fs_sql_dialect::Statement, Arc<RowCheck>))> {
+        let field = edges_field(model)?;
+        let k = model.key_field().unwrap_or("id");
+        let d = self.db.dialect();
+        let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+        let mut stored: std::collections::HashMap<String, Option<Json>> = std::collections::HashMap::new();
+        for chunk in refs.chunks(LOOKUP_CHUNK) {
+            let stmt = dml::edges_of_rows(d, model, &self.layout, tenant, field, EdgeRows::Keys(chunk), false)?;
+            stored.extend(decode_edge_rows(model, self.db.query(&stmt).await?)?);
+        }
+        let mut merged = Vec::with_capacity(entities.len());
+        // Entities of the same key in one batch merge in turn (the last one wins as a row).
+        let mut running: std::collections::HashMap<String, Option<Json>> = stored.clone();
+        for e in entities {
+            let mut e = e.clone();
+            if let (Some(Json::Array(items)), Some(key)) =
+                (e.get(field).cloned(), e.get(k).and_then(Json::as_str).map(str::to_owned))
+            {
+                let incoming: Vec<Edge> = items.iter().filter_map(Edge::from_json).collect();
+                let current = running.get(&key).cloned().flatten();
+                let (list, _, _) = merge_edges(current.as_ref(), &incoming);
+                if list.len() > MAX_EDGES {
+                    return Err(Error::invalid_input(format!(
+                        "{model} {key}: {} edges, more than the {MAX_EDGES} one entity may hold",
+                        list.len()
+                    )));
+                }
+                let list = Json::Array(list);
+                running.insert(key, Some(list.clone()));
+                e.insert(field.to_owned(), list);
+            }
+            merged.push(e);
+        }
+        // The guard reads the rows in one statement (a batch is at most a few thousand
+        // keys; the engines take lists that long).
+        let lock = dml::edges_of_rows(d, model, &self.layout, tenant, field, EdgeRows::Keys(&refs), true)?;
+        let m = model.clone();
+        let check: Arc<RowCheck> = Arc::new(move |_: usize, rows: &[Row]| -> Result<()> {
+            let now: std::collections::HashMap<String, Option<Json>> =
+                decode_edge_rows(&m, rows.to_vec())?.into_iter().collect();
+            if now == stored { Ok(()) } else { Err(changed_concurrently(&m)) }
+        });
+        Ok((merged, (lock, check)))
     }
 }

@@ -12,11 +12,13 @@
 
 mod cache;
 pub mod deadline;
+mod fuzzy;
 pub mod graph;
 mod search;
 mod store;
 
 pub use cache::{CacheScope, CacheStats, MetadataCache, TableInfo};
+pub use fuzzy::{FuzzyHit, MIN_SIMILARITY};
 pub use graph::{Edge, EdgeChange};
 pub use search::{SearchResult, SemanticHit, VectorHit};
 pub use store::{BATCH_CHUNK, Entity, EntityEmbeddings, EntityStore, ExtraStatements, Migration, UpsertResult};

@@ -62,6 +62,8 @@ pub struct EntityStore {
     cache: Arc<MetadataCache>,
     /// This store's (database, schema) in `cache`: a lookup per call, no allocation.
     scope: Arc<CacheScope>,
+    /// Whether the engine's trigram extension is installed (asked once).
+    pub(crate) trigram: Arc<std::sync::OnceLock<bool>>,
 }
 
 /// Checks a tenant id by the one rule every layer shares ([`p8fs_tenant::check`]): the
@@ -144,7 +146,7 @@ impl EntityStore {
     pub fn with_cache(db: Arc<dyn SqlExecutor>, layout: Layout, cache: Arc<MetadataCache>) -> Self {
         let schema = layout.schema(db.dialect()).map(str::to_owned);
         let scope = cache.scope(&db.cache_key(), schema.as_deref());
-        Self { db, layout, cache, scope }
+        Self { db, layout, cache, scope, trigram: Arc::default() }
     }
 
     /// The executor.
@@ -238,6 +240,7 @@ impl EntityStore {
             self.ddl(&stmt).await?;
         }
         self.ensure_helper_functions().await?;
+        self.ensure_trigram_index(model).await?;
         self.invalidate_table_cache(model.name());
         if self.table_info(model.name()).await?.is_none() {
             return Err(Error::new(ErrorKind::Database, format!("table {model} missing after CREATE")));
@@ -504,6 +507,10 @@ impl EntityStore {
         self.upsert_inner(model, tenant, entities, Some(embeddings), Some(extra)).await
     }
 
+    /// Upserts; entities that carry edges (a keyed model's `graph_paths` list) have them
+    /// merged into the stored ones by `(dst, rel_type)` first (see
+    /// [`crate::graph::merge_edges`]), and the write checks, under a row lock, that the
+    /// stored edges did not change meanwhile (else it starts over).
     async fn upsert_inner(
         &self,
         model: &Model,
@@ -511,6 +518,32 @@ impl EntityStore {
         entities: &[Map<String, Json>],
         embeddings: Option<&[EntityEmbeddings]>,
         extra: Option<&ExtraStatements<'_>>,
+    ) -> Result<UpsertResult> {
+        let Some(keys) = crate::graph::keys_with_edges(model, entities)? else {
+            return self.upsert_rows(model, tenant, entities, embeddings, extra, None).await;
+        };
+        self.require_table(model).await?;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let (merged, guard) = self.merge_stored_edges(model, tenant, entities, &keys).await?;
+            match self.upsert_rows(model, tenant, &merged, embeddings, extra, Some(guard)).await {
+                Err(e) if e.kind() == ErrorKind::Conflict && attempt < crate::graph::ATTEMPTS => {
+                    tokio_sleep(Duration::from_millis(u64::from(attempt) * 5)).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn upsert_rows(
+        &self,
+        model: &Model,
+        tenant: &str,
+        entities: &[Map<String, Json>],
+        embeddings: Option<&[EntityEmbeddings]>,
+        extra: Option<&ExtraStatements<'_>>,
+        guard: Option<(Statement, Arc<p8fs_sql_dialect::RowCheck>)>,
     ) -> Result<UpsertResult> {
         if entities.is_empty() {
             return Err(Error::invalid_input(format!(
@@ -641,7 +674,7 @@ impl EntityStore {
                 _ => self.db.execute_in_transaction(&stmts).await?.iter().sum(),
             };
             self.read_back_ids(model, tenant, &rows, &mut stored).await?;
-        } else if rows.len() == 1 && !must_match {
+        } else if rows.len() == 1 && !must_match && guard.is_none() {
             // One row and nothing that points at it: one statement in autocommit. A row the
             // upsert refused (its given id names another entity) wrote nothing.
             let stmts = upsert_statements(returning)?;
@@ -660,15 +693,24 @@ impl EntityStore {
         } else {
             // Upserts, their ids, then what points at the ids, in one transaction; the ids
             // are checked inside it, so a refused row leaves nothing behind.
-            let mut stmts = upsert_statements(returning)?;
+            // A guard (the stored edges, locked and checked) goes first.
+            let guarded = usize::from(guard.is_some());
+            let mut stmts: Vec<Statement> = guard.iter().map(|(g, _)| g.clone()).collect();
+            stmts.extend(upsert_statements(returning)?);
             if !returning {
                 stmts.extend(self.id_lookups(model, tenant, &rows)?);
             }
-            let with_ids = stmts.len();
+            let with_ids = stmts.len() - guarded;
             stmts.extend(later_statements()?);
-            let check = id_check(model, &rows, must_match, with_ids);
+            let ids = id_check(model, &rows, must_match, with_ids);
+            let check: Arc<p8fs_sql_dialect::RowCheck> = match guard {
+                None => ids,
+                Some((_, g)) => Arc::new(move |i: usize, got: &[p8fs_sql_dialect::Row]| {
+                    if i == 0 { g(0, got) } else { ids(i - 1, got) }
+                }),
+            };
             match self.db.query_in_transaction(&stmts, Some(check)).await {
-                Ok(results) => id_rows(results, with_ids, &mut stored)?,
+                Ok(results) => id_rows(results.into_iter().skip(guarded).collect(), with_ids, &mut stored)?,
                 // An executor that returns no rows from transactions (a wrapper that does
                 // not pass the call on): the same writes without RETURNING, ids read after
                 // the commit. Such an executor cannot roll back a refused row's embeddings.

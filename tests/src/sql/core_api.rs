@@ -13,7 +13,7 @@ use serde_json::{Map, Value, json};
 
 use crate::harness::Ctx;
 
-fn obj(v: Value) -> Map<String, Value> {
+pub(crate) fn obj(v: Value) -> Map<String, Value> {
     v.as_object().cloned().unwrap_or_default()
 }
 
@@ -35,7 +35,7 @@ async fn open_core(env: &crate::TestEnv, scratch: &str) -> Result<(P8fs, Arc<dyn
 }
 
 /// A P8fs on this test's schemas (dropped afterwards), core models migrated.
-async fn with_core<F>(ctx: &Ctx, body: F) -> Result<()>
+pub(crate) async fn with_core<F>(ctx: &Ctx, body: F) -> Result<()>
 where
     F: AsyncFnOnce(&P8fs) -> Result<()>,
 {

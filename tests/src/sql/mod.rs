@@ -4,6 +4,7 @@ pub mod cli;
 pub mod core_api;
 mod entity;
 mod probe;
+mod rem;
 mod statements;
 mod vector;
 
@@ -46,6 +47,11 @@ pub fn cases() -> Vec<Case> {
         case!(Suite::Sql, core_api::core_batch_store_with_mappings),
         case!(Suite::Sql, core_api::core_refused_store_leaves_no_rows_or_mappings),
         case!(Suite::SqlServer, cli::cli_runs_on_this_provider),
+        case!(Suite::Sql, rem::rem_lookup_is_tenant_scoped),
+        case!(Suite::Sql, rem::rem_fuzzy_and_search_rank_within_the_tenant),
+        case!(Suite::Sql, rem::rem_select_is_parsed_never_passed_through),
+        case!(Suite::Sql, rem::rem_traverse_walks_the_seeded_graph),
+        case!(Suite::Sql, rem::edges_merge_by_destination_and_type),
         case!(Suite::Sql, vector::exact_search_equals_brute_force),
         case!(Suite::Sql, vector::index_search_keeps_recall),
         case!(Suite::Sql, vector::semantic_search_joins_on_id_and_dedupes),

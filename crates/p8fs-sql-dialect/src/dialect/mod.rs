@@ -214,6 +214,24 @@ pub trait Dialect: fmt::Debug + Send + Sync + 'static {
         Vec::new()
     }
 
+    /// The extension that gives this engine trigram similarity (PostgreSQL: `pg_trgm`),
+    /// with a query that finds it installed; `None` where p8fs scores names itself.
+    fn trigram_extension(&self) -> Option<HelperFunction> {
+        None
+    }
+
+    /// An index that serves `ILIKE '%...%'` and trigram similarity on `column` of `table`
+    /// (qualified, quoted), once [`Dialect::trigram_extension`] is installed.
+    fn trigram_index(&self, _table: &str, _index: &str, _column: &str) -> Option<Statement> {
+        None
+    }
+
+    /// The engine's trigram similarity of `column` and `text` (0..1), once
+    /// [`Dialect::trigram_extension`] is installed.
+    fn trigram_similarity(&self, _column: Expr, _text: &str) -> Option<Expr> {
+        None
+    }
+
     /// Splits a new entity table into `partitions` by `column` (the tenant) where p8fs
     /// partitions tables on this engine (TiDB: `PARTITION BY KEY`); nothing elsewhere.
     fn partition_by_key(&self, _table: &mut TableCreateStatement, _column: &str, _partitions: u32) {}

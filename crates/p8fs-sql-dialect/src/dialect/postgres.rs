@@ -81,6 +81,32 @@ impl Dialect for Postgres {
         }]
     }
 
+    fn trigram_extension(&self) -> Option<HelperFunction> {
+        Some(HelperFunction {
+            exists: Statement {
+                sql: "SELECT 1 FROM pg_catalog.pg_extension WHERE extname = $1".into(),
+                values: vec!["pg_trgm".into()],
+            },
+            // A trusted extension: a user who may create in the database may install it.
+            create: Statement { sql: "CREATE EXTENSION IF NOT EXISTS pg_trgm".into(), values: vec![] },
+        })
+    }
+
+    fn trigram_index(&self, table: &str, index: &str, column: &str) -> Option<Statement> {
+        Some(Statement {
+            sql: format!(
+                "CREATE INDEX IF NOT EXISTS {} ON {table} USING gin ({} gin_trgm_ops)",
+                self.quote_ident(index),
+                self.quote_ident(column)
+            ),
+            values: vec![],
+        })
+    }
+
+    fn trigram_similarity(&self, column: Expr, text: &str) -> Option<Expr> {
+        Some(sea_query::Func::cust("similarity").arg(column).arg(text).into())
+    }
+
     fn json_indexes(&self, table: &str, fields: &[&str]) -> Vec<IndexCreateStatement> {
         // GIN indexes serve JSON containment (`@>`).
         fields

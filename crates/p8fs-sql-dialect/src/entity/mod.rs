@@ -5,6 +5,7 @@
 pub mod codec;
 pub mod ddl;
 pub mod dml;
+pub mod fuzzy;
 mod filter;
 pub mod knn;
 mod layout;
