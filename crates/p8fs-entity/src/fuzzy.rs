@@ -78,8 +78,11 @@ impl EntityStore {
             .filter_map(|entity| {
                 let name = entity.get(key).and_then(Json::as_str)?.to_owned();
                 let score = trigram_similarity(&name, text);
-                (score >= MIN_SIMILARITY || name.to_lowercase().contains(&wanted))
-                    .then_some(FuzzyHit { entity, name, score })
+                (score >= MIN_SIMILARITY || name.to_lowercase().contains(&wanted)).then_some(FuzzyHit {
+                    entity,
+                    name,
+                    score,
+                })
             })
             .collect();
         hits.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.name.cmp(&b.name)));

@@ -705,9 +705,11 @@ impl EntityStore {
             let ids = id_check(model, &rows, must_match, with_ids);
             let check: Arc<p8fs_sql_dialect::RowCheck> = match guard {
                 None => ids,
-                Some((_, g)) => Arc::new(move |i: usize, got: &[p8fs_sql_dialect::Row]| {
-                    if i == 0 { g(0, got) } else { ids(i - 1, got) }
-                }),
+                Some((_, g)) => Arc::new(
+                    move |i: usize, got: &[p8fs_sql_dialect::Row]| {
+                        if i == 0 { g(0, got) } else { ids(i - 1, got) }
+                    },
+                ),
             };
             match self.db.query_in_transaction(&stmts, Some(check)).await {
                 Ok(results) => id_rows(results.into_iter().skip(guarded).collect(), with_ids, &mut stored)?,

@@ -125,7 +125,8 @@ pub(crate) async fn rem_select_is_parsed_never_passed_through(ctx: Ctx) -> Resul
             "projection: {:?}",
             s.results[0].entity
         );
-        let gt = p.rem("SELECT * FROM resources WHERE ordinal >= 1 AND category IN ('docs','notes') LIMIT 5", &a).await?;
+        let gt =
+            p.rem("SELECT * FROM resources WHERE ordinal >= 1 AND category IN ('docs','notes') LIMIT 5", &a).await?;
         ensure!(gt.results.len() == 2, "{:?}", ids(&gt));
         // Injection and tenant escapes are refused, naming the part.
         refused(p, "SELECT * FROM resources WHERE category = 'docs' OR 1=1", &a, "OR").await?;
@@ -156,7 +157,13 @@ pub(crate) async fn rem_traverse_walks_the_seeded_graph(ctx: Ctx) -> Result<()> 
         let put = |name: &'static str, ty: &'static str, edges: Value, t: String| async move {
             p.store_entity_with_reverse_mapping(name, ty, obj(json!({"graph_paths": edges})), &t).await
         };
-        put("root", "resources", json!([edge("n1", "cites"), edge("alice", "authored_by"), edge("ghost", "cites")]), a.clone()).await?;
+        put(
+            "root",
+            "resources",
+            json!([edge("n1", "cites"), edge("alice", "authored_by"), edge("ghost", "cites")]),
+            a.clone(),
+        )
+        .await?;
         put("n1", "resources", json!([edge("n2", "cites"), edge("root", "cites")]), a.clone()).await?;
         put("n2", "resources", json!([edge("n3", "cites")]), a.clone()).await?;
         put("n3", "resources", json!([]), a.clone()).await?;
@@ -170,13 +177,23 @@ pub(crate) async fn rem_traverse_walks_the_seeded_graph(ctx: Ctx) -> Result<()> 
             v.sort();
             v
         };
-        ensure!(at(0) == ["root"] && at(1) == ["alice", "n1"] && at(2) == ["n2"], "{:?} {:?} {:?}", at(0), at(1), at(2));
+        ensure!(
+            at(0) == ["root"] && at(1) == ["alice", "n1"] && at(2) == ["n2"],
+            "{:?} {:?} {:?}",
+            at(0),
+            at(1),
+            at(2)
+        );
         let n2 = t.results.iter().find(|h| h.name.as_deref() == Some("n2")).context("n2")?;
         ensure!(n2.path == ["root", "n1", "n2"], "path {:?}", n2.path);
         ensure!(t.results.iter().all(|h| h.name.as_deref() != Some("b-only")), "crossed tenants");
         let tr = t.traversal.as_ref().context("no traversal")?;
         ensure!(tr.stages.len() == 3 && tr.stages[0].nodes == 1 && tr.stages[1].nodes == 2, "{:?}", tr.stages);
-        ensure!(tr.summary.unresolved == 1 && tr.summary.by_rel_type.get("authored_by") == Some(&1), "{:?}", tr.summary);
+        ensure!(
+            tr.summary.unresolved == 1 && tr.summary.by_rel_type.get("authored_by") == Some(&1),
+            "{:?}",
+            tr.summary
+        );
         // Edge-type filter, LIMIT, DEPTH 0 and PLAN.
         let cites = p.rem("TRAVERSE cites WITH LOOKUP root DEPTH 3", &a).await?;
         let names: Vec<&str> = cites.results.iter().filter_map(|h| h.name.as_deref()).collect();

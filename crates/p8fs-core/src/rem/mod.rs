@@ -109,7 +109,13 @@ impl P8fs {
     ///
     /// # Errors
     /// An empty text, an unknown type; the engines' errors.
-    pub async fn fuzzy(&self, text: &str, entity_type: Option<&str>, limit: usize, tenant: &str) -> Result<Vec<RemHit>> {
+    pub async fn fuzzy(
+        &self,
+        text: &str,
+        entity_type: Option<&str>,
+        limit: usize,
+        tenant: &str,
+    ) -> Result<Vec<RemHit>> {
         let mut hits = Vec::new();
         for model in self.rem_models(entity_type, |m| m.key_field().is_some()).await? {
             for h in self.entities().fuzzy(&model, tenant, text, limit).await? {
@@ -216,7 +222,8 @@ impl P8fs {
             let field = k.split_once("__").map_or(k.as_str(), |(f, _)| f);
             if field == "tenant_id" {
                 return Err(Error::InvalidInput(
-                    "REM SELECT: tenant_id is not allowed in WHERE: every query is scoped to the caller's tenant".into(),
+                    "REM SELECT: tenant_id is not allowed in WHERE: every query is scoped to the caller's tenant"
+                        .into(),
                 ));
             }
         }

@@ -100,7 +100,8 @@ pub fn candidates(
     engine_similarity: bool,
 ) -> Result<Statement> {
     check_text(text)?;
-    let k = model.key_field().ok_or_else(|| Error::invalid_input(format!("{model} has no name (key field) to match")))?;
+    let k =
+        model.key_field().ok_or_else(|| Error::invalid_input(format!("{model} has no name (key field) to match")))?;
     let mut any = Cond::any();
     for n in needles(text) {
         any = any.add(d.ilike(Expr::col(Alias::new(k)), &format!("%{n}%")));
@@ -131,7 +132,10 @@ mod tests {
         assert_eq!(needles("Alpha"), ["alp", "lph", "pha"]);
         assert_eq!(needles("my-pa%_\\x"), ["my", "pa", "x"]);
         assert!(needles("%_\\ '").is_empty());
-        assert_eq!(needles("the quick brown fox jumps over the lazy dog, then sleeps quietly in the warm afternoon sun").len(), MAX_NEEDLES);
+        assert_eq!(
+            needles("the quick brown fox jumps over the lazy dog, then sleeps quietly in the warm afternoon sun").len(),
+            MAX_NEEDLES
+        );
     }
 
     #[test]
@@ -140,7 +144,9 @@ mod tests {
         assert!((trigram_similarity("word", "two words") - 4.0 / 11.0).abs() < 1e-9);
         assert_eq!(trigram_similarity("alpha", "ALPHA"), 1.0);
         assert_eq!(trigram_similarity("", ""), 0.0);
-        assert!(trigram_similarity("my-project-alpha", "project alpha") > trigram_similarity("my-project-alpha", "beta"));
+        assert!(
+            trigram_similarity("my-project-alpha", "project alpha") > trigram_similarity("my-project-alpha", "beta")
+        );
     }
 
     #[test]

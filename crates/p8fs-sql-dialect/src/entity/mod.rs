@@ -5,8 +5,8 @@
 pub mod codec;
 pub mod ddl;
 pub mod dml;
-pub mod fuzzy;
 mod filter;
+pub mod fuzzy;
 pub mod knn;
 mod layout;
 
