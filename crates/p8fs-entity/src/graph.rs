@@ -23,8 +23,7 @@ use serde_json::{Map, Value as Json};
 use crate::EntityStore;
 use crate::store::{LOOKUP_CHUNK, scoped};
 
-/// The field that holds a model's edges.
-pub const EDGES_FIELD: &str = "graph_paths";
+pub use p8fs_sql_dialect::model::EDGES_FIELD;
 
 /// The most edges one entity may hold.
 pub const MAX_EDGES: usize = 10_000;
@@ -219,12 +218,11 @@ impl EntityStore {
     /// A model without edges, a missing table; the engine's errors.
     pub async fn edges_of(&self, model: &Model, tenant: &str, ids: &[&str]) -> Result<Vec<(String, Vec<Edge>)>> {
         scoped(model, tenant)?;
-        let field = edges_field(model)?;
+        edges_field(model)?;
         self.require_table(model).await?;
         let mut out = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(LOOKUP_CHUNK) {
-            let stmt =
-                dml::edges_of_rows(self.db.dialect(), model, &self.layout, tenant, field, EdgeRows::Ids(chunk), false)?;
+            let stmt = dml::edges_of_rows(self.db.dialect(), model, &self.layout, tenant, EdgeRows::Ids(chunk), false)?;
             for (id, stored) in decode_edge_rows(model, self.db.query(&stmt).await?)? {
                 out.push((id, edges_of(stored.as_ref())));
             }
@@ -279,12 +277,12 @@ impl EntityStore {
         change: impl Fn(Option<&Json>) -> (Vec<Json>, usize, usize, usize),
     ) -> Result<Option<EdgeChange>> {
         scoped(model, tenant)?;
-        let field = edges_field(model)?;
+        edges_field(model)?;
         self.require_table(model).await?;
         let d = self.db.dialect();
         let ids = [id];
-        let read = dml::edges_of_rows(d, model, &self.layout, tenant, field, EdgeRows::Ids(&ids), false)?;
-        let lock = dml::edges_of_rows(d, model, &self.layout, tenant, field, EdgeRows::Ids(&ids), true)?;
+        let read = dml::edges_of_rows(d, model, &self.layout, tenant, EdgeRows::Ids(&ids), false)?;
+        let lock = dml::edges_of_rows(d, model, &self.layout, tenant, EdgeRows::Ids(&ids), true)?;
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -299,7 +297,7 @@ impl EntityStore {
                 )));
             }
             let new = Json::Array(list);
-            let write = dml::set_edges(d, model, &self.layout, tenant, id, field, &new, Utc::now())?;
+            let write = dml::set_edges(d, model, &self.layout, tenant, id, &new, Utc::now())?;
             let expected = current.clone();
             let m = model.clone();
             let check: Arc<RowCheck> = Arc::new(move |i: usize, rows: &[Row]| -> Result<()> {
@@ -370,7 +368,7 @@ impl EntityStore {
         let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
         let mut stored: std::collections::HashMap<String, Option<Json>> = std::collections::HashMap::new();
         for chunk in refs.chunks(LOOKUP_CHUNK) {
-            let stmt = dml::edges_of_rows(d, model, &self.layout, tenant, field, EdgeRows::Keys(chunk), false)?;
+            let stmt = dml::edges_of_rows(d, model, &self.layout, tenant, EdgeRows::Keys(chunk), false)?;
             stored.extend(decode_edge_rows(model, self.db.query(&stmt).await?)?);
         }
         let mut merged = Vec::with_capacity(entities.len());
@@ -398,7 +396,7 @@ impl EntityStore {
         }
         // The guard reads the rows in one statement (a batch is at most a few thousand
         // keys; the engines take lists that long).
-        let lock = dml::edges_of_rows(d, model, &self.layout, tenant, field, EdgeRows::Keys(&refs), true)?;
+        let lock = dml::edges_of_rows(d, model, &self.layout, tenant, EdgeRows::Keys(&refs), true)?;
         let m = model.clone();
         let check: Arc<RowCheck> = Arc::new(move |_: usize, rows: &[Row]| -> Result<()> {
             let now: std::collections::HashMap<String, Option<Json>> =

@@ -251,7 +251,7 @@ pub(crate) async fn edges_merge_by_destination_and_type(ctx: Ctx) -> Result<()> 
             e.weight = f64::NAN;
             e
         }] {
-            let err = p.add_edges("resources", &s.id, &[bad.clone()], &a).await.err().context(format!("{bad:?}"))?;
+            let err = p.add_edges("resources", &s.id, std::slice::from_ref(&bad), &a).await.err().context(format!("{bad:?}"))?;
             ensure!(err.kind() == ErrorKind::InvalidInput, "{err}");
         }
         let not_edges = p

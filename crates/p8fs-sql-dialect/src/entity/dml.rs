@@ -484,7 +484,7 @@ pub enum EdgeRows<'a> {
     Keys(&'a [&'a str]),
 }
 
-/// `SELECT <id or key>, <edges field>` of the tenant's rows, ordered by that column; with
+/// `SELECT <id or key>, <`EDGES_FIELD`>` of the tenant's rows, ordered by that column; with
 /// `lock`, `FOR UPDATE` (a no-op on SQLite, whose write transactions lock at `BEGIN`).
 /// The first column is the id for [`EdgeRows::Ids`], the key for [`EdgeRows::Keys`].
 ///
@@ -495,10 +495,10 @@ pub fn edges_of_rows(
     model: &Model,
     layout: &Layout,
     tenant: &str,
-    edges_field: &str,
     rows: EdgeRows<'_>,
     lock: bool,
 ) -> Result<Statement> {
+    let edges_field = crate::model::EDGES_FIELD;
     if model.field(edges_field).map(|f| f.ty) != Some(FieldType::JsonArray) {
         return Err(Error::invalid_input(format!("{model} has no edge list (a JSON list field {edges_field})")));
     }
@@ -531,10 +531,10 @@ pub fn set_edges(
     layout: &Layout,
     tenant: &str,
     id: &str,
-    edges_field: &str,
     edges: &Json,
     now: DateTime<Utc>,
 ) -> Result<Statement> {
+    let edges_field = crate::model::EDGES_FIELD;
     let q = Query::update()
         .table(layout.table(d, model.name()))
         .value(a(edges_field), bind_field(d, model, edges_field, FieldType::JsonArray, edges)?)

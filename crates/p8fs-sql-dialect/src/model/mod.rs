@@ -112,6 +112,10 @@ pub fn check_ident(what: &str, s: &str) -> Result<()> {
     }
 }
 
+/// The field that holds a model's graph edges: a JSON list of
+/// `{dst, rel_type, weight, properties, created_at}`.
+pub const EDGES_FIELD: &str = "graph_paths";
+
 impl Model {
     /// Starts a model for table `name`.
     pub fn builder(name: impl Into<String>) -> ModelBuilder {
