@@ -255,7 +255,11 @@ const LAYERING: &[(&str, &[&str], &[&str])] = &[
     // The proxy's client is built without the OpenAPI machinery, and the proxy without
     // the client's HTTP stack: the wire types are all they share.
     ("p8fs-kv", &["--no-default-features", "--features", "http"], &["utoipa", "utoipa-gen"]),
-    ("p8fs-server", &[], &["mysql_async", "tokio-postgres", "rusqlite", "tikv-client", "p8fs-core", "reqwest"]),
+    // The REM grammar is a leaf: strings in, a syntax tree out.
+    ("p8fs-rem", &[], &["p8fs-sql-dialect", "p8fs-kv", "p8fs-entity", "tokio"]),
+    // The proxy serves entities through p8fs-core (built without providers: the binary
+    // that embeds it picks them), never a driver of its own.
+    ("p8fs-server", &[], &["mysql_async", "tokio-postgres", "rusqlite", "tikv-client"]),
 ];
 
 /// Checks [`LAYERING`] with `cargo tree` (normal dependencies only).
