@@ -55,6 +55,8 @@ def _unb64(v: str) -> bytes:
 
 
 def _key_segment(key: str) -> str:
+    if not isinstance(key, str) or not key:
+        raise ValueError(f"a key is a non-empty string, not {key!r}")
     return base64.urlsafe_b64encode(key.encode("utf-8")).rstrip(b"=").decode("ascii")
 
 
