@@ -22,8 +22,8 @@ use anyhow::{Context, Result, bail};
 use crate::cmd;
 use crate::paths::Paths;
 
-/// What the Python virtualenv holds; a change rebuilds it.
-const PYTEST: &str = "pytest==8.4.2";
+/// What the Python virtualenv holds besides the client; a change rebuilds it.
+const TOOLS: [&str; 2] = ["pytest==8.4.2", "mypy==1.15.0"];
 
 /// How `p8fs serve` is configured for one run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,24 +80,42 @@ impl Provider {
     }
 }
 
-/// Creates (or reuses) the virtualenv under `target/` with pytest and the client installed
-/// editable, so the suite always runs the checkout's code.
+/// Creates (or reuses) the virtualenv under `target/` with pytest, mypy and the client
+/// installed editable, so the suite always runs the checkout's code.
 pub(crate) fn venv(paths: &Paths) -> Result<PathBuf> {
     let dir = paths.target.join("py-client");
     let python = dir.join("bin/python");
     let project = paths.root.join("clients/python");
     let pyproject = std::fs::read_to_string(project.join("pyproject.toml")).context("reading clients/python")?;
-    let want = format!("{PYTEST}\n{pyproject}");
+    let want = format!("{}\n{pyproject}", TOOLS.join("\n"));
     let stamp = dir.join("p8fs-stamp");
     if python.exists() && std::fs::read_to_string(&stamp).is_ok_and(|s| s == want) {
         return Ok(python);
     }
     cmd::output(Command::new("python3").args(["-m", "venv", "--clear"]).arg(&dir))
         .context("creating a Python virtualenv (needs python3 >= 3.9 with venv)")?;
-    cmd::output(Command::new(&python).args(["-m", "pip", "install", "-q", PYTEST]))?;
+    cmd::output(Command::new(&python).args(["-m", "pip", "install", "-q"]).args(TOOLS))?;
     cmd::output(Command::new(&python).args(["-m", "pip", "install", "-q", "-e"]).arg(&project))?;
     std::fs::write(&stamp, want)?;
     Ok(python)
+}
+
+/// Type-checks the client and its tests (`mypy --strict`, for the oldest Python the
+/// package supports).
+pub(crate) fn typecheck(paths: &Paths, python: &Path) -> Result<((), String)> {
+    // The cache lives with the virtualenv, not in the source tree.
+    let cache = paths.target.join("py-client/mypy-cache");
+    // The package for the oldest Python it supports; the tests for the virtualenv's.
+    for (what, version) in [("src", Some("3.9")), ("tests", None)] {
+        let mut c = Command::new(python);
+        c.current_dir(paths.root.join("clients/python")).args(["-m", "mypy", "--strict"]);
+        if let Some(v) = version {
+            c.args(["--python-version", v]);
+        }
+        c.arg("--cache-dir").arg(&cache).arg(what);
+        cmd::output(&mut c).with_context(|| format!("mypy --strict found errors in clients/python/{what}"))?;
+    }
+    Ok(((), "mypy --strict: no issues".to_owned()))
 }
 
 /// The counts the suite's conftest writes.

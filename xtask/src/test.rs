@@ -315,6 +315,8 @@ fn python_stages(
     env: &BTreeMap<String, String>,
 ) {
     let python = report.stage("python client: virtualenv", || Ok((crate::pytest::venv(paths)?, "ready".to_owned())));
+    report
+        .stage("python client: types", || crate::pytest::typecheck(paths, python.as_deref().context("no virtualenv")?));
     for &p in providers {
         report.stage(&format!("python client {}", p.name()), || {
             let python = python.as_deref().context("no virtualenv")?;
