@@ -219,9 +219,16 @@ def test_a_missing_key_is_none_but_a_missing_route_raises(scripted: Any) -> None
     s = scripted([(404, {}, {"error": {"code": "not_found", "message": "no key"}})])
     assert fast(s.url).kv("t1").get("k") is None
     assert fast(s.url).get_entity_by_name("n", "resources", "t1") is None
+    assert fast(s.url).get_entity("resources", "id1", "t1") is None
+    assert fast(s.url).get_entities_by_storage_key("resources/id1", "t1") == []
+    assert fast(s.url).legacy.get("k", "t1") is None
     s2 = scripted([(404, {}, {"error": {"code": "no_route", "message": "no route"}})])
     with pytest.raises(NotFound):
         fast(s2.url).get_entity_by_name("n", "resources", "t1")
+    with pytest.raises(NotFound):
+        fast(s2.url).kv("t1").get("k")
+    with pytest.raises(NotFound):
+        fast(s2.url).edges("resources", "id1", "t1")
 
 
 def test_redirects_are_not_followed(scripted: Any) -> None:
@@ -298,3 +305,77 @@ def test_bad_arguments_are_refused_before_any_request(scripted: Any) -> None:
 def test_the_token_is_not_in_the_repr() -> None:
     c = P8fsClient("http://127.0.0.1:1", token="s3cret")
     assert "s3cret" not in repr(c) and "s3cret" not in repr(c._t)
+
+
+def test_entity_search_rem_and_edge_calls_follow_the_http_contract(scripted: Any) -> None:
+    """The method, path, query and body of each call, as the contract fixes them."""
+    s = scripted([(200, {}, {"entity": {}, "entities": [], "stored": [], "hits": [], "exact": True,
+                             "candidates_examined": None, "deleted": True, "edges": [], "added": 0,
+                             "updated": 0, "removed": 0, "kind": "lookup", "query": {}, "results": []})])
+    c = fast(s.url)
+    c.store_entity_with_reverse_mapping("n 1", "resources", {"content": "x"}, "t1")
+    c.store_entities("moments", "t1", [("a", {}), {"name": "b", "data": {"k": 1}}])
+    c.get_entity("resources", "id/1", "t1")
+    c.get_entity_by_name("a/b", "resources", "t1")
+    c.get_entities_by_storage_key("resources/id1", "t1")
+    c.select("resources", "t1", {"category": "x", "ordinal__in": [1, 2], "uri": None}, ["-ordinal"], 5, 10)
+    c.select("resources", "t1")
+    c.semantic_search("resources", "t1", "q", limit=3, threshold=0.5, fields=["content"], exact=True)
+    c.semantic_search_sql("resources", "q", "content", tenant_id="t1")
+    c.delete_entity("resources", "id1", "t1")
+    c.rem("LOOKUP a", "t1")
+    c.edges("resources", "id1", "t1")
+    c.add_edges("resources", "id1", [{"dst": "d", "rel_type": "r", "weight": 2.0, "properties": {"p": 1}}], "t1")
+    c.remove_edges("resources", "id1", "d e", "t1", rel_type="r")
+    c.remove_edges("resources", "id1", "d", "t1")
+    got = [(r["method"], r["path"], json.loads(r["body"]) if r["body"] else None) for r in s.requests]
+    assert got == [
+        ("PUT", "/v1/entities/t1/resources", {"name": "n 1", "data": {"content": "x"}}),
+        ("POST", "/v1/entities/t1/moments/batch",
+         {"entities": [{"name": "a", "data": {}}, {"name": "b", "data": {"k": 1}}]}),
+        ("GET", "/v1/entities/t1/resources/id/id%2F1", None),
+        ("GET", "/v1/entities/t1/resources/name/a%2Fb", None),
+        ("GET", "/v1/entities/t1/storage-key?key=resources%2Fid1", None),
+        ("POST", "/v1/entities/t1/resources/select",
+         {"filters": {"category": "x", "ordinal__in": [1, 2], "uri": None}, "order_by": ["-ordinal"], "limit": 5,
+          "offset": 10}),
+        ("POST", "/v1/entities/t1/resources/select", {}),
+        ("POST", "/v1/entities/t1/resources/search",
+         {"query": "q", "limit": 3, "threshold": 0.5, "fields": ["content"], "exact": True}),
+        ("POST", "/v1/entities/t1/resources/search",
+         {"query": "q", "limit": 10, "threshold": 0.7, "fields": ["content"]}),
+        ("DELETE", "/v1/entities/t1/resources/id/id1", None),
+        ("POST", "/v1/rem/t1", {"query": "LOOKUP a"}),
+        ("GET", "/v1/entities/t1/resources/id/id1/edges", None),
+        ("POST", "/v1/entities/t1/resources/id/id1/edges",
+         {"edges": [{"dst": "d", "rel_type": "r", "weight": 2.0, "properties": {"p": 1}}]}),
+        ("DELETE", "/v1/entities/t1/resources/id/id1/edges?dst=d%20e&rel_type=r", None),
+        ("DELETE", "/v1/entities/t1/resources/id/id1/edges?dst=d", None),
+    ]
+    assert all(r["headers"]["Authorization"] == "Bearer t" for r in s.requests)
+
+
+def test_v1_kv_calls_follow_the_wire_contract(scripted: Any) -> None:
+    s = scripted([(200, {}, {"entries": [{"key": "a", "value": "MQ=="}], "next": None, "written": 1,
+                             "deleted": 1, "swapped": True})])
+    kv = fast(s.url).kv("t1")
+    assert kv.batch_get(["a", "b"]) == {"a": b"1"}
+    kv.batch_put({"a": b"1"}, ttl_ms=10)
+    kv.batch_delete(["a"])
+    kv.compare_and_swap("a", None, "v")
+    page = kv.scan("p/", limit=5, after="p/a")
+    assert page.entries[0].key == "a" and page.entries[0].value == b"1" and page.next is None
+    kv.scan_range("a", "b")
+    kv.delete_prefix("p/")
+    fast(s.url).global_kv().delete("device_auth:x")
+    got = [(r["method"], r["path"], json.loads(r["body"]) if r["body"] else None) for r in s.requests]
+    assert got == [
+        ("POST", "/v1/kv/t1/batch/get", {"keys": ["a", "b"]}),
+        ("POST", "/v1/kv/t1/batch/put", {"entries": [{"key": "a", "value": "MQ=="}], "ttl_ms": 10}),
+        ("POST", "/v1/kv/t1/batch/delete", {"keys": ["a"]}),
+        ("POST", "/v1/kv/t1/cas", {"key": "a", "expected": None, "value": "dg=="}),
+        ("GET", "/v1/kv/t1/scan?prefix=p%2F&limit=5&after=p%2Fa", None),
+        ("GET", "/v1/kv/t1/scan?start=a&end=b", None),
+        ("POST", "/v1/kv/t1/delete-prefix", {"prefix": "p/"}),
+        ("DELETE", "/v1/global/k/ZGV2aWNlX2F1dGg6eA", None),
+    ]

@@ -140,8 +140,13 @@ class P8fsClient:
     def get_entities_by_storage_key(self, storage_key: str, tenant: str) -> List[Entity]:
         """The entities a storage key ``TYPE/ID`` names (empty when none)."""
         _check_text("storage_key", storage_key)
-        body = self._t.json("GET", self._entities(tenant, "storage-key"), idempotent=True,
-                            query=[("key", storage_key)])
+        try:
+            body = self._t.json("GET", self._entities(tenant, "storage-key"), idempotent=True,
+                                query=[("key", storage_key)])
+        except NotFound as e:
+            if e.code == "no_route":
+                raise
+            return []
         entities: List[Entity] = body["entities"]
         return entities
 
