@@ -20,12 +20,14 @@ def test_add_list_merge_and_remove(client: P8fsClient, tenant_a: str, uid: str) 
     [edge] = client.edges("resources", e["id"], tenant_a)
     assert edge["dst"] == dst and edge["rel_type"] == "references" and edge["weight"] == 1.0
     assert edge.get("properties", {}) == {} and edge.get("created_at")
+    first_added = edge["created_at"]
     # The same (dst, rel_type) replaces the edge.
     change = client.add_edges("resources", e["id"], [
         {"dst": dst, "rel_type": "references", "weight": 2.5, "properties": {"why": "cited", "n": [1]}}], tenant_a)
     assert (change["added"], change["updated"]) == (0, 1)
     [edge] = change["edges"]
     assert edge["weight"] == 2.5 and edge["properties"] == {"why": "cited", "n": [1]}
+    assert edge.get("created_at") == first_added  # when it was first added
     # Another relation type to the same destination is another edge.
     change = client.add_edges("resources", e["id"], [{"dst": dst, "rel_type": "authored_by"}], tenant_a)
     assert change["added"] == 1 and len(change["edges"]) == 2
