@@ -4,12 +4,14 @@
 //! ```text
 //! cargo xtask services up|down|status   local PostgreSQL+pgvector and MariaDB 11.8
 //! cargo xtask test [BACKEND...]         the test matrix (default: all)
+//! cargo xtask pytest [PROVIDER...]      the Python client's suite alone
 //! cargo xtask bench [--smoke] [W1 ...]  benchmarks against hand-written driver calls
 //! ```
 
 mod bench;
 mod cmd;
 mod paths;
+mod pytest;
 mod services;
 mod test;
 
@@ -23,6 +25,9 @@ commands:
   test [BACKEND...] [--keep-services] [--no-drill]
                               run the test matrix; BACKEND is one of
                               embedded, postgres, mariadb, tikv, http, tidb, all (default)
+  pytest [PROVIDER...]        the Python client's suite against p8fs serve; PROVIDER
+                              is one of kv-only, sqlite, postgres, mariadb, tidb
+                              (default: those available)
   bench [--smoke] [--rounds N] [W1 .. W12]
                               p8fs against the hand-written driver calls; a full run
                               (release build, >= 5 rounds) rewrites docs/benchmarks.md
@@ -46,6 +51,7 @@ fn run() -> Result<()> {
             _ => bail!("{USAGE}"),
         },
         Some("test") => test::run(&paths, &args[1..]),
+        Some("pytest") => test::run_python(&paths, &args[1..]),
         Some("bench") => bench::run(&paths, &args[1..]),
         Some("-h" | "--help" | "help") => {
             print!("{USAGE}");

@@ -10,6 +10,7 @@ use anyhow::{Context, Result, bail};
 
 use crate::cmd;
 use crate::paths::Paths;
+use crate::pytest::Provider;
 use crate::services::{self, Service};
 
 /// A backend of the matrix. Mirrors `p8fs_tests::Backend`.
@@ -57,6 +58,18 @@ impl Backend {
             println!("tidb: not part of this run (no TiDB can run here; set P8FS_TIDB_URL to test a real one)");
         }
         v
+    }
+
+    /// The Python client's runs this backend stands for: the embedded run covers SQLite
+    /// and the KV-only server; the proxy and TiKV backends are KV-only and need none.
+    fn python_providers(self) -> Vec<Provider> {
+        match self {
+            Backend::Embedded => vec![Provider::KvOnly, Provider::Sqlite],
+            Backend::Postgres => vec![Provider::Postgres],
+            Backend::MariaDb => vec![Provider::MariaDb],
+            Backend::Tidb => vec![Provider::Tidb],
+            Backend::Http | Backend::Tikv => vec![],
+        }
     }
 
     fn service(self) -> Option<Service> {
@@ -146,15 +159,16 @@ pub(crate) fn run(paths: &Paths, args: &[String]) -> Result<()> {
     };
     let env = services::read_env(&paths.env_file);
 
-    let binaries = report.stage("build (cargo test --no-run)", || {
+    let built = report.stage("build (cargo test --no-run)", || {
         let b = build(paths)?;
-        let n = b.len();
+        let n = b.tests.len();
         Ok((b, format!("{n} test binaries")))
     });
+    let binaries = built.as_ref().map(|b| &b.tests);
 
     report.stage("layering (cargo tree)", || layering(paths));
     report.stage("deploy manifests", || manifests(paths));
-    if let Some(binaries) = &binaries {
+    if let Some(binaries) = binaries {
         report.stage("unit and golden tests", || unit_tests(paths, binaries));
         let conformance = binaries.iter().find(|b| b.name == "conformance");
         for &b in &backends {
@@ -170,6 +184,13 @@ pub(crate) fn run(paths: &Paths, args: &[String]) -> Result<()> {
                     report.stage(&format!("outage drill {}", b.name()), || outage_drill(paths, bin, b, svc, &env));
                 }
             }
+        }
+    }
+
+    if let Some(built) = &built {
+        let providers: Vec<Provider> = backends.iter().flat_map(|b| b.python_providers()).collect();
+        if !providers.is_empty() {
+            python_stages(paths, &mut report, built.p8fs.as_deref(), &providers, &env);
         }
     }
 
@@ -199,14 +220,23 @@ struct TestBinary {
     manifest_dir: PathBuf,
 }
 
+/// What the build stage made.
+struct Built {
+    /// The test executables.
+    tests: Vec<TestBinary>,
+    /// The `p8fs` binary (the CLI's tests need it, so the test build makes it).
+    p8fs: Option<PathBuf>,
+}
+
 /// Builds every test target once and lists the executables.
-fn build(paths: &Paths) -> Result<Vec<TestBinary>> {
+fn build(paths: &Paths) -> Result<Built> {
     let mut c = cmd::cargo();
     c.current_dir(&paths.root)
         .args(["test", "--workspace", "--no-run", "--locked", "--message-format=json-render-diagnostics"])
         .stderr(Stdio::inherit());
     let out = cmd::output(&mut c)?;
     let mut bins = Vec::new();
+    let mut p8fs = None;
     for line in String::from_utf8_lossy(&out.stdout).lines() {
         let Ok(msg) = serde_json::from_str::<serde_json::Value>(line) else { continue };
         if msg["reason"] != "compiler-artifact" {
@@ -214,6 +244,11 @@ fn build(paths: &Paths) -> Result<Vec<TestBinary>> {
         }
         let Some(exe) = msg["executable"].as_str() else { continue };
         if msg["profile"]["test"] != true {
+            if msg["target"]["name"] == "p8fs"
+                && msg["target"]["kind"].as_array().is_some_and(|k| k.contains(&"bin".into()))
+            {
+                p8fs = Some(PathBuf::from(exe));
+            }
             continue;
         }
         let manifest = PathBuf::from(msg["manifest_path"].as_str().unwrap_or_default());
@@ -225,7 +260,70 @@ fn build(paths: &Paths) -> Result<Vec<TestBinary>> {
         });
     }
     bins.sort_by(|a, b| (&a.package, &a.name).cmp(&(&b.package, &b.name)));
-    Ok(bins)
+    Ok(Built { tests: bins, p8fs })
+}
+
+/// `cargo xtask pytest [PROVIDER...]`: the Python client's stages alone (default: every
+/// provider the services file names, SQLite and the KV-only server), on a `p8fs` binary
+/// built for it. The databases must be up (`cargo xtask services up`).
+pub(crate) fn run_python(paths: &Paths, args: &[String]) -> Result<()> {
+    let env = services::read_env(&paths.env_file);
+    let mut providers = Vec::new();
+    for a in args {
+        providers.push(match a.as_str() {
+            "kv-only" => Provider::KvOnly,
+            "sqlite" => Provider::Sqlite,
+            "postgres" => Provider::Postgres,
+            "mariadb" => Provider::MariaDb,
+            "tidb" => Provider::Tidb,
+            other => bail!("unknown provider {other:?}; valid: kv-only, sqlite, postgres, mariadb, tidb"),
+        });
+    }
+    if providers.is_empty() {
+        providers = vec![Provider::KvOnly, Provider::Sqlite];
+        if env.contains_key("P8FS_TEST_PG_URL") {
+            providers.push(Provider::Postgres);
+        }
+        if env.contains_key("P8FS_TEST_MARIADB_URL") {
+            providers.push(Provider::MariaDb);
+        }
+        if std::env::var_os("P8FS_TIDB_URL").is_some() {
+            providers.push(Provider::Tidb);
+        }
+    }
+    let mut report = Report { stages: Vec::new() };
+    let p8fs = report.stage("build (cargo build -p p8fs-cli)", || {
+        let mut c = cmd::cargo();
+        c.current_dir(&paths.root).args(["build", "--locked", "-p", "p8fs-cli"]);
+        cmd::run(&mut c)?;
+        Ok((paths.target.join("debug/p8fs"), "ok".to_owned()))
+    });
+    python_stages(paths, &mut report, p8fs.as_deref(), &providers, &env);
+    report.print();
+    if !report.ok() {
+        bail!("the Python client's suite failed (see the stages above)");
+    }
+    Ok(())
+}
+
+/// The Python client's suite, one stage per provider (see [`crate::pytest`]).
+fn python_stages(
+    paths: &Paths,
+    report: &mut Report,
+    p8fs: Option<&Path>,
+    providers: &[Provider],
+    env: &BTreeMap<String, String>,
+) {
+    let python = report.stage("python client: virtualenv", || Ok((crate::pytest::venv(paths)?, "ready".to_owned())));
+    report
+        .stage("python client: types", || crate::pytest::typecheck(paths, python.as_deref().context("no virtualenv")?));
+    for &p in providers {
+        report.stage(&format!("python client {}", p.name()), || {
+            let python = python.as_deref().context("no virtualenv")?;
+            let p8fs = p8fs.context("the build made no p8fs binary")?;
+            crate::pytest::run(paths, p8fs, python, p, env)
+        });
+    }
 }
 
 /// The dependency rules of docs/architecture.md: (crate, features, crates it must not pull in).
