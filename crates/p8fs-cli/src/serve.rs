@@ -115,9 +115,9 @@ pub(crate) async fn run(data_dir: &Path, args: ServeArgs) -> Result<()> {
         Some(sql) => {
             let embedder = Settings::from_vars(env, data_dir)?.embedder;
             let described = sql.describe();
-            let p8fs = P8fs::open(&Settings { sql, kv: settings.clone(), embedder })
-                .await
-                .with_context(|| format!("opening the SQL provider {described} and the KV backend {}", settings.describe()))?;
+            let p8fs = P8fs::open(&Settings { sql, kv: settings.clone(), embedder }).await.with_context(|| {
+                format!("opening the SQL provider {described} and the KV backend {}", settings.describe())
+            })?;
             let migrated = p8fs.migrate().await.with_context(|| format!("migrating {described}"))?;
             tracing::info!(sql = %described, models = migrated.len(), "serving entities, search, REM and edges");
             let p8fs = Arc::new(p8fs);

@@ -29,9 +29,9 @@ use crate::body::JsonBody;
 use crate::guard::{Guards, Scope, SqlScoped};
 use crate::state::AppState;
 use crate::wire::{
-    BatchPutEntitiesRequest, EdgesBody, EntitiesAnswer, EntityAnswer, EntityDeletedAnswer, MAX_LIMIT,
-    PutEntityRequest, RemRequest, RemoveEdgesQuery, SEARCH_DEFAULT_LIMIT, SELECT_DEFAULT_LIMIT, SearchAnswer,
-    SearchHit, SearchRequest, SelectRequest, StorageKeyQuery, StoredAnswer,
+    BatchPutEntitiesRequest, EdgesBody, EntitiesAnswer, EntityAnswer, EntityDeletedAnswer, MAX_LIMIT, PutEntityRequest,
+    RemRequest, RemoveEdgesQuery, SEARCH_DEFAULT_LIMIT, SELECT_DEFAULT_LIMIT, SearchAnswer, SearchHit, SearchRequest,
+    SelectRequest, StorageKeyQuery, StoredAnswer,
 };
 
 /// The tag of the entity, search and edge routes.
@@ -106,8 +106,10 @@ async fn put_entity(
     sql: SqlScoped,
     JsonBody(body): JsonBody<PutEntityRequest>,
 ) -> Result<Response, ApiError> {
-    let stored =
-        sql.p8fs.store_entity_with_reverse_mapping(&body.name, sql.param("type"), body.data, sql.tenant.as_str()).await?;
+    let stored = sql
+        .p8fs
+        .store_entity_with_reverse_mapping(&body.name, sql.param("type"), body.data, sql.tenant.as_str())
+        .await?;
     answer(&s, &stored)
 }
 
@@ -308,7 +310,11 @@ async fn remove_edges(
     params(("tenant" = String, Path, description = TENANT)),
     request_body = RemRequest,
     responses((status = 200, description = "the answer", body = RemAnswer)))]
-async fn rem(State(s): State<AppState>, sql: SqlScoped, JsonBody(body): JsonBody<RemRequest>) -> Result<Response, ApiError> {
+async fn rem(
+    State(s): State<AppState>,
+    sql: SqlScoped,
+    JsonBody(body): JsonBody<RemRequest>,
+) -> Result<Response, ApiError> {
     if body.query.trim().is_empty() {
         return Err(ApiError::bad_request("the REM query is empty"));
     }
