@@ -44,6 +44,10 @@ impl Server {
             .args(["--data-dir", dir.to_str().unwrap(), "serve", "--listen", "127.0.0.1:0"])
             .args(extra)
             .env_remove("P8FS_KV_URL")
+            // A SQL provider of the environment would add the entity routes.
+            .env_remove("P8FS_STORAGE_PROVIDER")
+            .env_remove("P8FS_SQLITE_PATH")
+            .env_remove("P8FS_EMBEDDING_URL")
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
