@@ -255,7 +255,12 @@ const LAYERING: &[(&str, &[&str], &[&str])] = &[
     // The proxy's client is built without the OpenAPI machinery, and the proxy without
     // the client's HTTP stack: the wire types are all they share.
     ("p8fs-kv", &["--no-default-features", "--features", "http"], &["utoipa", "utoipa-gen"]),
-    ("p8fs-server", &[], &["mysql_async", "tokio-postgres", "rusqlite", "tikv-client", "p8fs-core", "reqwest"]),
+    // The proxy takes p8fs-core without providers (ADR 0013): the binary picks them.
+    (
+        "p8fs-server",
+        &[],
+        &["mysql_async", "tokio-postgres", "rusqlite", "tikv-client", "redb", "p8fs-tidb", "p8fs-postgres", "p8fs-sqlite"],
+    ),
 ];
 
 /// Checks [`LAYERING`] with `cargo tree` (normal dependencies only).
