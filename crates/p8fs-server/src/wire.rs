@@ -1,6 +1,6 @@
 //! The bodies of the entity, search, REM and edge routes (`/v1/entities/...`,
 //! `/v1/rem/...`; see `docs/http-api.md`). The entities, edges and REM answers inside them
-//! are `p8fs-core`'s own types ([`StoredEntity`], [`Edge`], [`EdgeChange`], [`RemAnswer`]);
+//! are `p8fs-core`'s own types ([`StoredEntity`], [`Edge`], [`EdgeChange`](p8fs_core::EdgeChange), [`RemAnswer`](p8fs_core::RemAnswer));
 //! an entity is a JSON object of its model's fields.
 //!
 //! Request lists are bounded while they are parsed by the proxy's batch limit
