@@ -259,7 +259,16 @@ const LAYERING: &[(&str, &[&str], &[&str])] = &[
     (
         "p8fs-server",
         &[],
-        &["mysql_async", "tokio-postgres", "rusqlite", "tikv-client", "redb", "p8fs-tidb", "p8fs-postgres", "p8fs-sqlite"],
+        &[
+            "mysql_async",
+            "tokio-postgres",
+            "rusqlite",
+            "tikv-client",
+            "redb",
+            "p8fs-tidb",
+            "p8fs-postgres",
+            "p8fs-sqlite",
+        ],
     ),
 ];
 

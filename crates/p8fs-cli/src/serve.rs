@@ -97,25 +97,31 @@ pub(crate) async fn run(data_dir: &Path, args: ServeArgs) -> Result<()> {
         ))
         .into());
     }
-    // --kv overrides P8FS_KV_URL; every other variable (the token for a proxy behind this
-    // one, the TiKV keyspace) still comes from the environment.
+    // --kv overrides P8FS_KV_URL and --sql the provider variables; every other variable
+    // (the token for a proxy behind this one, the TiKV keyspace, the embedder) still comes
+    // from the environment.
     let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-    let settings = match args.kv {
-        Some(url) => KvSettings::from_vars(|k| if k == "P8FS_KV_URL" { Some(url.clone()) } else { env(k) }, data_dir)?,
-        None => KvSettings::from_vars(env, data_dir)?,
+    let vars = |k: &str| match k {
+        "P8FS_KV_URL" if args.kv.is_some() => args.kv.clone(),
+        "P8FS_STORAGE_PROVIDER" if args.sql.is_some() => None,
+        _ => env(k),
     };
-    let sql = match &args.sql {
-        Some(url) => Some(SqlConfig::from_url(url)?),
-        None if env("P8FS_STORAGE_PROVIDER").is_some() => Some(Settings::from_vars(env, data_dir)?.sql),
-        None => None,
+    let settings = KvSettings::from_vars(vars, data_dir)?;
+    let full = if args.sql.is_some() || env("P8FS_STORAGE_PROVIDER").is_some() {
+        let mut full = Settings::from_vars(vars, data_dir)?;
+        if let Some(url) = &args.sql {
+            full.sql = SqlConfig::from_url(url)?;
+        }
+        Some(full)
+    } else {
+        None
     };
     // With a SQL provider, the proxy's KV backend is the one `P8fs` keeps its reverse
     // mappings in, so both sides agree.
-    let (backend, p8fs) = match sql {
-        Some(sql) => {
-            let embedder = Settings::from_vars(env, data_dir)?.embedder;
-            let described = sql.describe();
-            let p8fs = P8fs::open(&Settings { sql, kv: settings.clone(), embedder }).await.with_context(|| {
+    let (backend, p8fs) = match full {
+        Some(full) => {
+            let described = full.sql.describe();
+            let p8fs = P8fs::open(&full).await.with_context(|| {
                 format!("opening the SQL provider {described} and the KV backend {}", settings.describe())
             })?;
             let migrated = p8fs.migrate().await.with_context(|| format!("migrating {described}"))?;

@@ -150,6 +150,13 @@ fn serve_with_a_sql_provider_serves_entities_over_the_same_kv_and_without_one_do
     assert!(body.contains("no_route"), "{body}");
     assert_eq!(http(&kv_only.addr, "POST", "/v1/rem/tenant-a", Some(&json!({"query": "LOOKUP x"})), t).0, 404);
     drop(kv_only);
+    // The provider variables name a provider as --sql does (here the same database).
+    let db_path = db.to_str().unwrap();
+    let vars = [("P8FS_STORAGE_PROVIDER", "sqlite"), ("P8FS_SQLITE_PATH", db_path)];
+    let by_env = Server::start_with_env(dir.path(), &["--auth-tokens", tokens.to_str().unwrap()], &vars);
+    let (status, body) = http(&by_env.addr, "GET", "/v1/entities/tenant-a/resources/name/my-doc", None, t);
+    assert_eq!(status, 200, "{body}");
+    drop(by_env);
     // A URL that names no SQL provider is refused at start-up, without its password.
     let err = refused(dir.path(), &["--sql", "oracle://u:S3cretPW@h/db"]);
     assert!(err.contains("not a SQL URL") && !err.contains("S3cretPW"), "{err}");
