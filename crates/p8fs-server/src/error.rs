@@ -233,4 +233,46 @@ mod tests {
         assert_eq!(got, StatusCode::BAD_REQUEST);
         assert!(v.to_string().contains("empty"));
     }
+
+    #[tokio::test]
+    async fn core_error_kinds_answer_their_statuses_and_unavailable_says_when_to_retry() {
+        use p8fs_core::Error as CoreError;
+        let unavailable = || {
+            CoreError::from(KvError::Unavailable {
+                backend: "tikv",
+                message: "pd-1.internal:2379 down".into(),
+                source: None,
+            })
+        };
+        for (e, status, code) in [
+            (CoreError::InvalidInput("unknown entity type \"x\"".into()), 400, "bad_request"),
+            (CoreError::NotFound("no resources with id 1".into()), 404, "not_found"),
+            (CoreError::from(KvError::ConditionNotMet { key: "k".into(), current: None }), 409, "conflict"),
+            (
+                CoreError::from(KvError::PermissionDenied { backend: "http", message: "403 from 10.1.2.3".into() }),
+                403,
+                "backend_forbidden",
+            ),
+            (CoreError::from(KvError::Unsupported { backend: "http", what: "ttl" }), 501, "unsupported"),
+            (unavailable(), 503, "backend_unavailable"),
+            (CoreError::Config("P8FS_PG_URL=postgres://u:S3cret@db.internal".into()), 500, "backend_error"),
+            (CoreError::Internal("db.internal:5432 broke".into()), 500, "backend_error"),
+        ] {
+            let api = ApiError::from(e);
+            assert_eq!((api.status.as_u16(), api.code), (status, code), "{}", api.message);
+            let retry = api.retry_after;
+            let resp = api.into_response();
+            let header = resp.headers().get(header::RETRY_AFTER).map(|v| v.to_str().unwrap().to_owned());
+            assert_eq!(header.as_deref(), (status == 503).then_some("1"), "{status}");
+            assert_eq!(retry.is_some(), status == 503);
+            let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap();
+            let text = String::from_utf8_lossy(&bytes).into_owned();
+            if status >= 500 || status == 403 {
+                for secret in ["internal", "S3cret", "10.1.2.3"] {
+                    assert!(!text.contains(secret), "{secret:?} leaked: {text}");
+                }
+                assert!(text.contains("request_id"), "{text}");
+            }
+        }
+    }
 }
