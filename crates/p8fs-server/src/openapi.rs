@@ -28,8 +28,8 @@ use crate::{legacy, routes, v1};
 #[derive(utoipa::OpenApi)]
 #[openapi(
     info(
-        title = "p8fs KV proxy",
-        description = "Legacy routes (/kv...) speak the contract of the system p8fs replaces (deprecated: new clients use /v1); /v1 is the full KV contract. With a token file every route but /healthz, /readyz and /openapi.json needs `Authorization: Bearer TOKEN`, checked before the body is read; without one, only requests for a loopback Host and from no or a loopback Origin are answered. JSON bodies must be sent as Content-Type: application/json. Every error answers the Error body."
+        title = "p8fs proxy",
+        description = "Legacy routes (/kv...) speak the contract of the system p8fs replaces (deprecated: new clients use /v1); /v1/kv and /v1/global are the full KV contract; /v1/entities and /v1/rem (entities, semantic search, graph edges, REM queries) are served only when the proxy has a SQL provider, and answer 404 no_route otherwise. With a token file every route but /healthz, /readyz and /openapi.json needs `Authorization: Bearer TOKEN`, checked before the body is read; without one, only requests for a loopback Host and from no or a loopback Origin are answered. JSON bodies must be sent as Content-Type: application/json. Every error answers the Error body."
     ),
     components(schemas(ErrorAnswer)),
     tags(
