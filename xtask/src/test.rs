@@ -355,9 +355,21 @@ const LAYERING: &[(&str, &[&str], &[&str])] = &[
     ("p8fs-kv", &["--no-default-features", "--features", "http"], &["utoipa", "utoipa-gen"]),
     // The REM grammar is a leaf: strings in, a syntax tree out.
     ("p8fs-rem", &[], &["p8fs-sql-dialect", "p8fs-kv", "p8fs-entity", "tokio"]),
-    // The proxy serves entities through p8fs-core (built without providers: the binary
-    // that embeds it picks them), never a driver of its own.
-    ("p8fs-server", &[], &["mysql_async", "tokio-postgres", "rusqlite", "tikv-client"]),
+    // The proxy takes p8fs-core without providers (ADR 0013): the binary picks them.
+    (
+        "p8fs-server",
+        &[],
+        &[
+            "mysql_async",
+            "tokio-postgres",
+            "rusqlite",
+            "tikv-client",
+            "redb",
+            "p8fs-tidb",
+            "p8fs-postgres",
+            "p8fs-sqlite",
+        ],
+    ),
 ];
 
 /// Checks [`LAYERING`] with `cargo tree` (normal dependencies only).

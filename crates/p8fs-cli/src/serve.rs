@@ -1,4 +1,5 @@
-//! `p8fs serve`: the HTTP KV proxy.
+//! `p8fs serve`: the HTTP KV proxy, and with a SQL provider (`--sql URL`, or
+//! `P8FS_STORAGE_PROVIDER`) the entity, search, REM and edge routes too.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -7,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use p8fs_core::{KvSettings, connect_kv};
+use p8fs_core::{KvSettings, P8fs, Settings, SqlConfig, connect_kv};
 use p8fs_server::auth::TokenSet;
 use p8fs_server::{Limits, Metrics, ServerConfig};
 
@@ -22,6 +23,11 @@ pub(crate) struct ServeArgs {
     /// directory.
     #[arg(long, env = "P8FS_KV_URL")]
     kv: Option<String>,
+    /// SQL provider URL (postgres://, mysql://, sqlite://PATH): also serve entities,
+    /// search, REM and edges under /v1 (with P8FS_STORAGE_PROVIDER set, the P8FS_*
+    /// provider variables name it instead). Without either: KV only.
+    #[arg(long)]
+    sql: Option<String>,
     /// Token file: `TOKEN TENANT[,TENANT...]` or `TOKEN *` per line.
     #[arg(long, env = "P8FS_AUTH_TOKENS_FILE")]
     auth_tokens: Option<PathBuf>,
@@ -91,15 +97,45 @@ pub(crate) async fn run(data_dir: &Path, args: ServeArgs) -> Result<()> {
         ))
         .into());
     }
-    // --kv overrides P8FS_KV_URL; every other variable (the token for a proxy behind this
-    // one, the TiKV keyspace) still comes from the environment.
+    // --kv overrides P8FS_KV_URL and --sql the provider variables; every other variable
+    // (the token for a proxy behind this one, the TiKV keyspace, the embedder) still comes
+    // from the environment.
     let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-    let settings = match args.kv {
-        Some(url) => KvSettings::from_vars(|k| if k == "P8FS_KV_URL" { Some(url.clone()) } else { env(k) }, data_dir)?,
-        None => KvSettings::from_vars(env, data_dir)?,
+    let vars = |k: &str| match k {
+        "P8FS_KV_URL" if args.kv.is_some() => args.kv.clone(),
+        "P8FS_STORAGE_PROVIDER" if args.sql.is_some() => None,
+        _ => env(k),
     };
-    let backend =
-        connect_kv(&settings).await.with_context(|| format!("opening the KV backend {}", settings.describe()))?;
+    let settings = KvSettings::from_vars(vars, data_dir)?;
+    let full = if args.sql.is_some() || env("P8FS_STORAGE_PROVIDER").is_some() {
+        let mut full = Settings::from_vars(vars, data_dir)?;
+        if let Some(url) = &args.sql {
+            full.sql = SqlConfig::from_url(url)?;
+        }
+        Some(full)
+    } else {
+        None
+    };
+    // With a SQL provider, the proxy's KV backend is the one `P8fs` keeps its reverse
+    // mappings in, so both sides agree.
+    let (backend, p8fs) = match full {
+        Some(full) => {
+            let described = full.sql.describe();
+            let p8fs = P8fs::open(&full).await.with_context(|| {
+                format!("opening the SQL provider {described} and the KV backend {}", settings.describe())
+            })?;
+            let migrated = p8fs.migrate().await.with_context(|| format!("migrating {described}"))?;
+            tracing::info!(sql = %described, models = migrated.len(), "serving entities, search, REM and edges");
+            let p8fs = Arc::new(p8fs);
+            (Arc::clone(p8fs.kv().backend()), Some(p8fs))
+        }
+        None => {
+            let backend = connect_kv(&settings)
+                .await
+                .with_context(|| format!("opening the KV backend {}", settings.describe()))?;
+            (backend, None)
+        }
+    };
     let cfg = ServerConfig {
         limits: Limits {
             max_key_bytes: args.max_key_bytes,
@@ -123,12 +159,16 @@ pub(crate) async fn run(data_dir: &Path, args: ServeArgs) -> Result<()> {
     };
     let limits = cfg.limits;
     let authenticated = cfg.tokens.is_some();
-    let router = p8fs_server::router(backend, cfg, Arc::new(Metrics::default()));
+    let sql_side = p8fs.is_some();
+    let router = match p8fs {
+        Some(p8fs) => p8fs_server::router_with_entities(p8fs, cfg, Arc::new(Metrics::default())),
+        None => p8fs_server::router(backend, cfg, Arc::new(Metrics::default())),
+    };
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let addr = listener.local_addr()?;
-    tracing::info!(%addr, kv = %settings.describe(), authenticated, "p8fs proxy listening");
+    tracing::info!(%addr, kv = %settings.describe(), sql = sql_side, authenticated, "p8fs proxy listening");
     // Scripts read this line to learn the port when they asked for port 0.
     println!("listening on http://{addr}");
     p8fs_server::serve(listener, router, limits, shutdown_signal()).await.context("serving")?;

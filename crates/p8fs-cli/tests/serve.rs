@@ -114,6 +114,54 @@ fn tokens_guard_the_binary_and_open_addresses_need_them() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--allow-unauthenticated"));
 }
 
+#[test]
+fn serve_with_a_sql_provider_serves_entities_over_the_same_kv_and_without_one_does_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = dir.path().join("tokens");
+    std::fs::write(&tokens, "tenant-a-token-123456 tenant-a\n").unwrap();
+    private(&tokens);
+    let db = dir.path().join("entities.sqlite");
+    let sql = format!("sqlite://{}", db.display());
+    let t = Some("tenant-a-token-123456");
+    let srv = Server::start(dir.path(), &["--auth-tokens", tokens.to_str().unwrap(), "--sql", &sql]);
+    let a = srv.addr.as_str();
+    let put = json!({"name": "my-doc", "data": {"content": "a document"}});
+    let (status, body) = http(a, "PUT", "/v1/entities/tenant-a/resources", Some(&put), t);
+    assert_eq!(status, 200, "{body}");
+    let id = serde_json::from_str::<Value>(&body).unwrap()["id"].as_str().unwrap().to_owned();
+    let (status, body) = http(a, "GET", "/v1/entities/tenant-a/resources/name/my-doc", None, t);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["entity"]["id"], id.as_str());
+    assert_eq!(http(a, "PUT", "/v1/entities/tenant-b/resources", Some(&put), t).0, 403);
+    assert_eq!(http(a, "PUT", "/v1/entities/tenant-a/resources", Some(&put), None).0, 401);
+    // The reverse mapping the entity route wrote is a key the KV routes read.
+    let (status, body) = http(a, "GET", "/kv/tenant-a/my-doc/resources", None, t);
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains(&id), "{body}");
+    drop(srv);
+    // Started again on the same database: the migration is idempotent and the entity is there.
+    let srv = Server::start(dir.path(), &["--auth-tokens", tokens.to_str().unwrap(), "--sql", &sql]);
+    assert_eq!(http(&srv.addr, "GET", &format!("/v1/entities/tenant-a/resources/id/{id}"), None, t).0, 200);
+    drop(srv);
+    // KV only: the entity paths are unknown paths; the KV routes are as before.
+    let kv_only = Server::start(dir.path(), &["--auth-tokens", tokens.to_str().unwrap()]);
+    let (status, body) = http(&kv_only.addr, "GET", "/v1/entities/tenant-a/resources/name/my-doc", None, t);
+    assert_eq!(status, 404, "{body}");
+    assert!(body.contains("no_route"), "{body}");
+    assert_eq!(http(&kv_only.addr, "POST", "/v1/rem/tenant-a", Some(&json!({"query": "LOOKUP x"})), t).0, 404);
+    drop(kv_only);
+    // The provider variables name a provider as --sql does (here the same database).
+    let db_path = db.to_str().unwrap();
+    let vars = [("P8FS_STORAGE_PROVIDER", "sqlite"), ("P8FS_SQLITE_PATH", db_path)];
+    let by_env = Server::start_with_env(dir.path(), &["--auth-tokens", tokens.to_str().unwrap()], &vars);
+    let (status, body) = http(&by_env.addr, "GET", "/v1/entities/tenant-a/resources/name/my-doc", None, t);
+    assert_eq!(status, 200, "{body}");
+    drop(by_env);
+    // A URL that names no SQL provider is refused at start-up, without its password.
+    let err = refused(dir.path(), &["--sql", "oracle://u:S3cretPW@h/db"]);
+    assert!(err.contains("not a SQL URL") && !err.contains("S3cretPW"), "{err}");
+}
+
 fn private(path: &std::path::Path) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();

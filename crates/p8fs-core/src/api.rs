@@ -89,7 +89,8 @@ impl Settings {
 }
 
 /// What storing an entity produced.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StoredEntity {
     /// The entity's id.
     pub id: String,

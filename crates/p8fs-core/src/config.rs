@@ -95,6 +95,26 @@ impl SqlConfig {
         }
     }
 
+    /// The provider a URL names: `postgres://` or `postgresql://` (PostgreSQL), `mysql://`
+    /// (TiDB or MariaDB), `sqlite://PATH` (a SQLite file).
+    ///
+    /// # Errors
+    /// [`Error::Config`] for any other URL (shown without its password).
+    pub fn from_url(url: &str) -> Result<Self> {
+        if url.starts_with("mysql://") {
+            Ok(SqlConfig::Tidb { url: url.to_owned() })
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(SqlConfig::Postgres { url: url.to_owned() })
+        } else if let Some(path) = url.strip_prefix("sqlite://").filter(|p| !p.is_empty()) {
+            Ok(SqlConfig::Sqlite { path: PathBuf::from(path) })
+        } else {
+            Err(Error::Config(format!(
+                "{} is not a SQL URL (mysql://, postgres://, sqlite://PATH)",
+                p8fs_redact::connection(url)
+            )))
+        }
+    }
+
     /// A short description without secrets, for logs and `p8fs doctor`: the URL or
     /// connection string with its password and secret parameters shown as `***`, or not
     /// at all when it does not parse.
@@ -123,6 +143,8 @@ impl std::fmt::Debug for SqlConfig {
 ///
 /// # Errors
 /// The provider's error when it cannot connect (the message names the backend).
+// Built without any provider, every arm returns an error.
+#[cfg_attr(not(any(feature = "sqlite", feature = "postgres", feature = "tidb")), allow(unreachable_code))]
 pub async fn connect_sql(cfg: &SqlConfig) -> Result<Arc<dyn SqlExecutor>> {
     Ok(match cfg {
         #[cfg(feature = "sqlite")]

@@ -1,6 +1,6 @@
 //! Which KV backend to use, and opening it.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use p8fs_kv::{KvBackend, KvConfig, KvOptions, SqlStore};
@@ -99,18 +99,7 @@ pub async fn connect_kv(settings: &KvSettings) -> Result<Arc<dyn KvBackend>> {
 
 /// The SQL provider a `sql` KV URL names.
 fn sql_config_for(url: &str) -> Result<SqlConfig> {
-    if url.starts_with("mysql://") {
-        Ok(SqlConfig::Tidb { url: url.to_owned() })
-    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Ok(SqlConfig::Postgres { url: url.to_owned() })
-    } else if let Some(path) = url.strip_prefix("sqlite://") {
-        Ok(SqlConfig::Sqlite { path: PathBuf::from(path) })
-    } else {
-        Err(Error::Config(format!(
-            "{} is not a SQL URL (mysql://, postgres://, sqlite://)",
-            p8fs_redact::connection(url)
-        )))
-    }
+    SqlConfig::from_url(url)
 }
 
 #[cfg(test)]

@@ -33,6 +33,7 @@ pub const MAX_DST_BYTES: usize = 1024;
 
 /// One edge from an entity to another, named by the destination's name.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Edge {
     /// The destination's name (its business key, e.g. a resource's `name`).
     pub dst: String,
@@ -43,6 +44,7 @@ pub struct Edge {
     pub weight: f64,
     /// Free-form properties.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub properties: Map<String, Json>,
     /// When the edge was first added (RFC 3339); set by the store when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -55,6 +57,7 @@ fn one() -> f64 {
 
 /// What an edge change did, and the entity's edges after it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EdgeChange {
     /// Edges that were not there before.
     pub added: usize,

@@ -9,6 +9,7 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::{Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
+use p8fs_core::P8fs;
 use p8fs_kv::{Kv, KvBackend};
 use tokio::sync::Semaphore;
 
@@ -16,8 +17,20 @@ use crate::guard::{self, Guards};
 use crate::state::AppState;
 use crate::{ApiError, MeteredBackend, Metrics, ServerConfig, openapi, routes};
 
-/// The proxy's router over `backend`.
+/// The proxy's router over `backend`: the KV routes only.
 pub fn router(backend: Arc<dyn KvBackend>, cfg: ServerConfig, metrics: Arc<Metrics>) -> Router {
+    build(backend, None, cfg, metrics)
+}
+
+/// The proxy's router with a SQL provider: the KV routes over `p8fs`'s own KV backend (so
+/// the reverse mappings the entity routes write are the keys the KV routes read), and the
+/// entity, search, REM and edge routes over `p8fs`.
+pub fn router_with_entities(p8fs: Arc<P8fs>, cfg: ServerConfig, metrics: Arc<Metrics>) -> Router {
+    let backend = Arc::clone(p8fs.kv().backend());
+    build(backend, Some(p8fs), cfg, metrics)
+}
+
+fn build(backend: Arc<dyn KvBackend>, p8fs: Option<Arc<P8fs>>, cfg: ServerConfig, metrics: Arc<Metrics>) -> Router {
     let metered: Arc<dyn KvBackend> = Arc::new(MeteredBackend::new(backend, Arc::clone(&metrics)));
     let requests = Arc::new(Semaphore::new(cfg.limits.max_concurrent_requests.clamp(1, Semaphore::MAX_PERMITS)));
     let memory = Arc::new(Semaphore::new(cfg.limits.memory_units()));
@@ -25,9 +38,10 @@ pub fn router(backend: Arc<dyn KvBackend>, cfg: ServerConfig, metrics: Arc<Metri
     // Plain data: serializing it cannot fail.
     let openapi = serde_json::to_vec(openapi::document()).unwrap_or_default().into();
     let kv = Kv::new(metered).with_limits(cfg.limits.capability());
-    let state = AppState { kv, cfg: Arc::new(cfg), metrics, requests, memory, ready, openapi };
+    let with_entities = p8fs.is_some();
+    let state = AppState { kv, cfg: Arc::new(cfg), metrics, requests, memory, ready, openapi, p8fs };
     let body_limit = state.cfg.limits.max_body_bytes;
-    let (routes, _) = routes::table(&Guards::Live(state.clone())).split_for_parts();
+    let (routes, _) = routes::table(&Guards::Live(state.clone()), with_entities).split_for_parts();
     routes
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use p8fs_kv::wire::{ErrorAnswer, ErrorDetail};
 use p8fs_kv::{KvError, KvErrorKind};
@@ -28,12 +28,14 @@ pub struct ApiError {
     /// On a failed compare-and-swap: the current value (base64), `None` inside when the
     /// key is missing.
     pub current: Option<Option<String>>,
+    /// Seconds a client should wait before retrying (`Retry-After`), on a 503.
+    pub retry_after: Option<u32>,
 }
 
 impl ApiError {
     /// A new error.
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into(), request_id: None, current: None }
+        Self { status, code, message: message.into(), request_id: None, current: None, retry_after: None }
     }
 
     /// 400 `bad_request`.
@@ -75,7 +77,11 @@ impl IntoResponse for ApiError {
             request_id: self.request_id,
             current: self.current,
         };
-        (self.status, Json(ErrorAnswer { error })).into_response()
+        let mut resp = (self.status, Json(ErrorAnswer { error })).into_response();
+        if let Some(secs) = self.retry_after {
+            resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        resp
     }
 }
 
@@ -130,6 +136,58 @@ impl From<KvError> for ApiError {
     }
 }
 
+impl From<p8fs_core::Error> for ApiError {
+    /// The core error kinds as statuses: invalid input 400, not found 404, conflict 409,
+    /// permission denied 403, unsupported 501, unavailable 503 (`Retry-After: 1`),
+    /// configuration and internal errors 500. Client errors keep their message (it
+    /// describes the request); the others answer a generic one and a request id, the
+    /// details going to the log.
+    fn from(e: p8fs_core::Error) -> Self {
+        use p8fs_core::ErrorKind;
+        let (status, code) = match e.kind() {
+            ErrorKind::InvalidInput => (StatusCode::BAD_REQUEST, "bad_request"),
+            ErrorKind::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+            ErrorKind::Conflict => (StatusCode::CONFLICT, "conflict"),
+            ErrorKind::PermissionDenied => {
+                // The proxy's own backend refused it: not the caller's token.
+                return ApiError::internal(
+                    StatusCode::FORBIDDEN,
+                    "backend_forbidden",
+                    "the proxy's backend refused the operation",
+                    &error_chain(&e),
+                );
+            }
+            ErrorKind::Unsupported => {
+                return ApiError::internal(
+                    StatusCode::NOT_IMPLEMENTED,
+                    "unsupported",
+                    "the proxy's backend does not support this operation",
+                    &error_chain(&e),
+                );
+            }
+            ErrorKind::Unavailable => {
+                let mut api = ApiError::internal(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "backend_unavailable",
+                    "a backend is unavailable; retry shortly",
+                    &error_chain(&e),
+                );
+                api.retry_after = Some(1);
+                return api;
+            }
+            _ => {
+                return ApiError::internal(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "backend_error",
+                    "the backend failed",
+                    &error_chain(&e),
+                );
+            }
+        };
+        ApiError::new(status, code, error_chain(&e))
+    }
+}
+
 /// The error and its causes, one line.
 pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
@@ -174,5 +232,47 @@ mod tests {
         let (got, v) = body_of(ApiError::from(KvError::InvalidKey { key: "k".into(), reason: "empty".into() })).await;
         assert_eq!(got, StatusCode::BAD_REQUEST);
         assert!(v.to_string().contains("empty"));
+    }
+
+    #[tokio::test]
+    async fn core_error_kinds_answer_their_statuses_and_unavailable_says_when_to_retry() {
+        use p8fs_core::Error as CoreError;
+        let unavailable = || {
+            CoreError::from(KvError::Unavailable {
+                backend: "tikv",
+                message: "pd-1.internal:2379 down".into(),
+                source: None,
+            })
+        };
+        for (e, status, code) in [
+            (CoreError::InvalidInput("unknown entity type \"x\"".into()), 400, "bad_request"),
+            (CoreError::NotFound("no resources with id 1".into()), 404, "not_found"),
+            (CoreError::from(KvError::ConditionNotMet { key: "k".into(), current: None }), 409, "conflict"),
+            (
+                CoreError::from(KvError::PermissionDenied { backend: "http", message: "403 from 10.1.2.3".into() }),
+                403,
+                "backend_forbidden",
+            ),
+            (CoreError::from(KvError::Unsupported { backend: "http", what: "ttl" }), 501, "unsupported"),
+            (unavailable(), 503, "backend_unavailable"),
+            (CoreError::Config("P8FS_PG_URL=postgres://u:S3cret@db.internal".into()), 500, "backend_error"),
+            (CoreError::Internal("db.internal:5432 broke".into()), 500, "backend_error"),
+        ] {
+            let api = ApiError::from(e);
+            assert_eq!((api.status.as_u16(), api.code), (status, code), "{}", api.message);
+            let retry = api.retry_after;
+            let resp = api.into_response();
+            let header = resp.headers().get(header::RETRY_AFTER).map(|v| v.to_str().unwrap().to_owned());
+            assert_eq!(header.as_deref(), (status == 503).then_some("1"), "{status}");
+            assert_eq!(retry.is_some(), status == 503);
+            let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap();
+            let text = String::from_utf8_lossy(&bytes).into_owned();
+            if status >= 500 || status == 403 {
+                for secret in ["internal", "S3cret", "10.1.2.3"] {
+                    assert!(!text.contains(secret), "{secret:?} leaked: {text}");
+                }
+                assert!(text.contains("request_id"), "{text}");
+            }
+        }
     }
 }

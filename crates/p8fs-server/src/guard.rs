@@ -118,6 +118,49 @@ impl FromRequestParts<AppState> for Scoped {
     }
 }
 
+/// The SQL side and the tenant an entity or REM path names (`/v1/entities/{tenant}/...`,
+/// `/v1/rem/{tenant}`), validated (400) and authorized against the caller's grant (403),
+/// with the path's other parameters (percent-decoded). Like [`Scoped`], a request part:
+/// no body is read for a tenant the token does not reach.
+pub(crate) struct SqlScoped {
+    /// The entities, search, REM and edges.
+    pub(crate) p8fs: Arc<p8fs_core::P8fs>,
+    /// The tenant, checked.
+    pub(crate) tenant: TenantId,
+    /// The path's parameters but the tenant (`type`, `id`, `name`).
+    params: HashMap<String, String>,
+}
+
+impl SqlScoped {
+    /// A parameter of the path (the route declares it, so it is there; empty otherwise).
+    pub(crate) fn param(&self, name: &str) -> &str {
+        self.params.get(name).map_or("", String::as_str)
+    }
+}
+
+impl FromRequestParts<AppState> for SqlScoped {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, s: &AppState) -> Result<Self, ApiError> {
+        let caller = Caller::from_request_parts(parts, s).await?;
+        let Path(mut params) = Path::<HashMap<String, String>>::from_request_parts(parts, &())
+            .await
+            .map_err(|e| ApiError::bad_request(format!("bad path: {e}")))?;
+        let tenant = TenantId::new(params.remove("tenant").unwrap_or_default())?;
+        caller.check(&Namespace::Tenant(tenant.clone()))?;
+        // Only routes of a router built with a SQL provider reach here.
+        let p8fs = s.p8fs.clone().ok_or_else(|| {
+            ApiError::internal(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "the proxy failed",
+                "an entity route is served without a SQL provider",
+            )
+        })?;
+        Ok(SqlScoped { p8fs, tenant, params })
+    }
+}
+
 fn unguarded(what: &str) -> ApiError {
     ApiError::internal(
         StatusCode::INTERNAL_SERVER_ERROR,
@@ -236,7 +279,11 @@ fn request_units(limits: &crate::Limits, parts: &Parts) -> u32 {
         .and_then(|v| v.trim().parse::<usize>().ok());
     let has_body = !matches!(parts.method, Method::GET | Method::HEAD | Method::DELETE);
     let path = parts.uri.path();
-    let carries_values = parts.method == Method::GET || path.ends_with("/batch/get") || path == "/kv/batch";
+    // Entity, search and REM answers carry entities whatever their method.
+    let carries_values = parts.method == Method::GET
+        || path.ends_with("/batch/get")
+        || path == "/kv/batch"
+        || crate::entities::PREFIXES.iter().any(|p| path.starts_with(p));
     limits.request_units(declared, has_body, carries_values)
 }
 

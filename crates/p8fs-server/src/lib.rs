@@ -8,6 +8,10 @@
 //! * **`/v1`**: batch put/delete, compare-and-swap, paged scans with a continuation,
 //!   delete by prefix, binary values (base64), keys as one base64url path segment,
 //!   with the bodies of [`p8fs_kv::wire`];
+//! * with a SQL provider ([`router_with_entities`]): **entities, semantic search, REM and
+//!   graph edges** under `/v1/entities/{tenant}/...` and `/v1/rem/{tenant}`, the calls of
+//!   [`p8fs_core::P8fs`] with the bodies of [`wire`] (without one these paths answer 404
+//!   like any unknown path);
 //! * `/healthz`, `/readyz`, `/metrics` (Prometheus text).
 //!
 //! Bearer tokens bound to tenants ([`auth::TokenSet`]) guard every data route and are
@@ -25,6 +29,7 @@
 mod app;
 pub mod auth;
 mod body;
+mod entities;
 mod error;
 mod guard;
 mod legacy;
@@ -38,8 +43,9 @@ mod routes;
 mod serve;
 mod state;
 mod v1;
+pub mod wire;
 
-pub use app::router;
+pub use app::{router, router_with_entities};
 pub use error::ApiError;
 pub use limits::{Limits, ServerConfig};
 pub use metered::MeteredBackend;

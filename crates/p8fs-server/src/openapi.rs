@@ -1,5 +1,6 @@
 //! The OpenAPI 3.1 document of the proxy, generated with utoipa from the route table the
-//! router serves (`routes::table`) and from the wire types of [`p8fs_kv::wire`].
+//! router serves (`routes::table`) and from the wire types of [`p8fs_kv::wire`] and
+//! [`crate::wire`].
 //!
 //! `docs/openapi.json` is this document; a test fails when they differ (regenerate with
 //! `p8fs serve --print-openapi > docs/openapi.json`), and another when a route the router
@@ -27,13 +28,15 @@ use crate::{legacy, routes, v1};
 #[derive(utoipa::OpenApi)]
 #[openapi(
     info(
-        title = "p8fs KV proxy",
-        description = "Legacy routes (/kv...) speak the contract of the system p8fs replaces (deprecated: new clients use /v1); /v1 is the full KV contract. With a token file every route but /healthz, /readyz and /openapi.json needs `Authorization: Bearer TOKEN`, checked before the body is read; without one, only requests for a loopback Host and from no or a loopback Origin are answered. JSON bodies must be sent as Content-Type: application/json. Every error answers the Error body."
+        title = "p8fs proxy",
+        description = "Legacy routes (/kv...) speak the contract of the system p8fs replaces (deprecated: new clients use /v1); /v1/kv and /v1/global are the full KV contract; /v1/entities and /v1/rem (entities, semantic search, graph edges, REM queries) are served only when the proxy has a SQL provider, and answer 404 no_route otherwise. With a token file every route but /healthz, /readyz and /openapi.json needs `Authorization: Bearer TOKEN`, checked before the body is read; without one, only requests for a loopback Host and from no or a loopback Origin are answered. JSON bodies must be sent as Content-Type: application/json. Every error answers the Error body."
     ),
     components(schemas(ErrorAnswer)),
     tags(
         (name = "v1", description = "The full KV contract: binary values (base64), batches, compare-and-swap, paged scans"),
         (name = "legacy", description = "The wire contract of the system p8fs replaces, byte-compatible (deprecated)"),
+        (name = "entities", description = "Entities (stored with their embeddings and reverse mappings; read by id, name or storage key; selected with the filter grammar; deleted), semantic search and graph edges. Served only when the proxy has a SQL provider (p8fs serve --sql URL or P8FS_STORAGE_PROVIDER); otherwise these paths answer 404 no_route. An unknown entity type answers 400."),
+        (name = "rem", description = "REM queries (LOOKUP, GET, SEARCH, FUZZY, SELECT, TRAVERSE). Served only when the proxy has a SQL provider; otherwise 404 no_route."),
         (name = "operations", description = "Health, readiness, metrics and this document"),
     )
 )]
@@ -47,7 +50,7 @@ pub fn document() -> &'static OpenApi {
 
 fn build() -> OpenApi {
     let mut doc = Base::openapi();
-    doc.merge(routes::table(&Guards::DocumentOnly).into_openapi());
+    doc.merge(routes::table(&Guards::DocumentOnly, true).into_openapi());
     let components = doc.components.get_or_insert_with(Default::default);
     components
         .add_security_scheme(BEARER, SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));

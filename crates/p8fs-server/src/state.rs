@@ -24,6 +24,9 @@ pub(crate) struct AppState {
     pub(crate) ready: Arc<tokio::sync::Mutex<Option<(Instant, bool)>>>,
     /// The OpenAPI document `/openapi.json` answers, serialized once.
     pub(crate) openapi: axum::body::Bytes,
+    /// The entities, search, REM and edges, when the proxy has a SQL provider (the routes
+    /// of [`crate::entities`] are served only then).
+    pub(crate) p8fs: Option<Arc<p8fs_core::P8fs>>,
 }
 
 impl AppState {

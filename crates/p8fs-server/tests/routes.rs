@@ -2,7 +2,9 @@
 //! what the document says about them.
 //!
 //! The served routes are read from the router itself, not from the route table the
-//! document is built from: a route added to the router any other way fails here.
+//! document is built from: a route added to the router any other way fails here. The
+//! document lists every route; a proxy without a SQL provider serves all but the entity and
+//! REM routes (tags `entities` and `rem`), one with a SQL provider serves them all.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -27,6 +29,25 @@ fn router(dir: &tempfile::TempDir, tokens: bool) -> Router {
     let backend = Arc::new(EmbeddedStore::open(dir.path().join("kv.redb")).unwrap());
     let cfg = ServerConfig { tokens: tokens.then(|| TokenSet::parse(TOKENS).unwrap()), ..ServerConfig::default() };
     p8fs_server::router(backend, cfg, Arc::new(Metrics::default()))
+}
+
+/// The router of a proxy with a SQL provider (embedded SQLite and KV under `dir`).
+async fn sql_router(dir: &tempfile::TempDir, tokens: bool) -> Router {
+    let p8fs = p8fs_core::P8fs::open(&p8fs_core::Settings::embedded(dir.path())).await.unwrap();
+    p8fs.migrate().await.unwrap();
+    let cfg = ServerConfig { tokens: tokens.then(|| TokenSet::parse(TOKENS).unwrap()), ..ServerConfig::default() };
+    p8fs_server::router_with_entities(Arc::new(p8fs), cfg, Arc::new(Metrics::default()))
+}
+
+/// Whether a documented path is an entity or REM route (served only with a SQL provider);
+/// the document says so in the operations' tags.
+fn needs_sql(path: &str) -> bool {
+    let doc = document();
+    let item = doc["paths"][path].as_object().unwrap();
+    let tagged = |t: &str| item.values().any(|op| op["tags"].as_array().is_some_and(|ts| ts.iter().any(|x| x == t)));
+    let sql = tagged("entities") || tagged("rem");
+    assert_eq!(sql, path.starts_with("/v1/entities/") || path.starts_with("/v1/rem/"), "{path}");
+    sql
 }
 
 fn document() -> Value {
@@ -72,7 +93,11 @@ fn served_paths(router: &Router) -> BTreeSet<String> {
 /// A concrete URI for a templated path.
 fn uri(path: &str) -> String {
     // `aw` is base64url of "k": a valid key for every key route.
-    path.replace("{tenant}", "alice").replace("{key}", "aw")
+    path.replace("{tenant}", "alice")
+        .replace("{key}", "aw")
+        .replace("{type}", "resources")
+        .replace("{id}", "x")
+        .replace("{name}", "n")
 }
 
 async fn send(router: &Router, method: Method, uri: &str, token: Option<&str>) -> (StatusCode, String) {
@@ -100,30 +125,42 @@ async fn serves(router: &Router, method: Method, uri: &str) -> bool {
 #[tokio::test]
 async fn every_served_route_is_documented_and_every_documented_route_is_served() {
     let dir = tempfile::tempdir().unwrap();
-    let router = router(&dir, false);
+    let sql_dir = tempfile::tempdir().unwrap();
     let documented = documented();
-    let served = served_paths(&router);
-    let doc_paths: BTreeSet<String> = documented.keys().cloned().collect();
-    let undocumented: Vec<_> = served.difference(&doc_paths).collect();
-    assert!(undocumented.is_empty(), "served but not in the OpenAPI document: {undocumented:?}");
-    let unserved: Vec<_> = doc_paths.difference(&served).collect();
-    assert!(unserved.is_empty(), "in the OpenAPI document but not served: {unserved:?}");
-    for (path, methods) in &documented {
-        for m in METHODS {
-            let is_served = serves(&router, m.clone(), &uri(path)).await;
-            let is_documented = methods.contains(&m.as_str().to_ascii_lowercase());
-            assert_eq!(is_served, is_documented, "{m} {path}: served {is_served}, documented {is_documented}");
+    for (with_sql, router) in [(false, router(&dir, false)), (true, sql_router(&sql_dir, false).await)] {
+        let served = served_paths(&router);
+        let doc_paths: BTreeSet<String> = documented.keys().filter(|p| with_sql || !needs_sql(p)).cloned().collect();
+        let undocumented: Vec<_> = served.difference(&doc_paths).collect();
+        assert!(undocumented.is_empty(), "sql {with_sql}: served but not in the OpenAPI document: {undocumented:?}");
+        let unserved: Vec<_> = doc_paths.difference(&served).collect();
+        assert!(unserved.is_empty(), "sql {with_sql}: in the OpenAPI document but not served: {unserved:?}");
+        for (path, methods) in &documented {
+            for m in METHODS {
+                let is_served = serves(&router, m.clone(), &uri(path)).await;
+                let is_documented =
+                    methods.contains(&m.as_str().to_ascii_lowercase()) && (with_sql || !needs_sql(path));
+                assert_eq!(
+                    is_served, is_documented,
+                    "sql {with_sql}: {m} {path}: served {is_served}, documented {is_documented}"
+                );
+            }
         }
+        // The probe tells routes from missing ones.
+        assert!(!serves(&router, Method::GET, "/v1/kv/alice/nothing-here").await);
+        assert!(!serves(&router, Method::PATCH, "/healthz").await);
     }
-    // The probe tells routes from missing ones.
-    assert!(!serves(&router, Method::GET, "/v1/kv/alice/nothing-here").await);
-    assert!(!serves(&router, Method::PATCH, "/healthz").await);
+    // Without a SQL provider, the entity and REM paths answer like any unknown path.
+    let kv_only = router(&dir, false);
+    for path in documented.keys().filter(|p| needs_sql(p)) {
+        let (status, code) = send(&kv_only, Method::GET, &uri(path), None).await;
+        assert_eq!((status, code.as_str()), (StatusCode::NOT_FOUND, "no_route"), "{path}");
+    }
 }
 
 #[tokio::test]
 async fn the_document_says_which_routes_need_a_token_as_the_guards_do() {
     let dir = tempfile::tempdir().unwrap();
-    let router = router(&dir, true);
+    let router = sql_router(&dir, true).await;
     let doc = document();
     assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
     let mut public = BTreeSet::new();

@@ -40,10 +40,20 @@ pub(crate) struct Server {
 impl Server {
     /// Starts the proxy over the embedded store under `dir`, with `extra` arguments.
     pub(crate) fn start(dir: &Path, extra: &[&str]) -> Server {
+        Self::start_with_env(dir, extra, &[])
+    }
+
+    /// [`Server::start`] with these variables set.
+    pub(crate) fn start_with_env(dir: &Path, extra: &[&str], vars: &[(&str, &str)]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_p8fs"))
             .args(["--data-dir", dir.to_str().unwrap(), "serve", "--listen", "127.0.0.1:0"])
             .args(extra)
             .env_remove("P8FS_KV_URL")
+            // A SQL provider of the environment would add the entity routes.
+            .env_remove("P8FS_STORAGE_PROVIDER")
+            .env_remove("P8FS_SQLITE_PATH")
+            .env_remove("P8FS_EMBEDDING_URL")
+            .envs(vars.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()

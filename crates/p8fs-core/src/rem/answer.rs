@@ -8,6 +8,7 @@ use serde_json::{Map, Value as Json};
 
 /// One entity a REM query found.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RemHit {
     /// The table (= entity type) it is in.
     pub table: String,
@@ -26,11 +27,13 @@ pub struct RemHit {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub path: Vec<String>,
     /// The entity (SELECT: the selected columns).
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub entity: Map<String, Json>,
 }
 
 /// One level of a traversal.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Stage {
     /// The depth (0: the seeds).
     pub depth: u32,
@@ -42,6 +45,7 @@ pub struct Stage {
 
 /// One edge a traversal met.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TraversedEdge {
     /// The table of the node the edge leaves.
     pub src_table: String,
@@ -61,6 +65,7 @@ pub struct TraversedEdge {
 
 /// Counts of the edges a traversal met.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EdgeSummary {
     /// All edges met.
     pub total: usize,
@@ -72,6 +77,7 @@ pub struct EdgeSummary {
 
 /// What a `TRAVERSE` did.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Traversal {
     /// `DEPTH 0` or `PLAN`: the seeds' edges are reported, nothing is fetched.
     pub plan_only: bool,
@@ -89,10 +95,12 @@ pub struct Traversal {
 
 /// The answer to a REM query.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RemAnswer {
     /// `lookup`, `search`, `fuzzy`, `select` or `traverse`.
     pub kind: String,
     /// The query as parsed.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub query: Json,
     /// What it found, best first where ranked.
     pub results: Vec<RemHit>,
