@@ -79,6 +79,13 @@ pub(crate) fn as_user(user: &str, program: impl AsRef<OsStr>) -> Command {
 /// xtask rebuild half the tree after a plain `cargo build`, and the other way round.
 pub(crate) fn cargo() -> Command {
     let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    without_cargo_vars(&mut c);
+    c
+}
+
+/// Removes from `c`'s environment the variables `cargo run` set for xtask itself (see
+/// [`cargo`]), for commands that run cargo in turn (cargo-fuzz).
+pub(crate) fn without_cargo_vars(c: &mut Command) {
     for (k, _) in std::env::vars_os() {
         let Some(k) = k.to_str() else { continue };
         if k.starts_with("CARGO_PKG_")
@@ -95,5 +102,4 @@ pub(crate) fn cargo() -> Command {
             c.env_remove(k);
         }
     }
-    c
 }

@@ -6,10 +6,12 @@
 //! cargo xtask test [BACKEND...]         the test matrix (default: all)
 //! cargo xtask pytest [PROVIDER...]      the Python client's suite alone
 //! cargo xtask bench [--smoke] [W1 ...]  benchmarks against hand-written driver calls
+//! cargo xtask fuzz [--target T] [--seconds N]  a cargo-fuzz target of fuzz/ for N seconds
 //! ```
 
 mod bench;
 mod cmd;
+mod fuzz;
 mod paths;
 mod pytest;
 mod services;
@@ -31,6 +33,9 @@ commands:
   bench [--smoke] [--rounds N] [W1 .. W12]
                               p8fs against the hand-written driver calls; a full run
                               (release build, >= 5 rounds) rewrites docs/benchmarks.md
+  fuzz [--target rem_parse] [--seconds N] [-- LIBFUZZER_ARGS...]
+                              run a fuzz target of fuzz/ for N seconds (default 60) from
+                              its corpus; installs cargo-fuzz if missing
 ";
 
 fn main() {
@@ -53,6 +58,7 @@ fn run() -> Result<()> {
         Some("test") => test::run(&paths, &args[1..]),
         Some("pytest") => test::run_python(&paths, &args[1..]),
         Some("bench") => bench::run(&paths, &args[1..]),
+        Some("fuzz") => fuzz::run(&paths, &args[1..]),
         Some("-h" | "--help" | "help") => {
             print!("{USAGE}");
             Ok(())

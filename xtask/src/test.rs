@@ -330,6 +330,21 @@ fn python_stages(
 const LAYERING: &[(&str, &[&str], &[&str])] = &[
     ("p8fs-redact", &[], &["p8fs-sql-dialect", "p8fs-kv", "reqwest", "tokio"]),
     ("p8fs-tenant", &[], &["p8fs-sql-dialect", "p8fs-kv", "p8fs-redact", "serde", "tokio"]),
+    // The REM parser is a leaf: text in, a typed query out; no p8fs crate, no runtime.
+    (
+        "p8fs-rem",
+        &[],
+        &[
+            "p8fs-tenant",
+            "p8fs-redact",
+            "p8fs-sql-dialect",
+            "p8fs-entity",
+            "p8fs-kv",
+            "p8fs-reverse-map",
+            "p8fs-core",
+            "tokio",
+        ],
+    ),
     // SQL as data: no driver, no runtime, no store.
     (
         "p8fs-sql-dialect",

@@ -76,13 +76,13 @@ fn comparison(e: &Expr, left: &Expr, op: &BinaryOperator, right: &Expr) -> Resul
         BinaryOperator::LtEq => ("__lte", "__gte"),
         BinaryOperator::Or => bail!("OR is not supported in WHERE: only AND of conditions"),
         BinaryOperator::NotEq => bail!("unknown operator != (or <>) in WHERE: {SUPPORTED}"),
-        other => bail!("unknown operator {other} in WHERE: {SUPPORTED}"),
+        other => bail!("unknown operator {} in WHERE: {SUPPORTED}", shown(&other.to_string())),
     };
     match (left, right) {
         (Expr::Identifier(l), Expr::Identifier(r)) => bail!(
             "column-to-column comparisons are not allowed: {} {op} {} (double quotes name a column; quote strings with single quotes)",
-            l.value,
-            r.value
+            shown(&l.value),
+            shown(&r.value)
         ),
         (Expr::Identifier(col), value) => Ok((format!("{}{suffix}", where_column(col)?), literal(value)?)),
         (value, Expr::Identifier(col)) if is_literal(value) => {
@@ -195,14 +195,14 @@ fn number(n: &str, negative: bool) -> Result<Json> {
 /// Why an expression is refused, naming its kind.
 pub(super) fn refusal(e: &Expr, place: &str) -> String {
     match e {
-        Expr::Function(f) => format!("function calls are not allowed {place}: {}(...)", f.name),
+        Expr::Function(f) => format!("function calls are not allowed {place}: {}(...)", shown(&f.name.to_string())),
         Expr::Subquery(_) | Expr::Exists { .. } => format!("subqueries are not allowed {place}"),
         Expr::In { target: InTarget::Subquery(_), .. } => format!("subqueries are not allowed {place}"),
         Expr::CompoundIdentifier(parts) => format!(
             "qualified names are not allowed {place}: {}; name the column alone",
             shown(&parts.iter().map(|p| p.value.as_str()).collect::<Vec<_>>().join("."))
         ),
-        Expr::BinaryOp { op, .. } => format!("operator {op} is not allowed {place}"),
+        Expr::BinaryOp { op, .. } => format!("operator {} is not allowed {place}", shown(&op.to_string())),
         Expr::UnaryOp { op, .. } => format!("operator {op} is not allowed {place}"),
         Expr::Value(v) if matches!(v.value, Value::Placeholder(_)) => format!("placeholders are not allowed {place}"),
         Expr::Cast { .. } => format!("casts are not allowed {place}"),

@@ -67,8 +67,8 @@ fn query(q: &Query) -> Result<SelectQuery> {
     if fetch.is_some() {
         bail!("FETCH is not allowed: use LIMIT");
     }
-    if let Some(lock) = locks.first() {
-        bail!("{} is not allowed", lock.to_string().trim());
+    if !locks.is_empty() {
+        bail!("FOR UPDATE / FOR SHARE is not allowed");
     }
     if for_clause.is_some() {
         bail!("FOR XML/JSON/BROWSE is not allowed");
@@ -214,7 +214,12 @@ fn projection_columns(items: &[SelectItem]) -> Result<Option<Vec<String>>> {
             SelectItem::Wildcard(opts) if *opts == WildcardAdditionalOptions::default() => stars += 1,
             SelectItem::Wildcard(opts) => bail!("* with options is not allowed: {}", shown(&opts.to_string())),
             SelectItem::UnnamedExpr(Expr::Identifier(i)) => columns.push(name_of(i, "a column name")?),
-            SelectItem::UnnamedExpr(e) => bail!("{}", filter::refusal(e, "in the column list")),
+            SelectItem::UnnamedExpr(e @ (Expr::Function(_) | Expr::CompoundIdentifier(_) | Expr::Subquery(_))) => {
+                bail!("{}", filter::refusal(e, "in the column list"))
+            }
+            SelectItem::UnnamedExpr(e) => {
+                bail!("only * or column names are allowed in the column list, got {}", shown(&e.to_string()))
+            }
             SelectItem::ExprWithAlias { alias, .. } => {
                 bail!("column aliases are not allowed: AS {}", shown(&alias.value))
             }
