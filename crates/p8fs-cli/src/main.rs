@@ -122,10 +122,8 @@ enum Command {
         #[arg(long, value_enum, default_value_t = args::MetricArg::Cosine)]
         metric: args::MetricArg,
     },
-    /// Run a REM query: LOOKUP k[, k...] | LOOKUP table:k | GET k | SEARCH "text" [IN
-    /// table] [LIMIT n] | FUZZY text [IN table] [LIMIT n] | SELECT ... FROM table [WHERE
-    /// ...] [ORDER BY ...] [LIMIT n] | TRAVERSE [types] WITH (LOOKUP k | SEARCH "text")
-    /// [DEPTH n] [IN table] [LIMIT n] [PLAN]; anything else is a SEARCH. See docs/rem.md.
+    /// Run a REM query: LOOKUP, GET, SEARCH, FUZZY, SELECT or TRAVERSE (anything else is
+    /// a SEARCH); the grammar is in docs/rem.md.
     Rem {
         /// The query.
         query: String,
