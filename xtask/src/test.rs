@@ -370,7 +370,8 @@ const LAYERING: &[(&str, &[&str], &[&str])] = &[
     ("p8fs-kv", &["--no-default-features", "--features", "http"], &["utoipa", "utoipa-gen"]),
     // The REM grammar is a leaf: strings in, a syntax tree out.
     ("p8fs-rem", &[], &["p8fs-sql-dialect", "p8fs-kv", "p8fs-entity", "tokio"]),
-    // The proxy takes p8fs-core without providers (ADR 0013): the binary picks them.
+    // The proxy takes p8fs-core without providers or the OpenAI embedder (ADR 0013): the
+    // binary picks them.
     (
         "p8fs-server",
         &[],
@@ -383,6 +384,8 @@ const LAYERING: &[(&str, &[&str], &[&str])] = &[
             "p8fs-tidb",
             "p8fs-postgres",
             "p8fs-sqlite",
+            // The HTTP client of the KV backend and of the embedder: the proxy needs neither.
+            "reqwest",
         ],
     ),
 ];

@@ -14,7 +14,9 @@ use p8fs_sql_dialect::{Error as SqlError, SqlExecutor};
 use serde::Serialize;
 use serde_json::{Map, Value as Json};
 
-use crate::embed::{EmbedError, Embedder, LexicalEmbedder, OpenAiConfig, OpenAiEmbedder};
+#[cfg(feature = "openai")]
+use crate::embed::OpenAiEmbedder;
+use crate::embed::{EmbedError, Embedder, LexicalEmbedder, OpenAiConfig};
 use crate::{Error, KvSettings, Result, SqlConfig, connect_kv, connect_sql};
 
 /// Which embedder to use.
@@ -171,7 +173,16 @@ impl P8fs {
         let sql = connect_sql(&settings.sql).await?;
         let embedder: Arc<dyn Embedder> = match &settings.embedder {
             EmbedderSettings::Lexical { dim } => Arc::new(LexicalEmbedder::new(*dim)),
+            #[cfg(feature = "openai")]
             EmbedderSettings::OpenAi(c) => Arc::new(OpenAiEmbedder::new(c.clone())?),
+            #[cfg(not(feature = "openai"))]
+            EmbedderSettings::OpenAi(_) => {
+                return Err(Error::Config(
+                    "P8FS_EMBEDDING_URL names an embedding service, but this build has no OpenAI-compatible \
+                     embedder (p8fs-core feature `openai`)"
+                        .into(),
+                ));
+            }
         };
         // KV in the same database as the entities: share the connection pool, and with it
         // the transactions.

@@ -1,5 +1,6 @@
 //! Embedders: text to vectors. [`LexicalEmbedder`] works offline (feature hashing, no
-//! model); [`OpenAiEmbedder`] calls an OpenAI-compatible `POST /v1/embeddings` service.
+//! model); `OpenAiEmbedder` (feature `openai`, on by default) calls an OpenAI-compatible
+//! `POST /v1/embeddings` service.
 
 mod error;
 mod lexical;
@@ -9,7 +10,9 @@ use async_trait::async_trait;
 
 pub use error::EmbedError;
 pub use lexical::LexicalEmbedder;
-pub use openai::{OpenAiConfig, OpenAiEmbedder};
+pub use openai::OpenAiConfig;
+#[cfg(feature = "openai")]
+pub use openai::OpenAiEmbedder;
 
 use crate::Result;
 

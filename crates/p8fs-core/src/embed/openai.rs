@@ -1,15 +1,19 @@
-//! [`OpenAiEmbedder`]: the client of an OpenAI-compatible embeddings service
+//! `OpenAiEmbedder` (feature `openai`): the client of an OpenAI-compatible embeddings service
 //! (`POST {base}/v1/embeddings`, the shape the platform's own embedding service speaks).
 
 use std::time::Duration;
 
+#[cfg(feature = "openai")]
 use async_trait::async_trait;
+#[cfg(feature = "openai")]
 use serde_json::{Value, json};
 
+#[cfg(feature = "openai")]
 use super::{EmbedError, Embedder};
+#[cfg(feature = "openai")]
 use crate::{Error, Result};
 
-/// Settings of an [`OpenAiEmbedder`]. There is no default base URL: it must be given.
+/// Settings of an `OpenAiEmbedder`. There is no default base URL: it must be given.
 /// Its `Debug` output hides the key and the URL's secrets ([`p8fs_redact`]).
 #[derive(Clone)]
 pub struct OpenAiConfig {
@@ -66,6 +70,7 @@ impl std::fmt::Debug for OpenAiConfig {
     }
 }
 
+#[cfg(feature = "openai")]
 /// An OpenAI-compatible embeddings client.
 #[derive(Debug, Clone)]
 pub struct OpenAiEmbedder {
@@ -73,6 +78,7 @@ pub struct OpenAiEmbedder {
     http: reqwest::Client,
 }
 
+#[cfg(feature = "openai")]
 impl OpenAiEmbedder {
     /// A client for `cfg`.
     ///
@@ -177,6 +183,7 @@ impl OpenAiEmbedder {
     }
 }
 
+#[cfg(feature = "openai")]
 #[async_trait]
 impl Embedder for OpenAiEmbedder {
     fn name(&self) -> &str {
@@ -209,6 +216,7 @@ mod tests {
         assert!(shown.contains("api_key: Some(\"***\")"), "{shown}");
     }
 
+    #[cfg(feature = "openai")]
     #[tokio::test]
     async fn errors_name_the_service_without_its_secrets() {
         let mut c = OpenAiConfig::new("http://u:S3cretPW@127.0.0.1:1/?key=S3cretQ", "m", 3);
