@@ -387,3 +387,89 @@ fn search_prints_one_row_per_hit_with_its_field() {
     assert_eq!(keys, ["field", "id", "name", "score"]);
     assert_eq!(hits[0]["name"], "r1");
 }
+
+#[test]
+fn rem_and_edge_commands() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let put = |name: &str, ty: &str, tenant: &str| {
+        ok_json(dir, &["--json", "entity", "put", "--type", ty, "--name", name, "--tenant", tenant, "--data", "{}"])
+    };
+    let res = put("my-project-alpha", "resources", "ta");
+    let mom = put("my-project-alpha", "moments", "ta");
+    put("my-project-alpha", "resources", "tb");
+    put("alice", "moments", "ta");
+    // LOOKUP: both of ta's, each with its table; tb's never.
+    let a = ok_json(dir, &["--json", "rem", "LOOKUP my-project-alpha", "--tenant", "ta"]);
+    let mut got: Vec<(String, String)> = a["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| (h["table"].as_str().unwrap().to_owned(), h["id"].as_str().unwrap().to_owned()))
+        .collect();
+    got.sort();
+    let mut want = vec![
+        ("moments".to_owned(), mom["id"].as_str().unwrap().to_owned()),
+        ("resources".to_owned(), res["id"].as_str().unwrap().to_owned()),
+    ];
+    want.sort();
+    assert_eq!(got, want);
+    // Edges by name: add, list, traverse, remove.
+    let added = ok_json(
+        dir,
+        &[
+            "--json",
+            "edge",
+            "add",
+            "--type",
+            "resources",
+            "my-project-alpha",
+            "--dst",
+            "alice",
+            "--rel",
+            "authored_by",
+            "--tenant",
+            "ta",
+        ],
+    );
+    assert_eq!(added["added"], 1);
+    let listed = ok_json(dir, &["--json", "edge", "list", "--type", "resources", "my-project-alpha", "--tenant", "ta"]);
+    assert_eq!(listed["edges"][0]["dst"], "alice");
+    let t = ok_json(dir, &["--json", "rem", "TRAVERSE WITH LOOKUP resources:my-project-alpha", "--tenant", "ta"]);
+    let names: Vec<&str> = t["results"].as_array().unwrap().iter().filter_map(|h| h["name"].as_str()).collect();
+    assert_eq!(names, ["my-project-alpha", "alice"], "{t}");
+    let removed = ok_json(
+        dir,
+        &["--json", "edge", "remove", "--type", "resources", "my-project-alpha", "--dst", "alice", "--tenant", "ta"],
+    );
+    assert_eq!(removed["removed"], 1);
+    // Exit statuses: a malformed or refused query is 2; an entity tb does not have is 1.
+    assert_eq!(status(dir, &["rem", "LOOKUP \"unterminated", "--tenant", "ta"]), 2);
+    assert_eq!(status(dir, &["rem", "SELECT * FROM resources WHERE name = 'x' OR 1=1", "--tenant", "ta"]), 2);
+    assert_eq!(status(dir, &["rem", "SELECT * FROM resources WHERE tenant_id = 'tb'", "--tenant", "ta"]), 2);
+    assert_eq!(status(dir, &["rem", "LOOKUP x", "--tenant", "../tb"]), 2);
+    assert_eq!(status(dir, &["edge", "list", "--type", "moments", "alice", "--tenant", "tb"]), 1);
+    assert_eq!(
+        status(
+            dir,
+            &[
+                "edge",
+                "add",
+                "--type",
+                "resources",
+                "my-project-alpha",
+                "--dst",
+                "x",
+                "--rel",
+                "bad rel",
+                "--tenant",
+                "ta"
+            ]
+        ),
+        2
+    );
+    // Text output for people.
+    let out = p8fs(dir, &["rem", "FUZZY projekt alpha", "--tenant", "ta"]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("my-project-alpha"));
+}
