@@ -92,23 +92,27 @@ fn print_answer(a: &RemAnswer) {
     if a.results.is_empty() {
         println!("{}: nothing found", a.kind);
     } else {
-        let mut t = Table::new(&[
-            ("table", Align::Left),
-            ("name", Align::Left),
-            ("id", Align::Left),
-            ("score", Align::Right),
-            ("depth", Align::Right),
-            ("path", Align::Left),
-        ]);
+        // Only the columns this kind of answer fills.
+        let scored = a.results.iter().any(|h| h.score.is_some());
+        let walked = a.traversal.is_some();
+        let mut headers = vec![("table", Align::Left), ("name", Align::Left), ("id", Align::Left)];
+        if scored {
+            headers.push(("score", Align::Right));
+        }
+        if walked {
+            headers.extend([("depth", Align::Right), ("path", Align::Left)]);
+        }
+        let mut t = Table::new(&headers);
         for h in &a.results {
-            t.row(vec![
-                h.table.clone(),
-                h.name.clone().unwrap_or_default(),
-                h.id.clone(),
-                h.score.map(|s| format!("{s:.3}")).unwrap_or_default(),
-                h.depth.map(|d| d.to_string()).unwrap_or_default(),
-                h.path.join(" > "),
-            ]);
+            let mut row = vec![h.table.clone(), h.name.clone().unwrap_or_default(), h.id.clone()];
+            if scored {
+                row.push(h.score.map(|s| format!("{s:.3}")).unwrap_or_default());
+            }
+            if walked {
+                row.push(h.depth.map(|d| d.to_string()).unwrap_or_default());
+                row.push(h.path.join(" > "));
+            }
+            t.row(row);
         }
         println!("{}", t.render(style));
     }
