@@ -52,6 +52,7 @@ pub fn cases() -> Vec<Case> {
         case!(Suite::Sql, rem::rem_select_is_parsed_never_passed_through),
         case!(Suite::Sql, rem::rem_traverse_walks_the_seeded_graph),
         case!(Suite::Sql, rem::edges_merge_by_destination_and_type),
+        case!(Suite::Sql, rem::rem_generated_queries_answer_or_are_refused),
         case!(Suite::Sql, vector::exact_search_equals_brute_force),
         case!(Suite::Sql, vector::index_search_keeps_recall),
         case!(Suite::Sql, vector::semantic_search_joins_on_id_and_dedupes),

@@ -284,3 +284,61 @@ pub(crate) async fn edges_merge_by_destination_and_type(ctx: Ctx) -> Result<()> 
     })
     .await
 }
+
+/// Queries generated from REM and SQL fragments (types, operators and values mixed up on
+/// purpose), run on the engine: each answers or is refused as bad input; none reaches the
+/// engine as an error of another kind (a value of the wrong type for a column, a timestamp
+/// that is not one, a LIKE on a number) and none panics.
+pub(crate) async fn rem_generated_queries_answer_or_are_refused(ctx: Ctx) -> Result<()> {
+    let t = ctx.scratch.clone();
+    with_core(&ctx, async |p| {
+        p.store_entity_with_reverse_mapping(
+            "seed",
+            "resources",
+            obj(json!({"ordinal": 3, "category": "c", "metadata": {"k": 1}, "graph_paths": [{"dst": "seed", "rel_type": "self"}]})),
+            &t,
+        )
+        .await?;
+        let columns = ["name", "ordinal", "metadata", "graph_paths", "created_at", "id", "resource_timestamp", "bogus"];
+        let ops = ["=", ">", "<=", "LIKE", "ILIKE", "IN", "IS NULL", "!="];
+        let values = ["'x'", "1", "-2.5", "true", "NULL", "'2024-01-01'", "'not a time'", "''", "'%'", "'\\'"];
+        let mut queries = Vec::new();
+        for (i, c) in columns.iter().enumerate() {
+            for (j, o) in ops.iter().enumerate() {
+                let v = values[(i * 3 + j) % values.len()];
+                let cond = match *o {
+                    "IN" => format!("{c} IN ({v}, {v})"),
+                    "IS NULL" => format!("{c} IS NULL"),
+                    _ => format!("{c} {o} {v}"),
+                };
+                queries.push(format!("SELECT * FROM resources WHERE {cond} ORDER BY {c} DESC LIMIT 5"));
+            }
+        }
+        for v in values {
+            for kind in ["LOOKUP", "GET", "SEARCH", "FUZZY"] {
+                queries.push(format!("{kind} {v}"));
+                queries.push(format!("{kind} {v} IN resources LIMIT 2"));
+            }
+            queries.push(format!("TRAVERSE self WITH LOOKUP {v} DEPTH 3"));
+            queries.push(format!("TRAVERSE WITH SEARCH {v} LIMIT 0"));
+        }
+        queries.push("TRAVERSE self WITH LOOKUP seed DEPTH 10".into());
+        queries.push(format!("LOOKUP {}", vec!["seed"; 50].join(", ")));
+        queries.push("SELECT".into());
+        let mut answered = 0;
+        for q in &queries {
+            match p.rem(q, &t).await {
+                Ok(_) => answered += 1,
+                Err(e) => ensure!(e.kind() == ErrorKind::InvalidInput, "{q:?}: {e} ({:?})", e.kind()),
+            }
+        }
+        let refused = queries.len() - answered;
+        ensure!(
+            answered > queries.len() / 4 && refused > queries.len() / 4,
+            "{answered} answered and {refused} refused of {}: the mix no longer probes both",
+            queries.len()
+        );
+        Ok(())
+    })
+    .await
+}
