@@ -108,6 +108,9 @@ def test_search_and_implicit_search(client: P8fsClient, tenant_a: str, uid: str)
     assert answer["results"][0]["table"] == "resources" and len(answer["results"]) <= 3
     implicit = client.rem(f"{word} kestrels hover", tenant_a)
     assert implicit["kind"] == "search" and target["id"] in ids(implicit)
+    # A threshold above every score leaves nothing; a low one keeps the hit.
+    assert client.rem(f'SEARCH "{word} kestrels hover"', tenant_a, threshold=1.01)["results"] == []
+    assert target["id"] in ids(client.rem(f'SEARCH "{word} kestrels hover"', tenant_a, threshold=-1.0))
 
 
 def test_select_is_parsed_and_tenant_scoped(client: P8fsClient, tenant_a: str,

@@ -318,6 +318,7 @@ async fn rem(
     if body.query.trim().is_empty() {
         return Err(ApiError::bad_request("the REM query is empty"));
     }
-    let a = sql.p8fs.rem(&body.query, sql.tenant.as_str()).await?;
+    let opts = p8fs_core::rem::RemOptions { threshold: body.threshold, ..Default::default() };
+    let a = sql.p8fs.rem_with(&body.query, sql.tenant.as_str(), &opts).await?;
     answer(&s, &a)
 }

@@ -170,10 +170,14 @@ pub struct RemoveEdgesQuery {
 }
 
 /// A REM query.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RemRequest {
     /// `LOOKUP ...`, `GET ...`, `SEARCH ...`, `FUZZY ...`, `SELECT ...`, `TRAVERSE ...`
     /// (anything else is a `SEARCH`).
     pub query: String,
+    /// `SEARCH` (also a `TRAVERSE`'s `WITH SEARCH` seeds): only hits with at least this
+    /// score.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<f64>,
 }

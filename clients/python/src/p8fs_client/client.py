@@ -221,15 +221,18 @@ class P8fsClient:
 
     # ---- REM -----------------------------------------------------------------------
 
-    def rem(self, query: str, tenant: str) -> RemAnswer:
+    def rem(self, query: str, tenant: str, threshold: Optional[float] = None) -> RemAnswer:
         """Runs a REM query (``LOOKUP``, ``GET``, ``SEARCH``, ``FUZZY``, ``SELECT``,
-        ``TRAVERSE``; anything else is a ``SEARCH``) for the tenant. A malformed or refused
-        query raises :class:`~p8fs_client.errors.InvalidInput` naming the part. A read:
+        ``TRAVERSE``; anything else is a ``SEARCH``) for the tenant. ``threshold``: a
+        ``SEARCH`` keeps only hits with at least this score. A malformed or refused query
+        raises :class:`~p8fs_client.errors.InvalidInput` naming the part. A read:
         retried."""
         _check_text("query", query)
         _check_text("tenant", tenant)
-        answer: RemAnswer = self._t.json("POST", f"/v1/rem/{segment(tenant)}", idempotent=True,
-                                         body={"query": query})
+        body: Dict[str, Any] = {"query": query}
+        if threshold is not None:
+            body["threshold"] = threshold
+        answer: RemAnswer = self._t.json("POST", f"/v1/rem/{segment(tenant)}", idempotent=True, body=body)
         return answer
 
     # ---- graph edges ---------------------------------------------------------------
