@@ -297,19 +297,28 @@ impl P8fs {
             for &i in &frontier {
                 by_table.entry(nodes[i].table.clone()).or_default().push(i);
             }
+            // Read in chunks of nodes, so that what is held stays within the edge budget
+            // (an entity may hold 10,000 edges).
+            let budget = MAX_EDGES_MET.saturating_sub(tr.summary.total);
             let mut out_edges: Vec<(usize, Edge)> = Vec::new();
-            for (table_name, idx) in &by_table {
+            'tables: for (table_name, idx) in &by_table {
                 let model = self.model(table_name)?;
                 if p8fs_entity::graph::edges_field(&model).is_err() {
                     continue;
                 }
-                let ids: Vec<&str> = idx.iter().map(|&i| nodes[i].id.as_str()).collect();
-                let found: HashMap<String, Vec<Edge>> =
-                    self.entities().edges_of(&model, tenant, &ids).await?.into_iter().collect();
-                for &i in idx {
-                    for e in found.get(&nodes[i].id).into_iter().flatten() {
-                        if wanted(e) {
-                            out_edges.push((i, e.clone()));
+                for chunk in idx.chunks(EDGE_READ_CHUNK) {
+                    let ids: Vec<&str> = chunk.iter().map(|&i| nodes[i].id.as_str()).collect();
+                    let found: HashMap<String, Vec<Edge>> =
+                        self.entities().edges_of(&model, tenant, &ids).await?.into_iter().collect();
+                    for &i in chunk {
+                        for e in found.get(&nodes[i].id).into_iter().flatten() {
+                            if out_edges.len() == budget {
+                                truncated = true;
+                                break 'tables;
+                            }
+                            if wanted(e) {
+                                out_edges.push((i, e.clone()));
+                            }
                         }
                     }
                 }
@@ -399,6 +408,11 @@ pub const MAX_LIMIT: usize = 1000;
 pub const DEFAULT_SELECT_LIMIT: u64 = 100;
 /// The deepest traversal.
 pub const MAX_DEPTH: u32 = 10;
+/// The most edges one traversal reads and reports; past it the traversal stops
+/// (`truncated`), so what it holds stays bounded.
+pub const MAX_EDGES_MET: usize = 20_000;
+/// Nodes whose edges are read per statement.
+const EDGE_READ_CHUNK: usize = 25;
 
 fn hit(model: &Model, entity: Map<String, Json>, score: Option<f64>) -> RemHit {
     let id = entity.get("id").and_then(Json::as_str).unwrap_or_default().to_owned();
