@@ -1,12 +1,14 @@
 //! JSON request bodies: `Content-Type: application/json` required (415 otherwise, which
 //! also keeps browsers' simple cross-site requests out), the body limit, and lists bounded
-//! while they are parsed (the wire types' lists are [`p8fs_kv::wire::bounded::list`]).
+//! while they are parsed (the wire types' lists are [`p8fs_kv::wire::bounded::list`]);
+//! and query strings ([`query_string`]).
 //!
 //! Handlers only see a body after the guard has authenticated the request (see
 //! [`crate::guard`]), so nothing here runs for a client without a token.
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, Request};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{FromRequest, Query, Request};
 use axum::http::{HeaderMap, StatusCode, header};
 use p8fs_kv::wire::bounded::{self, BoundedError};
 use serde::de::DeserializeOwned;
@@ -14,6 +16,13 @@ use serde::de::DeserializeOwned;
 use crate::ApiError;
 use crate::limits::too_large;
 use crate::state::AppState;
+
+/// A query string's parameters, or 400 with the JSON error body saying what is wrong
+/// (handlers take `Result<Query<T>, QueryRejection>` so that axum's plain-text rejection
+/// never answers).
+pub(crate) fn query_string<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
+    q.map(|Query(q)| q).map_err(|e| ApiError::bad_request(format!("bad query string: {e}")))
+}
 
 /// A JSON request body whose every failure (wrong media type, too large, not JSON, wrong
 /// shape, too many entries) answers with the JSON error body.

@@ -25,7 +25,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::ApiError;
-use crate::body::JsonBody;
+use crate::body::{JsonBody, query_string};
 use crate::guard::{Guards, Scope, SqlScoped};
 use crate::state::AppState;
 use crate::wire::{
@@ -84,10 +84,6 @@ fn limit(limit: Option<u64>, default: u64) -> Result<u64, ApiError> {
         n @ 1..=MAX_LIMIT => Ok(n),
         n => Err(ApiError::bad_request(format!("limit {n} is out of range: give 1 to {MAX_LIMIT}"))),
     }
-}
-
-fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
-    q.map(|Query(q)| q).map_err(|e| ApiError::bad_request(format!("bad query string: {e}")))
 }
 
 fn not_found(ty: &str, what: &str) -> ApiError {
@@ -190,7 +186,7 @@ async fn by_storage_key(
     sql: SqlScoped,
     q: Result<Query<StorageKeyQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let q = query(q)?;
+    let q = query_string(q)?;
     let entities = sql.p8fs.get_entities_by_storage_key(&q.key, sql.tenant.as_str()).await?;
     answer(&s, &EntitiesAnswer { entities })
 }
@@ -293,7 +289,7 @@ async fn remove_edges(
     sql: SqlScoped,
     q: Result<Query<RemoveEdgesQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let q = query(q)?;
+    let q = query_string(q)?;
     let change = sql
         .p8fs
         .remove_edges(sql.param("type"), sql.param("id"), &q.dst, q.rel_type.as_deref(), sql.tenant.as_str())

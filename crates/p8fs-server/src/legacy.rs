@@ -25,7 +25,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::ApiError;
-use crate::body::JsonBody;
+use crate::body::{JsonBody, query_string};
 use crate::guard::{Caller, Guards, Scope};
 use crate::reply::{self, Entries, Range};
 use crate::state::AppState;
@@ -143,7 +143,7 @@ async fn scan(
     caller: Caller,
     q: Result<Query<ScanQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let Query(q) = q.map_err(|e| ApiError::bad_request(format!("bad query string: {e}")))?;
+    let q = query_string(q)?;
     let prefix = q.prefix.ok_or_else(|| ApiError::bad_request("scan needs ?prefix={tenant}/{prefix}"))?;
     let limit = q.limit.unwrap_or(100);
     let limits = s.cfg.limits;

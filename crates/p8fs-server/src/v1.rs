@@ -27,7 +27,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::ApiError;
-use crate::body::JsonBody;
+use crate::body::{JsonBody, query_string};
 use crate::guard::{Guards, Scope, Scoped};
 use crate::reply::{self, Entries, Range, next_tail};
 use crate::state::AppState;
@@ -252,7 +252,7 @@ async fn scan(
     Scoped(kv): Scoped,
     q: Result<Query<ScanQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let Query(q) = q.map_err(|e| ApiError::bad_request(format!("bad query string: {e}")))?;
+    let q = query_string(q)?;
     let limit = q.limit.unwrap_or(100);
     let limits = s.cfg.limits;
     // The request's limit (the layer sees the pages the byte budget allows).
