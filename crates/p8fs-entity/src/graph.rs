@@ -182,7 +182,7 @@ fn edge_json(e: &Edge) -> Json {
 }
 
 /// How many times an edge change starts over after a concurrent change of the same row.
-pub(crate) const ATTEMPTS: u32 = 8;
+const ATTEMPTS: u32 = 8;
 
 /// The edges field of a model, or an error naming the model.
 pub fn edges_field(model: &Model) -> Result<&'static str> {
@@ -213,9 +213,43 @@ fn changed_concurrently(model: &Model) -> Error {
     Error::new(ErrorKind::Conflict, format!("{model}: the edges changed while they were being updated"))
 }
 
+/// Refuses an edge list longer than [`MAX_EDGES`] for the entity `what` names.
+fn check_edge_count(model: &Model, what: &str, n: usize) -> Result<()> {
+    if n > MAX_EDGES {
+        return Err(Error::invalid_input(format!(
+            "{model} {what}: {n} edges, more than the {MAX_EDGES} one entity may hold"
+        )));
+    }
+    Ok(())
+}
+
+/// Runs `attempt` until it does not fail with a conflict (the edges it read changed before
+/// its guarded write, or the engine's own transaction conflict), at most [`ATTEMPTS`]
+/// times, pausing a little longer after each.
+///
+/// (A closure returning a future rather than an async closure: the futures of async
+/// closures are not known to be `Send` across every lifetime, which axum's handlers need.)
+pub(crate) async fn retry_on_change<T, F, Fut>(mut attempt: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    let mut n = 0;
+    loop {
+        n += 1;
+        match attempt().await {
+            Err(e) if e.kind() == ErrorKind::Conflict && n < ATTEMPTS => {
+                tokio::time::sleep(Duration::from_millis(u64::from(n) * 5)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
 impl EntityStore {
-    /// The edges of the tenant's entities `ids` (one statement), as `(id, edges)` in id
-    /// order; entities that do not exist are absent.
+    /// The edges of the tenant's entities `ids` (one statement per 1,000 ids), as
+    /// `(id, edges)` in id order within each statement; entities that do not exist are
+    /// absent.
     ///
     /// # Errors
     /// A model without edges, a missing table; the engine's errors.
@@ -223,12 +257,25 @@ impl EntityStore {
         scoped(model, tenant)?;
         edges_field(model)?;
         self.require_table(model).await?;
-        let mut out = Vec::with_capacity(ids.len());
-        for chunk in ids.chunks(LOOKUP_CHUNK) {
-            let stmt = dml::edges_of_rows(self.db.dialect(), model, &self.layout, tenant, EdgeRows::Ids(chunk), false)?;
-            for (id, stored) in decode_edge_rows(model, self.db.query(&stmt).await?)? {
-                out.push((id, edges_of(stored.as_ref())));
-            }
+        let stored = self.stored_edges(model, tenant, ids, false).await?;
+        Ok(stored.into_iter().map(|(id, list)| (id, edges_of(list.as_ref()))).collect())
+    }
+
+    /// The stored edge lists of the tenant's rows named by `values` (keys when `by_key`,
+    /// else ids), unread: `(id or key, list)` (`None` for `NULL`), one statement per
+    /// [`LOOKUP_CHUNK`] values.
+    async fn stored_edges(
+        &self,
+        model: &Model,
+        tenant: &str,
+        values: &[&str],
+        by_key: bool,
+    ) -> Result<Vec<(String, Option<Json>)>> {
+        let mut out = Vec::with_capacity(values.len());
+        for chunk in values.chunks(LOOKUP_CHUNK) {
+            let rows = if by_key { EdgeRows::Keys(chunk) } else { EdgeRows::Ids(chunk) };
+            let stmt = dml::edges_of_rows(self.db.dialect(), model, &self.layout, tenant, rows, false)?;
+            out.extend(decode_edge_rows(model, self.db.query(&stmt).await?)?);
         }
         Ok(out)
     }
@@ -284,48 +331,37 @@ impl EntityStore {
         self.require_table(model).await?;
         let d = self.db.dialect();
         let ids = [id];
-        let read = dml::edges_of_rows(d, model, &self.layout, tenant, EdgeRows::Ids(&ids), false)?;
-        let lock = dml::edges_of_rows(d, model, &self.layout, tenant, EdgeRows::Ids(&ids), true)?;
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let Some((_, current)) = decode_edge_rows(model, self.db.query(&read).await?)?.pop() else {
+        let lock = &dml::edges_of_rows(d, model, &self.layout, tenant, EdgeRows::Ids(&ids), true)?;
+        let change = &change;
+        retry_on_change(|| async move {
+            let Some((_, current)) = self.stored_edges(model, tenant, &ids, false).await?.pop() else {
                 return Ok(None);
             };
             let (list, added, updated, removed) = change(current.as_ref());
-            if list.len() > MAX_EDGES {
-                return Err(Error::invalid_input(format!(
-                    "{model} {id}: {} edges, more than the {MAX_EDGES} one entity may hold",
-                    list.len()
-                )));
-            }
+            check_edge_count(model, id, list.len())?;
             let new = Json::Array(list);
             let write = dml::set_edges(d, model, &self.layout, tenant, id, &new, Utc::now())?;
-            let expected = current.clone();
             let m = model.clone();
             let check: Arc<RowCheck> = Arc::new(move |i: usize, rows: &[Row]| -> Result<()> {
                 if i != 0 {
                     return Ok(());
                 }
                 match decode_edge_rows(&m, rows.to_vec())?.pop() {
-                    Some((_, now)) if now == expected => Ok(()),
+                    Some((_, now)) if now == current => Ok(()),
                     _ => Err(changed_concurrently(&m)),
                 }
             });
             match self.db.query_in_transaction(&[lock.clone(), write.clone()], Some(check)).await {
                 Ok(_) => {}
-                Err(e) if e.kind() == ErrorKind::Conflict && attempt < ATTEMPTS => {
-                    tokio::time::sleep(Duration::from_millis(u64::from(attempt) * 5)).await;
-                    continue;
-                }
                 // An executor that runs no checked transactions: the write alone.
                 Err(e) if e.kind() == ErrorKind::Unsupported => {
                     self.db.execute(&write).await?;
                 }
                 Err(e) => return Err(e),
             }
-            return Ok(Some(EdgeChange { added, updated, removed, edges: edges_of(Some(&new)) }));
-        }
+            Ok(Some(EdgeChange { added, updated, removed, edges: edges_of(Some(&new)) }))
+        })
+        .await
     }
 }
 
@@ -369,11 +405,8 @@ impl EntityStore {
         let k = model.key_field().unwrap_or("id");
         let d = self.db.dialect();
         let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
-        let mut stored: std::collections::HashMap<String, Option<Json>> = std::collections::HashMap::new();
-        for chunk in refs.chunks(LOOKUP_CHUNK) {
-            let stmt = dml::edges_of_rows(d, model, &self.layout, tenant, EdgeRows::Keys(chunk), false)?;
-            stored.extend(decode_edge_rows(model, self.db.query(&stmt).await?)?);
-        }
+        let stored: std::collections::HashMap<String, Option<Json>> =
+            self.stored_edges(model, tenant, &refs, true).await?.into_iter().collect();
         let mut merged = Vec::with_capacity(entities.len());
         // Entities of the same key in one batch merge in turn (the last one wins as a row).
         let mut running: std::collections::HashMap<String, Option<Json>> = stored.clone();
@@ -385,12 +418,7 @@ impl EntityStore {
                 let incoming: Vec<Edge> = items.iter().filter_map(Edge::from_json).collect();
                 let current = running.get(&key).cloned().flatten();
                 let (list, _, _) = merge_edges(current.as_ref(), &incoming);
-                if list.len() > MAX_EDGES {
-                    return Err(Error::invalid_input(format!(
-                        "{model} {key}: {} edges, more than the {MAX_EDGES} one entity may hold",
-                        list.len()
-                    )));
-                }
+                check_edge_count(model, &key, list.len())?;
                 let list = Json::Array(list);
                 running.insert(key, Some(list.clone()));
                 e.insert(field.to_owned(), list);

@@ -523,17 +523,12 @@ impl EntityStore {
             return self.upsert_rows(model, tenant, entities, embeddings, extra, None).await;
         };
         self.require_table(model).await?;
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let (merged, guard) = self.merge_stored_edges(model, tenant, entities, &keys).await?;
-            match self.upsert_rows(model, tenant, &merged, embeddings, extra, Some(guard)).await {
-                Err(e) if e.kind() == ErrorKind::Conflict && attempt < crate::graph::ATTEMPTS => {
-                    tokio_sleep(Duration::from_millis(u64::from(attempt) * 5)).await;
-                }
-                other => return other,
-            }
-        }
+        let keys = &keys;
+        crate::graph::retry_on_change(|| async move {
+            let (merged, guard) = self.merge_stored_edges(model, tenant, entities, keys).await?;
+            self.upsert_rows(model, tenant, &merged, embeddings, extra, Some(guard)).await
+        })
+        .await
     }
 
     async fn upsert_rows(
