@@ -48,6 +48,28 @@ impl From<MetricArg> for Metric {
     }
 }
 
+/// `--embedder` (and `P8FS_EMBEDDER`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum EmbedderArg {
+    /// all-MiniLM-L6-v2, run locally (fetched once on first use).
+    Minilm,
+    /// No model: hashed words (shared words, not meaning).
+    Lexical,
+    /// An OpenAI-compatible service (P8FS_EMBEDDING_URL).
+    Openai,
+}
+
+impl EmbedderArg {
+    /// The value of `P8FS_EMBEDDER`.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            EmbedderArg::Minilm => "minilm",
+            EmbedderArg::Lexical => "lexical",
+            EmbedderArg::Openai => "openai",
+        }
+    }
+}
+
 /// `--log-format` of `p8fs serve`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum LogFormat {

@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use clap::Subcommand;
 use p8fs_core::sql::entity::{SearchOptions, ddl};
 use p8fs_core::sql::{DialectKind, Metric};
-use p8fs_core::{Error as CoreError, P8fs, Settings};
+use p8fs_core::{EmbedderSettings, Error as CoreError, P8fs, Settings};
 use serde_json::{Map, Value, json};
 
 use crate::hits::HitRow;
@@ -25,9 +25,30 @@ pub(crate) fn not_found(message: impl Into<String>) -> anyhow::Error {
     CoreError::NotFound(message.into()).into()
 }
 
-/// The settings the environment names (the embedded default under `data_dir` otherwise).
+/// `--embedder`, which wins over `P8FS_EMBEDDER` (set once, before any command runs).
+pub(crate) static EMBEDDER: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// The settings the environment names (the embedded default under `data_dir` otherwise),
+/// with `--embedder` applied; a first-use fetch of the local model reports on stderr.
 pub(crate) fn settings(data_dir: &Path) -> Result<Settings> {
-    Ok(Settings::from_vars(|k| std::env::var(k).ok().filter(|v| !v.is_empty()), data_dir)?)
+    let var = |k: &str| match (k, EMBEDDER.get()) {
+        ("P8FS_EMBEDDER", Some(e)) => Some(e.clone()),
+        _ => std::env::var(k).ok().filter(|v| !v.is_empty()),
+    };
+    let mut s = Settings::from_vars(var, data_dir)?;
+    if let EmbedderSettings::MiniLm { progress, .. } = &mut s.embedder {
+        *progress = true;
+    }
+    Ok(s)
+}
+
+/// One line for people: the embedder in use, and why it is not the configured one.
+pub(crate) fn describe_embedder(p: &P8fs) -> String {
+    let e = p.embedder();
+    match p.embedder_note() {
+        Some(note) => format!("{} ({} dimensions): {note}", e.name(), e.dim()),
+        None => format!("{} ({} dimensions)", e.name(), e.dim()),
+    }
 }
 
 /// Opens everything the settings name and creates missing tables.

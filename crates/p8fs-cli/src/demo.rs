@@ -60,6 +60,9 @@ pub(crate) async fn run(data_dir: &Path, json_out: bool, tenant: &str) -> Result
     let p = p8fs_core::P8fs::open(&settings).await?;
     p.migrate().await.context("creating the tables")?;
     steps.add("open and migrate", t.elapsed());
+    if human {
+        println!("  embedder {}\n", crate::cmds::describe_embedder(&p));
+    }
 
     // Load.
     let docs = corpus::documents();
@@ -90,6 +93,8 @@ pub(crate) async fn run(data_dir: &Path, json_out: bool, tenant: &str) -> Result
     }
     let load = t.elapsed();
     steps.add(format!("store {} resources (embeddings + mappings)", stored.len()), load);
+    let embed_load = p.embed_stats();
+    steps.add(format!("  of which embedding {} texts ({})", embed_load.texts, p.embedder().name()), embed_load.elapsed);
     if human {
         let rate = stored.len() as f64 / load.as_secs_f64().max(1e-9);
         println!(
@@ -198,6 +203,9 @@ pub(crate) async fn run(data_dir: &Path, json_out: bool, tenant: &str) -> Result
                 "tenant": tenant,
                 "loaded": stored.len(),
                 "atomic_mappings": p.atomic_mappings(),
+                "embedder": p.embedder().name(),
+                "embedder_note": p.embedder_note(),
+                "embedding": {"texts": p.embed_stats().texts, "ms": p.embed_stats().elapsed.as_secs_f64() * 1e3},
                 "steps": steps_json,
                 "lookups": lookups,
                 "kv_round_trip": kv_json,

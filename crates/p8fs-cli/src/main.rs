@@ -38,6 +38,11 @@ struct Cli {
     /// Print one JSON document per result instead of text for people.
     #[arg(long, global = true)]
     json: bool,
+    /// The embedder: minilm (all-MiniLM-L6-v2, run locally, fetched once on first use),
+    /// lexical (no model: shared words, not meaning) or openai (P8FS_EMBEDDING_URL).
+    /// Default: minilm, falling back to lexical when the model cannot be had.
+    #[arg(long, global = true, value_enum, env = "P8FS_EMBEDDER")]
+    embedder: Option<args::EmbedderArg>,
     #[command(subcommand)]
     command: Command,
 }
@@ -174,6 +179,9 @@ fn main() -> ExitCode {
             return ExitCode::from(exit_status(None));
         }
     };
+    if let Some(e) = cli.embedder {
+        let _ = cmds::EMBEDDER.set(e.as_str().to_owned());
+    }
     let result = rt.block_on(async {
         match cli.command {
             Command::Demo { tenant } => demo::run(&cli.data_dir, cli.json, &tenant).await,

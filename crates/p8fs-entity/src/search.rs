@@ -177,6 +177,26 @@ impl EntityStore {
         Ok(SearchResult { hits, exact: found.exact, candidates_examined: found.candidates_examined })
     }
 
+    /// The distinct embedding providers recorded for these entities' embeddings in the
+    /// tenant (sorted); empty for no ids.
+    ///
+    /// # Errors
+    /// The engine's.
+    pub async fn embedding_providers(&self, model: &Model, tenant: &str, entity_ids: &[&str]) -> Result<Vec<String>> {
+        crate::store::scoped(model, tenant)?;
+        if entity_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let stmt = knn::providers_of(self.executor().dialect(), self.layout(), model, tenant, entity_ids);
+        self.executor()
+            .query(&stmt)
+            .await?
+            .into_iter()
+            .filter_map(|r| r.into_iter().next())
+            .map(SqlValue::into_text)
+            .collect()
+    }
+
     /// Creates the model's vector index for `metric` (with the TiFlash replica on TiDB).
     ///
     /// # Errors

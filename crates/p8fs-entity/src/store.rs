@@ -64,6 +64,9 @@ pub struct EntityStore {
     scope: Arc<CacheScope>,
     /// Whether the engine's trigram extension is installed (asked once).
     pub(crate) trigram: Arc<std::sync::OnceLock<bool>>,
+    /// The provider recorded with embeddings this store writes (`None`: the model's
+    /// declared provider).
+    provider: Option<Arc<str>>,
 }
 
 /// Checks a tenant id by the one rule every layer shares ([`p8fs_tenant::check`]): the
@@ -142,11 +145,26 @@ impl EntityStore {
         Self::with_cache(db, layout, Arc::new(MetadataCache::default()))
     }
 
+    /// The same store, recording `provider` (the embedder that made the vectors) with every
+    /// embedding it writes, instead of the model's declared provider: a search can then
+    /// refuse to compare vectors of different models.
+    #[must_use]
+    pub fn with_embedding_provider(mut self, provider: &str) -> Self {
+        self.provider = Some(provider.into());
+        self
+    }
+
+    /// The provider recorded with embeddings written through this store (`None`: each
+    /// model's declared one).
+    pub fn embedding_provider(&self) -> Option<&str> {
+        self.provider.as_deref()
+    }
+
     /// A store sharing `cache` with other stores.
     pub fn with_cache(db: Arc<dyn SqlExecutor>, layout: Layout, cache: Arc<MetadataCache>) -> Self {
         let schema = layout.schema(db.dialect()).map(str::to_owned);
         let scope = cache.scope(&db.cache_key(), schema.as_deref());
-        Self { db, layout, cache, scope, trigram: Arc::default() }
+        Self { db, layout, cache, scope, trigram: Arc::default(), provider: None }
     }
 
     /// The executor.
@@ -636,7 +654,7 @@ impl EntityStore {
                     }
                     let id = &rows[order[i]].0;
                     let refs: Vec<(&str, &[f32])> = vectors.iter().map(|(f, v)| (f.as_str(), v.as_slice())).collect();
-                    out.push(dml::upsert_embeddings(dialect, model, &self.layout, tenant, id, &refs, now)?);
+                    out.push(dml::upsert_embeddings(dialect, model, &self.layout, tenant, id, self.embedding_provider(), &refs, now)?);
                 }
             }
             if let Some(f) = extra {
@@ -866,7 +884,16 @@ impl EntityStore {
     ) -> Result<u64> {
         scoped(model, tenant)?;
         let stmt =
-            dml::upsert_embeddings(self.db.dialect(), model, &self.layout, tenant, entity_id, vectors, Utc::now())?;
+            dml::upsert_embeddings(
+                self.db.dialect(),
+                model,
+                &self.layout,
+                tenant,
+                entity_id,
+                self.embedding_provider(),
+                vectors,
+                Utc::now(),
+            )?;
         self.db.execute(&stmt).await
     }
 

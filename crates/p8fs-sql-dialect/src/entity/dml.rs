@@ -376,7 +376,9 @@ pub fn write_version(
 }
 
 /// Writes (or replaces) embedding rows of one entity: one row per field, keyed
-/// `(tenant_id, entity_id, field_name)`; the row id is [`embedding_row_id`].
+/// `(tenant_id, entity_id, field_name)`; the row id is [`embedding_row_id`]. `provider` is
+/// recorded with each row: the embedder that made the vectors (`None`: the model's declared
+/// provider).
 ///
 /// # Errors
 /// A model without embeddings, an unknown or non-embedded field, a dimension that is not
@@ -387,10 +389,12 @@ pub fn upsert_embeddings(
     layout: &Layout,
     tenant: &str,
     entity_id: &str,
+    provider: Option<&str>,
     vectors: &[(&str, &[f32])],
     now: DateTime<Utc>,
 ) -> Result<Statement> {
     let spec = model.embedding().ok_or_else(|| Error::invalid_input(format!("{model} has no embedded fields")))?;
+    let provider = provider.unwrap_or(spec.provider.as_str());
     if vectors.is_empty() {
         return Err(Error::invalid_input(format!("{model}: no embeddings to write")));
     }
@@ -424,7 +428,7 @@ pub fn upsert_embeddings(
             Expr::val(embedding_row_id(tenant, field, entity_id)),
             Expr::val(entity_id),
             Expr::val(*field),
-            Expr::val(spec.provider.as_str()),
+            Expr::val(provider),
             d.vector_value(v)?,
             Expr::val(i32::try_from(spec.dim).unwrap_or(i32::MAX)),
             Expr::val(tenant),

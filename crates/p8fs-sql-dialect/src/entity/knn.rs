@@ -167,3 +167,18 @@ pub fn hit_entities(d: &dyn Dialect, layout: &Layout, model: &Model, tenant: &st
     }
     d.build_query(&q)
 }
+
+/// The distinct embedding providers recorded for these entities' embeddings in the tenant
+/// (`SELECT DISTINCT embedding_provider ... WHERE tenant_id = ? AND entity_id IN (...)`):
+/// what a search checks its hits against, so vectors of one model are never silently
+/// compared with another's.
+pub fn providers_of(d: &dyn Dialect, layout: &Layout, model: &Model, tenant: &str, ids: &[&str]) -> Statement {
+    let mut q = Query::select();
+    q.distinct()
+        .column(a("embedding_provider"))
+        .from(layout.embeddings_table(d, model))
+        .and_where(Expr::col(a("tenant_id")).eq(tenant))
+        .and_where(d.in_list(Expr::col(a("entity_id")), ids))
+        .order_by(a("embedding_provider"), Order::Asc);
+    d.build_query(&q)
+}
