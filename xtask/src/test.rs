@@ -345,6 +345,9 @@ const LAYERING: &[(&str, &[&str], &[&str])] = &[
             "tokio",
         ],
     ),
+    // The local embedding model is a leaf: files in, vectors out; no p8fs crate, no runtime,
+    // no HTTP client (it fetches through pip).
+    ("p8fs-minilm", &[], &["p8fs-core", "p8fs-sql-dialect", "p8fs-entity", "p8fs-kv", "tokio", "reqwest"]),
     // SQL as data: no driver, no runtime, no store.
     (
         "p8fs-sql-dialect",
@@ -386,6 +389,8 @@ const LAYERING: &[(&str, &[&str], &[&str])] = &[
             "p8fs-sqlite",
             // The HTTP client of the KV backend and of the embedder: the proxy needs neither.
             "reqwest",
+            // Nor the local embedding model: the binary brings it.
+            "candle-core",
         ],
     ),
 ];

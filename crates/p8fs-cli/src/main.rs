@@ -11,6 +11,7 @@ mod demo;
 mod doctor;
 mod hits;
 mod lines;
+mod model;
 mod output;
 mod rem;
 mod serve;
@@ -142,6 +143,10 @@ enum Command {
     /// Graph edges of an entity (its `graph_paths`).
     #[command(subcommand)]
     Edge(rem::EdgeCmd),
+    /// The local embedding model (all-MiniLM-L6-v2): install it ahead of first use, or
+    /// see where it is.
+    #[command(subcommand)]
+    Model(model::ModelCmd),
 }
 
 /// The exit status of a failure of this kind (`None`: an error no layer gave a kind, such
@@ -202,6 +207,7 @@ fn main() -> ExitCode {
                 rem::rem(&cli.data_dir, cli.json, &query, &tenant, threshold).await
             }
             Command::Edge(c) => rem::edge(&cli.data_dir, cli.json, c).await,
+            Command::Model(c) => tokio::task::block_in_place(|| model::run(cli.json, c)),
         }
     });
     match result {
