@@ -10,6 +10,7 @@
 //! Database URLs come from `P8FS_TEST_PG_URL` and `P8FS_TEST_MARIADB_URL` (what
 //! `cargo xtask services up` writes); a workload whose database is not configured fails.
 
+mod embed;
 mod harness;
 mod kv;
 mod report;
@@ -23,7 +24,8 @@ use anyhow::{Context, Result, bail};
 use crate::harness::{Row, Scale};
 
 /// Every workload, in order.
-pub(crate) const WORKLOADS: [&str; 12] = ["W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8", "W9", "W10", "W11", "W12"];
+pub(crate) const WORKLOADS: [&str; 13] =
+    ["W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8", "W9", "W10", "W11", "W12", "W13"];
 
 /// Where the databases are.
 #[derive(Debug, Clone)]
@@ -186,6 +188,7 @@ async fn run_workload(group: &[String], env: &Env, scale: Scale) -> Result<Vec<R
         "W10" => sql::w10_metadata_cache(env, scale).await,
         "W11" => kv::w11_tikv(env, scale).await,
         "W12" => sql::w12_sqlite(env, scale).await,
+        "W13" => embed::w13_embedding(env, scale).await,
         other => bail!("no workload {other}"),
     }
 }
