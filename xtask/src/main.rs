@@ -11,6 +11,7 @@
 
 mod bench;
 mod cmd;
+mod eval;
 mod fuzz;
 mod paths;
 mod pytest;
@@ -33,6 +34,9 @@ commands:
   bench [--smoke] [--rounds N] [W1 .. W13]
                               p8fs against the hand-written driver calls; a full run
                               (release build, >= 5 rounds) rewrites docs/benchmarks.md
+  eval [--engines embedded,postgres,mariadb]
+                              retrieval quality (recall@10, nDCG@10) of every search
+                              mode per engine; rewrites docs/retrieval-eval.md
   fuzz [--target rem_parse] [--seconds N] [-- LIBFUZZER_ARGS...]
                               run a fuzz target of fuzz/ for N seconds (default 60) from
                               its corpus; installs cargo-fuzz if missing
@@ -59,6 +63,7 @@ fn run() -> Result<()> {
         Some("pytest") => test::run_python(&paths, &args[1..]),
         Some("bench") => bench::run(&paths, &args[1..]),
         Some("fuzz") => fuzz::run(&paths, &args[1..]),
+        Some("eval") => eval::run(&paths, &args[1..]),
         Some("-h" | "--help" | "help") => {
             print!("{USAGE}");
             Ok(())

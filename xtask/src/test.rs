@@ -166,6 +166,11 @@ pub(crate) fn run(paths: &Paths, args: &[String]) -> Result<()> {
     });
     let binaries = built.as_ref().map(|b| &b.tests);
 
+    // The local embedding model, as p8fs fetches it on first use: the MiniLM correctness
+    // test, the suites and the eval need it, and a missing model fails here, not as a skip.
+    if let Some(p8fs) = built.as_ref().and_then(|b| b.p8fs.as_deref()) {
+        report.stage("embedding model (p8fs model install)", || crate::eval::install_model(p8fs));
+    }
     report.stage("layering (cargo tree)", || layering(paths));
     report.stage("deploy manifests", || manifests(paths));
     if let Some(binaries) = binaries {
@@ -192,6 +197,15 @@ pub(crate) fn run(paths: &Paths, args: &[String]) -> Result<()> {
         if !providers.is_empty() {
             python_stages(paths, &mut report, built.p8fs.as_deref(), &providers, &env);
         }
+    }
+
+    let engines: Vec<&str> = backends
+        .iter()
+        .filter(|b| matches!(b, Backend::Embedded | Backend::Postgres | Backend::MariaDb))
+        .map(|b| b.name())
+        .collect();
+    if !engines.is_empty() {
+        report.stage("retrieval eval (goals checked)", || crate::eval::checked(paths, &engines, &env));
     }
 
     if backends.contains(&Backend::Postgres) && backends.contains(&Backend::MariaDb) {
