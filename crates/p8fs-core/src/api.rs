@@ -89,15 +89,13 @@ impl Settings {
             sql = SqlConfig::embedded(data_dir);
         }
         let kv = KvSettings::from_vars(&get, data_dir)?;
-        let dim = match get("P8FS_EMBEDDING_DIM") {
-            Some(d) => Some(
-                d.parse::<usize>()
-                    .ok()
-                    .filter(|d| *d > 0)
-                    .ok_or_else(|| Error::Config(format!("P8FS_EMBEDDING_DIM must be a positive number, got {d:?}")))?,
-            ),
-            None => None,
-        };
+        let dim =
+            match get("P8FS_EMBEDDING_DIM") {
+                Some(d) => Some(d.parse::<usize>().ok().filter(|d| *d > 0).ok_or_else(|| {
+                    Error::Config(format!("P8FS_EMBEDDING_DIM must be a positive number, got {d:?}"))
+                })?),
+                None => None,
+            };
         let url = get("P8FS_EMBEDDING_URL");
         let cache_dir = get("P8FS_MODEL_CACHE").map(PathBuf::from);
         let openai = |url: String| {
@@ -229,7 +227,8 @@ async fn build_embedder(settings: &EmbedderSettings) -> Result<(Arc<dyn Embedder
         )),
         EmbedderSettings::MiniLm { cache_dir, fallback, progress } => {
             #[cfg(feature = "minilm")]
-            let local = MiniLmEmbedder::open(cache_dir.clone(), *progress).await.map(|e| Arc::new(e) as Arc<dyn Embedder>);
+            let local =
+                MiniLmEmbedder::open(cache_dir.clone(), *progress).await.map(|e| Arc::new(e) as Arc<dyn Embedder>);
             #[cfg(not(feature = "minilm"))]
             let local: Result<Arc<dyn Embedder>> = {
                 let _ = (cache_dir, progress);

@@ -654,7 +654,16 @@ impl EntityStore {
                     }
                     let id = &rows[order[i]].0;
                     let refs: Vec<(&str, &[f32])> = vectors.iter().map(|(f, v)| (f.as_str(), v.as_slice())).collect();
-                    out.push(dml::upsert_embeddings(dialect, model, &self.layout, tenant, id, self.embedding_provider(), &refs, now)?);
+                    out.push(dml::upsert_embeddings(
+                        dialect,
+                        model,
+                        &self.layout,
+                        tenant,
+                        id,
+                        self.embedding_provider(),
+                        &refs,
+                        now,
+                    )?);
                 }
             }
             if let Some(f) = extra {
@@ -883,17 +892,16 @@ impl EntityStore {
         vectors: &[(&str, &[f32])],
     ) -> Result<u64> {
         scoped(model, tenant)?;
-        let stmt =
-            dml::upsert_embeddings(
-                self.db.dialect(),
-                model,
-                &self.layout,
-                tenant,
-                entity_id,
-                self.embedding_provider(),
-                vectors,
-                Utc::now(),
-            )?;
+        let stmt = dml::upsert_embeddings(
+            self.db.dialect(),
+            model,
+            &self.layout,
+            tenant,
+            entity_id,
+            self.embedding_provider(),
+            vectors,
+            Utc::now(),
+        )?;
         self.db.execute(&stmt).await
     }
 

@@ -197,7 +197,8 @@ fn download(opts: &InstallOptions, dest: &Path) -> Result<PathBuf, Error> {
         (out.status, text)
     };
     if !output.0.success() {
-        let tail: String = output.1.lines().rev().take(6).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join(" | ");
+        let tail: String =
+            output.1.lines().rev().take(6).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join(" | ");
         return Err(Error::Download { status: output.0.to_string(), output: tail });
     }
     let entries = std::fs::read_dir(dest).map_err(|e| Error::io(dest, e))?;
@@ -284,7 +285,8 @@ mod tests {
         assert!(err.to_string().contains(WHEEL_SHA256), "{err}");
         assert!(installed(Some(cache.path())).is_none());
         // No staging directory is left behind.
-        let left: Vec<_> = std::fs::read_dir(cache.path()).unwrap().filter_map(Result::ok).map(|e| e.file_name()).collect();
+        let left: Vec<_> =
+            std::fs::read_dir(cache.path()).unwrap().filter_map(Result::ok).map(|e| e.file_name()).collect();
         assert_eq!(left, vec![std::ffi::OsString::from("fake.whl")]);
     }
 

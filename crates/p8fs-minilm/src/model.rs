@@ -63,7 +63,8 @@ impl MiniLm {
                 ..TruncationParams::default()
             }))
             .map_err(|e| Error::Tokenizer(e.to_string()))?;
-        tokenizer.with_padding(Some(PaddingParams { strategy: PaddingStrategy::BatchLongest, ..PaddingParams::default() }));
+        tokenizer
+            .with_padding(Some(PaddingParams { strategy: PaddingStrategy::BatchLongest, ..PaddingParams::default() }));
         let device = Device::Cpu;
         let weights = dir.join("model.safetensors");
         // Read, not memory-mapped: mapping needs `unsafe`, which the workspace forbids, and
@@ -105,7 +106,8 @@ impl MiniLm {
     }
 
     fn embed_batch(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, Error> {
-        let encodings = self.tokenizer.encode_batch(texts.to_vec(), true).map_err(|e| Error::Tokenizer(e.to_string()))?;
+        let encodings =
+            self.tokenizer.encode_batch(texts.to_vec(), true).map_err(|e| Error::Tokenizer(e.to_string()))?;
         let len = encodings.first().map_or(0, |e| e.get_ids().len());
         let n = encodings.len();
         let mut ids = Vec::with_capacity(n * len);

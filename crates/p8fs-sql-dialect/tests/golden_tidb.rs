@@ -128,8 +128,17 @@ fn select_with_filters_get_and_delete() {
 fn embeddings_upsert() {
     let m =
         Model::builder("docs").field("name", FieldType::Text).embedded("content", "p", 3).key("name").build().unwrap();
-    let s = dml::upsert_embeddings(&Tidb, &m, &Layout::default(), "t", "e1", None, &[("content", &[0.5, -0.25, 1.0])], now())
-        .unwrap();
+    let s = dml::upsert_embeddings(
+        &Tidb,
+        &m,
+        &Layout::default(),
+        "t",
+        "e1",
+        None,
+        &[("content", &[0.5, -0.25, 1.0])],
+        now(),
+    )
+    .unwrap();
     print_or_assert(
         std::slice::from_ref(&s.sql),
         &[

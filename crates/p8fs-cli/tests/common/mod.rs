@@ -25,6 +25,8 @@ pub(crate) fn p8fs_with_env(dir: &Path, vars: &[(&str, &str)], args: &[&str]) ->
         .env_remove("P8FS_STORAGE_PROVIDER")
         .env_remove("P8FS_SQLITE_PATH")
         .env_remove("P8FS_EMBEDDING_URL")
+        .env_remove("P8FS_EMBEDDER")
+        .env_remove("P8FS_MINILM_WHEEL")
         .env_remove("P8FS_KV_TOKEN")
         .env_remove("P8FS_KV_URL")
         .envs(vars.iter().copied());
@@ -53,6 +55,8 @@ impl Server {
             .env_remove("P8FS_STORAGE_PROVIDER")
             .env_remove("P8FS_SQLITE_PATH")
             .env_remove("P8FS_EMBEDDING_URL")
+            .env_remove("P8FS_EMBEDDER")
+            .env_remove("P8FS_MINILM_WHEEL")
             .envs(vars.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
