@@ -116,7 +116,7 @@ impl Settings {
                 _ => Ok(EmbedderSettings::MiniLm { cache_dir: cache_dir.clone(), fallback, progress: false }),
             }
         };
-        let embedder = match get("P8FS_EMBEDDER").as_deref().map(str::trim) {
+        let embedder = match get("P8FS_EMBEDDER").as_deref() {
             Some("minilm") => minilm(false)?,
             Some("lexical") => EmbedderSettings::Lexical { dim: dim.unwrap_or(384) },
             Some("openai") => openai(url.ok_or_else(|| {
