@@ -125,7 +125,15 @@ pub(crate) async fn run(data_dir: &Path, args: ServeArgs) -> Result<()> {
                 format!("opening the SQL provider {described} and the KV backend {}", settings.describe())
             })?;
             let migrated = p8fs.migrate().await.with_context(|| format!("migrating {described}"))?;
-            tracing::info!(sql = %described, models = migrated.len(), "serving entities, search, REM and edges");
+            tracing::info!(
+                sql = %described,
+                models = migrated.len(),
+                embedder = p8fs.embedder().name(),
+                "serving entities, search, REM and edges"
+            );
+            if let Some(note) = p8fs.embedder_note() {
+                tracing::warn!("{note}");
+            }
             let p8fs = Arc::new(p8fs);
             (Arc::clone(p8fs.kv().backend()), Some(p8fs))
         }
