@@ -48,6 +48,27 @@ impl From<MetricArg> for Metric {
     }
 }
 
+/// `--mode` of `p8fs search`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ModeArg {
+    /// By meaning: embeddings.
+    Vector,
+    /// By words: full-text search.
+    Text,
+    /// Both, fused.
+    Hybrid,
+}
+
+impl From<ModeArg> for p8fs_core::QueryMode {
+    fn from(m: ModeArg) -> Self {
+        match m {
+            ModeArg::Vector => p8fs_core::QueryMode::Vector,
+            ModeArg::Text => p8fs_core::QueryMode::Text,
+            ModeArg::Hybrid => p8fs_core::QueryMode::Hybrid,
+        }
+    }
+}
+
 /// `--embedder` (and `P8FS_EMBEDDER`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum EmbedderArg {

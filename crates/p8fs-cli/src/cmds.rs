@@ -352,6 +352,7 @@ pub(crate) async fn entity(data_dir: &Path, json_out: bool, cmd: EntityCmd) -> R
     Ok(())
 }
 
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn search(
     data_dir: &Path,
     json_out: bool,
@@ -360,18 +361,21 @@ pub(crate) async fn search(
     tenant: &str,
     limit: usize,
     metric: Metric,
+    mode: p8fs_core::QueryMode,
+    fusion: p8fs_core::Fusion,
 ) -> Result<()> {
     check_tenant(tenant)?;
     if limit == 0 {
         return Err(bad_input("--limit must be at least 1"));
     }
     let p = open(data_dir).await?;
-    let r = p.semantic_search(ty, tenant, text, &SearchOptions { metric, limit, ..Default::default() }).await?;
+    let opts = SearchOptions { metric, limit, ..Default::default() };
+    let r = p.search(ty, tenant, text, mode, &opts, fusion).await?;
     let hits: Vec<HitRow> = r.hits.iter().map(HitRow::new).collect();
     if json_out {
         println!("{}", serde_json::to_string(&hits)?);
     } else if hits.is_empty() {
-        println!("no {ty} in tenant {tenant} to search");
+        println!("no {ty} in tenant {tenant} matched");
     } else {
         let mut t = Table::new(&[("score", Align::Right), ("name", Align::Left), ("id", Align::Left)]);
         for h in &hits {

@@ -127,6 +127,17 @@ enum Command {
         /// The distance.
         #[arg(long, value_enum, default_value_t = args::MetricArg::Cosine)]
         metric: args::MetricArg,
+        /// vector: by meaning (embeddings); text: by words (the engine's full-text
+        /// search); hybrid: both, fused.
+        #[arg(long, value_enum, default_value_t = args::ModeArg::Vector)]
+        mode: args::ModeArg,
+        /// Hybrid: reciprocal rank fusion's k (each result scores 1 / (k + rank) per side).
+        #[arg(long, default_value_t = 60.0, conflicts_with = "text_weight")]
+        rrf_k: f64,
+        /// Hybrid: fuse by weighted scores instead of ranks, this weight for the text side
+        /// (each side's scores scaled to 0..1); the vector side gets 1 - this.
+        #[arg(long)]
+        text_weight: Option<f64>,
     },
     /// Run a REM query: LOOKUP, GET, SEARCH, FUZZY, SELECT or TRAVERSE (anything else is
     /// a SEARCH); the grammar is in docs/rem.md.
@@ -200,8 +211,13 @@ fn main() -> ExitCode {
             Command::Migrate => cmds::migrate(&cli.data_dir, cli.json).await,
             Command::Kv(c) => cmds::kv(&cli.data_dir, cli.json, c).await,
             Command::Entity(c) => cmds::entity(&cli.data_dir, cli.json, c).await,
-            Command::Search { text, ty, tenant, limit, metric } => {
-                cmds::search(&cli.data_dir, cli.json, &text, &ty, &tenant, limit, metric.into()).await
+            Command::Search { text, ty, tenant, limit, metric, mode, rrf_k, text_weight } => {
+                let fusion = match text_weight {
+                    Some(w) => p8fs_core::Fusion::Weighted { text: w, vector: 1.0 - w },
+                    None => p8fs_core::Fusion::Rrf { k: rrf_k },
+                };
+                cmds::search(&cli.data_dir, cli.json, &text, &ty, &tenant, limit, metric.into(), mode.into(), fusion)
+                    .await
             }
             Command::Rem { query, tenant, threshold } => {
                 rem::rem(&cli.data_dir, cli.json, &query, &tenant, threshold).await

@@ -11,13 +11,16 @@ pub mod embed;
 mod error;
 mod kv;
 pub mod rem;
+mod search;
 
 pub use api::{EmbedderSettings, P8fs, Settings, StoredEntity};
 pub use config::{DEFAULT_DATA_DIR, SqlConfig, connect_sql};
 pub use error::{Error, ErrorKind, Result};
 pub use kv::{KvSettings, connect_kv};
+pub use p8fs_entity::Fusion;
 pub use p8fs_entity::{Edge, EdgeChange};
 pub use rem::{RemAnswer, RemHit};
+pub use search::QueryMode;
 
 /// The KV layer, re-exported.
 pub use p8fs_kv as kv_layer;

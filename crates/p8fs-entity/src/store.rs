@@ -259,6 +259,7 @@ impl EntityStore {
         }
         self.ensure_helper_functions().await?;
         self.ensure_trigram_index(model).await?;
+        self.ensure_full_text_index(model).await?;
         self.invalidate_table_cache(model.name());
         if self.table_info(model.name()).await?.is_none() {
             return Err(Error::new(ErrorKind::Database, format!("table {model} missing after CREATE")));

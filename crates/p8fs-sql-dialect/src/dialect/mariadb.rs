@@ -30,6 +30,39 @@ impl Dialect for MariaDb {
 
     super::mysql_family::mysql_family_methods!();
 
+    fn full_text_index(&self, table: &str, index: &str, columns: &[&str]) -> Option<Statement> {
+        let cols: Vec<String> = columns.iter().map(|c| self.quote_ident(c)).collect();
+        Some(Statement {
+            sql: format!(
+                "CREATE FULLTEXT INDEX IF NOT EXISTS {} ON {table} ({})",
+                self.quote_ident(index),
+                cols.join(", ")
+            ),
+            values: vec![],
+        })
+    }
+
+    fn full_text_match(&self, columns: &[&str], words: &[String]) -> Option<(Expr, Expr)> {
+        // Natural-language mode ranks by any of the words. The columns' collation is
+        // binary (NO PAD), which makes InnoDB's full-text matching case-sensitive, so each
+        // word is also asked for capitalised and in capitals. InnoDB drops words shorter
+        // than `innodb_ft_min_token_size` (3) and its own stop words.
+        let cols: Vec<String> = columns.iter().map(|c| self.quote_ident(c)).collect();
+        let mut terms: Vec<String> = Vec::new();
+        for w in words {
+            let mut chars = w.chars();
+            let capital: String = chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default();
+            for t in [w.clone(), capital, w.to_uppercase()] {
+                if !terms.contains(&t) {
+                    terms.push(t);
+                }
+            }
+        }
+        let m = format!("MATCH ({}) AGAINST ($1 IN NATURAL LANGUAGE MODE)", cols.join(", "));
+        let q = terms.join(" ");
+        Some((Expr::cust_with_exprs(m.clone(), [Expr::val(q.clone())]), Expr::cust_with_exprs(m, [Expr::val(q)])))
+    }
+
     fn build_returning(&self, upsert: &mut sea_query::InsertStatement, columns: &[&str]) -> Statement {
         // sea-query renders no RETURNING for the MySQL family (MySQL has none); MariaDB's
         // goes after ON DUPLICATE KEY UPDATE, and the values stay positional.

@@ -232,6 +232,29 @@ pub trait Dialect: fmt::Debug + Send + Sync + 'static {
         None
     }
 
+    /// Where the engine searches text itself ([`Dialect::full_text_match`]) or p8fs ranks
+    /// `LIKE` candidates (see `entity::text`).
+    fn full_text(&self) -> crate::entity::FullText {
+        if self.full_text_match(&["c"], &["w".to_owned()]).is_some() {
+            crate::entity::FullText::Native
+        } else {
+            crate::entity::FullText::Fallback
+        }
+    }
+
+    /// The index that serves [`Dialect::full_text_match`] over `columns` of `table`
+    /// (qualified, quoted); `None` without native full-text search.
+    fn full_text_index(&self, _table: &str, _index: &str, _columns: &[&str]) -> Option<Statement> {
+        None
+    }
+
+    /// The filter that matches rows whose `columns` hold any of `words` (letters and digits,
+    /// lower-cased), and their score (higher is better), each word a bound value; `None`
+    /// where the engine has no full-text search.
+    fn full_text_match(&self, _columns: &[&str], _words: &[String]) -> Option<(Expr, Expr)> {
+        None
+    }
+
     /// Splits a new entity table into `partitions` by `column` (the tenant) where p8fs
     /// partitions tables on this engine (TiDB: `PARTITION BY KEY`); nothing elsewhere.
     fn partition_by_key(&self, _table: &mut TableCreateStatement, _column: &str, _partitions: u32) {}

@@ -107,6 +107,28 @@ impl Dialect for Postgres {
         Some(sea_query::Func::cust("similarity").arg(column).arg(text).into())
     }
 
+    fn full_text_index(&self, table: &str, index: &str, columns: &[&str]) -> Option<Statement> {
+        Some(Statement {
+            sql: format!(
+                "CREATE INDEX IF NOT EXISTS {} ON {table} USING gin ({})",
+                self.quote_ident(index),
+                self.tsvector(columns)
+            ),
+            values: vec![],
+        })
+    }
+
+    fn full_text_match(&self, columns: &[&str], words: &[String]) -> Option<(Expr, Expr)> {
+        // OR of the words: a question in natural language rarely has every word of its
+        // answer. Words are letters and digits only, so the tsquery syntax is never the
+        // caller's; the expression is the index's, so the GIN index serves the match.
+        let doc = self.tsvector(columns);
+        let query = words.join(" | ");
+        let filter = Expr::cust_with_exprs(format!("{doc} @@ to_tsquery('english', $1)"), [Expr::val(query.clone())]);
+        let score = Expr::cust_with_exprs(format!("ts_rank_cd({doc}, to_tsquery('english', $1))"), [Expr::val(query)]);
+        Some((filter, score))
+    }
+
     fn json_indexes(&self, table: &str, fields: &[&str]) -> Vec<IndexCreateStatement> {
         // GIN indexes serve JSON containment (`@>`).
         fields
@@ -309,5 +331,14 @@ impl Dialect for Postgres {
 
     fn vector_select(&self, column: Expr) -> Expr {
         column
+    }
+}
+
+impl Postgres {
+    /// The document of a full-text search over `columns`: English stemming and stop words,
+    /// `NULL`s as empty text. The same text in the index and in the query.
+    fn tsvector(&self, columns: &[&str]) -> String {
+        let parts: Vec<String> = columns.iter().map(|c| format!("coalesce({}, '')", self.quote_ident(c))).collect();
+        format!("to_tsvector('english', {})", parts.join(" || ' ' || "))
     }
 }

@@ -9,7 +9,9 @@ mod filter;
 pub mod fuzzy;
 pub mod knn;
 mod layout;
+pub mod text;
 
 pub use filter::{EntityQuery, Filter, Op};
 pub use knn::{MAX_CANDIDATES, SearchMode, SearchOptions};
 pub use layout::{EMBEDDINGS_SCHEMA, Layout};
+pub use text::FullText;
