@@ -3,6 +3,7 @@
 pub mod cli;
 pub mod core_api;
 mod entity;
+mod hybrid;
 mod probe;
 mod rem;
 mod statements;
@@ -53,6 +54,10 @@ pub fn cases() -> Vec<Case> {
         case!(Suite::Sql, rem::rem_traverse_walks_the_seeded_graph),
         case!(Suite::Sql, rem::edges_merge_by_destination_and_type),
         case!(Suite::Sql, rem::rem_generated_queries_answer_or_are_refused),
+        case!(Suite::Sql, hybrid::text_search_ranks_words_within_the_tenant),
+        case!(Suite::Sql, hybrid::text_search_takes_hostile_queries_as_words),
+        case!(Suite::Sql, hybrid::hybrid_fills_its_limit_from_either_side),
+        case!(Suite::Sql, hybrid::text_search_follows_updates_and_deletes),
         case!(Suite::Sql, vector::exact_search_equals_brute_force),
         case!(Suite::Sql, vector::index_search_keeps_recall),
         case!(Suite::Sql, vector::semantic_search_joins_on_id_and_dedupes),

@@ -58,9 +58,9 @@ impl Dialect for MariaDb {
                 }
             }
         }
-        let m = format!("MATCH ({}) AGAINST ($1 IN NATURAL LANGUAGE MODE)", cols.join(", "));
+        let m = format!("MATCH ({}) AGAINST (? IN NATURAL LANGUAGE MODE)", cols.join(", "));
         let q = terms.join(" ");
-        Some((Expr::cust_with_exprs(m.clone(), [Expr::val(q.clone())]), Expr::cust_with_exprs(m, [Expr::val(q)])))
+        Some((Expr::cust_with_values(m.clone(), [q.clone()]), Expr::cust_with_values(m, [q])))
     }
 
     fn build_returning(&self, upsert: &mut sea_query::InsertStatement, columns: &[&str]) -> Statement {

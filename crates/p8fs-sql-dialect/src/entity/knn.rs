@@ -81,6 +81,16 @@ pub fn check(model: &Model, query: &[f32], opts: &SearchOptions) -> Result<()> {
     if opts.limit == 0 {
         return Err(Error::invalid_input("a search limit must be at least 1"));
     }
+    if query.iter().any(|x| !x.is_finite()) {
+        return Err(Error::invalid_input("the query vector has a NaN or infinite value"));
+    }
+    // A zero vector has no direction: its cosine distance is undefined (an error on
+    // MariaDB, NaN on PostgreSQL). The lexical embedder gives one for a text without words.
+    if opts.metric == Metric::Cosine && query.iter().all(|x| *x == 0.0) {
+        return Err(Error::invalid_input(
+            "the query has nothing to search by (its vector is zero): give it some words",
+        ));
+    }
     if let Some(c) = opts.candidates
         && !(1..=MAX_CANDIDATES).contains(&c)
     {
