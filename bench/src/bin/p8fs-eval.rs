@@ -23,7 +23,7 @@ use async_trait::async_trait;
 use p8fs_core::embed::{Embedder, LexicalEmbedder, MiniLmEmbedder};
 use p8fs_core::sql::entity::{Layout, SearchOptions};
 use p8fs_core::sql::{DialectKind, SqlExecutor, Statement};
-use p8fs_core::{P8fs, SqlConfig, connect_sql};
+use p8fs_core::{Fusion, P8fs, QueryMode, SqlConfig, connect_sql};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
@@ -212,9 +212,17 @@ type Ranked = Vec<String>;
 
 async fn search(p: &P8fs, tenant: &str, method: &str, text: &str) -> Result<Ranked> {
     let opts = SearchOptions { limit: K, ..SearchOptions::default() };
-    let hits = match method {
-        "lexical" | "minilm" => p.semantic_search("resources", tenant, text, &opts).await?.hits,
+    let mode = match method {
+        "lexical" | "minilm" => QueryMode::Vector,
+        "text" => QueryMode::Text,
+        "hybrid" => QueryMode::Hybrid,
         other => bail!("no method {other}"),
+    };
+    let hits = match p.search("resources", tenant, text, mode, &opts, Fusion::default()).await {
+        Ok(r) => r.hits,
+        // A query with no word to match (all stop words) finds nothing by text.
+        Err(e) if mode == QueryMode::Text && e.kind() == p8fs_core::ErrorKind::InvalidInput => Vec::new(),
+        Err(e) => return Err(e.into()),
     };
     Ok(hits.iter().filter_map(|h| h.entity.get("name").and_then(Value::as_str).map(str::to_owned)).collect())
 }
@@ -253,7 +261,9 @@ async fn run() -> Result<bool> {
                 p.store_entities_with_reverse_mappings("resources", &tenant, items).await?;
             }
             println!("{engine}: stored {} documents with {method} in {:.1}s", docs.len(), t.elapsed().as_secs_f64());
-            let methods: Vec<&str> = vec![method];
+            // Full-text search does not depend on the embedder: it and hybrid (full-text
+            // fused with MiniLM) run in the MiniLM tenant.
+            let methods: Vec<&str> = if *method == "minilm" { vec!["minilm", "text", "hybrid"] } else { vec![method] };
             for m in methods {
                 let mut by_kind: BTreeMap<String, (Scores, f64)> = BTreeMap::new();
                 for q in &queries {

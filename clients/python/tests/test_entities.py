@@ -159,6 +159,34 @@ def test_semantic_search_finds_the_entity_in_its_tenant_only(client: P8fsClient,
     assert all(h["entity"]["id"] != target["id"] for h in theirs["hits"])
 
 
+def test_text_and_hybrid_search_find_the_word_in_the_tenant_only(client: P8fsClient, client_b: P8fsClient,
+                                                                  tenant_a: str, tenant_b: str, uid: str) -> None:
+    word = f"zq{uid}"
+    target = client.store_entity_with_reverse_mapping(
+        f"rare-{uid}", "resources", resource(f"the {word} valve regulates steam pressure"), tenant_a)
+    client.store_entity_with_reverse_mapping(f"plain-{uid}", "resources", resource("steam engines of old"), tenant_a)
+    client_b.store_entity_with_reverse_mapping(f"theirs-{uid}", "resources", resource(f"{word} in tenant b"), tenant_b)
+    for mode in ("text", "hybrid"):
+        hits = client.semantic_search("resources", tenant_a, word, limit=5, mode=mode)["hits"]
+        assert hits and hits[0]["entity"]["id"] == target["id"], (mode, hits)
+        assert all(h["entity"]["tenant_id"] == tenant_a for h in hits), mode
+    weighted = client.semantic_search("resources", tenant_a, word, limit=5, mode="hybrid", text_weight=1.0)
+    assert weighted["hits"][0]["entity"]["id"] == target["id"]
+    theirs = client_b.semantic_search("resources", tenant_b, word, limit=50, mode="text")["hits"]
+    assert all(h["entity"]["id"] != target["id"] for h in theirs)
+    # Query syntax is never the caller's: operators are words or nothing.
+    for hostile in ['" OR 1=1 --', f"{word} & !x | y:*", "MATCH(content) AGAINST('x')"]:
+        try:
+            found = client.semantic_search("resources", tenant_a, hostile, mode="text")["hits"]
+            assert all(h["entity"]["tenant_id"] == tenant_a for h in found)
+        except InvalidInput:
+            pass
+    with pytest.raises(ValueError):
+        client.semantic_search("resources", tenant_a, word, mode="fulltext")
+    with pytest.raises(ValueError):
+        client.semantic_search("resources", tenant_a, word, mode="hybrid", rrf_k=60, text_weight=0.5)
+
+
 def test_search_refuses_bad_input(client: P8fsClient, tenant_a: str) -> None:
     try:
         assert len(client.semantic_search("resources", tenant_a, "q", limit=1_000_001)["hits"]) <= 1000

@@ -216,7 +216,8 @@ async fn select(
     answer(&s, &EntitiesAnswer { entities })
 }
 
-/// Semantic search by text through the proxy's embedder, best first.
+/// Search by text, best first: by meaning through the proxy's embedder (`mode: vector`, the
+/// default), by words (`text`), or both fused (`hybrid`).
 #[utoipa::path(post, path = "/v1/entities/{tenant}/{type}/search", tag = TAG,
     params(("tenant" = String, Path, description = TENANT), ("type" = String, Path, description = TYPE)),
     request_body = SearchRequest,
@@ -240,7 +241,17 @@ async fn search(
         mode: if body.exact.unwrap_or(true) { SearchMode::Exact } else { SearchMode::Approximate },
         ..SearchOptions::default()
     };
-    let r = sql.p8fs.semantic_search(sql.param("type"), sql.tenant.as_str(), &body.query, &opts).await?;
+    let fusion = match (body.rrf_k, body.text_weight) {
+        (Some(_), Some(_)) => return Err(ApiError::bad_request("give rrf_k or text_weight, not both")),
+        (_, Some(w)) if !(0.0..=1.0).contains(&w) => {
+            return Err(ApiError::bad_request("text_weight must be a number from 0 to 1"));
+        }
+        (_, Some(w)) => p8fs_core::Fusion::Weighted { text: w, vector: 1.0 - w },
+        (Some(k), None) => p8fs_core::Fusion::Rrf { k },
+        (None, None) => p8fs_core::Fusion::default(),
+    };
+    let mode = body.mode.unwrap_or_default();
+    let r = sql.p8fs.search(sql.param("type"), sql.tenant.as_str(), &body.query, mode, &opts, fusion).await?;
     let hits = r
         .hits
         .into_iter()

@@ -120,6 +120,18 @@ pub struct SearchRequest {
     /// vector index where there is one.
     #[serde(default)]
     pub exact: Option<bool>,
+    /// `vector` (default): by meaning; `text`: by words (the engine's full-text search);
+    /// `hybrid`: both, fused.
+    #[serde(default)]
+    pub mode: Option<p8fs_core::QueryMode>,
+    /// Hybrid: reciprocal rank fusion's k (default 60; each hit scores 1 / (k + rank) per
+    /// side).
+    #[serde(default)]
+    pub rrf_k: Option<f64>,
+    /// Hybrid: fuse by weighted scores instead of ranks, this weight (0..1) for the text
+    /// side and the rest for the vector side.
+    #[serde(default)]
+    pub text_weight: Option<f64>,
 }
 
 /// One entity found by meaning.

@@ -253,6 +253,19 @@ async fn put_get_by_id_name_and_storage_key_select_search_and_delete() {
         .await
         .is();
     assert!(s.hits.is_empty(), "{s:?}");
+    // By words and by both.
+    for mode in ["text", "hybrid"] {
+        let s: SearchAnswer = p
+            .call(
+                Method::POST,
+                "/v1/entities/alice/resources/search",
+                Some(ALICE),
+                Some(json!({"query": "pasta", "mode": mode, "limit": 2})),
+            )
+            .await
+            .is();
+        assert_eq!(s.hits[0].entity["name"], "gamma", "{mode}: {s:?}");
+    }
 
     let d = p.call(Method::DELETE, &format!("/v1/entities/alice/resources/id/{id}"), Some(ALICE), None).await.ok();
     assert_eq!(d, json!({"deleted": true}));
@@ -486,6 +499,41 @@ async fn bad_input_answers_4xx_naming_the_problem() {
             "nope",
         ),
         (Method::POST, format!("{e}/resources/search"), json!({}), StatusCode::UNPROCESSABLE_ENTITY, "query"),
+        (
+            Method::POST,
+            format!("{e}/resources/search"),
+            json!({"query": "x", "mode": "fulltext"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "fulltext",
+        ),
+        (
+            Method::POST,
+            format!("{e}/resources/search"),
+            json!({"query": "x", "mode": "hybrid", "rrf_k": 60, "text_weight": 0.5}),
+            StatusCode::BAD_REQUEST,
+            "not both",
+        ),
+        (
+            Method::POST,
+            format!("{e}/resources/search"),
+            json!({"query": "x", "mode": "hybrid", "text_weight": 2}),
+            StatusCode::BAD_REQUEST,
+            "text_weight",
+        ),
+        (
+            Method::POST,
+            format!("{e}/resources/search"),
+            json!({"query": "x", "mode": "hybrid", "rrf_k": 0}),
+            StatusCode::BAD_REQUEST,
+            "k must be",
+        ),
+        (
+            Method::POST,
+            format!("{e}/resources/search"),
+            json!({"query": "' OR 1=1 --", "mode": "text"}),
+            StatusCode::OK,
+            "",
+        ),
         // Data: tenant_id, unknown fields, wrong types, names.
         (
             Method::PUT,

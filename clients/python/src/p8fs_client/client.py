@@ -175,13 +175,30 @@ class P8fsClient:
 
     def semantic_search(self, entity_type: str, tenant: str, query: str, limit: Optional[int] = None,
                         threshold: Optional[float] = None, fields: Optional[Sequence[str]] = None,
-                        exact: Optional[bool] = None) -> SearchAnswer:
-        """Semantic search by text through the server's embedder: the closest entities,
-        best first (``limit`` default 10, at most 1000; ``threshold``: the lowest score
-        kept; ``fields``: only these embedded fields; ``exact``: no vector index). A read:
-        retried."""
+                        exact: Optional[bool] = None, mode: Optional[str] = None,
+                        rrf_k: Optional[float] = None, text_weight: Optional[float] = None) -> SearchAnswer:
+        """Search by text, best first (``limit`` default 10, at most 1000; ``threshold``:
+        the lowest vector score kept; ``fields``: only these embedded fields; ``exact``: no
+        vector index). ``mode``: ``"vector"`` (default, by meaning through the server's
+        embedder), ``"text"`` (by words, the engine's full-text search) or ``"hybrid"``
+        (both, fused by reciprocal rank fusion with ``rrf_k``, default 60, or by weighted
+        scores with ``text_weight`` from 0 to 1). A read: retried."""
         _check_text("query", query)
         body: Dict[str, Any] = {"query": query}
+        if mode is not None:
+            if mode not in ("vector", "text", "hybrid"):
+                raise ValueError(f"mode must be 'vector', 'text' or 'hybrid', not {mode!r}")
+            body["mode"] = mode
+        if rrf_k is not None and text_weight is not None:
+            raise ValueError("give rrf_k or text_weight, not both")
+        if rrf_k is not None:
+            if not math.isfinite(rrf_k) or rrf_k <= 0:
+                raise ValueError("rrf_k must be a positive number")
+            body["rrf_k"] = float(rrf_k)
+        if text_weight is not None:
+            if not math.isfinite(text_weight) or not 0.0 <= text_weight <= 1.0:
+                raise ValueError("text_weight must be a number from 0 to 1")
+            body["text_weight"] = float(text_weight)
         if limit is not None:
             body["limit"] = _non_negative("limit", limit)
         if threshold is not None:
