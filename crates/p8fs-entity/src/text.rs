@@ -110,7 +110,7 @@ impl EntityStore {
     /// Creates the model's full-text index where the engine has full-text search (at
     /// migrate, for new and existing tables).
     pub(crate) async fn ensure_full_text_index(&self, model: &Model) -> Result<()> {
-        if let Some(stmt) = text::index(self.db.dialect(), &self.layout, model) {
+        for stmt in text::index(self.db.dialect(), &self.layout, model) {
             self.db.execute(&stmt).await?;
         }
         Ok(())

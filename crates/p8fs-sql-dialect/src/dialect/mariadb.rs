@@ -30,19 +30,26 @@ impl Dialect for MariaDb {
 
     super::mysql_family::mysql_family_methods!();
 
-    fn full_text_index(&self, table: &str, index: &str, columns: &[&str]) -> Option<Statement> {
+    fn full_text_index(&self, schema: Option<&str>, table: &str, index: &str, columns: &[&str]) -> Vec<Statement> {
         let cols: Vec<String> = columns.iter().map(|c| self.quote_ident(c)).collect();
-        Some(Statement {
+        vec![Statement {
             sql: format!(
-                "CREATE FULLTEXT INDEX IF NOT EXISTS {} ON {table} ({})",
+                "CREATE FULLTEXT INDEX IF NOT EXISTS {} ON {} ({})",
                 self.quote_ident(index),
+                self.qualified(schema, table),
                 cols.join(", ")
             ),
             values: vec![],
-        })
+        }]
     }
 
-    fn full_text_match(&self, columns: &[&str], words: &[String]) -> Option<(Expr, Expr)> {
+    fn full_text_match(
+        &self,
+        _schema: Option<&str>,
+        _table: &str,
+        columns: &[&str],
+        words: &[String],
+    ) -> Option<(Expr, Expr)> {
         // Natural-language mode ranks by any of the words. The columns' collation is
         // binary (NO PAD), which makes InnoDB's full-text matching case-sensitive, so each
         // word is also asked for capitalised and in capitals. InnoDB drops words shorter

@@ -235,23 +235,30 @@ pub trait Dialect: fmt::Debug + Send + Sync + 'static {
     /// Where the engine searches text itself ([`Dialect::full_text_match`]) or p8fs ranks
     /// `LIKE` candidates (see `entity::text`).
     fn full_text(&self) -> crate::entity::FullText {
-        if self.full_text_match(&["c"], &["w".to_owned()]).is_some() {
+        if self.full_text_match(None, "t", &["c"], &["w".to_owned()]).is_some() {
             crate::entity::FullText::Native
         } else {
             crate::entity::FullText::Fallback
         }
     }
 
-    /// The index that serves [`Dialect::full_text_match`] over `columns` of `table`
-    /// (qualified, quoted); `None` without native full-text search.
-    fn full_text_index(&self, _table: &str, _index: &str, _columns: &[&str]) -> Option<Statement> {
-        None
+    /// What serves [`Dialect::full_text_match`] over `columns` of `table` in `schema` (an
+    /// index, or an index table kept in step by triggers), idempotent, run at every
+    /// migrate; empty without native full-text search.
+    fn full_text_index(&self, _schema: Option<&str>, _table: &str, _index: &str, _columns: &[&str]) -> Vec<Statement> {
+        Vec::new()
     }
 
-    /// The filter that matches rows whose `columns` hold any of `words` (letters and digits,
-    /// lower-cased), and their score (higher is better), each word a bound value; `None`
-    /// where the engine has no full-text search.
-    fn full_text_match(&self, _columns: &[&str], _words: &[String]) -> Option<(Expr, Expr)> {
+    /// The filter that matches rows of `table` whose `columns` hold any of `words`
+    /// (letters and digits, lower-cased), and their score (higher is better), each word a
+    /// bound value; `None` where the engine has no full-text search.
+    fn full_text_match(
+        &self,
+        _schema: Option<&str>,
+        _table: &str,
+        _columns: &[&str],
+        _words: &[String],
+    ) -> Option<(Expr, Expr)> {
         None
     }
 

@@ -107,18 +107,25 @@ impl Dialect for Postgres {
         Some(sea_query::Func::cust("similarity").arg(column).arg(text).into())
     }
 
-    fn full_text_index(&self, table: &str, index: &str, columns: &[&str]) -> Option<Statement> {
-        Some(Statement {
+    fn full_text_index(&self, schema: Option<&str>, table: &str, index: &str, columns: &[&str]) -> Vec<Statement> {
+        vec![Statement {
             sql: format!(
-                "CREATE INDEX IF NOT EXISTS {} ON {table} USING gin ({})",
+                "CREATE INDEX IF NOT EXISTS {} ON {} USING gin ({})",
                 self.quote_ident(index),
+                self.qualified(schema, table),
                 self.tsvector(columns)
             ),
             values: vec![],
-        })
+        }]
     }
 
-    fn full_text_match(&self, columns: &[&str], words: &[String]) -> Option<(Expr, Expr)> {
+    fn full_text_match(
+        &self,
+        _schema: Option<&str>,
+        _table: &str,
+        columns: &[&str],
+        words: &[String],
+    ) -> Option<(Expr, Expr)> {
         // OR of the words: a question in natural language rarely has every word of its
         // answer. Words are letters and digits only, so the tsquery syntax is never the
         // caller's; the expression is the index's, so the GIN index serves the match.

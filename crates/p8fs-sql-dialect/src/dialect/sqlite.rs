@@ -81,6 +81,69 @@ impl Dialect for Sqlite {
         Func::cust("p8fs_like").arg(column).arg(pattern).into()
     }
 
+    fn full_text_index(&self, schema: Option<&str>, table: &str, index: &str, columns: &[&str]) -> Vec<Statement> {
+        // An FTS5 index table over the entity table's rows (external content: the text is
+        // not stored twice), Porter stemming over Unicode words, kept in step by triggers;
+        // built from the rows when it has fewer documents than the table (new, or created
+        // over an existing table).
+        let t = self.qualified(schema, table);
+        let fts = self.qualified(schema, index);
+        let fts_name = self.quote_ident(index);
+        let cols: Vec<String> = columns.iter().map(|c| self.quote_ident(c)).collect();
+        let list = cols.join(", ");
+        let new_vals: Vec<String> = cols.iter().map(|c| format!("new.{c}")).collect();
+        let old_vals: Vec<String> = cols.iter().map(|c| format!("old.{c}")).collect();
+        let content = table.replace('\'', "''");
+        let trigger = |suffix: &str| self.qualified(schema, &format!("{index}_{suffix}"));
+        let stmt = |sql: String| Statement { sql, values: vec![] };
+        let insert_new = format!("INSERT INTO {fts}(rowid, {list}) VALUES (new.rowid, {});", new_vals.join(", "));
+        let delete_old = format!(
+            "INSERT INTO {fts}({fts_name}, rowid, {list}) VALUES ('delete', old.rowid, {});",
+            old_vals.join(", ")
+        );
+        vec![
+            stmt(format!(
+                "CREATE VIRTUAL TABLE IF NOT EXISTS {fts} USING fts5({list}, content='{content}', content_rowid='rowid', \
+                 tokenize='porter unicode61')"
+            )),
+            stmt(format!("CREATE TRIGGER IF NOT EXISTS {} AFTER INSERT ON {t} BEGIN {insert_new} END", trigger("ai"))),
+            stmt(format!("CREATE TRIGGER IF NOT EXISTS {} AFTER DELETE ON {t} BEGIN {delete_old} END", trigger("ad"))),
+            stmt(format!(
+                "CREATE TRIGGER IF NOT EXISTS {} AFTER UPDATE ON {t} BEGIN {delete_old} {insert_new} END",
+                trigger("au")
+            )),
+            stmt(format!(
+                "INSERT INTO {fts}({fts_name}) SELECT 'rebuild' WHERE (SELECT count(*) FROM {}) <> (SELECT count(*) FROM {t})",
+                self.qualified(schema, &format!("{index}_docsize"))
+            )),
+        ]
+    }
+
+    fn full_text_match(
+        &self,
+        schema: Option<&str>,
+        table: &str,
+        _columns: &[&str],
+        words: &[String],
+    ) -> Option<(Expr, Expr)> {
+        // Words are letters and digits only, each quoted as an FTS5 string: the MATCH
+        // syntax is never the caller's. bm25() is lower for better matches: negated.
+        let index = format!("{table}_fts");
+        let fts = self.qualified(schema, &index);
+        let t = self.qualified(schema, table);
+        let query: Vec<String> = words.iter().map(|w| format!("\"{w}\"")).collect();
+        let query = query.join(" OR ");
+        let filter = Expr::cust_with_values(
+            format!("{t}.rowid IN (SELECT rowid FROM {fts} WHERE {fts} MATCH ?)"),
+            [query.clone()],
+        );
+        let score = Expr::cust_with_values(
+            format!("(SELECT -bm25({fts}) FROM {fts} WHERE {fts} MATCH ? AND {fts}.rowid = {t}.rowid)"),
+            [query],
+        );
+        Some((filter, score))
+    }
+
     fn ilike(&self, column: Expr, pattern: &str) -> Expr {
         Func::cust("p8fs_ilike").arg(column).arg(pattern).into()
     }

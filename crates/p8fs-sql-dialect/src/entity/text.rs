@@ -3,8 +3,9 @@
 //!
 //! Engines with full-text search ([`crate::Dialect::full_text_match`]): PostgreSQL
 //! (`to_tsvector('english', ...) @@ to_tsquery(...)` over a GIN expression index, ranked by
-//! `ts_rank_cd`) and MariaDB (`MATCH ... AGAINST` in natural-language mode over a
-//! `FULLTEXT` index). Elsewhere ([`FullText::Fallback`]: SQLite, TiDB off TiDB Cloud) the
+//! `ts_rank_cd`), MariaDB (`MATCH ... AGAINST` in natural-language mode over a `FULLTEXT`
+//! index) and SQLite (an FTS5 index table kept in step by triggers, ranked by `bm25`).
+//! Elsewhere ([`FullText::Fallback`]: TiDB, whose full-text search is TiDB Cloud's only) the
 //! candidates are the tenant's rows containing one of the words (case-insensitive `LIKE`,
 //! at most [`MAX_TEXT_CANDIDATES`]) and p8fs ranks them with BM25.
 //!
@@ -96,14 +97,15 @@ pub fn index_name(model: &Model) -> String {
     format!("{}_fts", model.name())
 }
 
-/// The full-text index of a model's text columns where the engine has one.
-pub fn index(d: &dyn Dialect, layout: &Layout, model: &Model) -> Option<Statement> {
+/// What serves full-text search of a model's text columns where the engine has it
+/// (idempotent; empty elsewhere).
+pub fn index(d: &dyn Dialect, layout: &Layout, model: &Model) -> Vec<Statement> {
     let cols = columns(model);
     if cols.is_empty() {
-        return None;
+        return Vec::new();
     }
     let refs: Vec<&str> = cols.iter().map(String::as_str).collect();
-    d.full_text_index(&d.qualified(layout.schema(d), model.name()), &index_name(model), &refs)
+    d.full_text_index(layout.schema(d), model.name(), &index_name(model), &refs)
 }
 
 /// The search: the tenant's rows matching the words, with the engine's score as the last
@@ -133,7 +135,7 @@ pub fn search(
     if model.tenant_isolated() {
         q.and_where(Expr::col(Alias::new("tenant_id")).eq(tenant));
     }
-    let kind = match d.full_text_match(&refs, words) {
+    let kind = match d.full_text_match(layout.schema(d), model.name(), &refs, words) {
         Some((filter, score)) => {
             q.and_where(filter).expr_as(score, Alias::new("p8fs_text_score"));
             q.order_by(Alias::new("p8fs_text_score"), Order::Desc).order_by(Alias::new("id"), Order::Asc);
