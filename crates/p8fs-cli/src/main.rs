@@ -131,11 +131,12 @@ enum Command {
         /// search); hybrid: both, fused.
         #[arg(long, value_enum, default_value_t = args::ModeArg::Vector)]
         mode: args::ModeArg,
-        /// Hybrid: reciprocal rank fusion's k (each result scores 1 / (k + rank) per side).
-        #[arg(long, default_value_t = 60.0, conflicts_with = "text_weight")]
-        rrf_k: f64,
-        /// Hybrid: fuse by weighted scores instead of ranks, this weight for the text side
-        /// (each side's scores scaled to 0..1); the vector side gets 1 - this.
+        /// Hybrid: fuse by reciprocal rank fusion with this k (each result scores
+        /// 1 / (k + rank) per side; 60 is usual) instead of by weights.
+        #[arg(long, conflicts_with = "text_weight")]
+        rrf_k: Option<f64>,
+        /// Hybrid: the text side's weight (each side's scores scaled to 0..1, the vector
+        /// side gets 1 - this). Default 0.2 (measured: docs/retrieval-eval.md).
         #[arg(long)]
         text_weight: Option<f64>,
     },
@@ -212,9 +213,13 @@ fn main() -> ExitCode {
             Command::Kv(c) => cmds::kv(&cli.data_dir, cli.json, c).await,
             Command::Entity(c) => cmds::entity(&cli.data_dir, cli.json, c).await,
             Command::Search { text, ty, tenant, limit, metric, mode, rrf_k, text_weight } => {
-                let fusion = match text_weight {
-                    Some(w) => p8fs_core::Fusion::Weighted { text: w, vector: 1.0 - w },
-                    None => p8fs_core::Fusion::Rrf { k: rrf_k },
+                let fusion = match (rrf_k, text_weight) {
+                    (_, Some(w)) if !(0.0..=1.0).contains(&w) => {
+                        return Err(cmds::bad_input("--text-weight must be a number from 0 to 1"));
+                    }
+                    (_, Some(w)) => p8fs_core::Fusion::Weighted { text: w, vector: 1.0 - w },
+                    (Some(k), None) => p8fs_core::Fusion::Rrf { k },
+                    (None, None) => p8fs_core::Fusion::default(),
                 };
                 cmds::search(&cli.data_dir, cli.json, &text, &ty, &tenant, limit, metric.into(), mode.into(), fusion)
                     .await

@@ -35,9 +35,14 @@ pub enum Fusion {
     },
 }
 
+/// The default: weighted, 0.2 for the text side and 0.8 for the vector side. Measured on
+/// the retrieval set (docs/retrieval-eval.md): with all-MiniLM-L6-v2 it lifts recall@10
+/// above vector search alone on every engine, where equal-weight reciprocal rank fusion
+/// (k = 60) lowered nDCG@10 by 0.12-0.15, because word matches of a natural-language
+/// question are noisy next to a good embedding.
 impl Default for Fusion {
     fn default() -> Self {
-        Fusion::Rrf { k: 60.0 }
+        Fusion::Weighted { text: 0.2, vector: 0.8 }
     }
 }
 
@@ -202,14 +207,14 @@ mod tests {
     fn rrf_rewards_agreement_and_keeps_each_entity_once() {
         let text = vec![hit("a", 9.0), hit("b", 5.0), hit("c", 1.0)];
         let vector = vec![hit("b", 0.9), hit("d", 0.8), hit("a", 0.1)];
-        let f = fuse(text, vector, Fusion::default(), 10);
+        let f = fuse(text, vector, Fusion::Rrf { k: 60.0 }, 10);
         assert_eq!(ids(&f), ["b", "a", "d", "c"]);
         assert!((f[0].score - (1.0 / 62.0 + 1.0 / 61.0)).abs() < 1e-12);
     }
 
     #[test]
     fn one_side_alone_still_fills_the_limit() {
-        let f = fuse(Vec::new(), vec![hit("x", 0.5), hit("y", 0.4)], Fusion::default(), 2);
+        let f = fuse(Vec::new(), vec![hit("x", 0.5), hit("y", 0.4)], Fusion::Rrf { k: 60.0 }, 2);
         assert_eq!(ids(&f), ["x", "y"]);
         let f = fuse(vec![hit("x", 3.0)], Vec::new(), Fusion::Weighted { text: 1.0, vector: 1.0 }, 5);
         assert_eq!(ids(&f), ["x"]);

@@ -124,12 +124,12 @@ pub struct SearchRequest {
     /// `hybrid`: both, fused.
     #[serde(default)]
     pub mode: Option<p8fs_core::QueryMode>,
-    /// Hybrid: reciprocal rank fusion's k (default 60; each hit scores 1 / (k + rank) per
-    /// side).
+    /// Hybrid: fuse by reciprocal rank fusion with this k (each hit scores 1 / (k + rank)
+    /// per side; 60 is usual) instead of by weights.
     #[serde(default)]
     pub rrf_k: Option<f64>,
-    /// Hybrid: fuse by weighted scores instead of ranks, this weight (0..1) for the text
-    /// side and the rest for the vector side.
+    /// Hybrid: the text side's weight (0..1; each side's scores scaled to 0..1, the vector
+    /// side gets the rest). Default 0.2.
     #[serde(default)]
     pub text_weight: Option<f64>,
 }

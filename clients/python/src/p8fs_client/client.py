@@ -181,8 +181,9 @@ class P8fsClient:
         the lowest vector score kept; ``fields``: only these embedded fields; ``exact``: no
         vector index). ``mode``: ``"vector"`` (default, by meaning through the server's
         embedder), ``"text"`` (by words, the engine's full-text search) or ``"hybrid"``
-        (both, fused by reciprocal rank fusion with ``rrf_k``, default 60, or by weighted
-        scores with ``text_weight`` from 0 to 1). A read: retried."""
+        (both, fused by weighted scores, ``text_weight`` from 0 to 1, default 0.2 on the
+        server, or by reciprocal rank fusion with ``rrf_k``, 60 being usual). A read:
+        retried."""
         _check_text("query", query)
         body: Dict[str, Any] = {"query": query}
         if mode is not None:
