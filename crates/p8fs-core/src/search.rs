@@ -50,7 +50,7 @@ impl QueryMode {
 /// Results fetched from each side of a hybrid search for `limit` fused results: enough
 /// that an entity ranked well on one side only still competes.
 fn per_side(limit: usize) -> usize {
-    (limit * 3).max(30).min(p8fs_sql_dialect::entity::MAX_CANDIDATES).max(limit)
+    limit.saturating_mul(3).clamp(30, p8fs_sql_dialect::entity::MAX_CANDIDATES).max(limit)
 }
 
 impl P8fs {

@@ -383,6 +383,7 @@ pub fn write_version(
 /// # Errors
 /// A model without embeddings, an unknown or non-embedded field, a dimension that is not
 /// the model's (the message names field, model and both dimensions), non-finite values.
+#[allow(clippy::too_many_arguments)] // each is a separate column value or context of the statement
 pub fn upsert_embeddings(
     d: &dyn Dialect,
     model: &Model,
