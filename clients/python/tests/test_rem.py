@@ -111,6 +111,14 @@ def test_search_and_implicit_search(client: P8fsClient, tenant_a: str, uid: str)
     # A threshold above every score leaves nothing; a low one keeps the hit.
     assert client.rem(f'SEARCH "{word} kestrels hover"', tenant_a, threshold=1.01)["results"] == []
     assert target["id"] in ids(client.rem(f'SEARCH "{word} kestrels hover"', tenant_a, threshold=-1.0))
+    # By words the rare word finds it first; hybrid (0.2 words, 0.8 meaning by default)
+    # keeps it among the hits even though the model knows nothing of the made-up word.
+    found = client.rem(f'SEARCH "{word}" IN resources LIMIT 3', tenant_a, mode="text")
+    assert found["results"] and found["results"][0]["id"] == target["id"]
+    found = client.rem(f'SEARCH "{word}" IN resources LIMIT 3', tenant_a, mode="hybrid")
+    assert target["id"] in ids(found)
+    with pytest.raises(ValueError):
+        client.rem("SEARCH x", tenant_a, mode="semantic")
 
 
 def test_select_is_parsed_and_tenant_scoped(client: P8fsClient, tenant_a: str,

@@ -151,6 +151,9 @@ enum Command {
         /// SEARCH: only hits with at least this score.
         #[arg(long)]
         threshold: Option<f64>,
+        /// SEARCH: by meaning (vector), by words (text) or both (hybrid).
+        #[arg(long, value_enum, default_value_t = args::ModeArg::Vector)]
+        mode: args::ModeArg,
     },
     /// Graph edges of an entity (its `graph_paths`).
     #[command(subcommand)]
@@ -224,8 +227,8 @@ fn main() -> ExitCode {
                 cmds::search(&cli.data_dir, cli.json, &text, &ty, &tenant, limit, metric.into(), mode.into(), fusion)
                     .await
             }
-            Command::Rem { query, tenant, threshold } => {
-                rem::rem(&cli.data_dir, cli.json, &query, &tenant, threshold).await
+            Command::Rem { query, tenant, threshold, mode } => {
+                rem::rem(&cli.data_dir, cli.json, &query, &tenant, threshold, mode.into()).await
             }
             Command::Edge(c) => rem::edge(&cli.data_dir, cli.json, c).await,
             Command::Model(c) => tokio::task::block_in_place(|| model::run(cli.json, c)),

@@ -74,10 +74,11 @@ pub(crate) async fn rem(
     query: &str,
     tenant: &str,
     threshold: Option<f64>,
+    mode: p8fs_core::QueryMode,
 ) -> Result<()> {
     check_tenant(tenant)?;
     let p = open(data_dir).await?;
-    let opts = RemOptions { threshold, ..RemOptions::default() };
+    let opts = RemOptions { threshold, mode, ..RemOptions::default() };
     let a = p.rem_with(query, tenant, &opts).await?;
     if json_out {
         println!("{}", serde_json::to_string(&a)?);

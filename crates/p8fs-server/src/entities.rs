@@ -325,7 +325,11 @@ async fn rem(
     if body.query.trim().is_empty() {
         return Err(ApiError::bad_request("the REM query is empty"));
     }
-    let opts = p8fs_core::rem::RemOptions { threshold: body.threshold, ..Default::default() };
+    let opts = p8fs_core::rem::RemOptions {
+        threshold: body.threshold,
+        mode: body.mode.unwrap_or_default(),
+        ..Default::default()
+    };
     let a = sql.p8fs.rem_with(&body.query, sql.tenant.as_str(), &opts).await?;
     answer(&s, &a)
 }

@@ -192,4 +192,7 @@ pub struct RemRequest {
     /// score.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub threshold: Option<f64>,
+    /// `SEARCH`: `vector` (default, by meaning), `text` (by words) or `hybrid`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<p8fs_core::QueryMode>,
 }

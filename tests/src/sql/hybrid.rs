@@ -62,6 +62,20 @@ pub(crate) async fn text_search_ranks_words_within_the_tenant(ctx: Ctx) -> Resul
                 ensure!(theirs.iter().all(|n| n.starts_with("b-")), "{mode:?} {q:?} showed A's rows to B: {theirs:?}");
             }
         }
+        // REM SEARCH in each mode, tenant-scoped the same way.
+        for mode in MODES {
+            let opts = p8fs_core::rem::RemOptions { mode, ..Default::default() };
+            let r = p.rem_with("SEARCH \"ORA-01555 snapshot too old\" IN resources", &a, &opts).await?;
+            ensure!(
+                r.results.first().map(|h| h.name.as_deref()) == Some(Some("undo-retention")),
+                "REM {mode:?}: {:?}",
+                r.results
+            );
+            ensure!(
+                r.results.iter().all(|h| h.name.as_deref().is_some_and(|n| !n.starts_with("b-"))),
+                "REM {mode:?} showed B"
+            );
+        }
         let hybrid = names(p, &a, "ORA-01555 snapshot too old", QueryMode::Hybrid, 2).await?;
         ensure!(hybrid.first().map(String::as_str) == Some("undo-retention"), "hybrid: {hybrid:?}");
         ensure!(p.entities().full_text() == p.entities().executor().dialect().full_text(), "capability reported");

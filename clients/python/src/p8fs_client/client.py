@@ -239,10 +239,12 @@ class P8fsClient:
 
     # ---- REM -----------------------------------------------------------------------
 
-    def rem(self, query: str, tenant: str, threshold: Optional[float] = None) -> RemAnswer:
+    def rem(self, query: str, tenant: str, threshold: Optional[float] = None,
+            mode: Optional[str] = None) -> RemAnswer:
         """Runs a REM query (``LOOKUP``, ``GET``, ``SEARCH``, ``FUZZY``, ``SELECT``,
         ``TRAVERSE``; anything else is a ``SEARCH``) for the tenant. ``threshold``: a
-        ``SEARCH`` keeps only hits with at least this score. A malformed or refused query
+        ``SEARCH`` keeps only hits with at least this score; ``mode``: how ``SEARCH`` finds
+        them (``"vector"``, ``"text"``, ``"hybrid"``). A malformed or refused query
         raises :class:`~p8fs_client.errors.InvalidInput` naming the part. A read:
         retried."""
         _check_text("query", query)
@@ -250,6 +252,10 @@ class P8fsClient:
         body: Dict[str, Any] = {"query": query}
         if threshold is not None:
             body["threshold"] = threshold
+        if mode is not None:
+            if mode not in ("vector", "text", "hybrid"):
+                raise ValueError(f"mode must be 'vector', 'text' or 'hybrid', not {mode!r}")
+            body["mode"] = mode
         answer: RemAnswer = self._t.json("POST", f"/v1/rem/{segment(tenant)}", idempotent=True, body=body)
         return answer
 

@@ -43,7 +43,7 @@ impl P8fs {
         let (kind, results, traversal) = match parsed {
             RemQuery::Lookup { keys } => ("lookup", self.rem_lookup(&keys, None, tenant).await?, None),
             RemQuery::Search { text, table, limit: l, .. } => {
-                ("search", self.rem_search(&text, table.as_deref(), limit(l)?, opts.threshold, tenant).await?, None)
+                ("search", self.rem_search(&text, table.as_deref(), limit(l)?, opts, tenant).await?, None)
             }
             RemQuery::Fuzzy { text, table, limit: l } => {
                 ("fuzzy", self.fuzzy(&text, table.as_deref(), limit(l)?, tenant).await?, None)
@@ -193,13 +193,15 @@ impl P8fs {
         text: &str,
         table: Option<&str>,
         limit: usize,
-        threshold: Option<f64>,
+        rem: &RemOptions,
         tenant: &str,
     ) -> Result<Vec<RemHit>> {
-        let opts = SearchOptions { limit, threshold, ..SearchOptions::default() };
+        let opts = SearchOptions { limit, threshold: rem.threshold, ..SearchOptions::default() };
         let mut hits = Vec::new();
         for model in self.rem_models(table, |m| m.embedding().is_some()).await? {
-            for h in self.semantic_search(model.name(), tenant, text, &opts).await?.hits {
+            let found =
+                self.search(model.name(), tenant, text, rem.mode, &opts, p8fs_entity::Fusion::default()).await?;
+            for h in found.hits {
                 hits.push(hit(&model, h.entity, Some(h.score)));
             }
         }
@@ -262,7 +264,7 @@ impl P8fs {
             Seed::Lookup { keys } => self.rem_lookup(keys, table, tenant).await?,
             Seed::Search { text, limit: l } => {
                 let l = l.map_or(opts.limit, |l| usize::try_from(l).unwrap_or(MAX_LIMIT)).clamp(1, MAX_LIMIT);
-                self.rem_search(text, table, l, opts.threshold, tenant).await?
+                self.rem_search(text, table, l, opts, tenant).await?
             }
         };
         let wanted = |e: &Edge| t.edge_types.is_empty() || t.edge_types.iter().any(|r| r == &e.rel_type);
@@ -394,11 +396,14 @@ pub struct RemOptions {
     pub threshold: Option<f64>,
     /// TRAVERSE without `DEPTH` (default 2; at most [`MAX_DEPTH`]).
     pub depth: u32,
+    /// How SEARCH (and TRAVERSE's `WITH SEARCH` seeds) finds entities: by meaning (the
+    /// default), by words, or both (see [`crate::QueryMode`]).
+    pub mode: crate::QueryMode,
 }
 
 impl Default for RemOptions {
     fn default() -> Self {
-        Self { limit: 10, threshold: None, depth: 2 }
+        Self { limit: 10, threshold: None, depth: 2, mode: crate::QueryMode::Vector }
     }
 }
 
