@@ -49,15 +49,9 @@ impl Backend {
         })
     }
 
-    /// Every backend that can exist here: TiDB only when the user points at one.
+    /// Every backend.
     fn all() -> Vec<Backend> {
-        let mut v = vec![Backend::Embedded, Backend::Postgres, Backend::MariaDb, Backend::Http, Backend::Tikv];
-        if std::env::var_os("P8FS_TIDB_URL").is_some() {
-            v.push(Backend::Tidb);
-        } else {
-            println!("tidb: not part of this run (no TiDB can run here; set P8FS_TIDB_URL to test a real one)");
-        }
-        v
+        vec![Backend::Embedded, Backend::Postgres, Backend::MariaDb, Backend::Tidb, Backend::Http, Backend::Tikv]
     }
 
     /// The Python client's runs this backend stands for: the embedded run covers SQLite
@@ -76,7 +70,10 @@ impl Backend {
         match self {
             Backend::Postgres => Some(Service::Postgres),
             Backend::MariaDb => Some(Service::MariaDb),
-            Backend::Embedded | Backend::Tidb | Backend::Http | Backend::Tikv => None,
+            // A TiDB the user points at replaces the local tidb-server.
+            Backend::Tidb if std::env::var_os("P8FS_TIDB_URL").is_some() => None,
+            Backend::Tidb => Some(Service::Tidb),
+            Backend::Embedded | Backend::Http | Backend::Tikv => None,
         }
     }
 }
@@ -158,6 +155,15 @@ pub(crate) fn run(paths: &Paths, args: &[String]) -> Result<()> {
             .unwrap_or_default()
     };
     let env = services::read_env(&paths.env_file);
+    if backends.contains(&Backend::Tidb) {
+        report.stage("tidb version", || {
+            let url = std::env::var("P8FS_TIDB_URL")
+                .ok()
+                .or_else(|| env.get("P8FS_TIDB_URL").cloned())
+                .context("no TiDB URL: the services file names none and P8FS_TIDB_URL is not set")?;
+            Ok(((), format!("tidb_version(): {}", services::tidb::version(paths, &url)?)))
+        });
+    }
 
     let built = report.stage("build (cargo test --no-run)", || {
         let b = build(paths)?;

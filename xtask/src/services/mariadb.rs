@@ -144,6 +144,11 @@ pub(super) fn down(p: &Paths) -> Result<()> {
     Ok(())
 }
 
+/// The `mariadb` command-line client (unpacked when missing); the TiDB service uses it too.
+pub(super) fn client(p: &Paths) -> Result<PathBuf> {
+    Ok(install(p)?.client)
+}
+
 /// Finds or unpacks MariaDB >= 11.7.
 fn install(p: &Paths) -> Result<Install> {
     if let Some(sys) = system_install() {

@@ -4,6 +4,7 @@
 
 mod mariadb;
 mod postgres;
+pub(crate) mod tidb;
 
 use std::collections::BTreeMap;
 use std::net::{TcpListener, TcpStream};
@@ -19,15 +20,18 @@ use crate::paths::Paths;
 pub(crate) enum Service {
     Postgres,
     MariaDb,
+    /// A real tidb-server over its in-process store, built from Go modules.
+    Tidb,
 }
 
 impl Service {
-    pub(crate) const ALL: [Service; 2] = [Service::Postgres, Service::MariaDb];
+    pub(crate) const ALL: [Service; 3] = [Service::Postgres, Service::MariaDb, Service::Tidb];
 
     pub(crate) fn name(self) -> &'static str {
         match self {
             Service::Postgres => "postgres",
             Service::MariaDb => "mariadb",
+            Service::Tidb => "tidb",
         }
     }
 
@@ -36,6 +40,7 @@ impl Service {
         match self {
             Service::Postgres => "P8FS_TEST_PG_URL",
             Service::MariaDb => "P8FS_TEST_MARIADB_URL",
+            Service::Tidb => "P8FS_TIDB_URL",
         }
     }
 
@@ -43,6 +48,7 @@ impl Service {
         match self {
             Service::Postgres => postgres::up(p),
             Service::MariaDb => mariadb::up(p),
+            Service::Tidb => tidb::up(p),
         }
     }
 
@@ -50,6 +56,7 @@ impl Service {
         match self {
             Service::Postgres => postgres::down(p),
             Service::MariaDb => mariadb::down(p),
+            Service::Tidb => tidb::down(p),
         }
     }
 
@@ -58,6 +65,7 @@ impl Service {
         match self {
             Service::Postgres => postgres::running_pid(p),
             Service::MariaDb => mariadb::running_pid(p),
+            Service::Tidb => tidb::running_pid(p),
         }
     }
 }
