@@ -151,7 +151,7 @@ fn pin(module: &Path) -> Result<String> {
     gomod
         .lines()
         .map(str::trim)
-        .find_map(|l| l.strip_prefix(MODULE).and_then(|rest| rest.strip_prefix(' ')).map(|v| v.trim().to_owned()))
+        .find_map(|l| l.strip_prefix(MODULE).and_then(|rest| rest.strip_prefix(' ')).and_then(|v| v.split_whitespace().next()).map(str::to_owned))
         .filter(|v| v.starts_with('v'))
         .with_context(|| format!("deploy/tidb-local/go.mod requires no {MODULE}"))
 }
