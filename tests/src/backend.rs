@@ -155,6 +155,11 @@ impl TestEnv {
         self.backend.url_var().and_then(|k| self.vars.get(k)).map(String::as_str)
     }
 
+    /// Another `P8FS_*` setting from the environment or the services file.
+    pub fn var(&self, key: &str) -> Option<&str> {
+        self.vars.get(key).map(String::as_str)
+    }
+
     /// Why the backend cannot be tested, if it cannot: a URL it needs is missing.
     pub fn missing(&self) -> Option<String> {
         let var = self.backend.url_var()?;
@@ -162,7 +167,9 @@ impl TestEnv {
             return None;
         }
         Some(match self.backend {
-            Backend::Tidb => format!("{var} is not set: point it at a real TiDB (mysql://user:pass@host:4000/db)"),
+            Backend::Tidb => format!(
+                "{var} is not set: run `cargo xtask services up` (builds and starts a tidb-server) or point it at a TiDB (mysql://user:pass@host:4000/db)"
+            ),
             _ => format!("{var} is not set: run `cargo xtask services up` or `cargo xtask test`"),
         })
     }

@@ -7,12 +7,29 @@ pub(crate) fn map(e: mysql_async::Error, backend: &'static str) -> Error {
     use mysql_async::Error as E;
     match e {
         // The server's own message says all; no source to repeat it.
+        E::Server(s) if no_tiflash(s.code, &s.message) => Error::new(
+            ErrorKind::Unsupported,
+            format!(
+                "this TiDB cluster has no TiFlash store: TiFlash replicas and vector indexes need one, \
+                 searches run exactly without them ({})",
+                s.message
+            ),
+        )
+        .with_backend(backend)
+        .with_code(s.code.to_string()),
         E::Server(s) => Error::new(server_kind(s.code), s.message).with_backend(backend).with_code(s.code.to_string()),
         E::Io(io) => Error::new(ErrorKind::Unavailable, "connection failed").with_backend(backend).with_source(io),
         E::Driver(d) => Error::new(ErrorKind::Unavailable, "connection failed").with_backend(backend).with_source(d),
         E::Url(u) => Error::new(ErrorKind::InvalidInput, "bad MySQL URL").with_backend(backend).with_source(u),
         E::Other(o) => Error::new(ErrorKind::Database, format!("driver error: {o}")).with_backend(backend),
     }
+}
+
+/// TiDB refuses a TiFlash replica (which a vector index needs) on a cluster without
+/// TiFlash stores with the generic 1105 and this text; `unistore` (the in-process store)
+/// has none.
+fn no_tiflash(code: u16, message: &str) -> bool {
+    code == 1105 && message.contains("total tiflash server count")
 }
 
 /// Server error numbers (MySQL's, TiDB's and MariaDB's) to kinds.
@@ -44,5 +61,8 @@ mod tests {
         assert_eq!(server_kind(9007), ErrorKind::Conflict);
         assert!(server_kind(1213).is_retryable());
         assert_eq!(server_kind(1146), ErrorKind::Database);
+        // The exact text of TiDB v8.4 over unistore.
+        assert!(no_tiflash(1105, "the tiflash replica count: 1 should be less than the total tiflash server count: 0"));
+        assert!(!no_tiflash(1105, "some other internal error"));
     }
 }

@@ -80,17 +80,23 @@ pub(crate) async fn cli_runs_on_this_provider(ctx: Ctx) -> Result<()> {
     }
     .await;
     // The demo wrote to the core tables of the default schema, under this test's tenant.
+    // A failure above is the one to report, not what cleaning up after it says.
+    let cleanup = clean_up(&ctx, &tenant).await;
+    result.and(cleanup)
+}
+
+async fn clean_up(ctx: &Ctx, tenant: &str) -> Result<()> {
     let sql = ctx.env.sql(&ctx.scratch).await?;
     let p =
         p8fs_core::P8fs::with_sql_kv(Arc::clone(&sql), Layout::default(), Arc::new(LexicalEmbedder::new(384))).await?;
     let model = p8fs_sql_dialect::model::resources();
     let q = p8fs_sql_dialect::entity::EntityQuery::parse(&model, &serde_json::Map::new(), &[], Some(1000), None)?;
-    for row in p.select("resources", &tenant, &q).await? {
+    for row in p.select("resources", tenant, &q).await? {
         if let Some(id) = row.get("id").and_then(Value::as_str) {
-            p.delete_entity("resources", id, &tenant).await?;
+            p.delete_entity("resources", id, tenant).await?;
         }
     }
     // Mappings went with their entities; the demo's own keys remain.
-    p.kv().tenant(&TenantId::new(&tenant)?).delete_prefix("demo/").await?;
-    result
+    p.kv().tenant(&TenantId::new(tenant)?).delete_prefix("demo/").await?;
+    Ok(())
 }

@@ -90,6 +90,11 @@ pub(crate) fn up(p: &Paths, which: &[Service]) -> Result<Vec<Service>> {
             url
         );
         env.insert(s.env_var().to_owned(), url);
+        if s == Service::Tidb
+            && let Some(status) = tidb::status_url(p)
+        {
+            env.insert("P8FS_TIDB_STATUS_URL".to_owned(), status);
+        }
     }
     write_env(&p.env_file, &env)?;
     println!("service URLs written to {}", p.env_file.display());
@@ -102,6 +107,9 @@ pub(crate) fn down(p: &Paths, which: &[Service]) -> Result<()> {
     for &s in which {
         s.down(p).with_context(|| format!("stopping {}", s.name()))?;
         env.remove(s.env_var());
+        if s == Service::Tidb {
+            env.remove("P8FS_TIDB_STATUS_URL");
+        }
         println!("{:<9} stopped", s.name());
     }
     write_env(&p.env_file, &env)

@@ -67,6 +67,8 @@ pub(super) fn up(p: &Paths) -> Result<String> {
         .arg(port.to_string())
         .arg("-status")
         .arg(status_port.to_string())
+        // The status port listens on every interface unless told otherwise.
+        .args(["-status-host", "127.0.0.1"])
         .arg("-socket")
         .arg(p.sockets.join("tidb").join("tidb.sock"))
         .arg("-temp-dir")
@@ -84,6 +86,7 @@ pub(super) fn up(p: &Paths) -> Result<String> {
     wait_for_port(port, Duration::from_secs(180), || pid_alive(pid))
         .with_context(|| format!("tidb-server did not start; see {}", log.display()))?;
     std::fs::write(&port_file, port.to_string())?;
+    std::fs::write(dir(p).join("status-port"), status_port.to_string())?;
 
     // A fresh server has a passwordless root; make the test account like the others'.
     let sql = format!(
@@ -104,6 +107,12 @@ pub(super) fn up(p: &Paths) -> Result<String> {
     }
     println!("  tidb_version(): {}", version(p, &url(port))?);
     Ok(url(port))
+}
+
+/// `P8FS_TIDB_STATUS_URL`: the status port (metrics, `/status`) of the running server.
+pub(super) fn status_url(p: &Paths) -> Option<String> {
+    running_pid(p)?;
+    read_port(&dir(p).join("status-port")).map(|port| format!("http://127.0.0.1:{port}"))
 }
 
 pub(super) fn down(p: &Paths) -> Result<()> {
@@ -151,7 +160,12 @@ fn pin(module: &Path) -> Result<String> {
     gomod
         .lines()
         .map(str::trim)
-        .find_map(|l| l.strip_prefix(MODULE).and_then(|rest| rest.strip_prefix(' ')).and_then(|v| v.split_whitespace().next()).map(str::to_owned))
+        .find_map(|l| {
+            l.strip_prefix(MODULE)
+                .and_then(|rest| rest.strip_prefix(' '))
+                .and_then(|v| v.split_whitespace().next())
+                .map(str::to_owned)
+        })
         .filter(|v| v.starts_with('v'))
         .with_context(|| format!("deploy/tidb-local/go.mod requires no {MODULE}"))
 }
