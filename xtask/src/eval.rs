@@ -71,7 +71,7 @@ pub(crate) fn checked(paths: &Paths, engines: &[&str], env: &BTreeMap<String, St
 /// engine and rewrites the table and plot in `docs/retrieval-eval.md`.
 pub(crate) fn run(paths: &Paths, args: &[String]) -> Result<()> {
     let t0 = Instant::now();
-    let started = services::up(paths, &[Service::Postgres, Service::MariaDb])?;
+    let started = services::up(paths, &[Service::Postgres, Service::MariaDb, Service::Tidb])?;
     let env = services::read_env(&paths.env_file);
     let bin = build(paths)?;
     let mut eval_args = vec![

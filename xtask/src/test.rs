@@ -207,7 +207,7 @@ pub(crate) fn run(paths: &Paths, args: &[String]) -> Result<()> {
 
     let engines: Vec<&str> = backends
         .iter()
-        .filter(|b| matches!(b, Backend::Embedded | Backend::Postgres | Backend::MariaDb))
+        .filter(|b| matches!(b, Backend::Embedded | Backend::Postgres | Backend::MariaDb | Backend::Tidb))
         .map(|b| b.name())
         .collect();
     if !engines.is_empty() {

@@ -3,7 +3,7 @@
 //! starts the databases and writes the docs) or by `cargo xtask test` (`--check`):
 //!
 //! ```text
-//! p8fs-eval [--data DIR] [--engines embedded,postgres,mariadb] [--out DIR] [--docs FILE] [--check]
+//! p8fs-eval [--data DIR] [--engines embedded,postgres,mariadb,tidb] [--out DIR] [--docs FILE] [--check]
 //! ```
 //!
 //! Every document is stored as a `resources` entity (name = its id, content = title and
@@ -137,7 +137,7 @@ struct Args {
 fn parse_args() -> Result<Args> {
     let mut a = Args {
         data: PathBuf::from("tests/data/retrieval"),
-        engines: vec!["embedded".into(), "postgres".into(), "mariadb".into()],
+        engines: vec!["embedded".into(), "postgres".into(), "mariadb".into(), "tidb".into()],
         out: PathBuf::from("target/eval"),
         docs: None,
         check: false,
@@ -163,8 +163,8 @@ fn parse_args() -> Result<Args> {
         }
     }
     for e in &a.engines {
-        if !["embedded", "postgres", "mariadb"].contains(&e.as_str()) {
-            bail!("unknown engine {e:?}: embedded, postgres, mariadb");
+        if !["embedded", "postgres", "mariadb", "tidb"].contains(&e.as_str()) {
+            bail!("unknown engine {e:?}: embedded, postgres, mariadb, tidb");
         }
     }
     Ok(a)
@@ -193,6 +193,9 @@ async fn connect(engine: &str, scratch: &Path) -> Result<(Arc<dyn SqlExecutor>, 
         "embedded" => SqlConfig::Sqlite { path: scratch.join("eval.sqlite") },
         "postgres" => SqlConfig::Postgres {
             url: std::env::var("P8FS_TEST_PG_URL").context("P8FS_TEST_PG_URL is not set (cargo xtask services up)")?,
+        },
+        "tidb" => SqlConfig::Tidb {
+            url: std::env::var("P8FS_TIDB_URL").context("P8FS_TIDB_URL is not set (cargo xtask services up)")?,
         },
         _ => SqlConfig::Tidb {
             url: std::env::var("P8FS_TEST_MARIADB_URL")
