@@ -55,6 +55,9 @@ pub enum Suite {
     /// Only against the embedded KV store, where the test backend offers it (crash
     /// safety of a local file).
     EmbeddedKv,
+    /// Once, on the `tidb` backend: what only TiDB has (partitioning, statistics, TiFlash,
+    /// placement).
+    Tidb,
     /// Once, on the `http` backend: the proxy's own behaviour (wire contract, errors,
     /// auth, limits, load).
     Proxy,
@@ -117,6 +120,8 @@ pub fn trials(env: &Arc<TestEnv>, cases: &[Case]) -> Vec<Trial> {
             Suite::Sql => vec![],
             Suite::SqlServer if env.backend.has_sql() && env.backend != crate::Backend::Embedded => vec![None],
             Suite::SqlServer => vec![],
+            Suite::Tidb if env.backend == crate::Backend::Tidb => vec![None],
+            Suite::Tidb => vec![],
             Suite::Proxy if matches!(env.backend, crate::Backend::Http | crate::Backend::Tikv) => vec![None],
             Suite::Proxy => vec![],
             Suite::Kv => env.kv_kinds().into_iter().map(Some).collect(),

@@ -12,6 +12,10 @@ use p8fs_sql_dialect::{Error, ErrorKind, Flavor, Result, Row, RowCheck, ServerIn
 use crate::config::PgConfig;
 use crate::{binder, error, statements};
 
+/// Conflicted transactions (deadlock victims, serialization failures) run again up to this
+/// many times.
+const MAX_CONFLICT_RETRIES: u32 = 5;
+
 /// A PostgreSQL database (with the pgvector extension for vector columns).
 #[derive(Debug, Clone)]
 pub struct PgProvider {
@@ -96,6 +100,76 @@ fn tls_connector() -> Result<tokio_postgres_rustls::MakeRustlsConnect> {
     Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
 }
 
+impl PgProvider {
+    /// One attempt of [`SqlExecutor::execute_in_transaction`].
+    async fn execute_in_transaction_once(&self, stmts: &[Statement]) -> Result<Vec<u64>> {
+        self.timed("transaction", async {
+            let mut client = self.pool.get().await.map_err(error::map_pool)?;
+            let tx = client.transaction().await.map_err(error::map)?;
+            let mut counts = Vec::with_capacity(stmts.len());
+            for stmt in stmts {
+                let params = binder::bind(&stmt.values).map_err(|e| e.with_backend("postgres"))?;
+                statements::make_room(&tx.statement_cache, self.max_cached_statements);
+                let prepared = tx.prepare_cached(&stmt.sql).await.map_err(error::map)?;
+                // An error drops `tx`, which rolls back.
+                counts.push(tx.execute(&prepared, &binder::refs(&params)).await.map_err(error::map)?);
+            }
+            tx.commit().await.map_err(error::map)?;
+            Ok(counts)
+        })
+        .await
+    }
+
+    /// One attempt of [`SqlExecutor::query_in_transaction`]; `refused` is set when `check`
+    /// refused the rows.
+    async fn query_in_transaction_once(
+        &self,
+        stmts: &[Statement],
+        check: Option<&RowCheck>,
+        refused: &mut bool,
+    ) -> Result<Vec<Vec<Row>>> {
+        self.timed("transaction", async {
+            let mut client = self.pool.get().await.map_err(error::map_pool)?;
+            let tx = client.transaction().await.map_err(error::map)?;
+            let mut out = Vec::with_capacity(stmts.len());
+            for (i, stmt) in stmts.iter().enumerate() {
+                let params = binder::bind(&stmt.values).map_err(|e| e.with_backend("postgres"))?;
+                statements::make_room(&tx.statement_cache, self.max_cached_statements);
+                let prepared = tx.prepare_cached(&stmt.sql).await.map_err(error::map)?;
+                // An error drops `tx`, which rolls back.
+                let rows = tx.query(&prepared, &binder::refs(&params)).await.map_err(error::map)?;
+                let decoded = rows
+                    .iter()
+                    .map(|r| binder::decode_row(r).map_err(|e| e.with_backend("postgres")))
+                    .collect::<Result<Vec<_>>>()?;
+                if let Some(check) = check
+                    && let Err(e) = check(i, &decoded)
+                {
+                    *refused = true;
+                    return Err(e);
+                }
+                out.push(decoded);
+            }
+            tx.commit().await.map_err(error::map)?;
+            Ok(out)
+        })
+        .await
+    }
+}
+
+/// Whether a failed transaction is retried: conflicts (a deadlock victim, a serialization
+/// failure), a few times with a growing pause.
+async fn retry_conflict(e: &Error, attempt: &mut u32) -> bool {
+    if e.kind() != ErrorKind::Conflict || *attempt >= MAX_CONFLICT_RETRIES {
+        return false;
+    }
+    *attempt += 1;
+    let backoff = Duration::from_millis(10 << (*attempt).min(6));
+    tracing::debug!(backend = "postgres", attempt = *attempt, ?backoff, error = %e, "transaction conflict, retrying");
+    tokio::time::sleep(backoff).await;
+    true
+}
+
 #[async_trait]
 impl SqlExecutor for PgProvider {
     fn dialect(&self) -> &'static dyn p8fs_sql_dialect::Dialect {
@@ -134,47 +208,26 @@ impl SqlExecutor for PgProvider {
     }
 
     async fn execute_in_transaction(&self, stmts: &[Statement]) -> Result<Vec<u64>> {
-        self.timed("transaction", async {
-            let mut client = self.pool.get().await.map_err(error::map_pool)?;
-            let tx = client.transaction().await.map_err(error::map)?;
-            let mut counts = Vec::with_capacity(stmts.len());
-            for stmt in stmts {
-                let params = binder::bind(&stmt.values).map_err(|e| e.with_backend("postgres"))?;
-                statements::make_room(&tx.statement_cache, self.max_cached_statements);
-                let prepared = tx.prepare_cached(&stmt.sql).await.map_err(error::map)?;
-                // An error drops `tx`, which rolls back.
-                counts.push(tx.execute(&prepared, &binder::refs(&params)).await.map_err(error::map)?);
+        let mut attempt = 0u32;
+        loop {
+            match self.execute_in_transaction_once(stmts).await {
+                Err(e) if retry_conflict(&e, &mut attempt).await => {}
+                other => return other,
             }
-            tx.commit().await.map_err(error::map)?;
-            Ok(counts)
-        })
-        .await
+        }
     }
 
     async fn query_in_transaction(&self, stmts: &[Statement], check: Option<Arc<RowCheck>>) -> Result<Vec<Vec<Row>>> {
-        self.timed("transaction", async {
-            let mut client = self.pool.get().await.map_err(error::map_pool)?;
-            let tx = client.transaction().await.map_err(error::map)?;
-            let mut out = Vec::with_capacity(stmts.len());
-            for (i, stmt) in stmts.iter().enumerate() {
-                let params = binder::bind(&stmt.values).map_err(|e| e.with_backend("postgres"))?;
-                statements::make_room(&tx.statement_cache, self.max_cached_statements);
-                let prepared = tx.prepare_cached(&stmt.sql).await.map_err(error::map)?;
-                // An error drops `tx`, which rolls back.
-                let rows = tx.query(&prepared, &binder::refs(&params)).await.map_err(error::map)?;
-                let decoded = rows
-                    .iter()
-                    .map(|r| binder::decode_row(r).map_err(|e| e.with_backend("postgres")))
-                    .collect::<Result<Vec<_>>>()?;
-                if let Some(check) = &check {
-                    check(i, &decoded)?;
-                }
-                out.push(decoded);
+        let mut attempt = 0u32;
+        loop {
+            // The caller's check refusing the rows is its answer, not a conflict to retry:
+            // the same statements would meet the same rows.
+            let mut refused = false;
+            match self.query_in_transaction_once(stmts, check.as_deref(), &mut refused).await {
+                Err(e) if !refused && retry_conflict(&e, &mut attempt).await => {}
+                other => return other,
             }
-            tx.commit().await.map_err(error::map)?;
-            Ok(out)
-        })
-        .await
+        }
     }
 
     async fn query_with_setup(&self, setup: &[Statement], stmt: &Statement) -> Result<Vec<Row>> {

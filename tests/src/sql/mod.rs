@@ -1,4 +1,4 @@
-//! SQL suites: run on every SQL backend (SQLite, PostgreSQL, MariaDB, TiDB when given).
+//! SQL suites: run on every SQL backend (SQLite, PostgreSQL, MariaDB, TiDB).
 
 pub mod cli;
 pub mod core_api;
@@ -7,6 +7,8 @@ mod hybrid;
 mod probe;
 mod rem;
 mod statements;
+mod tidb;
+mod transactions;
 mod vector;
 
 use crate::case;
@@ -63,5 +65,7 @@ pub fn cases() -> Vec<Case> {
         case!(Suite::Sql, vector::semantic_search_joins_on_id_and_dedupes),
         case!(Suite::Sql, vector::lexical_embedder_ranks_the_reference_examples),
         case!(Suite::SqlServer, statements::distinct_statements_keep_the_prepared_statements_bounded),
+        case!(Suite::SqlServer, transactions::deadlocked_transactions_are_retried_and_applied_once),
+        case!(Suite::Tidb, tidb::partitions_statistics_tiflash_and_placement_run_on_the_server),
     ]
 }
