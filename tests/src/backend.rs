@@ -17,7 +17,8 @@ pub enum Backend {
     Postgres,
     /// MariaDB 11.8 over the MySQL protocol.
     MariaDb,
-    /// A real TiDB the user points at with `P8FS_TIDB_URL`.
+    /// TiDB: the local tidb-server (`cargo xtask services up`), or a cluster given by
+    /// `P8FS_TIDB_URL`.
     Tidb,
     /// The p8fs HTTP proxy on loopback (in front of the embedded store) and its client.
     Http,

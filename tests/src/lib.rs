@@ -4,7 +4,8 @@
 //!
 //! * `P8FS_TEST_BACKEND`: `embedded` (default; SQLite and the embedded KV store),
 //!   `postgres`, `mariadb`, `http` (the proxy on loopback), `tikv` (the in-process PD/TiKV
-//!   stand-in, or a real cluster), `tidb` (a real TiDB you provide).
+//!   stand-in, or a real cluster), `tidb` (the tidb-server `cargo xtask services up` builds
+//!   and starts, or a TiDB you point `P8FS_TIDB_URL` at).
 //! * URLs: `P8FS_TEST_PG_URL`, `P8FS_TEST_MARIADB_URL`, `P8FS_TIDB_URL`, read from the
 //!   environment or from the file `cargo xtask services up` writes (`P8FS_SERVICES_FILE`,
 //!   default `target/p8fs-services/services.env`).

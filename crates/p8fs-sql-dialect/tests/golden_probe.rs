@@ -1,6 +1,6 @@
-//! Golden SQL for the probe table: the exact text each dialect sends. TiDB cannot run on
-//! these machines, so its statements are pinned here and checked live only when
-//! `P8FS_TIDB_URL` is set.
+//! Golden SQL for the probe table: the exact text each dialect sends. The conformance
+//! suites run the same statements on each engine (TiDB: a tidb-server over its in-process
+//! store, see `docs/testing.md`); these pin the text.
 
 use p8fs_sql_dialect::probe::ProbeTable;
 use p8fs_sql_dialect::sea_query::Value;

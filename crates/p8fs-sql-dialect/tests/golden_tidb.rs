@@ -1,6 +1,7 @@
-//! Golden SQL for TiDB: the exact text of every statement kind p8fs sends it. No TiDB can
-//! run on the development machines; these pin the text (checked by hand against TiDB's
-//! documentation), and the live suite runs the statements when `P8FS_TIDB_URL` is set.
+//! Golden SQL for TiDB: the exact text of every statement kind p8fs sends it. These pin the
+//! text; the conformance suites run the same statements on a real tidb-server (over its
+//! in-process store: no TiFlash, so replicas and vector indexes are refused there), the
+//! administration ones in `tidb::partitions_statistics_tiflash_and_placement_run_on_the_server`.
 
 use chrono::{TimeZone, Utc};
 use p8fs_sql_dialect::entity::dml::{self, UpsertRow};

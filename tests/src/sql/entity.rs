@@ -54,8 +54,8 @@ impl Counting {
 
     /// TiDB's statements on MariaDB: the same provider, answering [`DialectKind::Tidb`], so
     /// the store writes without `RETURNING` and reads the stored ids back, as it does on TiDB
-    /// (the plain-table DML of the two is the same MySQL-family SQL). Not TiDB: no TiDB runs
-    /// here.
+    /// (the plain-table DML of the two is the same MySQL-family SQL). The `tidb` backend runs
+    /// the same cases on TiDB itself.
     fn as_tidb(inner: Arc<dyn SqlExecutor>) -> Self {
         Self { dialect: Some(DialectKind::Tidb), ..Self::new(inner) }
     }
