@@ -54,7 +54,8 @@ pub(super) fn up(p: &Paths) -> Result<String> {
     std::fs::create_dir_all(dir(p).join("tmp"))?;
     std::fs::create_dir_all(p.sockets.join("tidb"))?;
     let port = free_port(read_port(&port_file))?;
-    let status_port = free_port(None)?;
+    // Both ports are remembered across restarts (the outage drill restarts the server).
+    let status_port = free_port(read_port(&dir(p).join("status-port")))?;
     let log = dir(p).join("tidb.log");
     let mut c = Command::new(&server);
     c.current_dir(dir(p))
@@ -217,7 +218,9 @@ pub(crate) fn binary(p: &Paths) -> Result<PathBuf> {
         .args(["build", "-trimpath", "-ldflags", &ldflags, "-o"])
         .arg(staging.join("tidb-server"))
         .arg(format!("{MODULE}/cmd/tidb-server"));
-    println!("building tidb-server {pin} with {go} (once per pin, Go version and module files; about 5 minutes on 2 cores with the modules downloaded)");
+    println!(
+        "building tidb-server {pin} with {go} (once per pin, Go version and module files; about 5 minutes on 2 cores with the modules downloaded)"
+    );
     let t = Instant::now();
     cmd::run(&mut c).context("building tidb-server (needs Go >= 1.26 and the Go module proxy)")?;
     println!("tidb-server built in {:.0}s: {}", t.elapsed().as_secs_f64(), dest.display());
