@@ -34,6 +34,9 @@ pub(crate) struct Env {
     pub(crate) pg_url: Option<String>,
     /// MariaDB 11.8 (MySQL protocol).
     pub(crate) mariadb_url: Option<String>,
+    /// TiDB (the local tidb-server over its in-process store, or a cluster): W1-W3 add
+    /// its rows when it is set.
+    pub(crate) tidb_url: Option<String>,
     /// Scratch files.
     pub(crate) scratch: PathBuf,
 }
@@ -120,6 +123,7 @@ fn run() -> Result<bool> {
     let env = Env {
         pg_url: std::env::var("P8FS_TEST_PG_URL").ok().filter(|s| !s.is_empty()),
         mariadb_url: std::env::var("P8FS_TEST_MARIADB_URL").ok().filter(|s| !s.is_empty()),
+        tidb_url: std::env::var("P8FS_TIDB_URL").ok().filter(|s| !s.is_empty()),
         scratch: scratch.clone(),
     };
     std::fs::create_dir_all(&args.out)?;

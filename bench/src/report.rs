@@ -37,8 +37,9 @@ pub(crate) fn write_markdown(path: &Path, rows: &[Row], failures: &[String], sca
         "Written by `cargo xtask bench` from its last run (do not edit by hand). Each workload runs p8fs and its \
          peer in the same process, interleaved round by round; `ratio` is the median of the per-round ratios of \
          p8fs throughput to the peer's. Absolute numbers are for trend only: the machines are noisy, the ratios \
-         are what the goals judge. PostgreSQL and MariaDB run locally (no TiDB rows: the local tidb-server runs \
-         over its in-process store, not TiKV), the TiKV numbers come from the in-process PD/TiKV stand-in, not a real \
+         are what the goals judge. PostgreSQL, MariaDB and TiDB run locally; TiDB's rows (W1-W3) come from one \
+         tidb-server over its in-process store, not TiKV: they show p8fs's cost over TiDB's SQL layer, not a \
+         cluster's speed. The TiKV numbers come from the in-process PD/TiKV stand-in, not a real \
          cluster.\n\n",
     );
     let _ = writeln!(

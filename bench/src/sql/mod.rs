@@ -1,4 +1,5 @@
-//! SQL workloads: W1-W6 on PostgreSQL and MariaDB, W10 (metadata cache), W12 (SQLite).
+//! SQL workloads: W1-W6 on PostgreSQL and MariaDB, W1-W3 also on TiDB when
+//! `P8FS_TIDB_URL` is set, W10 (metadata cache), W12 (SQLite).
 //!
 //! Every peer is the hand-written driver call (tokio-postgres through the provider's own
 //! pool, mysql_async through the provider's own pool, rusqlite) doing the same work as
@@ -73,8 +74,25 @@ impl Engine {
         Ok(Self { name: "mariadb", exec: p.clone(), pool: Pool::My(p) })
     }
 
+    async fn tidb(url: &str) -> Result<Self> {
+        let mut cfg = MySqlConfig::from_url(url)?;
+        cfg.op_timeout = INDEX_BUILD_TIMEOUT;
+        let p = Arc::new(TidbProvider::connect(cfg).await?);
+        Ok(Self { name: "tidb", exec: p.clone(), pool: Pool::My(p) })
+    }
+
     async fn both(env: &Env) -> Result<Vec<Self>> {
         Ok(vec![Self::postgres(env).await?, Self::mariadb(env).await?])
+    }
+
+    /// PostgreSQL and MariaDB, and TiDB when it is configured: the workloads without
+    /// vectors (TiDB's vector indexes need TiFlash, which the local server lacks).
+    async fn relational(env: &Env) -> Result<Vec<Self>> {
+        let mut out = Self::both(env).await?;
+        if let Some(url) = env.tidb_url.as_deref() {
+            out.push(Self::tidb(url).await?);
+        }
+        Ok(out)
     }
 
     fn layout() -> Layout {

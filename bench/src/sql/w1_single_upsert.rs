@@ -16,7 +16,7 @@ use super::{Engine, TENANT};
 pub(crate) async fn w1_single_upsert(env: &Env, scale: Scale) -> Result<Vec<Row>> {
     let model = items_model()?;
     let mut rows = Vec::new();
-    for e in Engine::both(env).await? {
+    for e in Engine::relational(env).await? {
         let store = e.fresh(&[&model]).await?;
         let ops = scale.pick(1000, 10);
         // Half the keys repeat (updates), half are new (inserts), on both sides alike.

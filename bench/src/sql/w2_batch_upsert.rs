@@ -19,7 +19,7 @@ pub(crate) async fn w2_batch_upsert(env: &Env, scale: Scale) -> Result<Vec<Row>>
     let n = scale.pick(1000, 20);
     let ops = scale.pick(6, 1);
     let mut rows = Vec::new();
-    for e in Engine::both(env).await? {
+    for e in Engine::relational(env).await? {
         let store = e.fresh(&[&model]).await?;
         // The inputs of both sides are built before timing (three rotating batches): what
         // is measured is the write, not the making of JSON maps or tuples.

@@ -28,7 +28,7 @@ pub(crate) async fn w3_json_filter(env: &Env, scale: Scale) -> Result<Vec<Row>> 
     let n = scale.pick(20_000, 300);
     let ops = scale.pick(200, 5);
     let mut rows = Vec::new();
-    for e in Engine::both(env).await? {
+    for e in Engine::relational(env).await? {
         let store = e.fresh(&[&model]).await?;
         // Ten tenants; 100 groups per tenant: a filter keeps ~0.1% of the table.
         let docs: Vec<Map<String, Value>> = (0..n)

@@ -16,6 +16,29 @@ pub enum MySqlFlavorChoice {
     MariaDb,
 }
 
+/// TiDB's transaction mode for p8fs's sessions (`tidb_txn_mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TidbTxnMode {
+    /// Rows are locked as statements write them (TiDB's default since 3.0.8): a writer
+    /// waits for another's lock, and a deadlock (1213) picks a victim.
+    Pessimistic,
+    /// Nothing is locked until commit, where a concurrent write to the same row fails
+    /// the later transaction with 9007 (write conflict); TiDB does not retry it itself
+    /// (since 8.0), p8fs runs the whole transaction again.
+    Optimistic,
+}
+
+impl TidbTxnMode {
+    /// The value of `tidb_txn_mode`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TidbTxnMode::Pessimistic => "pessimistic",
+            TidbTxnMode::Optimistic => "optimistic",
+        }
+    }
+}
+
 /// Settings of a [`crate::TidbProvider`]. Its `Debug` output hides the password.
 #[derive(Clone)]
 pub struct MySqlConfig {
@@ -28,6 +51,9 @@ pub struct MySqlConfig {
     pub op_timeout: Duration,
     /// Most connections the pool keeps open.
     pub max_connections: usize,
+    /// TiDB's transaction mode for every session (`None`: the server's default). Only
+    /// TiDB has it: set on another server, connect fails.
+    pub tidb_txn_mode: Option<TidbTxnMode>,
 }
 
 impl MySqlConfig {
@@ -49,6 +75,7 @@ impl MySqlConfig {
             flavor: MySqlFlavorChoice::Detect,
             op_timeout: Duration::from_secs(30),
             max_connections: 16,
+            tidb_txn_mode: None,
         })
     }
 }
@@ -60,6 +87,7 @@ impl std::fmt::Debug for MySqlConfig {
             .field("flavor", &self.flavor)
             .field("op_timeout", &self.op_timeout)
             .field("max_connections", &self.max_connections)
+            .field("tidb_txn_mode", &self.tidb_txn_mode)
             .finish()
     }
 }

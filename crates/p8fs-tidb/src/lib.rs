@@ -12,7 +12,7 @@ mod config;
 mod error;
 mod provider;
 
-pub use config::{MySqlConfig, MySqlFlavorChoice};
+pub use config::{MySqlConfig, MySqlFlavorChoice, TidbTxnMode};
 pub use provider::TidbProvider;
 
 /// The driver this crate is built on, re-exported so users avoid version skew.

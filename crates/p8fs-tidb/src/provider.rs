@@ -94,8 +94,20 @@ impl TidbProvider {
             DialectKind::MariaDb => format!("SET SESSION max_statement_time = {}", server_ms.div_ceil(1000)),
             _ => format!("SET SESSION max_execution_time = {server_ms}"),
         };
+        let mut init = vec!["SET time_zone = '+00:00'".to_owned(), timeout_var];
+        match (cfg.tidb_txn_mode, dialect) {
+            (None, _) => {}
+            (Some(mode), DialectKind::Tidb) => init.push(format!("SET SESSION tidb_txn_mode = '{}'", mode.as_str())),
+            (Some(mode), _) => {
+                return Err(Error::invalid_input(format!(
+                    "tidb_txn_mode = {} is TiDB's setting; this server is {version}",
+                    mode.as_str()
+                ))
+                .with_backend(flavor.name()));
+            }
+        }
         let opts = OptsBuilder::from_opts(opts)
-            .init(vec!["SET time_zone = '+00:00'".to_owned(), timeout_var])
+            .init(init)
             .pool_opts(PoolOpts::default().with_constraints(constraints))
             .tcp_nodelay(true)
             // Affected rows = rows matched, so an UPDATE that writes an equal value still

@@ -67,5 +67,6 @@ pub fn cases() -> Vec<Case> {
         case!(Suite::SqlServer, statements::distinct_statements_keep_the_prepared_statements_bounded),
         case!(Suite::SqlServer, transactions::deadlocked_transactions_are_retried_and_applied_once),
         case!(Suite::Tidb, tidb::partitions_statistics_tiflash_and_placement_run_on_the_server),
+        case!(Suite::Tidb, tidb::optimistic_write_conflicts_are_retried_then_reported_retryable),
     ]
 }

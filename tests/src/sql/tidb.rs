@@ -6,7 +6,7 @@
 use anyhow::{Context, Result, ensure};
 use p8fs_sql_dialect::model::{FieldType as T, Model, resources};
 use p8fs_sql_dialect::tidb_admin::{self, PlacementPolicy};
-use p8fs_sql_dialect::{ErrorKind, SqlValue, Statement};
+use p8fs_sql_dialect::{ErrorKind, SqlExecutor, SqlValue, Statement};
 use serde_json::{Map, Value, json};
 
 use super::entity::with_store;
@@ -118,6 +118,76 @@ pub(crate) async fn partitions_statistics_tiflash_and_placement_run_on_the_serve
     let sql = ctx.env.sql(&ctx.scratch).await?;
     let drop = Statement::raw(format!("DROP PLACEMENT POLICY IF EXISTS `{}`", policy.name));
     let cleanup = sql.execute(&drop).await;
+    result?;
+    cleanup?;
+    Ok(())
+}
+
+/// Optimistic transactions on TiDB: a concurrent commit to the same row fails the later
+/// commit with 9007. p8fs runs such a transaction again (the whole of it: every statement
+/// is re-evaluated, so nothing is applied twice); when the conflicts do not stop, the
+/// error it returns is a retryable `Conflict` naming 9007.
+pub(crate) async fn optimistic_write_conflicts_are_retried_then_reported_retryable(ctx: Ctx) -> Result<()> {
+    use p8fs_tidb::mysql_async::prelude::Queryable;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let url = ctx.env.url().context("no URL")?.to_owned();
+    let mut cfg = p8fs_tidb::MySqlConfig::from_url(&url)?;
+    cfg.op_timeout = std::time::Duration::from_secs(20);
+    cfg.tidb_txn_mode = Some(p8fs_tidb::TidbTxnMode::Optimistic);
+    let db = p8fs_tidb::TidbProvider::connect(cfg).await?;
+    let schema = ctx.scratch.clone();
+    let table = format!("`{schema}`.`counters`");
+    let result = async {
+        let mode = one_text(db.query(&Statement::raw("SELECT @@tidb_txn_mode")).await?)?;
+        ensure!(mode.as_deref() == Some("optimistic"), "the session's tidb_txn_mode is {mode:?}");
+        db.execute(&Statement::raw(format!("CREATE DATABASE IF NOT EXISTS `{schema}`"))).await?;
+        db.execute(&Statement::raw(format!("CREATE TABLE {table} (id INT PRIMARY KEY, n INT NOT NULL)"))).await?;
+        db.execute(&Statement::raw(format!("INSERT INTO {table} (id, n) VALUES (1, 0)"))).await?;
+        let bump = Statement { sql: format!("UPDATE {table} SET n = n + 1 WHERE id = ?"), values: vec![1i32.into()] };
+        let txn = [bump.clone(), Statement::raw("SELECT SLEEP(0.5)")];
+        let n = async || -> Result<i64> {
+            one_int(&db.query(&Statement::raw(format!("SELECT n FROM {table} WHERE id = 1"))).await?)
+        };
+
+        // Two at once: without locks both write, the later commit meets 9007 and runs again.
+        let (a, b) = tokio::join!(db.execute_in_transaction(&txn), db.execute_in_transaction(&txn));
+        a.context("the first transaction")?;
+        b.context("the second transaction")?;
+        ensure!(n().await? == 2, "two transactions applied {} times", n().await?);
+
+        // Conflicts that do not stop: another session commits to the row every 100 ms.
+        let stop = Arc::new(AtomicBool::new(false));
+        let hammer = tokio::spawn({
+            let (stop, url, table) = (Arc::clone(&stop), url.clone(), table.clone());
+            async move {
+                let mut conn = p8fs_tidb::mysql_async::Conn::from_url(url).await?;
+                let mut writes = 0i64;
+                while !stop.load(Ordering::SeqCst) {
+                    conn.query_drop(format!("UPDATE {table} SET n = n + 10 WHERE id = 1")).await?;
+                    writes += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+                conn.disconnect().await?;
+                anyhow::Ok(writes)
+            }
+        });
+        let long = [bump.clone(), Statement::raw("SELECT SLEEP(1)")];
+        let outcome = db.execute_in_transaction(&long).await;
+        stop.store(true, Ordering::SeqCst);
+        let writes = hammer.await??;
+        match &outcome {
+            Err(e) if e.kind() == ErrorKind::Conflict && e.is_retryable() && e.to_string().contains("9007") => {}
+            other => anyhow::bail!("under endless conflicts: {other:?}"),
+        }
+        ensure!(n().await? == 2 + 10 * writes, "the refused transaction left a write: n = {}", n().await?);
+        // And once the other writer stops, the same transaction goes through.
+        db.execute_in_transaction(&long).await?;
+        ensure!(n().await? == 3 + 10 * writes, "n = {}", n().await?);
+        Ok(())
+    }
+    .await;
+    let cleanup = db.execute(&Statement::raw(format!("DROP DATABASE IF EXISTS `{schema}`"))).await;
     result?;
     cleanup?;
     Ok(())
