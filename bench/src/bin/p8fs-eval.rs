@@ -30,6 +30,8 @@ use serde_json::{Map, Value, json};
 const K: usize = 10;
 const SCHEMA: &str = "p8fs_eval";
 const EMB_SCHEMA: &str = "p8fs_eval_e";
+/// The engines the eval runs on (all by default).
+const ENGINES: [&str; 4] = ["embedded", "postgres", "mariadb", "tidb"];
 
 #[derive(Debug, Deserialize)]
 struct Doc {
@@ -137,7 +139,7 @@ struct Args {
 fn parse_args() -> Result<Args> {
     let mut a = Args {
         data: PathBuf::from("tests/data/retrieval"),
-        engines: vec!["embedded".into(), "postgres".into(), "mariadb".into(), "tidb".into()],
+        engines: ENGINES.iter().map(|e| (*e).to_owned()).collect(),
         out: PathBuf::from("target/eval"),
         docs: None,
         check: false,
@@ -163,8 +165,8 @@ fn parse_args() -> Result<Args> {
         }
     }
     for e in &a.engines {
-        if !["embedded", "postgres", "mariadb", "tidb"].contains(&e.as_str()) {
-            bail!("unknown engine {e:?}: embedded, postgres, mariadb, tidb");
+        if !ENGINES.contains(&e.as_str()) {
+            bail!("unknown engine {e:?}: {}", ENGINES.join(", "));
         }
     }
     Ok(a)

@@ -7,14 +7,11 @@ use std::time::Duration;
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use p8fs_entity::deadline::TimerAnchor;
+use p8fs_entity::retry::retry_conflict;
 use p8fs_sql_dialect::{Error, ErrorKind, Flavor, Result, Row, RowCheck, ServerInfo, SqlExecutor, Statement};
 
 use crate::config::PgConfig;
 use crate::{binder, error, statements};
-
-/// Conflicted transactions (deadlock victims, serialization failures) run again up to this
-/// many times.
-const MAX_CONFLICT_RETRIES: u32 = 5;
 
 /// A PostgreSQL database (with the pgvector extension for vector columns).
 #[derive(Debug, Clone)]
@@ -157,19 +154,6 @@ impl PgProvider {
     }
 }
 
-/// Whether a failed transaction is retried: conflicts (a deadlock victim, a serialization
-/// failure), a few times with a growing pause.
-async fn retry_conflict(e: &Error, attempt: &mut u32) -> bool {
-    if e.kind() != ErrorKind::Conflict || *attempt >= MAX_CONFLICT_RETRIES {
-        return false;
-    }
-    *attempt += 1;
-    let backoff = Duration::from_millis(10 << (*attempt).min(6));
-    tracing::debug!(backend = "postgres", attempt = *attempt, ?backoff, error = %e, "transaction conflict, retrying");
-    tokio::time::sleep(backoff).await;
-    true
-}
-
 #[async_trait]
 impl SqlExecutor for PgProvider {
     fn dialect(&self) -> &'static dyn p8fs_sql_dialect::Dialect {
@@ -211,7 +195,7 @@ impl SqlExecutor for PgProvider {
         let mut attempt = 0u32;
         loop {
             match self.execute_in_transaction_once(stmts).await {
-                Err(e) if retry_conflict(&e, &mut attempt).await => {}
+                Err(e) if retry_conflict(&e, &mut attempt, "postgres").await => {}
                 other => return other,
             }
         }
@@ -224,7 +208,7 @@ impl SqlExecutor for PgProvider {
             // the same statements would meet the same rows.
             let mut refused = false;
             match self.query_in_transaction_once(stmts, check.as_deref(), &mut refused).await {
-                Err(e) if !refused && retry_conflict(&e, &mut attempt).await => {}
+                Err(e) if !refused && retry_conflict(&e, &mut attempt, "postgres").await => {}
                 other => return other,
             }
         }

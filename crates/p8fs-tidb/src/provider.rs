@@ -8,15 +8,13 @@ use async_trait::async_trait;
 use mysql_async::prelude::Queryable;
 use mysql_async::{Opts, OptsBuilder, Params, Pool, PoolConstraints, PoolOpts, TxOpts};
 use p8fs_entity::deadline::TimerAnchor;
+use p8fs_entity::retry::retry_conflict;
 use p8fs_sql_dialect::{
     DialectKind, Error, ErrorKind, Flavor, Result, Row, RowCheck, ServerInfo, SqlExecutor, Statement,
 };
 
 use crate::config::{MySqlConfig, MySqlFlavorChoice, redact};
 use crate::{binder, error};
-
-/// Retries of a transaction that lost a write conflict or a deadlock.
-const MAX_CONFLICT_RETRIES: u32 = 5;
 
 /// A TiDB or MariaDB database reached over the MySQL protocol.
 ///
@@ -234,12 +232,7 @@ impl TidbProvider {
             // the same statements would meet the same rows.
             let mut refused = false;
             match self.transaction_once(stmts, rows, check, &mut refused).await {
-                Err(e) if e.kind() == ErrorKind::Conflict && !refused && attempt < MAX_CONFLICT_RETRIES => {
-                    attempt += 1;
-                    let backoff = Duration::from_millis(10 << attempt.min(6));
-                    tracing::debug!(backend = self.backend, attempt, ?backoff, error = %e, "transaction conflict, retrying");
-                    tokio::time::sleep(backoff).await;
-                }
+                Err(e) if !refused && retry_conflict(&e, &mut attempt, self.backend).await => {}
                 other => return other,
             }
         }
