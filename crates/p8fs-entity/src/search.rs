@@ -7,7 +7,9 @@ use std::collections::HashMap;
 use p8fs_sql_dialect::entity::codec::decode_row;
 use p8fs_sql_dialect::entity::knn::{self, SearchMode, SearchOptions, knn};
 use p8fs_sql_dialect::model::Model;
-use p8fs_sql_dialect::{Error, ErrorKind, Metric, Result, SqlValue, VectorIndexParams, vector_index_name};
+use p8fs_sql_dialect::{
+    Error, ErrorKind, Metric, NearestQuery, Result, SqlValue, VectorIndexParams, vector_index_name,
+};
 use serde::Serialize;
 use serde_json::{Map, Value as Json};
 
@@ -88,8 +90,36 @@ impl EntityStore {
         crate::store::scoped(model, tenant)?;
         knn::check(model, query, opts)?;
         let dialect = self.executor().dialect();
-        // Without a vector index (SQLite) searches are always exact (and ordered and
-        // limited in SQL, so only the best rows are kept).
+        let table = model.embeddings_table();
+        let nearest = NearestQuery {
+            schema: self.layout().embeddings_schema(dialect),
+            table: &table,
+            tenant,
+            query,
+            metric: opts.metric,
+            fields: &opts.fields,
+            limit: opts.limit,
+            exact: opts.mode == SearchMode::Exact,
+            candidates: opts.candidates,
+        };
+        // An executor with its own in-process index (the embedded default) answers itself.
+        if let Some(answer) = self.executor().nearest(&nearest).await {
+            let answer = answer?;
+            let hits = answer
+                .hits
+                .into_iter()
+                .map(|h| VectorHit {
+                    entity_id: h.entity_id,
+                    field: h.field,
+                    distance: h.distance,
+                    score: opts.metric.score(h.distance),
+                })
+                .collect();
+            let result = SearchResult { hits, exact: answer.exact, candidates_examined: answer.candidates_examined };
+            return Ok(apply_threshold(result, opts.threshold));
+        }
+        // Without a vector index searches are always exact (and ordered and limited in
+        // SQL, so only the best rows are kept).
         let result = if opts.mode == SearchMode::Exact || !dialect.has_vector_index() {
             let exact = SearchOptions { mode: SearchMode::Exact, ..opts.clone() };
             let stmt = knn(dialect, model, self.layout(), tenant, query, &exact, opts.limit)?

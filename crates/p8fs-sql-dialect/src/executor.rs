@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::{Dialect, Result, Row, ServerInfo, Statement};
+use crate::{Dialect, Metric, Result, Row, ServerInfo, Statement};
 
 /// Checks the rows one statement of [`SqlExecutor::query_in_transaction`] returned, before
 /// the next statement runs; called with the statement's index. An error rolls the whole
@@ -12,6 +12,53 @@ use crate::{Dialect, Result, Row, ServerInfo, Statement};
 /// outcome it can only see inside the transaction (an upsert that matched a row other
 /// than the one it named) without leaving anything of it behind.
 pub type RowCheck = dyn Fn(usize, &[Row]) -> Result<()> + Send + Sync;
+
+/// A nearest-neighbour search an executor may answer itself, from an index it keeps in
+/// process (the embedded default, `p8fs-sqlite`), instead of running the dialect's search
+/// statement. The store has already checked it (dimensions, limit, fields, finite values).
+#[derive(Debug, Clone, Copy)]
+pub struct NearestQuery<'a> {
+    /// The embeddings table's schema (`None` where the engine has none).
+    pub schema: Option<&'a str>,
+    /// The embeddings table (a model's name, never user text).
+    pub table: &'a str,
+    /// Only this tenant's rows are candidates.
+    pub tenant: &'a str,
+    /// The query vector.
+    pub query: &'a [f32],
+    /// The distance.
+    pub metric: Metric,
+    /// Only these embedded fields (empty: all).
+    pub fields: &'a [String],
+    /// Most results.
+    pub limit: usize,
+    /// Every row compared (true nearest neighbours), or through an approximate index.
+    pub exact: bool,
+    /// Approximate: how many candidates to take from the index first.
+    pub candidates: Option<usize>,
+}
+
+/// One nearest embedding found by [`SqlExecutor::nearest`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct NearestHit {
+    /// The entity's id.
+    pub entity_id: String,
+    /// The embedded field.
+    pub field: String,
+    /// The distance, exactly as [`Metric::distance`] computes it.
+    pub distance: f64,
+}
+
+/// The answer of [`SqlExecutor::nearest`]: best first (distance, then entity id).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NearestAnswer {
+    /// Best first.
+    pub hits: Vec<NearestHit>,
+    /// Whether every candidate row was compared.
+    pub exact: bool,
+    /// Candidates taken from the index (approximate only).
+    pub candidates_examined: Option<usize>,
+}
 
 /// Executes [`Statement`]s built by this crate against one database.
 ///
@@ -75,4 +122,14 @@ pub trait SqlExecutor: Send + Sync + std::fmt::Debug {
     /// The engine's error, mapped to an [`crate::ErrorKind`]; [`crate::ErrorKind::Decode`]
     /// for a column of a type the provider cannot read.
     async fn query(&self, stmt: &Statement) -> Result<Vec<Row>>;
+
+    /// Answers a nearest-neighbour search from an index the executor keeps itself, or
+    /// `None` (the default) when the store should run the dialect's search statement.
+    ///
+    /// # Errors
+    /// Inside the `Some`: the engine's errors, or a stored vector whose dimensions differ
+    /// from the query's.
+    async fn nearest(&self, _query: &NearestQuery<'_>) -> Option<Result<NearestAnswer>> {
+        None
+    }
 }

@@ -35,7 +35,7 @@ pub use dialect::{
     Sqlite, Tidb, VectorIndexParams, VectorOutput, merge_patch_function, vector_index_name,
 };
 pub use error::{Error, ErrorKind, Result};
-pub use executor::{RowCheck, SqlExecutor};
+pub use executor::{NearestAnswer, NearestHit, NearestQuery, RowCheck, SqlExecutor};
 pub use flavor::{Flavor, ServerInfo};
 pub use statement::{Row, SqlValue, Statement};
 pub use vector::{format_vector_text, parse_vector_text, vector_from_le_bytes, vector_to_le_bytes};

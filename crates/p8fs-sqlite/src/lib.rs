@@ -12,9 +12,11 @@ mod distance;
 mod functions;
 mod like;
 mod provider;
+mod vectors;
 
 pub use like::MAX_PATTERN_CHARS;
 pub use provider::{SqliteConfig, SqliteProvider};
+pub use vectors::{DEFAULT_ANN_MIN_ROWS, LOG_KEEP, VectorMemory};
 
 /// The driver this crate is built on, re-exported so users avoid version skew.
 pub use rusqlite;

@@ -5,10 +5,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use p8fs_sql_dialect::{Error, ErrorKind, Flavor, Result, Row, RowCheck, ServerInfo, SqlExecutor, Statement};
+use p8fs_sql_dialect::{
+    Error, ErrorKind, Flavor, NearestAnswer, NearestQuery, Result, Row, RowCheck, ServerInfo, SqlExecutor, Statement,
+};
 use rusqlite::{Connection, OpenFlags};
 
 use crate::binder;
+use crate::vectors::{VectorMemory, Vectors};
 
 /// Where the database lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +49,8 @@ impl SqliteConfig {
 pub struct SqliteProvider {
     conn: Arc<Mutex<Connection>>,
     key: String,
+    /// The embeddings tables held in process for vector search ([`crate::vectors`]).
+    vectors: Arc<Vectors>,
 }
 
 impl SqliteProvider {
@@ -91,7 +96,23 @@ impl SqliteProvider {
         })
         .await
         .map_err(join_error)??;
-        Ok(Self { conn: Arc::new(Mutex::new(conn)), key })
+        Ok(Self { conn: Arc::new(Mutex::new(conn)), key, vectors: Arc::default() })
+    }
+
+    /// Tenant partitions with fewer rows than this are searched exactly even when an
+    /// approximate search is asked for (default [`crate::DEFAULT_ANN_MIN_ROWS`]); lower it to
+    /// use the HNSW index on small data (tests do).
+    pub fn set_ann_min_rows(&self, rows: usize) {
+        self.vectors.set_ann_min_rows(rows);
+    }
+
+    /// What the in-process vector search holds: rows, bytes of vectors, bytes and number of
+    /// HNSW indexes.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Unavailable`] when a panic poisoned a lock.
+    pub fn vector_memory(&self) -> Result<VectorMemory> {
+        self.vectors.memory()
     }
 
     /// Runs `f` with the connection on the blocking pool.
@@ -238,5 +259,76 @@ impl SqlExecutor for SqliteProvider {
         let sql = stmt.sql.clone();
         let params = bind_params(stmt)?;
         self.with_conn(move |c| query_rows(c, &sql, params)).await
+    }
+
+    async fn nearest(&self, q: &NearestQuery<'_>) -> Option<Result<NearestAnswer>> {
+        if q.schema.is_some() {
+            return None;
+        }
+        let (conn, vectors) = (Arc::clone(&self.conn), Arc::clone(&self.vectors));
+        let owned = OwnedQuery::from(q);
+        let answer = tokio::task::spawn_blocking(move || -> Result<Option<NearestAnswer>> {
+            {
+                // Every write committed before this search is applied first; the connection
+                // is released before the scan.
+                let mut guard = conn.lock().map_err(|_| {
+                    Error::new(ErrorKind::Unavailable, "connection lock poisoned by a panic").with_backend("sqlite")
+                })?;
+                if !vectors.sync(&mut guard, &owned.table)? {
+                    return Ok(None);
+                }
+            }
+            vectors.search(&owned.as_query()).map(Some)
+        })
+        .await;
+        match answer {
+            Err(e) => Some(Err(join_error(e))),
+            Ok(Ok(None)) => None,
+            Ok(Ok(Some(a))) => Some(Ok(a)),
+            Ok(Err(e)) => Some(Err(e)),
+        }
+    }
+}
+
+/// A [`NearestQuery`] moved onto the blocking pool.
+struct OwnedQuery {
+    table: String,
+    tenant: String,
+    query: Vec<f32>,
+    metric: p8fs_sql_dialect::Metric,
+    fields: Vec<String>,
+    limit: usize,
+    exact: bool,
+    candidates: Option<usize>,
+}
+
+impl From<&NearestQuery<'_>> for OwnedQuery {
+    fn from(q: &NearestQuery<'_>) -> Self {
+        Self {
+            table: q.table.to_owned(),
+            tenant: q.tenant.to_owned(),
+            query: q.query.to_vec(),
+            metric: q.metric,
+            fields: q.fields.to_vec(),
+            limit: q.limit,
+            exact: q.exact,
+            candidates: q.candidates,
+        }
+    }
+}
+
+impl OwnedQuery {
+    fn as_query(&self) -> NearestQuery<'_> {
+        NearestQuery {
+            schema: None,
+            table: &self.table,
+            tenant: &self.tenant,
+            query: &self.query,
+            metric: self.metric,
+            fields: &self.fields,
+            limit: self.limit,
+            exact: self.exact,
+            candidates: self.candidates,
+        }
     }
 }
