@@ -3,7 +3,7 @@
 //! databases); by hand:
 //!
 //! ```text
-//! p8fs-bench [--smoke] [--rounds N] [--out DIR] [--docs FILE] [W1 W7 ...]
+//! p8fs-bench [--smoke] [--scale] [--rounds N] [--out DIR] [--docs FILE] [W1 W7 ...]
 //! p8fs-bench --report-from target/bench/results.jsonl --docs docs/benchmarks.md
 //! ```
 //!
@@ -24,8 +24,13 @@ use anyhow::{Context, Result, bail};
 use crate::harness::{Row, Scale};
 
 /// Every workload, in order.
-pub(crate) const WORKLOADS: [&str; 13] =
-    ["W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8", "W9", "W10", "W11", "W12", "W13"];
+pub(crate) const WORKLOADS: [&str; 14] =
+    ["W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8", "W9", "W10", "W11", "W12", "W13", "W14"];
+
+/// W14's sizes (rows in all tenants): a smoke run, a default run, `--scale`.
+const W14_SMOKE: [usize; 1] = [2_000];
+const W14_DEFAULT: [usize; 1] = [100_000];
+const W14_SCALE: [usize; 3] = [10_000, 100_000, 1_000_000];
 
 /// Where the databases are.
 #[derive(Debug, Clone)]
@@ -60,6 +65,8 @@ struct Args {
     workloads: Vec<String>,
     /// Only rewrite the report from an earlier run's results.
     report_from: Option<PathBuf>,
+    /// W14 at 10k, 100k and 1M rows.
+    at_scale: bool,
 }
 
 fn parse_args() -> Result<Args> {
@@ -69,10 +76,12 @@ fn parse_args() -> Result<Args> {
     let mut docs = None;
     let mut report_from = None;
     let mut workloads = Vec::new();
+    let mut at_scale = false;
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         match a.as_str() {
             "--smoke" => smoke = true,
+            "--scale" => at_scale = true,
             "--rounds" => {
                 let n = it.next().context("--rounds needs a number")?;
                 rounds = Some(n.parse::<usize>().with_context(|| format!("--rounds {n:?} is not a number"))?);
@@ -91,7 +100,7 @@ fn parse_args() -> Result<Args> {
     if !smoke && rounds < 5 {
         bail!("a judged run needs at least 5 rounds (got {rounds}); use --smoke for a quick check");
     }
-    Ok(Args { scale: Scale { rounds, smoke }, out, docs, workloads, report_from })
+    Ok(Args { scale: Scale { rounds, smoke }, out, docs, workloads, report_from, at_scale })
 }
 
 fn main() {
@@ -144,7 +153,14 @@ fn run() -> Result<bool> {
         let w = &group.join("+");
         let t = Instant::now();
         println!("== {w}");
-        let r = rt.block_on(run_workload(group, &env, args.scale));
+        let sizes: &[usize] = if args.scale.smoke {
+            &W14_SMOKE
+        } else if args.at_scale {
+            &W14_SCALE
+        } else {
+            &W14_DEFAULT
+        };
+        let r = rt.block_on(run_workload(group, &env, args.scale, sizes));
         match r {
             Ok(mut new) => {
                 for row in &new {
@@ -178,7 +194,7 @@ fn run() -> Result<bool> {
     Ok(failures.is_empty() && missed.is_empty())
 }
 
-async fn run_workload(group: &[String], env: &Env, scale: Scale) -> Result<Vec<Row>> {
+async fn run_workload(group: &[String], env: &Env, scale: Scale, w14_sizes: &[usize]) -> Result<Vec<Row>> {
     let mut sorted = group.to_vec();
     sorted.sort_by_key(|w| w[1..].parse::<u32>().unwrap_or(0));
     match group[0].as_str() {
@@ -193,6 +209,7 @@ async fn run_workload(group: &[String], env: &Env, scale: Scale) -> Result<Vec<R
         "W11" => kv::w11_tikv(env, scale).await,
         "W12" => sql::w12_sqlite(env, scale).await,
         "W13" => embed::w13_embedding(env, scale).await,
+        "W14" => sql::w14_scale(env, scale, w14_sizes).await,
         other => bail!("no workload {other}"),
     }
 }

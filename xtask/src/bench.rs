@@ -1,4 +1,4 @@
-//! `cargo xtask bench [--smoke] [--rounds N] [WORKLOAD...]`: builds the benchmark binary
+//! `cargo xtask bench [--smoke] [--scale] [--rounds N] [WORKLOAD...]`: builds the benchmark binary
 //! (release; a smoke run uses the dev build the tests already compiled), starts the local
 //! databases, runs the workloads and, for a full run, rewrites `docs/benchmarks.md`.
 
@@ -28,10 +28,33 @@ fn build(paths: &Paths, release: bool) -> Result<PathBuf> {
     Ok(bin)
 }
 
+/// The peers of W14 (numpy, LanceDB), pinned, in their own virtualenv under `target/`.
+const PEERS: [&str; 2] = ["numpy==2.2.6", "lancedb==0.40.0"];
+
+/// Creates (or reuses) the peers' virtualenv; returns its Python.
+fn peers_python(paths: &Paths) -> Result<PathBuf> {
+    let dir = paths.target.join("py-peers");
+    let python = dir.join("bin/python");
+    let stamp = dir.join("p8fs-stamp");
+    let want = PEERS.join("\n");
+    if python.exists() && std::fs::read_to_string(&stamp).is_ok_and(|s| s == want) {
+        return Ok(python);
+    }
+    let t = Instant::now();
+    cmd::output(Command::new("python3").args(["-m", "venv", "--clear"]).arg(&dir))
+        .context("creating the benchmark peers' virtualenv (needs python3 with venv)")?;
+    cmd::output(Command::new(&python).args(["-m", "pip", "install", "-q"]).args(PEERS))
+        .context("installing the benchmark peers (numpy, LanceDB) from the Python package registry")?;
+    std::fs::write(&stamp, want)?;
+    println!("benchmark peers installed ({}) in {:.0} s", PEERS.join(", "), t.elapsed().as_secs_f64());
+    Ok(python)
+}
+
 /// Runs the benchmark binary with the services' URLs; `Ok` only when every row passed.
 fn run_bin(paths: &Paths, bin: &PathBuf, args: &[String], env: &BTreeMap<String, String>) -> Result<()> {
     let mut c = Command::new(bin);
     c.current_dir(&paths.root).args(args).stdin(Stdio::null());
+    c.env("P8FS_BENCH_PYTHON", peers_python(paths)?);
     for (k, v) in env {
         c.env(k, v);
     }
@@ -67,7 +90,15 @@ pub(crate) fn run(paths: &Paths, args: &[String]) -> Result<()> {
     // Only a run of every workload rewrites the report: a partial run would replace the
     // whole table with its few rows.
     let partial = args.iter().any(|a| a.len() > 1 && a.starts_with(['W', 'w']) && a[1..].parse::<u32>().is_ok());
-    if !smoke && !partial {
+    let at_scale = args.iter().any(|a| a == "--scale");
+    if at_scale && !partial {
+        // The cost curves: W14 alone at 10k, 100k and 1M rows.
+        bench_args.push("W14".into());
+    }
+    if at_scale {
+        bench_args.extend(["--out".into(), out.join("scale").display().to_string()]);
+        println!("--scale: W14 at 10k, 100k and 1M rows; results in target/bench/scale (docs are written by hand)");
+    } else if !smoke && !partial {
         bench_args.extend(["--docs".into(), paths.root.join("docs").join("benchmarks.md").display().to_string()]);
     } else if partial {
         println!("some workloads only: docs/benchmarks.md is left as it is (a run of all of them rewrites it)");

@@ -31,7 +31,7 @@ commands:
   pytest [PROVIDER...]        the Python client's suite against p8fs serve; PROVIDER
                               is one of kv-only, sqlite, postgres, mariadb, tidb
                               (default: those available)
-  bench [--smoke] [--rounds N] [W1 .. W13]
+  bench [--smoke] [--scale] [--rounds N] [W1 .. W14]
                               p8fs against the hand-written driver calls; a full run
                               (release build, >= 5 rounds) rewrites docs/benchmarks.md
   eval [--engines embedded,postgres,mariadb]

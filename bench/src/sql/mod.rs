@@ -23,6 +23,7 @@ mod items;
 mod vector_data;
 mod w10_metadata_cache;
 mod w12_sqlite;
+mod w14_scale;
 mod w1_single_upsert;
 mod w2_batch_upsert;
 mod w3_json_filter;
@@ -35,6 +36,7 @@ pub(crate) use w3_json_filter::w3_json_filter;
 pub(crate) use w4_w6_vectors::vector_workload;
 pub(crate) use w10_metadata_cache::w10_metadata_cache;
 pub(crate) use w12_sqlite::w12_sqlite;
+pub(crate) use w14_scale::w14_scale;
 
 /// Schemas the SQL workloads create and drop.
 const SCHEMA: &str = "p8fs_bench";

@@ -183,11 +183,17 @@ impl Dialect for Sqlite {
         _metric: Metric,
         _params: &VectorIndexParams,
     ) -> Result<Vec<Statement>> {
-        Err(Error::new(ErrorKind::Unsupported, "SQLite has no vector index; p8fs searches it exactly"))
+        Err(Error::new(
+            ErrorKind::Unsupported,
+            "SQLite keeps no vector index in the database: p8fs-sqlite builds its HNSW index in process, on the first approximate search of a tenant with 20,000 rows or more",
+        ))
     }
 
     fn drop_vector_index(&self, _schema: Option<&str>, _table: &str, _metric: Metric) -> Result<Statement> {
-        Err(Error::new(ErrorKind::Unsupported, "SQLite has no vector index"))
+        Err(Error::new(
+            ErrorKind::Unsupported,
+            "SQLite keeps no vector index in the database (p8fs-sqlite holds it in process)",
+        ))
     }
 
     fn version_query(&self) -> Statement {
@@ -239,6 +245,6 @@ impl Dialect for Sqlite {
     }
 
     fn vector_search_summary(&self) -> &'static str {
-        "exact: SQLite orders by p8fs's distance function (no vector index)"
+        "in process: exact SIMD scan, or an HNSW index per tenant of 20,000+ rows (approximate)"
     }
 }

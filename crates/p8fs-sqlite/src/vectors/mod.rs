@@ -20,7 +20,8 @@
 //! from this process or another. A rolled-back write leaves no log entry; a crash loses
 //! nothing, because nothing here is persisted: the index is rebuilt from SQLite by the
 //! first search of a new process. The log is trimmed once it grows past [`LOG_KEEP`]
-//! entries; a process that fell behind a trim (or sees the table recreated) reloads.
+//! entries; a process that fell behind a trim, or sees any change of the schema (the table
+//! recreated, a migration, a `VACUUM`, which may renumber rowids), reloads.
 
 mod partition;
 
@@ -115,10 +116,11 @@ impl Vectors {
                     *t = Table::default();
                     return Ok(false);
                 }
-                Some(created) => {
-                    if created {
-                        *t = Table::default();
-                    }
+                Some(()) => {
+                    // Any change of the schema (a migration, the table recreated, triggers
+                    // added, a `VACUUM`, which may renumber rowids) reloads: rare, and the
+                    // rowids held may no longer name the same rows.
+                    *t = Table::default();
                     t.schema_version = Some(conn.query_row("PRAGMA schema_version", [], |r| r.get(0)).map_err(map)?);
                 }
             }
@@ -249,8 +251,8 @@ impl Table {
 }
 
 /// Creates the log table and its triggers where missing. `None`: the embeddings table does
-/// not exist; `Some(true)`: the triggers were (re)created, so what is held must be reloaded.
-fn ensure_log(conn: &mut Connection, name: &str) -> Result<Option<bool>> {
+/// not exist.
+fn ensure_log(conn: &mut Connection, name: &str) -> Result<Option<()>> {
     let exists: Option<i64> = conn
         .query_row("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1", params![name], |r| r.get(0))
         .optional()
@@ -268,7 +270,7 @@ fn ensure_log(conn: &mut Connection, name: &str) -> Result<Option<bool>> {
         )
         .map_err(map)?;
     if have == 3 {
-        return Ok(Some(false));
+        return Ok(Some(()));
     }
     let (t, l) = (quote(name), quote(&log));
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(map)?;
@@ -294,7 +296,7 @@ fn ensure_log(conn: &mut Connection, name: &str) -> Result<Option<bool>> {
         tx.execute(&format!("CREATE TRIGGER {} {body}", quote(n)), []).map_err(map)?;
     }
     tx.commit().map_err(map)?;
-    Ok(Some(true))
+    Ok(Some(()))
 }
 
 fn poisoned() -> Error {
