@@ -165,6 +165,9 @@ pub(crate) struct Row {
     pub(crate) ops: usize,
     /// Anything else measured (recall, plans, commit counts).
     pub(crate) notes: Vec<String>,
+    /// Named figures for the scale report (`--scale`): sizes, rates, times, bytes.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub(crate) metrics: std::collections::BTreeMap<String, f64>,
     /// A smoke run judges nothing.
     #[serde(skip, default)]
     smoke: bool,
@@ -201,6 +204,7 @@ impl Row {
             rounds: scale.rounds,
             ops,
             notes: Vec::new(),
+            metrics: std::collections::BTreeMap::new(),
             smoke: scale.smoke,
         }
     }
@@ -208,6 +212,12 @@ impl Row {
     /// Adds a note.
     pub(crate) fn note(mut self, n: impl Into<String>) -> Self {
         self.notes.push(n.into());
+        self
+    }
+
+    /// Adds named figures.
+    pub(crate) fn metrics(mut self, m: &[(&str, f64)]) -> Self {
+        self.metrics.extend(m.iter().map(|(k, v)| ((*k).to_owned(), *v)));
         self
     }
 

@@ -14,6 +14,7 @@ mod embed;
 mod harness;
 mod kv;
 mod report;
+mod scale_report;
 mod sql;
 
 use std::path::PathBuf;
@@ -121,6 +122,11 @@ fn run() -> Result<bool> {
         let text = std::fs::read_to_string(from).with_context(|| format!("reading {}", from.display()))?;
         let rows = text.lines().map(serde_json::from_str).collect::<std::result::Result<Vec<Row>, _>>()?;
         let docs = args.docs.as_ref().context("--report-from needs --docs FILE")?;
+        if args.at_scale {
+            scale_report::write(docs, &rows)?;
+            println!("wrote {} from {}", docs.display(), from.display());
+            return Ok(rows.iter().all(|r| r.pass));
+        }
         let rounds = rows.first().map_or(args.scale.rounds, |r| r.rounds);
         report::write_markdown(docs, &rows, &[], Scale { rounds, smoke: false })?;
         println!("wrote {} from {}", docs.display(), from.display());
@@ -183,7 +189,11 @@ fn run() -> Result<bool> {
     std::fs::write(&results, text).with_context(|| format!("writing {}", results.display()))?;
     println!("wrote {} ({} rows) in {:.0} s", results.display(), rows.len(), started.elapsed().as_secs_f64());
     if let Some(docs) = &args.docs {
-        report::write_markdown(docs, &rows, &failures, args.scale)?;
+        if args.at_scale {
+            scale_report::write(docs, &rows)?;
+        } else {
+            report::write_markdown(docs, &rows, &failures, args.scale)?;
+        }
         println!("wrote {} and its plot", docs.display());
     }
     std::fs::remove_dir_all(&scratch).ok();

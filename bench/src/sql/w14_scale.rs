@@ -202,8 +202,18 @@ async fn one_size(env: &Env, scale: Scale, n: usize, python: &str, script: &Path
 
     let get = |k: &str| peers.get(k).with_context(|| format!("the peers gave no {k} result"));
     let mut rows = Vec::new();
+    let figures = [
+        ("rows", n as f64),
+        ("ingest_per_s", n as f64 / ingest_s),
+        ("disk_mb", disk_mb),
+        ("load_s", load_s),
+        ("build_s", build_s),
+        ("vectors_mb", mem.exact_bytes as f64 / 1e6),
+        ("index_mb", mem.index_bytes as f64 / 1e6),
+        ("rss_mb", rss),
+    ];
     let notes = |row: Row| {
-        row.note(format!(
+        row.metrics(&figures).note(format!(
             "{n} rows x {DIM} (90% in the tenant); ingest {:.0} entities/s ({ingest_s:.1} s), SQLite file {disk_mb:.0} MB",
             n as f64 / ingest_s
         ))
@@ -218,28 +228,34 @@ async fn one_size(env: &Env, scale: Scale, n: usize, python: &str, script: &Path
 
     let np = get("numpy")?;
     let c = Comparison { a: exact_side.clone(), b: side(&np.latencies_us, &np.round_ops_per_s) };
-    rows.push(notes(Row::from(
-        scale,
-        "W14",
-        &format!("embedded exact {label}"),
-        "numpy brute force (normalised float32 matrix, argpartition)",
-        &c,
-        nq,
-        ">= 0.33x",
-        Some(0.33),
-    )));
+    rows.push(
+        notes(Row::from(
+            scale,
+            "W14",
+            &format!("embedded exact {label}"),
+            "numpy brute force (normalised float32 matrix, argpartition)",
+            &c,
+            nq,
+            ">= 0.33x",
+            Some(0.33),
+        ))
+        .metrics(&[("recall", 1.0), ("peer_recall", np.recall)]),
+    );
     let flat = get("lancedb-flat")?;
     let c = Comparison { a: exact_side, b: side(&flat.latencies_us, &flat.round_ops_per_s) };
-    rows.push(Row::from(
-        scale,
-        "W14",
-        &format!("embedded exact {label}"),
-        "LanceDB, no vector index, tenant prefilter",
-        &c,
-        nq,
-        ">= 1.0x",
-        Some(1.0),
-    ));
+    rows.push(
+        Row::from(
+            scale,
+            "W14",
+            &format!("embedded exact {label}"),
+            "LanceDB, no vector index, tenant prefilter",
+            &c,
+            nq,
+            ">= 1.0x",
+            Some(1.0),
+        )
+        .metrics(&[("rows", n as f64), ("recall", 1.0), ("peer_recall", flat.recall)]),
+    );
     let hnsw = get("lancedb-hnsw")?;
     let c = Comparison { a: ann_side, b: side(&hnsw.latencies_us, &hnsw.round_ops_per_s) };
     let index_used = !ann_exact || n < p8fs_sqlite::DEFAULT_ANN_MIN_ROWS * 10 / 9;
@@ -260,6 +276,14 @@ async fn one_size(env: &Env, scale: Scale, n: usize, python: &str, script: &Path
             hnsw.recall,
             hnsw.build_s
         ))
+        .metrics(&[
+            ("rows", n as f64),
+            ("recall", ann_recall),
+            ("peer_recall", hnsw.recall),
+            ("build_s", build_s),
+            ("peer_build_s", hnsw.build_s),
+            ("exact", f64::from(u8::from(ann_exact))),
+        ])
         .fail_unless(
             ann_recall + 0.005 >= hnsw.recall,
             format!("recall {ann_recall:.3} < LanceDB's {:.3}", hnsw.recall),
