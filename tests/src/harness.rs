@@ -144,11 +144,23 @@ pub fn trials(env: &Arc<TestEnv>, cases: &[Case]) -> Vec<Trial> {
             }
             let env = Arc::clone(env);
             let run = case.run;
-            out.push(Trial::test(name, move || run_case(env, kv, run)));
+            out.push(Trial::test(name.clone(), move || {
+                run_case(env, kv, run).inspect_err(|e| {
+                    let first = e.message().and_then(|m| m.lines().next()).unwrap_or("failed");
+                    if let Ok(mut f) = FAILURES.lock() {
+                        f.push(format!("{name}: {first}"));
+                    }
+                })
+            }));
         }
     }
     out
 }
+
+/// Each failed trial's name and the first line of its message, for the run's summary
+/// (the test runner writes them to `P8FS_TEST_RESULT_FILE`, where `cargo xtask test`
+/// shows them in its stage table).
+pub static FAILURES: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
 
 fn run_case(env: Arc<TestEnv>, kv: Option<KvKind>, run: fn(Ctx) -> TestFuture) -> Result<(), Failed> {
     let backend = env.backend.name();

@@ -50,7 +50,8 @@ fn main() -> ExitCode {
     let line = format!("{} passed, {} failed, {} ignored", c.num_passed, c.num_failed, c.num_ignored);
     println!("backend {backend}: {line}");
     if let Some(path) = std::env::var_os("P8FS_TEST_RESULT_FILE") {
-        std::fs::write(path, format!("{line}\n")).ok();
+        let failures = harness::FAILURES.lock().map(|f| f.join("\n")).unwrap_or_default();
+        std::fs::write(path, format!("{line}\n{failures}\n")).ok();
     }
     if c.num_passed == 0 && c.num_failed == 0 && !args.list {
         // Nothing ran: never let that pass as green when the backend was required.

@@ -612,10 +612,17 @@ fn suite(paths: &Paths, bin: &TestBinary, backend: Backend, env: &BTreeMap<Strin
     c.env("P8FS_TEST_RESULT_FILE", &result_file);
     println!("+ {}", cmd::display(&c));
     let status = c.stdin(Stdio::null()).status()?;
-    let counts = std::fs::read_to_string(&result_file).unwrap_or_default();
-    let counts = counts.trim();
+    // The runner writes its counts, then one line per failed test (name: first line).
+    let text = std::fs::read_to_string(&result_file).unwrap_or_default();
+    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+    let counts = lines.next().unwrap_or_default();
     if !status.success() {
-        bail!("backend {}: {}", backend.name(), if counts.is_empty() { "the suite did not finish" } else { counts });
+        let failures: Vec<&str> = lines.collect();
+        let counts = if counts.is_empty() { "the suite did not finish" } else { counts };
+        if failures.is_empty() {
+            bail!("backend {}: {counts}", backend.name());
+        }
+        bail!("backend {}: {counts}; {}", backend.name(), failures.join("; "));
     }
     Ok(((), format!("backend {}: {counts}", backend.name())))
 }

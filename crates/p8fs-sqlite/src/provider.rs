@@ -63,6 +63,10 @@ impl SqliteProvider {
             SqliteConfig::Memory => format!("sqlite::memory:{:p}", &cfg),
             SqliteConfig::File(p) => format!("sqlite://{}", p.display()),
         };
+        let path = match &cfg {
+            SqliteConfig::Memory => None,
+            SqliteConfig::File(p) => Some(p.clone()),
+        };
         let conn = tokio::task::spawn_blocking(move || -> Result<Connection> {
             let conn = match &cfg {
                 SqliteConfig::Memory => Connection::open_in_memory(),
@@ -96,7 +100,7 @@ impl SqliteProvider {
         })
         .await
         .map_err(join_error)??;
-        Ok(Self { conn: Arc::new(Mutex::new(conn)), key, vectors: Arc::default() })
+        Ok(Self { conn: Arc::new(Mutex::new(conn)), key, vectors: Arc::new(Vectors::new(path)) })
     }
 
     /// Tenant partitions with fewer rows than this are searched exactly even when an

@@ -289,3 +289,90 @@ async fn the_hnsw_index_keeps_recall_fills_filtered_answers_and_keeps_tenants_ap
     let mem = db.vector_memory().unwrap();
     assert!(mem.indexes >= 3 && mem.index_bytes > 0 && mem.rows >= 3400, "{mem:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_saved_index_is_loaded_brought_up_to_date_and_ignored_when_unusable() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v.sqlite");
+    let m = model();
+    let approx = SearchOptions { limit: 10, mode: SearchMode::Approximate, ..Default::default() };
+    let mut rng = Rng(11);
+    {
+        let (db, store) = open(&path).await;
+        db.set_ann_min_rows(500);
+        store.migrate(&m).await.unwrap();
+        seed(&store, &m, "a", 0..2000, &mut rng).await;
+        let r = store.vector_similarity_search(&m, "a", &rng.vector(), &approx).await.unwrap();
+        assert!(!r.exact);
+        let mem = db.vector_memory().unwrap();
+        assert_eq!((mem.indexes_built, mem.indexes_loaded), (1, 0));
+        // Written after the save: updates, deletes, new rows.
+        seed(&store, &m, "a", 1900..2100, &mut rng).await;
+        for i in (0..300).step_by(3) {
+            let e = store.get_by_key(&m, "a", &format!("n{i}")).await.unwrap().unwrap();
+            store.delete(&m, "a", e["id"].as_str().unwrap()).await.unwrap();
+        }
+    }
+    let mut saved: Vec<std::path::PathBuf> = Vec::new();
+    for d in std::fs::read_dir(dir.path().join("v.sqlite.vindex")).unwrap() {
+        for f in std::fs::read_dir(d.unwrap().path()).unwrap() {
+            saved.push(f.unwrap().path());
+        }
+    }
+    let index_file = saved.iter().find(|p| p.extension().is_some_and(|e| e == "usearch")).cloned();
+    let index_file = index_file.unwrap_or_else(|| panic!("no index file saved: {saved:?}"));
+
+    // A new process loads the file and replays the log: same answers as a build would give.
+    let check = |store: EntityStore, db: Arc<SqliteProvider>, want: (usize, usize), what: &'static str| {
+        let (m, approx) = (m.clone(), approx.clone());
+        async move {
+            let rows = held(&db, &m).await;
+            let ids: HashSet<&str> =
+                rows.iter().filter(|r| r.0.as_deref() == Some("a")).map(|r| r.1.as_str()).collect();
+            let mut rng = Rng(99);
+            let (mut found, mut wanted) = (0, 0);
+            for _ in 0..30 {
+                let q = rng.vector();
+                let r = store.vector_similarity_search(&m, "a", &q, &approx).await.unwrap();
+                assert!(!r.exact, "{what}");
+                assert!(r.hits.iter().all(|h| ids.contains(h.entity_id.as_str())), "{what}: a deleted row was found");
+                let t: HashSet<(String, String)> =
+                    truth(&rows, "a", &q, Metric::Cosine, &[], 10).into_iter().map(|x| (x.0, x.1)).collect();
+                found += r.hits.iter().filter(|h| t.contains(&(h.entity_id.clone(), h.field.clone()))).count();
+                wanted += t.len();
+            }
+            let recall = found as f64 / wanted as f64;
+            assert!(recall >= 0.95, "{what}: recall@10 {recall:.3}");
+            // A row written after the save is found by its own vector.
+            let e = store.get_by_key(&m, "a", "n2050").await.unwrap().unwrap();
+            let own = rows.iter().find(|r| r.1 == e["id"].as_str().unwrap() && r.2 == "body").unwrap().3.clone();
+            let r = store.vector_similarity_search(&m, "a", &own, &approx).await.unwrap();
+            assert_eq!(r.hits[0].entity_id, e["id"].as_str().unwrap(), "{what}");
+            let mem = db.vector_memory().unwrap();
+            assert_eq!((mem.indexes_built, mem.indexes_loaded), want, "{what}: (built, loaded)");
+        }
+    };
+    let (db, store) = open(&path).await;
+    db.set_ann_min_rows(500);
+    check(store, db, (0, 1), "loaded from the file").await;
+
+    // A damaged file is not used: the index is built from the rows (and saved again).
+    std::fs::write(&index_file, b"not an index").unwrap();
+    let (db, store) = open(&path).await;
+    db.set_ann_min_rows(500);
+    check(store, db, (1, 0), "after the file was damaged").await;
+
+    // A file from a future the database never reached (a restored copy) is not used.
+    let newest = std::fs::read_dir(index_file.parent().unwrap())
+        .unwrap()
+        .map(|f| f.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "usearch"))
+        .unwrap();
+    let name = newest.file_name().unwrap().to_string_lossy().into_owned();
+    let (stem, _) = name.rsplit_once('.').unwrap();
+    let (head, _) = stem.rsplit_once('.').unwrap();
+    std::fs::rename(&newest, newest.with_file_name(format!("{head}.999999999.usearch"))).unwrap();
+    let (db, store) = open(&path).await;
+    db.set_ann_min_rows(500);
+    check(store, db, (1, 0), "with a file from the future").await;
+}

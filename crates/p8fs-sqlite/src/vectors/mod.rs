@@ -17,17 +17,21 @@
 //! updated or deleted row to a log table (`p8fs_vlog_<table>`) in the writing transaction
 //! itself. Before each search the log's new entries are read, with the rows' current state,
 //! in one read transaction and applied, so a search sees every write committed before it,
-//! from this process or another. A rolled-back write leaves no log entry; a crash loses
-//! nothing, because nothing here is persisted: the index is rebuilt from SQLite by the
-//! first search of a new process. The log is trimmed once it grows past [`LOG_KEEP`]
+//! from this process or another. A rolled-back write leaves no log entry. The vectors are
+//! loaded from SQLite by the first search of a process; an HNSW index built from them is
+//! saved next to the database ([`persist`]) and a later process loads it and brings it up
+//! to date from the log instead of building it again; a file the log cannot bring up to
+//! date, or that does not match the rows afterwards, is not used. The log is trimmed once it grows past [`LOG_KEEP`]
 //! entries; a process that fell behind a trim, or sees any change of the schema (the table
 //! recreated, a migration, a `VACUUM`, which may renumber rowids), reloads.
 
 mod partition;
+mod persist;
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use p8fs_sql_dialect::{Error, ErrorKind, NearestAnswer, NearestQuery, Result};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -47,11 +51,24 @@ pub const LOG_KEEP: i64 = 100_000;
 pub(crate) struct Vectors {
     tables: Mutex<HashMap<String, Arc<RwLock<Table>>>>,
     ann_min_rows: AtomicUsize,
+    /// The database file (`None` in memory: nothing is saved).
+    path: Option<PathBuf>,
+    /// Where HNSW indexes are saved, once the database's id is known.
+    store: OnceLock<persist::Store>,
+    loaded: AtomicUsize,
+    built: AtomicUsize,
 }
 
-impl Default for Vectors {
-    fn default() -> Self {
-        Self { tables: Mutex::new(HashMap::new()), ann_min_rows: AtomicUsize::new(DEFAULT_ANN_MIN_ROWS) }
+impl Vectors {
+    pub(crate) fn new(path: Option<PathBuf>) -> Self {
+        Self {
+            tables: Mutex::new(HashMap::new()),
+            ann_min_rows: AtomicUsize::new(DEFAULT_ANN_MIN_ROWS),
+            path,
+            store: OnceLock::new(),
+            loaded: AtomicUsize::new(0),
+            built: AtomicUsize::new(0),
+        }
     }
 }
 
@@ -78,8 +95,12 @@ pub struct VectorMemory {
     pub exact_bytes: usize,
     /// Bytes of the HNSW indexes built so far.
     pub index_bytes: usize,
-    /// HNSW indexes built so far (one per tenant partition and metric).
+    /// HNSW indexes held (one per tenant partition and metric).
     pub indexes: usize,
+    /// Indexes this process built from the rows.
+    pub indexes_built: usize,
+    /// Indexes this process loaded from a saved file (and brought up to date from the log).
+    pub indexes_loaded: usize,
 }
 
 fn quote(ident: &str) -> String {
@@ -117,6 +138,12 @@ impl Vectors {
                     return Ok(false);
                 }
                 Some(()) => {
+                    if let Some(path) = &self.path
+                        && self.store.get().is_none()
+                    {
+                        let id = db_id(conn)?;
+                        let _ = self.store.set(persist::Store::new(path, &id));
+                    }
                     // Any change of the schema (a migration, the table recreated, triggers
                     // added, a `VACUUM`, which may renumber rowids) reloads: rare, and the
                     // rowids held may no longer name the same rows.
@@ -199,8 +226,25 @@ impl Vectors {
         };
         if wants_index {
             let mut t = table.write().map_err(|_| poisoned())?;
-            if let Some(p) = t.partitions.get_mut(&Some(q.tenant.to_owned())) {
-                p.build_index(q.metric)?;
+            let seq = t.seq;
+            if let Some(p) = t.partitions.get_mut(&Some(q.tenant.to_owned()))
+                && !p.has_index(q.metric)
+            {
+                // A saved index brought up to date from the log, or one built from the rows
+                // (and saved for the next process).
+                let store = self.store.get();
+                let loaded = store
+                    .and_then(|s| s.load(q.table, q.tenant, q.metric, seq, || p.new_index(q.metric).ok()))
+                    .is_some_and(|(index, changed)| p.adopt_index(q.metric, index, &changed));
+                if loaded {
+                    self.loaded.fetch_add(1, Ordering::Relaxed);
+                } else {
+                    p.build_index(q.metric)?;
+                    self.built.fetch_add(1, Ordering::Relaxed);
+                    if let (Some(s), Some(index)) = (store, p.index(q.metric)) {
+                        s.save(q.table, q.tenant, q.metric, seq, index);
+                    }
+                }
             }
         }
         let t = table.read().map_err(|_| poisoned())?;
@@ -213,7 +257,11 @@ impl Vectors {
     /// What is held, summed over the tables.
     pub(crate) fn memory(&self) -> Result<VectorMemory> {
         let tables: Vec<_> = self.tables.lock().map_err(|_| poisoned())?.values().cloned().collect();
-        let mut m = VectorMemory::default();
+        let mut m = VectorMemory {
+            indexes_built: self.built.load(Ordering::Relaxed),
+            indexes_loaded: self.loaded.load(Ordering::Relaxed),
+            ..VectorMemory::default()
+        };
         for t in tables {
             let t = t.read().map_err(|_| poisoned())?;
             for p in t.partitions.values() {
@@ -297,6 +345,23 @@ fn ensure_log(conn: &mut Connection, name: &str) -> Result<Option<()>> {
     }
     tx.commit().map_err(map)?;
     Ok(Some(()))
+}
+
+/// The database's id for saved indexes (a random value made once, in `p8fs_vindex_meta`).
+fn db_id(conn: &mut Connection) -> Result<String> {
+    let read = |c: &Connection| -> rusqlite::Result<Option<String>> {
+        c.query_row("SELECT v FROM p8fs_vindex_meta WHERE k = 'db_id'", [], |r| r.get(0)).optional()
+    };
+    if let Ok(Some(id)) = read(conn) {
+        return Ok(id);
+    }
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(map)?;
+    tx.execute("CREATE TABLE IF NOT EXISTS p8fs_vindex_meta (k TEXT PRIMARY KEY, v TEXT NOT NULL)", []).map_err(map)?;
+    tx.execute("INSERT OR IGNORE INTO p8fs_vindex_meta (k, v) VALUES ('db_id', lower(hex(randomblob(16))))", [])
+        .map_err(map)?;
+    let id = read(&tx).map_err(map)?.ok_or_else(|| Error::decode("no database id after writing one"))?;
+    tx.commit().map_err(map)?;
+    Ok(id)
 }
 
 fn poisoned() -> Error {

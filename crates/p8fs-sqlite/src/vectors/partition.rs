@@ -162,13 +162,10 @@ impl Partition {
         }
     }
 
-    /// Builds the HNSW index for `metric` from every row, on every core. Cosine vectors are
+    /// An empty index for `metric` with this partition's dimensions. Cosine vectors are
     /// held as 8-bit integers (normalised first, so nothing is clipped), the others as
     /// 16-bit floats; candidates are re-ranked from the exact `f32` vectors.
-    pub(super) fn build_index(&mut self, metric: Metric) -> Result<()> {
-        if self.has_index(metric) {
-            return Ok(());
-        }
+    pub(super) fn new_index(&self, metric: Metric) -> Result<Index> {
         let (kind, quantization) = match metric {
             Metric::Cosine => (MetricKind::Cos, ScalarKind::I8),
             Metric::L2 => (MetricKind::L2sq, ScalarKind::F16),
@@ -183,7 +180,54 @@ impl Partition {
             expansion_search: 64,
             multi: false,
         };
-        let index = Index::new(&opts).map_err(index_error)?;
+        Index::new(&opts).map_err(index_error)
+    }
+
+    /// The index for `metric`, when built.
+    pub(super) fn index(&self, metric: Metric) -> Option<&Index> {
+        self.indexes[metric_slot(metric)].as_ref()
+    }
+
+    /// Takes a saved index (see [`super::persist`]) after bringing it up to date: every row in
+    /// `changed` is removed from it and added again from what is held. `false` (and the
+    /// index is dropped) when it does not then hold exactly this partition's rows.
+    pub(super) fn adopt_index(
+        &mut self,
+        metric: Metric,
+        index: Index,
+        changed: &std::collections::HashSet<i64>,
+    ) -> bool {
+        if self.has_index(metric) || index.dimensions() != self.dim {
+            return false;
+        }
+        let threads = std::thread::available_parallelism().map_or(1, usize::from);
+        if index.reserve_capacity_and_threads(index.size() + changed.len() + 16, threads).is_err() {
+            return false;
+        }
+        for rid in changed {
+            if index.contains(*rid as u64) && index.remove(*rid as u64).is_err() {
+                return false;
+            }
+            if let Some(slot) = self.slot_of.get(rid)
+                && add(&index, *rid, self.vector(*slot)).is_err()
+            {
+                return false;
+            }
+        }
+        // Every row held, and nothing else.
+        if index.size() != self.rowids.len() || self.rowids.iter().step_by(97).any(|r| !index.contains(*r as u64)) {
+            return false;
+        }
+        self.indexes[metric_slot(metric)] = Some(index);
+        true
+    }
+
+    /// Builds the HNSW index for `metric` from every row, on every core.
+    pub(super) fn build_index(&mut self, metric: Metric) -> Result<()> {
+        if self.has_index(metric) {
+            return Ok(());
+        }
+        let index = self.new_index(metric)?;
         let threads = std::thread::available_parallelism().map_or(1, usize::from);
         let n = self.rowids.len();
         index.reserve_capacity_and_threads(n.max(16), threads).map_err(index_error)?;
