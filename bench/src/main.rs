@@ -3,7 +3,7 @@
 //! databases); by hand:
 //!
 //! ```text
-//! p8fs-bench [--smoke] [--scale] [--rounds N] [--out DIR] [--docs FILE] [W1 W7 ...]
+//! p8fs-bench [--smoke] [--scale] [--rows N,N] [--rounds N] [--out DIR] [--docs FILE] [W1 W7 ...]
 //! p8fs-bench --report-from target/bench/results.jsonl --docs docs/benchmarks.md
 //! ```
 //!
@@ -32,6 +32,8 @@ pub(crate) const WORKLOADS: [&str; 14] =
 const W14_SMOKE: [usize; 1] = [2_000];
 const W14_DEFAULT: [usize; 1] = [100_000];
 const W14_SCALE: [usize; 3] = [10_000, 100_000, 1_000_000];
+/// W4-W6's rows under `--scale` (20,000 otherwise): where an index matters on the servers.
+const VECTOR_ROWS_SCALE: usize = 100_000;
 
 /// Where the databases are.
 #[derive(Debug, Clone)]
@@ -68,6 +70,8 @@ struct Args {
     report_from: Option<PathBuf>,
     /// W14 at 10k, 100k and 1M rows.
     at_scale: bool,
+    /// W14's sizes when given (`--rows 10000,250000`).
+    rows: Option<Vec<usize>>,
 }
 
 fn parse_args() -> Result<Args> {
@@ -78,6 +82,7 @@ fn parse_args() -> Result<Args> {
     let mut report_from = None;
     let mut workloads = Vec::new();
     let mut at_scale = false;
+    let mut sizes = None;
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -86,6 +91,14 @@ fn parse_args() -> Result<Args> {
             "--rounds" => {
                 let n = it.next().context("--rounds needs a number")?;
                 rounds = Some(n.parse::<usize>().with_context(|| format!("--rounds {n:?} is not a number"))?);
+            }
+            "--rows" => {
+                let list = it.next().context("--rows needs sizes such as 10000,250000")?;
+                let parsed = list
+                    .split(',')
+                    .map(|n| n.trim().replace('_', "").parse::<usize>().ok().filter(|n| (100..=10_000_000).contains(n)))
+                    .collect::<Option<Vec<usize>>>();
+                sizes = Some(parsed.with_context(|| format!("--rows {list:?}: sizes are 100-10000000 rows"))?);
             }
             "--out" => out = PathBuf::from(it.next().context("--out needs a directory")?),
             "--docs" => docs = Some(PathBuf::from(it.next().context("--docs needs a file")?)),
@@ -101,7 +114,7 @@ fn parse_args() -> Result<Args> {
     if !smoke && rounds < 5 {
         bail!("a judged run needs at least 5 rounds (got {rounds}); use --smoke for a quick check");
     }
-    Ok(Args { scale: Scale { rounds, smoke }, out, docs, workloads, report_from, at_scale })
+    Ok(Args { scale: Scale { rounds, smoke }, out, docs, workloads, report_from, at_scale, rows: sizes })
 }
 
 fn main() {
@@ -159,14 +172,17 @@ fn run() -> Result<bool> {
         let w = &group.join("+");
         let t = Instant::now();
         println!("== {w}");
-        let sizes: &[usize] = if args.scale.smoke {
+        let sizes: &[usize] = if let Some(rows) = &args.rows {
+            rows
+        } else if args.scale.smoke {
             &W14_SMOKE
         } else if args.at_scale {
             &W14_SCALE
         } else {
             &W14_DEFAULT
         };
-        let r = rt.block_on(run_workload(group, &env, args.scale, sizes));
+        let vector_rows = (args.at_scale && !args.scale.smoke).then_some(VECTOR_ROWS_SCALE);
+        let r = rt.block_on(run_workload(group, &env, args.scale, sizes, vector_rows));
         match r {
             Ok(mut new) => {
                 for row in &new {
@@ -204,14 +220,20 @@ fn run() -> Result<bool> {
     Ok(failures.is_empty() && missed.is_empty())
 }
 
-async fn run_workload(group: &[String], env: &Env, scale: Scale, w14_sizes: &[usize]) -> Result<Vec<Row>> {
+async fn run_workload(
+    group: &[String],
+    env: &Env,
+    scale: Scale,
+    w14_sizes: &[usize],
+    vector_rows: Option<usize>,
+) -> Result<Vec<Row>> {
     let mut sorted = group.to_vec();
     sorted.sort_by_key(|w| w[1..].parse::<u32>().unwrap_or(0));
     match group[0].as_str() {
         "W1" => sql::w1_single_upsert(env, scale).await,
         "W2" => sql::w2_batch_upsert(env, scale).await,
         "W3" => sql::w3_json_filter(env, scale).await,
-        "W4" | "W5" | "W6" => sql::vector_workload(&sorted, env, scale).await,
+        "W4" | "W5" | "W6" => sql::vector_workload(&sorted, env, scale, vector_rows).await,
         "W7" => kv::w7_embedded(env, scale).await,
         "W8" => kv::w8_proxy(env, scale).await,
         "W9" => kv::w9_mapping_write(env, scale).await,

@@ -92,8 +92,9 @@ pub(crate) fn run(paths: &Paths, args: &[String]) -> Result<()> {
     let partial = args.iter().any(|a| a.len() > 1 && a.starts_with(['W', 'w']) && a[1..].parse::<u32>().is_ok());
     let at_scale = args.iter().any(|a| a == "--scale");
     if at_scale && !partial {
-        // The cost curves: W14 alone at 10k, 100k and 1M rows.
-        bench_args.push("W14".into());
+        // The cost curves: W14 at 10k, 100k and 1M rows, and W5 (the servers' indexes
+        // against their exact scans) at 100k.
+        bench_args.extend(["W5".into(), "W14".into()]);
     }
     if at_scale {
         bench_args.extend(["--out".into(), out.join("scale").display().to_string()]);
@@ -101,7 +102,7 @@ pub(crate) fn run(paths: &Paths, args: &[String]) -> Result<()> {
             let docs = paths.root.join("docs").join("benchmark-scale.md");
             bench_args.extend(["--docs".into(), docs.display().to_string()]);
         }
-        println!("--scale: W14 at 10k, 100k and 1M rows; docs/benchmark-scale.md is rewritten");
+        println!("--scale: W5 at 100k rows, W14 at 10k, 100k and 1M rows; docs/benchmark-scale.md is rewritten");
     } else if !smoke && !partial {
         bench_args.extend(["--docs".into(), paths.root.join("docs").join("benchmarks.md").display().to_string()]);
     } else if partial {

@@ -18,9 +18,14 @@ use super::{Engine, Pool, TENANT, obj};
 /// W4 exact vector search, W5 approximate (vector index) against exact, W6 semantic
 /// search (join + tenant filter) against the two-step peer. One load per engine serves
 /// the three.
-pub(crate) async fn vector_workload(which: &[String], env: &Env, scale: Scale) -> Result<Vec<Row>> {
+pub(crate) async fn vector_workload(
+    which: &[String],
+    env: &Env,
+    scale: Scale,
+    rows: Option<usize>,
+) -> Result<Vec<Row>> {
     let dim = 768;
-    let n = scale.pick(20_000, 300);
+    let n = rows.unwrap_or_else(|| scale.pick(20_000, 300));
     let model = vecs_model(dim as u32)?;
     let data = vectors(n, dim, 42);
     let queries = vectors(scale.pick(50, 4), dim, 4242);

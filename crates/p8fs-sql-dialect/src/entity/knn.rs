@@ -34,8 +34,11 @@ pub struct SearchOptions {
     pub mode: SearchMode,
     /// Approximate mode: how many nearest embeddings the index is asked for before the
     /// tenant filter and the limit apply (pgvector `hnsw.ef_search`; MariaDB
-    /// `mhnsw_ef_search`, at least 200). `None`: max(4 x limit, 40). More candidates trade
-    /// speed for recall; at most [`MAX_CANDIDATES`].
+    /// `mhnsw_ef_search`, at least 200). `None`: max(4 x limit, 40); the embedded engine
+    /// (one HNSW index per tenant) also grows it with the tenant's rows, to
+    /// `32 x log2(rows / 6,250)` (128 at 100,000 rows, 235 at 1,000,000), which keeps its
+    /// recall@10 near 0.98. More candidates trade speed for recall; at most
+    /// [`MAX_CANDIDATES`].
     pub candidates: Option<usize>,
 }
 
