@@ -11,6 +11,7 @@ use p8fs_server::{Metrics, ServerConfig};
 pub struct RunningProxy {
     addr: SocketAddr,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    served: Option<tokio::task::JoinHandle<()>>,
     /// The proxy's metrics.
     pub metrics: Arc<Metrics>,
 }
@@ -24,18 +25,30 @@ impl RunningProxy {
         let limits = cfg.limits;
         let router = p8fs_server::router(backend, cfg, Arc::clone(&metrics));
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(async move {
+        let served = tokio::spawn(async move {
             let _ = p8fs_server::serve(listener, router, limits, async {
                 let _ = rx.await;
             })
             .await;
         });
-        Ok(Self { addr, shutdown: Some(tx), metrics })
+        Ok(Self { addr, shutdown: Some(tx), served: Some(served), metrics })
     }
 
     /// `http://127.0.0.1:PORT`.
     pub fn base_url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// Stops the proxy and returns once it is down: the listener is closed and every
+    /// connection, idle keep-alive ones included, has ended. Dropping only asks it to
+    /// stop, so a test that needs the proxy gone before its next call stops it here.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(served) = self.served.take() {
+            let _ = served.await;
+        }
     }
 
     /// `127.0.0.1:PORT`.

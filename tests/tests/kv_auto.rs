@@ -154,7 +154,7 @@ async fn http_that_stops_answering_switches_to_native_once_it_answers() {
         kv.put("before", b"1", None).await.expect("put");
         // Native comes up where auto was told to look, then the proxy goes away.
         let c = TestCluster::start_at(pd, vec![b"t1/m".to_vec()]).await.expect("cluster");
-        drop(proxy);
+        proxy.stop().await;
         let e = kv.put("during", b"2", None).await.unwrap_err();
         assert!(e.is_retryable(), "{e}");
         assert_eq!(backend.name(), "tikv");
@@ -171,7 +171,7 @@ async fn reprobes_are_rate_limited() {
         let backend =
             auto(&[pd.to_string()], Some(&proxy)).open(&options(Duration::from_secs(3600))).await.expect("open");
         let kv = Kv::new(Arc::clone(&backend)).tenant(&tenant());
-        drop(proxy);
+        proxy.stop().await;
         // The first failure re-probes: native does not answer, so auto stays on the proxy.
         assert!(kv.get("a").await.unwrap_err().is_retryable());
         assert_eq!(backend.name(), "http");
