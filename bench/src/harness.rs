@@ -209,6 +209,31 @@ impl Row {
         }
     }
 
+    /// A row for a workload that could not run to the end (an engine error, a deadline):
+    /// it fails in every run, smoke runs included, and carries the reason.
+    pub(crate) fn failed(workload: &str, variant: &str, why: &str) -> Self {
+        Self {
+            workload: workload.into(),
+            variant: variant.into(),
+            peer: String::new(),
+            ops_per_s: 0.0,
+            p50_us: 0.0,
+            p99_us: 0.0,
+            peer_ops_per_s: 0.0,
+            peer_p50_us: 0.0,
+            peer_p99_us: 0.0,
+            ratio: 0.0,
+            goal: "runs to the end".into(),
+            goal_min: None,
+            pass: false,
+            rounds: 0,
+            ops: 0,
+            notes: vec![format!("FAILED: {why}")],
+            metrics: std::collections::BTreeMap::new(),
+            smoke: false,
+        }
+    }
+
     /// Adds a note.
     pub(crate) fn note(mut self, n: impl Into<String>) -> Self {
         self.notes.push(n.into());

@@ -32,172 +32,174 @@ pub(crate) async fn vector_workload(
     let ops = scale.pick(20, 2);
     let mut rows = Vec::new();
     for e in Engine::both(env).await? {
-        let store = e.fresh(&[&model]).await?;
-        // 90% of the rows in the benchmark tenant, 10% in another.
-        let load = std::time::Instant::now();
-        let names: Vec<String> = (0..n).map(|i| format!("v{i}")).collect();
-        for chunk in (0..n).collect::<Vec<_>>().chunks(500) {
-            for (tenant, keep) in [(TENANT, 0usize), ("other", 1usize)] {
-                let idx: Vec<usize> = chunk.iter().copied().filter(|i| usize::from(i % 10 == 0) == keep).collect();
-                if idx.is_empty() {
-                    continue;
-                }
-                let ents: Vec<Map<String, Value>> =
-                    idx.iter().map(|&i| obj(json!({"name": names[i], "content": format!("doc {i}")}))).collect();
-                let embs: Vec<Vec<(String, Vec<f32>)>> =
-                    idx.iter().map(|&i| vec![("content".to_owned(), data[i].clone())]).collect();
-                store.batch_upsert_with_embeddings(&model, tenant, &ents, &embs).await?;
-            }
-        }
-        let load_s = load.elapsed().as_secs_f64();
-        let mine: Vec<usize> = (0..n).filter(|i| i % 10 != 0).collect();
-        let mine_data: Vec<Vec<f32>> = mine.iter().map(|&i| data[i].clone()).collect();
-        let analyze = match e.pool {
-            Pool::Pg(_) => "ANALYZE p8fs_bench_e.bench_vecs_embeddings",
-            Pool::My(_) => "ANALYZE TABLE p8fs_bench_e.bench_vecs_embeddings",
-        };
-        e.raw_rows(analyze).await?;
-        let exact = SearchOptions { limit: 10, mode: SearchMode::Exact, ..Default::default() };
-        let approx = SearchOptions { limit: 10, mode: SearchMode::Approximate, ..Default::default() };
-        let q = |i: usize| &queries[i % queries.len()];
-        let mut indexed = false;
-        for w in which {
-            match w.as_str() {
-                "W4" => {
-                    let c = compare(
-                        scale,
-                        ops,
-                        async |i| {
-                            store.vector_similarity_search(&model, TENANT, q(i), &exact).await?;
-                            Ok(())
-                        },
-                        async |i| peer_knn(&e, q(i), None).await.map(|_| ()),
-                    )
-                    .await?;
-                    // In-process brute force over the same tenant's vectors.
-                    let bf = compare(
-                        scale,
-                        ops,
-                        async |i| {
-                            store.vector_similarity_search(&model, TENANT, q(i), &exact).await?;
-                            Ok(())
-                        },
-                        async |i| {
-                            std::hint::black_box(brute_force(&mine_data, q(i), 10));
-                            Ok(())
-                        },
-                    )
-                    .await?;
-                    // Exactness: p8fs's ids are the brute-force truth.
-                    let found = store.vector_similarity_search(&model, TENANT, q(0), &exact).await?;
-                    let truth: Vec<String> =
-                        brute_force(&mine_data, q(0), 10).into_iter().map(|j| names[mine[j]].clone()).collect();
-                    let got = ids_to_names(
-                        &store,
-                        &model,
-                        &found.hits.iter().map(|h| h.entity_id.clone()).collect::<Vec<_>>(),
-                    )
-                    .await?;
-                    rows.push(
-                        Row::from(
-                            scale,
-                            "W4",
-                            &format!("{} {n}x{dim}", e.name),
-                            "hand-written SQL",
-                            &c,
-                            ops,
-                            ">= 0.95x",
-                            Some(0.95),
-                        )
-                        .fail_unless(
-                            got == truth,
-                            format!("exact search disagrees with brute force: {got:?} vs {truth:?}"),
-                        )
-                        .note(format!("load of {n} rows with embeddings: {load_s:.1} s")),
-                    );
-                    rows.push(
-                        Row::from(
-                            scale,
-                            "W4",
-                            &format!("{} vs brute force", e.name),
-                            "in-process brute force (ground truth)",
-                            &bf,
-                            ops,
-                            "reported",
-                            None,
-                        )
-                        .note("ratio > 1: the engine is faster than a single-threaded scan in this process"),
-                    );
-                }
-                "W5" | "W6" => {
-                    let t = std::time::Instant::now();
-                    if !indexed {
-                        store.create_vector_index(&model, Metric::Cosine, &VectorIndexParams::default()).await?;
-                        e.raw_rows(analyze).await?;
-                        indexed = true;
+        let mut out: Vec<Row> = Vec::new();
+        let ran: Result<()> = async {
+            let store = e.fresh(&[&model]).await?;
+            // 90% of the rows in the benchmark tenant, 10% in another.
+            let load = std::time::Instant::now();
+            let names: Vec<String> = (0..n).map(|i| format!("v{i}")).collect();
+            for chunk in (0..n).collect::<Vec<_>>().chunks(500) {
+                for (tenant, keep) in [(TENANT, 0usize), ("other", 1usize)] {
+                    let idx: Vec<usize> = chunk.iter().copied().filter(|i| usize::from(i % 10 == 0) == keep).collect();
+                    if idx.is_empty() {
+                        continue;
                     }
-                    let index_s = t.elapsed().as_secs_f64();
-                    if w == "W5" {
-                        // recall@10 by name, and the share of returned hits at most as far as
-                        // the true 10th neighbour (so near-ties count as found).
-                        let recall_of = async |opts: &SearchOptions| -> Result<(f64, f64)> {
-                            let mut found = 0usize;
-                            let mut near = 0usize;
-                            for qq in &queries {
-                                let r = store.vector_similarity_search(&model, TENANT, qq, opts).await?;
-                                let tenth = brute_force(&mine_data, qq, 10)
-                                    .last()
-                                    .map_or(0.0, |&j| cosine_distance(&mine_data[j], qq));
-                                near += r.hits.iter().filter(|h| h.distance <= tenth + 1e-6).count();
-                                let got = ids_to_names(
-                                    &store,
-                                    &model,
-                                    &r.hits.iter().map(|h| h.entity_id.clone()).collect::<Vec<_>>(),
-                                )
-                                .await?;
-                                let truth: Vec<String> = brute_force(&mine_data, qq, 10)
-                                    .into_iter()
-                                    .map(|j| names[mine[j]].clone())
-                                    .collect();
-                                found += got.iter().filter(|g| truth.contains(g)).count();
-                            }
-                            let all = (10 * queries.len()) as f64;
-                            Ok((found as f64 / all, near as f64 / all))
-                        };
-                        // As a deployment would tune it: the default candidate count first,
-                        // then more, until recall@10 reaches 0.95 (or the ladder ends).
-                        let mut tried = Vec::new();
-                        let mut tuned = approx.clone();
-                        let mut recall = 0.0;
-                        for cand in [None, Some(100), Some(200), Some(400), Some(1000)] {
-                            tuned = SearchOptions { candidates: cand, ..approx.clone() };
-                            let near;
-                            (recall, near) = recall_of(&tuned).await?;
-                            tried.push(format!(
-                                "{}: {recall:.3} (hits within the true 10th distance: {near:.3})",
-                                cand.map_or_else(|| "default (40)".to_owned(), |c| c.to_string())
-                            ));
-                            if recall >= 0.95 || scale.smoke {
-                                break;
-                            }
-                        }
-                        let cand = tuned.candidates.unwrap_or(40);
+                    let ents: Vec<Map<String, Value>> =
+                        idx.iter().map(|&i| obj(json!({"name": names[i], "content": format!("doc {i}")}))).collect();
+                    let embs: Vec<Vec<(String, Vec<f32>)>> =
+                        idx.iter().map(|&i| vec![("content".to_owned(), data[i].clone())]).collect();
+                    store.batch_upsert_with_embeddings(&model, tenant, &ents, &embs).await?;
+                }
+            }
+            let load_s = load.elapsed().as_secs_f64();
+            let mine: Vec<usize> = (0..n).filter(|i| i % 10 != 0).collect();
+            let mine_data: Vec<Vec<f32>> = mine.iter().map(|&i| data[i].clone()).collect();
+            let analyze = match e.pool {
+                Pool::Pg(_) => "ANALYZE p8fs_bench_e.bench_vecs_embeddings",
+                Pool::My(_) => "ANALYZE TABLE p8fs_bench_e.bench_vecs_embeddings",
+            };
+            e.raw_rows(analyze).await?;
+            let exact = SearchOptions { limit: 10, mode: SearchMode::Exact, ..Default::default() };
+            let approx = SearchOptions { limit: 10, mode: SearchMode::Approximate, ..Default::default() };
+            let q = |i: usize| &queries[i % queries.len()];
+            let mut indexed = false;
+            for w in which {
+                match w.as_str() {
+                    "W4" => {
                         let c = compare(
                             scale,
                             ops,
                             async |i| {
-                                store.vector_similarity_search(&model, TENANT, q(i), &tuned).await?;
+                                store.vector_similarity_search(&model, TENANT, q(i), &exact).await?;
                                 Ok(())
                             },
+                            async |i| peer_knn(&e, q(i), None).await.map(|_| ()),
+                        )
+                        .await?;
+                        // In-process brute force over the same tenant's vectors.
+                        let bf = compare(
+                            scale,
+                            ops,
                             async |i| {
                                 store.vector_similarity_search(&model, TENANT, q(i), &exact).await?;
                                 Ok(())
                             },
+                            async |i| {
+                                std::hint::black_box(brute_force(&mine_data, q(i), 10));
+                                Ok(())
+                            },
                         )
                         .await?;
-                        let (ann_ms, exact_ms) =
-                            (server_ms(&e, q(0), Some(cand)).await?, server_ms(&e, q(0), None).await?);
-                        rows.push(
+                        // Exactness: p8fs's ids are the brute-force truth.
+                        let found = store.vector_similarity_search(&model, TENANT, q(0), &exact).await?;
+                        let truth: Vec<String> =
+                            brute_force(&mine_data, q(0), 10).into_iter().map(|j| names[mine[j]].clone()).collect();
+                        let got = ids_to_names(
+                            &store,
+                            &model,
+                            &found.hits.iter().map(|h| h.entity_id.clone()).collect::<Vec<_>>(),
+                        )
+                        .await?;
+                        out.push(
+                            Row::from(
+                                scale,
+                                "W4",
+                                &format!("{} {n}x{dim}", e.name),
+                                "hand-written SQL",
+                                &c,
+                                ops,
+                                ">= 0.95x",
+                                Some(0.95),
+                            )
+                            .fail_unless(
+                                got == truth,
+                                format!("exact search disagrees with brute force: {got:?} vs {truth:?}"),
+                            )
+                            .note(format!("load of {n} rows with embeddings: {load_s:.1} s")),
+                        );
+                        out.push(
+                            Row::from(
+                                scale,
+                                "W4",
+                                &format!("{} vs brute force", e.name),
+                                "in-process brute force (ground truth)",
+                                &bf,
+                                ops,
+                                "reported",
+                                None,
+                            )
+                            .note("ratio > 1: the engine is faster than a single-threaded scan in this process"),
+                        );
+                    }
+                    "W5" | "W6" => {
+                        let t = std::time::Instant::now();
+                        if !indexed {
+                            store.create_vector_index(&model, Metric::Cosine, &VectorIndexParams::default()).await?;
+                            e.raw_rows(analyze).await?;
+                            indexed = true;
+                        }
+                        let index_s = t.elapsed().as_secs_f64();
+                        if w == "W5" {
+                            // recall@10 by name, and the share of returned hits at most as far as
+                            // the true 10th neighbour (so near-ties count as found).
+                            let recall_of = async |opts: &SearchOptions| -> Result<(f64, f64)> {
+                                let mut found = 0usize;
+                                let mut near = 0usize;
+                                for qq in &queries {
+                                    let r = store.vector_similarity_search(&model, TENANT, qq, opts).await?;
+                                    let tenth = brute_force(&mine_data, qq, 10)
+                                        .last()
+                                        .map_or(0.0, |&j| cosine_distance(&mine_data[j], qq));
+                                    near += r.hits.iter().filter(|h| h.distance <= tenth + 1e-6).count();
+                                    let got = ids_to_names(
+                                        &store,
+                                        &model,
+                                        &r.hits.iter().map(|h| h.entity_id.clone()).collect::<Vec<_>>(),
+                                    )
+                                    .await?;
+                                    let truth: Vec<String> = brute_force(&mine_data, qq, 10)
+                                        .into_iter()
+                                        .map(|j| names[mine[j]].clone())
+                                        .collect();
+                                    found += got.iter().filter(|g| truth.contains(g)).count();
+                                }
+                                let all = (10 * queries.len()) as f64;
+                                Ok((found as f64 / all, near as f64 / all))
+                            };
+                            // As a deployment would tune it: the default candidate count first,
+                            // then more, until recall@10 reaches 0.95 (or the ladder ends).
+                            let mut tried = Vec::new();
+                            let mut tuned = approx.clone();
+                            let mut recall = 0.0;
+                            for cand in [None, Some(100), Some(200), Some(400), Some(1000)] {
+                                tuned = SearchOptions { candidates: cand, ..approx.clone() };
+                                let near;
+                                (recall, near) = recall_of(&tuned).await?;
+                                tried.push(format!(
+                                    "{}: {recall:.3} (hits within the true 10th distance: {near:.3})",
+                                    cand.map_or_else(|| "default (40)".to_owned(), |c| c.to_string())
+                                ));
+                                if recall >= 0.95 || scale.smoke {
+                                    break;
+                                }
+                            }
+                            let cand = tuned.candidates.unwrap_or(40);
+                            let c = compare(
+                                scale,
+                                ops,
+                                async |i| {
+                                    store.vector_similarity_search(&model, TENANT, q(i), &tuned).await?;
+                                    Ok(())
+                                },
+                                async |i| {
+                                    store.vector_similarity_search(&model, TENANT, q(i), &exact).await?;
+                                    Ok(())
+                                },
+                            )
+                            .await?;
+                            let (ann_ms, exact_ms) =
+                                (server_ms(&e, q(0), Some(cand)).await?, server_ms(&e, q(0), None).await?);
+                            out.push(
                             Row::from(
                                 scale,
                                 "W5",
@@ -221,49 +223,62 @@ pub(crate) async fn vector_workload(
                             ))
                             .note(format!("index build {index_s:.1} s")),
                         );
-                    } else {
-                        let c = compare(
-                            scale,
-                            ops,
-                            async |i| {
-                                store.semantic_search(&model, TENANT, q(i), &approx).await?;
-                                Ok(())
-                            },
-                            async |i| peer_two_step(&e, q(i)).await,
-                        )
-                        .await?;
-                        let knn = p8fs_sql_dialect::entity::knn::knn(
-                            e.exec.dialect(),
-                            &model,
-                            store.layout(),
-                            TENANT,
-                            q(0),
-                            &approx,
-                            40,
-                        )?
-                        .context("no knn statement")?;
-                        let plan = explain_knn(&e, q(0)).await?;
-                        let uses = plan.contains("bench_vecs_embeddings_vec_cosine");
-                        rows.push(
-                            Row::from(
+                        } else {
+                            let c = compare(
                                 scale,
-                                "W6",
-                                &format!("{} {n}x{dim}", e.name),
-                                "two-step: ANN on embeddings, then primary-key fetch",
-                                &c,
                                 ops,
-                                "<= 1.2x latency (>= 0.83x throughput); index used",
-                                Some(1.0 / 1.2),
+                                async |i| {
+                                    store.semantic_search(&model, TENANT, q(i), &approx).await?;
+                                    Ok(())
+                                },
+                                async |i| peer_two_step(&e, q(i)).await,
                             )
-                            .fail_unless(uses, "the plan does not use the vector index")
-                            .note(format!("p8fs knn SQL: {}", knn.sql))
-                            .note(format!("plan: {plan}")),
-                        );
+                            .await?;
+                            let knn = p8fs_sql_dialect::entity::knn::knn(
+                                e.exec.dialect(),
+                                &model,
+                                store.layout(),
+                                TENANT,
+                                q(0),
+                                &approx,
+                                40,
+                            )?
+                            .context("no knn statement")?;
+                            let plan = explain_knn(&e, q(0)).await?;
+                            let uses = plan.contains("bench_vecs_embeddings_vec_cosine");
+                            out.push(
+                                Row::from(
+                                    scale,
+                                    "W6",
+                                    &format!("{} {n}x{dim}", e.name),
+                                    "two-step: ANN on embeddings, then primary-key fetch",
+                                    &c,
+                                    ops,
+                                    "<= 1.2x latency (>= 0.83x throughput); index used",
+                                    Some(1.0 / 1.2),
+                                )
+                                .fail_unless(uses, "the plan does not use the vector index")
+                                .note(format!("p8fs knn SQL: {}", knn.sql))
+                                .note(format!("plan: {plan}")),
+                            );
+                        }
                     }
+                    _ => {}
                 }
-                _ => {}
+            }
+            Ok(())
+        }
+        .await;
+        // One engine failing (an index build past its deadline) does not lose the other
+        // engine's rows: each workload it did not finish gets a failed row with the reason.
+        if let Err(err) = ran {
+            for w in which.iter().filter(|w| ["W4", "W5", "W6"].contains(&w.as_str())) {
+                if !out.iter().any(|r| &r.workload == w) {
+                    out.push(Row::failed(w, &format!("{} {n}x{dim}", e.name), &format!("{err:#}")));
+                }
             }
         }
+        rows.append(&mut out);
     }
     Ok(rows)
 }

@@ -138,11 +138,15 @@ impl Vectors {
                     return Ok(false);
                 }
                 Some(()) => {
+                    // Saved indexes need the database's id; a database that cannot be
+                    // written (read-only, or busy past the timeout) still searches, it
+                    // only builds its indexes in memory.
                     if let Some(path) = &self.path
                         && self.store.get().is_none()
                     {
-                        let id = db_id(conn)?;
-                        let _ = self.store.set(persist::Store::new(path, &id));
+                        if let Ok(id) = db_id(conn) {
+                            let _ = self.store.set(persist::Store::new(path, &id));
+                        }
                     }
                     // Any change of the schema (a migration, the table recreated, triggers
                     // added, a `VACUUM`, which may renumber rowids) reloads: rare, and the
