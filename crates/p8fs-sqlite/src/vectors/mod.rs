@@ -143,10 +143,9 @@ impl Vectors {
                     // only builds its indexes in memory.
                     if let Some(path) = &self.path
                         && self.store.get().is_none()
+                        && let Ok(id) = db_id(conn)
                     {
-                        if let Ok(id) = db_id(conn) {
-                            let _ = self.store.set(persist::Store::new(path, &id));
-                        }
+                        let _ = self.store.set(persist::Store::new(path, &id));
                     }
                     // Any change of the schema (a migration, the table recreated, triggers
                     // added, a `VACUUM`, which may renumber rowids) reloads: rare, and the
