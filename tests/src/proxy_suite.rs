@@ -233,6 +233,17 @@ pub(crate) async fn bad_requests_get_a_json_4xx(ctx: Ctx) -> Result<()> {
     expect_4xx(&h, Method::GET, format!("{b}/kv/t/%FF%FE"), None, 400, "invalid UTF-8 in the path").await?;
     expect_4xx(&h, Method::GET, format!("{b}/kv/bad%2Ftenant%0A/k"), None, 400, "control character in the key").await?;
     expect_4xx(&h, Method::GET, format!("{b}/kv/t/%E2%82"), None, 400, "truncated percent-encoded UTF-8").await?;
+    // The same in query strings: a malformed escape or bytes that are not UTF-8 are refused,
+    // not scanned as a prefix the client never sent.
+    for (q, what) in [
+        ("prefix=%ZZ&limit=10", "malformed escape in a query string"),
+        ("prefix=t/%E2%82&limit=10", "truncated UTF-8 in a query string"),
+        ("prefix=t/a&limit=1%", "a lone '%' in a query string"),
+        ("prefix=t/%FF&limit=10", "a byte that is not UTF-8 in a query string"),
+    ] {
+        expect_4xx(&h, Method::GET, format!("{b}/kv/scan?{q}"), None, 400, what).await?;
+        expect_4xx(&h, Method::GET, format!("{b}/v1/kv/t/scan?{q}"), None, 400, what).await?;
+    }
     expect_4xx(
         &h,
         Method::PUT,

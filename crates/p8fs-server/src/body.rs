@@ -7,9 +7,8 @@
 //! [`crate::guard`]), so nothing here runs for a client without a token.
 
 use axum::body::Bytes;
-use axum::extract::rejection::QueryRejection;
 use axum::extract::{FromRequest, Query, Request};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, Uri, header};
 use p8fs_kv::wire::bounded::{self, BoundedError};
 use serde::de::DeserializeOwned;
 
@@ -17,11 +16,43 @@ use crate::ApiError;
 use crate::limits::too_large;
 use crate::state::AppState;
 
-/// A query string's parameters, or 400 with the JSON error body saying what is wrong
-/// (handlers take `Result<Query<T>, QueryRejection>` so that axum's plain-text rejection
-/// never answers).
-pub(crate) fn query_string<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
-    q.map(|Query(q)| q).map_err(|e| ApiError::bad_request(format!("bad query string: {e}")))
+/// A query string's parameters, or 400 with the JSON error body saying what is wrong.
+/// Handlers take the request's `Uri` (which never rejects) and call this where they
+/// used to extract, so authentication still answers first.
+///
+/// Stricter than `serde_urlencoded`, which keeps a malformed escape (`%ZZ`) as literal
+/// text and replaces bytes that are not UTF-8 (`%E2%82`) with U+FFFD: either would make
+/// a scan run with a prefix the client never sent. Both are refused here, as they are in
+/// paths.
+pub(crate) fn query_string<T: DeserializeOwned>(uri: &Uri) -> Result<T, ApiError> {
+    check_escapes(uri.query().unwrap_or(""))?;
+    Query::<T>::try_from_uri(uri).map(|Query(q)| q).map_err(|e| ApiError::bad_request(format!("bad query string: {e}")))
+}
+
+/// Every `%` starts two hex digits, and each name and value decodes to UTF-8.
+fn check_escapes(query: &str) -> Result<(), ApiError> {
+    for part in query.split(['&', '=']) {
+        let raw = part.as_bytes();
+        let mut decoded = Vec::with_capacity(raw.len());
+        let mut i = 0;
+        while i < raw.len() {
+            if raw[i] == b'%' {
+                let hex = raw.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
+                let byte = hex
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+                    .ok_or_else(|| ApiError::bad_request("bad query string: '%' must be followed by two hex digits"))?;
+                decoded.push(byte);
+                i += 3;
+            } else {
+                decoded.push(raw[i]);
+                i += 1;
+            }
+        }
+        if std::str::from_utf8(&decoded).is_err() {
+            return Err(ApiError::bad_request("bad query string: a percent-encoded value is not UTF-8"));
+        }
+    }
+    Ok(())
 }
 
 /// A JSON request body whose every failure (wrong media type, too large, not JSON, wrong

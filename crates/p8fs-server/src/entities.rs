@@ -14,9 +14,8 @@
 //! [`ApiError`]'s `From<p8fs_core::Error>`.
 
 use axum::Json;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
-use axum::http::{StatusCode, header};
+use axum::extract::State;
+use axum::http::{StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use p8fs_core::sql::entity::{EntityQuery, SearchMode, SearchOptions};
 use p8fs_core::{EdgeChange, RemAnswer, StoredEntity};
@@ -181,12 +180,8 @@ async fn get_by_name(State(s): State<AppState>, sql: SqlScoped) -> Result<Respon
 #[utoipa::path(get, path = "/v1/entities/{tenant}/storage-key", tag = TAG,
     params(("tenant" = String, Path, description = TENANT), StorageKeyQuery),
     responses((status = 200, description = "the entity, or none", body = EntitiesAnswer)))]
-async fn by_storage_key(
-    State(s): State<AppState>,
-    sql: SqlScoped,
-    q: Result<Query<StorageKeyQuery>, QueryRejection>,
-) -> Result<Response, ApiError> {
-    let q = query_string(q)?;
+async fn by_storage_key(State(s): State<AppState>, sql: SqlScoped, uri: Uri) -> Result<Response, ApiError> {
+    let q: StorageKeyQuery = query_string(&uri)?;
     let entities = sql.p8fs.get_entities_by_storage_key(&q.key, sql.tenant.as_str()).await?;
     answer(&s, &EntitiesAnswer { entities })
 }
@@ -295,12 +290,8 @@ async fn add_edges(
            ("id" = String, Path, description = ID), RemoveEdgesQuery),
     responses((status = 200, description = "what changed, and the edges now", body = EdgeChange),
               (status = 404, description = "no such entity in the tenant (`not_found`)", body = p8fs_kv::wire::ErrorAnswer)))]
-async fn remove_edges(
-    State(s): State<AppState>,
-    sql: SqlScoped,
-    q: Result<Query<RemoveEdgesQuery>, QueryRejection>,
-) -> Result<Response, ApiError> {
-    let q = query_string(q)?;
+async fn remove_edges(State(s): State<AppState>, sql: SqlScoped, uri: Uri) -> Result<Response, ApiError> {
+    let q: RemoveEdgesQuery = query_string(&uri)?;
     let change = sql
         .p8fs
         .remove_edges(sql.param("type"), sql.param("id"), &q.dst, q.rel_type.as_deref(), sql.tenant.as_str())

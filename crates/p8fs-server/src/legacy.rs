@@ -14,9 +14,9 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::rejection::{PathRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, Uri};
 use axum::response::Response;
 use p8fs_kv::wire::legacy::{DeletedAnswer, Entry, OkAnswer, PutRequest, ScanQuery, ValueAnswer};
 use p8fs_kv::wire::v1::KeysRequest;
@@ -138,12 +138,8 @@ async fn put_value(
 #[utoipa::path(get, path = "/kv/scan", tag = TAG, operation_id = "legacy_scan",
     params(ScanQuery),
     responses((status = 200, description = "the entries", body = Vec<Entry>)))]
-async fn scan(
-    State(s): State<AppState>,
-    caller: Caller,
-    q: Result<Query<ScanQuery>, QueryRejection>,
-) -> Result<Response, ApiError> {
-    let q = query_string(q)?;
+async fn scan(State(s): State<AppState>, caller: Caller, uri: Uri) -> Result<Response, ApiError> {
+    let q: ScanQuery = query_string(&uri)?;
     let prefix = q.prefix.ok_or_else(|| ApiError::bad_request("scan needs ?prefix={tenant}/{prefix}"))?;
     let limit = q.limit.unwrap_or(100);
     let limits = s.cfg.limits;

@@ -12,9 +12,9 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::rejection::{PathRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD as B64, URL_SAFE_NO_PAD as B64URL};
@@ -247,12 +247,8 @@ async fn cas(Scoped(kv): Scoped, JsonBody(body): JsonBody<CasRequest>) -> Result
 #[utoipa::path(get, path = "/scan", tag = "v1",
     params(ScanQuery),
     responses((status = 200, description = "one page", body = ScanAnswer)))]
-async fn scan(
-    State(s): State<AppState>,
-    Scoped(kv): Scoped,
-    q: Result<Query<ScanQuery>, QueryRejection>,
-) -> Result<Response, ApiError> {
-    let q = query_string(q)?;
+async fn scan(State(s): State<AppState>, Scoped(kv): Scoped, uri: Uri) -> Result<Response, ApiError> {
+    let q: ScanQuery = query_string(&uri)?;
     let limit = q.limit.unwrap_or(100);
     let limits = s.cfg.limits;
     // The request's limit (the layer sees the pages the byte budget allows).
