@@ -67,6 +67,8 @@ pub struct EntityStore {
     /// The provider recorded with embeddings this store writes (`None`: the model's
     /// declared provider).
     provider: Option<Arc<str>>,
+    /// Upsert texts rendered once per shape.
+    upsert_texts: Arc<dml::UpsertTexts>,
 }
 
 /// Checks a tenant id by the one rule every layer shares ([`p8fs_tenant::check`]): the
@@ -164,7 +166,7 @@ impl EntityStore {
     pub fn with_cache(db: Arc<dyn SqlExecutor>, layout: Layout, cache: Arc<MetadataCache>) -> Self {
         let schema = layout.schema(db.dialect()).map(str::to_owned);
         let scope = cache.scope(&db.cache_key(), schema.as_deref());
-        Self { db, layout, cache, scope, trigram: Arc::default(), provider: None }
+        Self { db, layout, cache, scope, trigram: Arc::default(), provider: None, upsert_texts: Arc::default() }
     }
 
     /// The executor.
@@ -637,11 +639,7 @@ impl EntityStore {
             let mut out = Vec::new();
             for (_, g) in &groups {
                 for chunk in g.chunks(BATCH_CHUNK) {
-                    out.push(if returning {
-                        dml::upsert_returning(dialect, model, &self.layout, tenant, chunk, now)?
-                    } else {
-                        dml::upsert(dialect, model, &self.layout, tenant, chunk, now)?
-                    });
+                    out.push(self.upsert_texts.upsert(dialect, model, &self.layout, tenant, chunk, now, returning)?);
                 }
             }
             Ok(out)

@@ -467,8 +467,15 @@ pub trait Dialect: fmt::Debug + Send + Sync + 'static {
     /// The column type used for vectors of `dim` dimensions.
     fn vector_column(&self, dim: u32) -> ColumnType;
 
-    /// An expression that binds `value` as a JSON document.
-    fn json_value(&self, value: &serde_json::Value) -> Expr;
+    /// The value that binds `value` as a JSON document (`jsonb` on PostgreSQL, text
+    /// elsewhere).
+    fn json_bound(&self, value: &serde_json::Value) -> sea_query::Value;
+
+    /// An expression that binds `value` as a JSON document: one placeholder bound to
+    /// [`Dialect::json_bound`].
+    fn json_value(&self, value: &serde_json::Value) -> Expr {
+        Expr::val(self.json_bound(value))
+    }
 
     /// An expression that binds `vector` so the engine stores it in a vector column.
     ///

@@ -28,8 +28,8 @@ macro_rules! mysql_family_methods {
             ColumnType::custom(format!("VECTOR({dim})"))
         }
 
-        fn json_value(&self, value: &serde_json::Value) -> Expr {
-            Expr::val(value.to_string())
+        fn json_bound(&self, value: &serde_json::Value) -> sea_query::Value {
+            value.to_string().into()
         }
 
         fn create_schema(&self, name: &str) -> Option<Statement> {

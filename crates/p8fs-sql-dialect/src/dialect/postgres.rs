@@ -327,8 +327,8 @@ impl Dialect for Postgres {
         ColumnType::Vector(Some(dim))
     }
 
-    fn json_value(&self, value: &serde_json::Value) -> Expr {
-        Expr::val(Value::Json(Some(Box::new(value.clone()))))
+    fn json_bound(&self, value: &serde_json::Value) -> Value {
+        Value::Json(Some(Box::new(value.clone())))
     }
 
     fn vector_value(&self, vector: &[f32]) -> Result<Expr> {

@@ -212,8 +212,8 @@ impl Dialect for Sqlite {
         ColumnType::Blob
     }
 
-    fn json_value(&self, value: &serde_json::Value) -> Expr {
-        Expr::val(value.to_string())
+    fn json_bound(&self, value: &serde_json::Value) -> Value {
+        value.to_string().into()
     }
 
     fn vector_value(&self, vector: &[f32]) -> Result<Expr> {

@@ -1,7 +1,7 @@
 //! Entity JSON to bound values, and result rows back to entity JSON, by the model's types.
 
 use chrono::{DateTime, Utc};
-use sea_query::Expr;
+use sea_query::{Expr, Value};
 use serde_json::{Map, Value as Json};
 
 use crate::model::{FieldType, Model};
@@ -38,41 +38,51 @@ fn type_error(model: &Model, field: &str, want: &str, got: &Json) -> Error {
     Error::invalid_input(format!("{model}.{field} must be {want}, got {}", json_kind(got)))
 }
 
-/// The bound expression for `value` in `field` of type `ty` (`null` binds SQL `NULL`).
+/// The bound expression for `value` in `field` of type `ty` (`null` binds SQL `NULL`):
+/// one placeholder bound to [`bind_value`].
 pub fn bind_field(d: &dyn Dialect, model: &Model, field: &str, ty: FieldType, v: &Json) -> Result<Expr> {
+    bind_value(d, model, field, ty, v).map(Expr::val)
+}
+
+/// The value bound for `value` in `field` of type `ty`, checked against the type (`null`
+/// binds the dialect's typed SQL `NULL`).
+///
+/// # Errors
+/// [`crate::ErrorKind::InvalidInput`] naming the field, the type wanted and what was given.
+pub fn bind_value(d: &dyn Dialect, model: &Model, field: &str, ty: FieldType, v: &Json) -> Result<Value> {
     if v.is_null() {
-        return Ok(Expr::val(d.typed_null(ty)));
+        return Ok(d.typed_null(ty));
     }
     Ok(match ty {
-        FieldType::Text => Expr::val(v.as_str().ok_or_else(|| type_error(model, field, "a string", v))?),
+        FieldType::Text => v.as_str().ok_or_else(|| type_error(model, field, "a string", v))?.into(),
         FieldType::Uuid => {
             let s = v.as_str().ok_or_else(|| type_error(model, field, "a UUID string", v))?;
             uuid::Uuid::parse_str(s)
                 .map_err(|_| Error::invalid_input(format!("{model}.{field}: {s:?} is not a UUID")))?;
-            Expr::val(s)
+            s.into()
         }
-        FieldType::Int => Expr::val(v.as_i64().ok_or_else(|| type_error(model, field, "an integer", v))?),
-        FieldType::Float => Expr::val(v.as_f64().ok_or_else(|| type_error(model, field, "a number", v))?),
-        FieldType::Bool => Expr::val(v.as_bool().ok_or_else(|| type_error(model, field, "a boolean", v))?),
-        FieldType::Timestamp => Expr::val(d.timestamp_value(parse_timestamp(model, field, v)?)),
+        FieldType::Int => v.as_i64().ok_or_else(|| type_error(model, field, "an integer", v))?.into(),
+        FieldType::Float => v.as_f64().ok_or_else(|| type_error(model, field, "a number", v))?.into(),
+        FieldType::Bool => v.as_bool().ok_or_else(|| type_error(model, field, "a boolean", v))?.into(),
+        FieldType::Timestamp => d.timestamp_value(parse_timestamp(model, field, v)?),
         FieldType::JsonObject => {
             if !v.is_object() {
                 return Err(type_error(model, field, "a JSON object", v));
             }
-            d.json_value(v)
+            d.json_bound(v)
         }
         FieldType::JsonArray => {
             if !v.is_array() {
                 return Err(type_error(model, field, "a JSON array", v));
             }
-            d.json_value(v)
+            d.json_bound(v)
         }
         FieldType::TextArray => {
             let ok = v.as_array().is_some_and(|a| a.iter().all(Json::is_string));
             if !ok {
                 return Err(type_error(model, field, "a list of strings", v));
             }
-            d.json_value(v)
+            d.json_bound(v)
         }
     })
 }

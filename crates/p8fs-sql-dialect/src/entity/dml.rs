@@ -223,6 +223,146 @@ fn upsert_with(
     Ok(d.build_returning(&mut q, &returned))
 }
 
+/// Upsert texts rendered once per shape: the table, the fields named (with their types),
+/// the row count and `RETURNING`. A statement of a known shape is the cached text and the
+/// rows' values bound in order, without building it again (building a 200-row upsert with
+/// sea-query took ~2 ms of client CPU per 1,000 rows; binding takes a fraction of that).
+///
+/// Bounded: past [`UpsertTexts::CAPACITY`] shapes the cache starts over. Shared by clones
+/// of a store; safe to use from many tasks.
+#[derive(Debug, Default)]
+pub struct UpsertTexts {
+    texts: std::sync::RwLock<std::collections::HashMap<UpsertShape, std::sync::Arc<Rendered>>>,
+}
+
+/// What an upsert's text depends on.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct UpsertShape {
+    dialect: crate::DialectKind,
+    schema: Option<String>,
+    table: String,
+    key_field: Option<String>,
+    tenant_isolated: bool,
+    fields: Vec<(String, FieldType)>,
+    rows: usize,
+    returning: bool,
+}
+
+#[derive(Debug)]
+struct Rendered {
+    sql: String,
+    /// Values bound after the rows' (constants of the update clause, such as the `'{}'`
+    /// a JSON merge starts from on the MySQL family and SQLite).
+    tail: Vec<sea_query::Value>,
+}
+
+impl UpsertTexts {
+    /// Shapes kept before the cache starts over: at most [`UpsertTexts::CAPACITY`] texts
+    /// of up to a few tens of KB.
+    pub const CAPACITY: usize = 256;
+
+    /// An empty cache.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Shapes cached now.
+    pub fn len(&self) -> usize {
+        self.texts.read().map_or(0, |m| m.len())
+    }
+
+    /// Whether no shape is cached.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// [`upsert`] (or [`upsert_returning`] when `returning`) from the cached text of its
+    /// shape, rendering and caching it on first use. The statement is the same, text and
+    /// values, as the uncached builders give.
+    ///
+    /// # Errors
+    /// As [`upsert`] and [`upsert_returning`].
+    #[allow(clippy::too_many_arguments)]
+    pub fn upsert(
+        &self,
+        d: &dyn Dialect,
+        model: &Model,
+        layout: &Layout,
+        tenant: &str,
+        rows: &[UpsertRow<'_>],
+        now: DateTime<Utc>,
+        returning: bool,
+    ) -> Result<Statement> {
+        let first = rows
+            .first()
+            .ok_or_else(|| Error::invalid_input(format!("{model}: an upsert needs at least one entity")))?;
+        let fields = fields_of(model, first.fields)?;
+        let shape = UpsertShape {
+            dialect: d.kind(),
+            schema: layout.schema(d).map(str::to_owned),
+            table: model.name().to_owned(),
+            key_field: model.key_field().map(str::to_owned),
+            tenant_isolated: model.tenant_isolated(),
+            fields: fields.iter().map(|f| (f.name.clone(), f.ty)).collect(),
+            rows: rows.len(),
+            returning,
+        };
+        let cached = self.texts.read().ok().and_then(|m| m.get(&shape).cloned());
+        if let Some(r) = cached {
+            let mut values = row_values(d, model, tenant, &fields, rows, now)?;
+            values.extend(r.tail.iter().cloned());
+            return Ok(Statement { sql: r.sql.clone(), values });
+        }
+        let stmt = upsert_with(d, model, layout, tenant, rows, now, returning)?;
+        let per_rows = rows.len() * (fields.len() + 4);
+        debug_assert_eq!(
+            stmt.values.get(..per_rows),
+            Some(row_values(d, model, tenant, &fields, rows, now)?.as_slice()),
+            "the rows' values come first, in row order"
+        );
+        let tail = stmt.values.get(per_rows..).unwrap_or_default().to_vec();
+        if let Ok(mut m) = self.texts.write() {
+            if m.len() >= Self::CAPACITY {
+                m.clear();
+            }
+            m.insert(shape, std::sync::Arc::new(Rendered { sql: stmt.sql.clone(), tail }));
+        }
+        Ok(stmt)
+    }
+}
+
+/// The values an upsert binds for `rows`, in the order its text names them: per row the
+/// id, the tenant, the fields in model order, then `created_at` and `updated_at`.
+fn row_values(
+    d: &dyn Dialect,
+    model: &Model,
+    tenant: &str,
+    fields: &[&crate::model::Field],
+    rows: &[UpsertRow<'_>],
+    now: DateTime<Utc>,
+) -> Result<Vec<sea_query::Value>> {
+    let first = rows.first().map(|r| r.fields);
+    let stamp = d.timestamp_value(now);
+    let tenant_value: sea_query::Value =
+        if model.tenant_isolated() { tenant.into() } else { Option::<String>::None.into() };
+    let mut values = Vec::with_capacity(rows.len() * (fields.len() + 4));
+    for r in rows {
+        if first.is_some_and(|f| !same_fields(f, r.fields)) {
+            return Err(Error::invalid_input(format!(
+                "{model}: rows of one upsert statement must name the same fields"
+            )));
+        }
+        values.push(r.id.as_str().into());
+        values.push(tenant_value.clone());
+        for f in fields {
+            values.push(super::codec::bind_value(d, model, &f.name, f.ty, &r.fields[&f.name])?);
+        }
+        values.push(stamp.clone());
+        values.push(stamp.clone());
+    }
+    Ok(values)
+}
+
 /// The `tenant_id` written: the tenant's id, or `NULL` for global models (their rows
 /// belong to no tenant).
 fn tenant_value(model: &Model, tenant: &str) -> Expr {
