@@ -197,8 +197,11 @@ pub(crate) async fn vector_workload(
                                 },
                             )
                             .await?;
+                            // Five queries each (not one asked five times, whose pages would be
+                            // read already), as the searches above ask them.
+                            let five: Vec<&[f32]> = (0..5).map(|i| q(i).as_slice()).collect();
                             let (ann_ms, exact_ms) =
-                                (server_ms(&e, q(0), Some(cand)).await?, server_ms(&e, q(0), None).await?);
+                                (server_ms(&e, &five, Some(cand)).await?, server_ms(&e, &five, None).await?);
                             out.push(
                             Row::from(
                                 scale,
@@ -217,7 +220,7 @@ pub(crate) async fn vector_workload(
                             ))
                             .note(format!("recall@10 by candidate count: {}", tried.join(", ")))
                             .note(format!(
-                                "the server's own execution time (EXPLAIN ANALYZE, median of 5): index {ann_ms:.2} ms, \
+                                "the server's own execution time (EXPLAIN ANALYZE, median of 5 queries): index {ann_ms:.2} ms, \
                                  exact {exact_ms:.2} ms, so the engine itself is {:.1}x faster through the index",
                                 exact_ms / ann_ms.max(1e-9)
                             ))

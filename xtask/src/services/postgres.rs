@@ -64,7 +64,7 @@ pub(super) fn up(p: &Paths) -> Result<String> {
     }
     let port = free_port(read_port(&port_file))?;
     let opts = format!(
-        "-p {port} -c listen_addresses=127.0.0.1 -k {} -c max_connections=200 -c shared_buffers=128MB",
+        "-p {port} -c listen_addresses=127.0.0.1 -k {} -c max_connections=200 -c shared_buffers=1GB",
         sockets.display()
     );
     cmd::output(
