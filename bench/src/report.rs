@@ -145,9 +145,9 @@ fn explain(r: &Row) -> Option<&'static str> {
         "W5" => {
             "bounded by the engine: PostgreSQL's HNSW search at 768 dimensions costs the server ~5 ms at the \
              search width that reaches recall 0.95 (100 candidates at 100,000 rows; 40 give 0.92) against a \
-             200 ms exact scan, and p8fs's p50 is within ~10% of the server's time (the notes give both). The \
+             200 ms exact scan, and p8fs's p50 is no more than the server's own time (the notes give both). The \
              exact scan grows linearly with rows and the index search about logarithmically, so the ratio \
-             rises with size: 20-26x at 20,000 rows, 38x at 100,000 (docs/benchmark-scale.md). Runs before \
+             rises with size: 20-26x at 20,000 rows, 34-38x at 100,000 (docs/benchmark-scale.md). Runs before \
              2026-12-04 measured 25x at 100,000 with p50 8.3 ms: the test servers' 128 MB of shared buffers \
              could not hold the 391 MB index and the exact scans between searches pushed its pages out (each \
              search then read ~3,000 pages from outside the buffers); they now start with 1 GB and `p8fs \
