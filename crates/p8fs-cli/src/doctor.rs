@@ -265,11 +265,11 @@ async fn mariadb_index_cache(db: &Arc<dyn SqlExecutor>, layout: &Layout, model: 
         ],
     };
     let what = format!("{table} MariaDB index cache");
-    let int = as_u64;
     match db.query(&stmt).await {
         Ok(rows) => {
             let row = rows.first();
-            let (Some(cache), rows) = (int(row.and_then(|c| c.first())), int(row.and_then(|c| c.get(1))).unwrap_or(0))
+            let (Some(cache), rows) =
+                (as_u64(row.and_then(|c| c.first())), as_u64(row.and_then(|c| c.get(1))).unwrap_or(0))
             else {
                 r.add("sql", what, Status::Warn, "mhnsw_max_cache_size could not be read");
                 return;

@@ -157,6 +157,19 @@ fn upsert_with(
     now: DateTime<Utc>,
     returning: bool,
 ) -> Result<Statement> {
+    let (fields, values) = checked_rows(d, model, tenant, rows, now)?;
+    render(d, model, layout, &fields, values, returning)
+}
+
+/// The fields `rows` name (checked against the model, the key field required) and the
+/// values they bind, in the order [`render`] places them.
+fn checked_rows<'m>(
+    d: &dyn Dialect,
+    model: &'m Model,
+    tenant: &str,
+    rows: &[UpsertRow<'_>],
+    now: DateTime<Utc>,
+) -> Result<(Vec<&'m crate::model::Field>, Vec<sea_query::Value>)> {
     let first =
         rows.first().ok_or_else(|| Error::invalid_input(format!("{model}: an upsert needs at least one entity")))?;
     let fields = fields_of(model, first.fields)?;
@@ -165,26 +178,29 @@ fn upsert_with(
     {
         return Err(Error::invalid_input(format!("{model}: every entity needs its key field {k}")));
     }
+    let values = row_values(d, model, tenant, &fields, rows, now)?;
+    Ok((fields, values))
+}
+
+/// The upsert of `fields` binding `values` (one row per `fields.len() + 4` values, as
+/// [`row_values`] gives them).
+fn render(
+    d: &dyn Dialect,
+    model: &Model,
+    layout: &Layout,
+    fields: &[&crate::model::Field],
+    values: Vec<sea_query::Value>,
+    returning: bool,
+) -> Result<Statement> {
     let mut cols = vec![a("id"), a("tenant_id")];
     cols.extend(fields.iter().map(|f| a(&f.name)));
     cols.extend([a("created_at"), a("updated_at")]);
     let mut q = Query::insert();
     q.into_table(layout.table(d, model.name())).columns(cols);
-    let stamp = d.timestamp_value(now);
-    for r in rows {
-        // The first row's fields are checked against the model; the others must name the same.
-        if !same_fields(first.fields, r.fields) {
-            return Err(Error::invalid_input(format!(
-                "{model}: rows of one upsert statement must name the same fields"
-            )));
-        }
-        let mut vals = vec![Expr::val(r.id.clone()), tenant_value(model, tenant)];
-        for f in &fields {
-            vals.push(bind_field(d, model, &f.name, f.ty, &r.fields[&f.name])?);
-        }
-        vals.push(Expr::val(stamp.clone()));
-        vals.push(Expr::val(stamp.clone()));
-        q.values(vals).map_err(|e| Error::invalid_input(e.to_string()))?;
+    let per_row = fields.len() + 4;
+    let mut values = values.into_iter().peekable();
+    while values.peek().is_some() {
+        q.values(values.by_ref().take(per_row).map(Expr::val)).map_err(|e| Error::invalid_input(e.to_string()))?;
     }
     // The row an entity names: its tenant and business key (its id for models without
     // one). Primary keys hold the tenant too, so no conflict can reach another tenant's row.
@@ -195,7 +211,7 @@ fn upsert_with(
     target.push(model.key_field().unwrap_or("id"));
     let mut oc = OnConflict::columns(target.iter().map(|c| a(c)));
     let schema = layout.schema(d);
-    for f in &fields {
+    for f in fields {
         if model.key_field() == Some(f.name.as_str()) {
             continue;
         }
@@ -293,10 +309,7 @@ impl UpsertTexts {
         now: DateTime<Utc>,
         returning: bool,
     ) -> Result<Statement> {
-        let first = rows
-            .first()
-            .ok_or_else(|| Error::invalid_input(format!("{model}: an upsert needs at least one entity")))?;
-        let fields = fields_of(model, first.fields)?;
+        let (fields, mut values) = checked_rows(d, model, tenant, rows, now)?;
         let shape = UpsertShape {
             dialect: d.kind(),
             schema: layout.schema(d).map(str::to_owned),
@@ -309,15 +322,15 @@ impl UpsertTexts {
         };
         let cached = self.texts.read().ok().and_then(|m| m.get(&shape).cloned());
         if let Some(r) = cached {
-            let mut values = row_values(d, model, tenant, &fields, rows, now)?;
             values.extend(r.tail.iter().cloned());
             return Ok(Statement { sql: r.sql.clone(), values });
         }
-        let stmt = upsert_with(d, model, layout, tenant, rows, now, returning)?;
-        let per_rows = rows.len() * (fields.len() + 4);
+        let per_rows = values.len();
+        let bound = if cfg!(debug_assertions) { values.clone() } else { Vec::new() };
+        let stmt = render(d, model, layout, &fields, values, returning)?;
         debug_assert_eq!(
             stmt.values.get(..per_rows),
-            Some(row_values(d, model, tenant, &fields, rows, now)?.as_slice()),
+            Some(bound.as_slice()),
             "the rows' values come first, in row order"
         );
         let tail = stmt.values.get(per_rows..).unwrap_or_default().to_vec();
@@ -361,12 +374,6 @@ fn row_values(
         values.push(stamp.clone());
     }
     Ok(values)
-}
-
-/// The `tenant_id` written: the tenant's id, or `NULL` for global models (their rows
-/// belong to no tenant).
-fn tenant_value(model: &Model, tenant: &str) -> Expr {
-    if model.tenant_isolated() { Expr::val(tenant) } else { Expr::val(Option::<String>::None) }
 }
 
 /// The id of an embedding row: UUIDv5 (DNS namespace) of `{tenant}/{field}/{entity_id}`.
