@@ -43,8 +43,12 @@ fn peers_python(paths: &Paths) -> Result<PathBuf> {
     let t = Instant::now();
     cmd::output(Command::new("python3").args(["-m", "venv", "--clear"]).arg(&dir))
         .context("creating the benchmark peers' virtualenv (needs python3 with venv)")?;
-    cmd::output(Command::new(&python).args(["-m", "pip", "install", "-q"]).args(PEERS))
-        .context("installing the benchmark peers (numpy, LanceDB) from the Python package registry")?;
+    cmd::output_from_registry(|| {
+        let mut c = Command::new(&python);
+        c.args(["-m", "pip", "install", "-q"]).args(PEERS);
+        c
+    })
+    .context("installing the benchmark peers (numpy, LanceDB) from the Python package registry")?;
     std::fs::write(&stamp, want)?;
     println!("benchmark peers installed ({}) in {:.0} s", PEERS.join(", "), t.elapsed().as_secs_f64());
     Ok(python)

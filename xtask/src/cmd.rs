@@ -56,6 +56,37 @@ pub(crate) fn output(cmd: &mut Command) -> Result<Output> {
     Ok(out)
 }
 
+/// Runs a command that downloads from a package registry (`pip install`, ...) the way
+/// [`output`] does, trying again twice, 10 s and then 30 s later, when it fails: a dropped
+/// connection or a read that timed out half-way through a wheel is not a failure of the
+/// project. Each failed try is printed with the command's last lines; the error of the last
+/// try is returned.
+pub(crate) fn output_from_registry(mut make: impl FnMut() -> Command) -> Result<Output> {
+    let waits = [10, 30];
+    let mut attempt = 0;
+    loop {
+        match output(&mut make()) {
+            Ok(out) => return Ok(out),
+            Err(e) if attempt < waits.len() => {
+                let text = format!("{e:#}");
+                let tail: Vec<&str> = text.lines().rev().take(6).collect();
+                println!(
+                    "registry download failed (try {} of {}), trying again in {} s:",
+                    attempt + 1,
+                    waits.len() + 1,
+                    waits[attempt]
+                );
+                for line in tail.iter().rev() {
+                    println!("    {line}");
+                }
+                std::thread::sleep(std::time::Duration::from_secs(waits[attempt]));
+                attempt += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 /// Whether the current process runs as root.
 pub(crate) fn is_root() -> bool {
     Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0").unwrap_or(false)

@@ -94,8 +94,18 @@ pub(crate) fn venv(paths: &Paths) -> Result<PathBuf> {
     }
     cmd::output(Command::new("python3").args(["-m", "venv", "--clear"]).arg(&dir))
         .context("creating a Python virtualenv (needs python3 >= 3.9 with venv)")?;
-    cmd::output(Command::new(&python).args(["-m", "pip", "install", "-q"]).args(TOOLS))?;
-    cmd::output(Command::new(&python).args(["-m", "pip", "install", "-q", "-e"]).arg(&project))?;
+    cmd::output_from_registry(|| {
+        let mut c = Command::new(&python);
+        c.args(["-m", "pip", "install", "-q"]).args(TOOLS);
+        c
+    })
+    .context("installing pytest and mypy from the Python package registry")?;
+    cmd::output_from_registry(|| {
+        let mut c = Command::new(&python);
+        c.args(["-m", "pip", "install", "-q", "-e"]).arg(&project);
+        c
+    })
+    .context("installing the Python client (editable) and its dependencies")?;
     std::fs::write(&stamp, want)?;
     Ok(python)
 }

@@ -118,6 +118,17 @@ impl Report {
         }
         let total: f64 = self.stages.iter().map(|s| s.secs).sum();
         println!("{:<32} {:>8.1}", "total", total);
+        // A failed stage's cause is often at the end of a long error (a command's stderr):
+        // repeat its last lines here, where a log cut in the middle still shows them.
+        for s in self.stages.iter().filter(|s| !s.ok) {
+            let lines: Vec<&str> = s.outcome.lines().collect();
+            if lines.len() > 1 {
+                println!("\n{} failed; the last lines of its error:", s.name);
+                for line in &lines[lines.len().saturating_sub(20)..] {
+                    println!("    {line}");
+                }
+            }
+        }
     }
 
     fn ok(&self) -> bool {
