@@ -15,6 +15,8 @@
 //! * `P8FS_TEST_REQUIRED=1` (set by `cargo xtask test`): a backend that is not configured
 //!   or cannot be reached fails every test instead of skipping it.
 //! * `P8FS_TEST_SOAK_SECS=N`: repeat each test body for N seconds (the outage drill).
+//! * `P8FS_TEST_RESTART_DRILL=DIR`: the runner is the restart drill's writer
+//!   ([`restart_drill`]) instead of running the suites.
 //!
 //! Suites are gated on what a backend can do, never on its name.
 
@@ -24,6 +26,7 @@ pub mod kv;
 pub mod proxy;
 pub mod proxy_hardening;
 pub mod proxy_suite;
+pub mod restart_drill;
 pub mod sql;
 
 pub use backend::{Backend, TestEnv};

@@ -28,6 +28,14 @@ fn main() -> ExitCode {
         }
         return ExitCode::SUCCESS;
     }
+    // The restart drill (`cargo xtask test`) runs this binary as its writer.
+    if let Ok(dir) = std::env::var(p8fs_tests::restart_drill::RESTART_DRILL_ENV) {
+        if let Err(e) = p8fs_tests::restart_drill::restart_drill_main(&dir) {
+            eprintln!("restart drill: {e:#}");
+            return ExitCode::FAILURE;
+        }
+        return ExitCode::SUCCESS;
+    }
     let args = Arguments::from_args();
     let env = match TestEnv::load() {
         Ok(env) => Arc::new(env),

@@ -28,6 +28,9 @@ commands:
   test [BACKEND...] [--keep-services] [--no-drill]
                               run the test matrix; BACKEND is one of
                               embedded, postgres, mariadb, tikv, http, tidb, all (default)
+  drill [BACKEND...]          the outage and restart drills alone: each database
+                              stopped mid-run (and started again) by the service
+                              scripts; BACKEND is one of postgres, mariadb, tidb
   pytest [PROVIDER...]        the Python client's suite against p8fs serve; PROVIDER
                               is one of kv-only, sqlite, postgres, mariadb, tidb
                               (default: those available)
@@ -60,6 +63,7 @@ fn run() -> Result<()> {
             _ => bail!("{USAGE}"),
         },
         Some("test") => test::run(&paths, &args[1..]),
+        Some("drill") => test::run_drills(&paths, &args[1..]),
         Some("pytest") => test::run_python(&paths, &args[1..]),
         Some("bench") => bench::run(&paths, &args[1..]),
         Some("fuzz") => fuzz::run(&paths, &args[1..]),

@@ -204,6 +204,7 @@ pub(crate) fn run(paths: &Paths, args: &[String]) -> Result<()> {
             for &b in &backends {
                 if let (Some(svc), Some(bin)) = (b.service(), conformance) {
                     report.stage(&format!("outage drill {}", b.name()), || outage_drill(paths, bin, b, svc, &env));
+                    report.stage(&format!("restart drill {}", b.name()), || restart_drill(paths, bin, b, svc, &env));
                 }
             }
         }
@@ -649,6 +650,7 @@ fn outage_drill(
     env: &BTreeMap<String, String>,
 ) -> Result<((), String)> {
     let log = paths.target.join("p8fs-test-results").join(format!("drill-{}.log", backend.name()));
+    std::fs::create_dir_all(log.parent().context("no parent")?)?;
     let mut c = suite_command(paths, bin, backend, env);
     c.env("P8FS_TEST_SOAK_SECS", "120")
         .arg("--test-threads=2")
@@ -689,6 +691,121 @@ fn outage_drill(
         bail!("the failure output never names {}; see {}", backend.name(), log.display());
     };
     Ok(((), format!("failed in {:.1}s after the stop, as it must: {}", took.as_secs_f64(), line.trim())))
+}
+
+/// `cargo xtask drill [BACKEND...]`: the outage and restart drills alone (every server
+/// backend by default), with the services they need; the databases this run started are
+/// stopped again.
+pub(crate) fn run_drills(paths: &Paths, args: &[String]) -> Result<()> {
+    let mut backends = Vec::new();
+    for a in args {
+        backends.extend(Backend::parse(a)?);
+    }
+    if backends.is_empty() {
+        backends = Backend::all();
+    }
+    backends.retain(|b| b.service().is_some());
+    backends.sort();
+    backends.dedup();
+    let needed: Vec<Service> = backends.iter().filter_map(|b| b.service()).collect();
+    let mut report = Report { stages: Vec::new() };
+    let started = report
+        .stage("services up", || {
+            let s = services::up(paths, &needed)?;
+            Ok((s, "ok".to_owned()))
+        })
+        .unwrap_or_default();
+    let env = services::read_env(&paths.env_file);
+    let built = report.stage("build (cargo test --no-run)", || {
+        let b = build(paths)?;
+        let n = b.tests.len();
+        Ok((b, format!("{n} test binaries")))
+    });
+    if let Some(bin) = built.as_ref().and_then(|b| b.tests.iter().find(|t| t.name == "conformance")) {
+        for &b in &backends {
+            if let Some(svc) = b.service() {
+                report.stage(&format!("outage drill {}", b.name()), || outage_drill(paths, bin, b, svc, &env));
+                report.stage(&format!("restart drill {}", b.name()), || restart_drill(paths, bin, b, svc, &env));
+            }
+        }
+    }
+    if !started.is_empty() {
+        report.stage("services down (those this run started)", || {
+            services::down(paths, &started)?;
+            Ok(((), "ok".to_owned()))
+        });
+    }
+    report.print();
+    if !report.ok() {
+        bail!("a drill failed (see the stages above)");
+    }
+    Ok(())
+}
+
+/// The restart drill: the conformance binary writes entities and proxy keys without pause
+/// (`tests/src/restart_drill.rs`); after 2 s the database is stopped with the project's
+/// service scripts, 3 s later started again; the writer then needs writes to succeed again,
+/// `/readyz` to recover, and every acknowledged write read back through new connections.
+fn restart_drill(
+    paths: &Paths,
+    bin: &TestBinary,
+    backend: Backend,
+    svc: Service,
+    env: &BTreeMap<String, String>,
+) -> Result<((), String)> {
+    let results = paths.target.join("p8fs-test-results");
+    let dir = results.join(format!("restart-{}", backend.name()));
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir)?;
+    }
+    std::fs::create_dir_all(&dir)?;
+    let log = results.join(format!("restart-{}.log", backend.name()));
+    let mut c = suite_command(paths, bin, backend, env);
+    c.env("P8FS_TEST_RESTART_DRILL", &dir)
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&log)?)
+        .stderr(std::fs::File::create(log.with_extension("err"))?);
+    println!("+ {} > {}", cmd::display(&c), log.display());
+    let mut child = c.spawn()?;
+    let waited = Instant::now();
+    while !dir.join("ready").exists() {
+        if let Some(status) = child.try_wait()? {
+            bail!("the writer ended ({status}) before it began writing; see {}", log.with_extension("err").display());
+        }
+        if waited.elapsed() > Duration::from_secs(120) {
+            child.kill().ok();
+            bail!("the writer was not writing after 120 s; see {}", log.display());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    std::fs::write(dir.join("stopping"), "")?;
+    let stop = Instant::now();
+    services::down(paths, &[svc])?;
+    std::thread::sleep(Duration::from_secs(3));
+    let up = services::up(paths, &[svc]);
+    let outage = stop.elapsed();
+    std::fs::write(dir.join("restarted"), "")?;
+    up?;
+    let deadline = Instant::now() + Duration::from_secs(150);
+    let status = loop {
+        if let Some(s) = child.try_wait()? {
+            break s;
+        }
+        if Instant::now() > deadline {
+            child.kill().ok();
+            bail!("the writer still ran 150 s after {} came back: it hangs; see {}", backend.name(), log.display());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let err = std::fs::read_to_string(log.with_extension("err")).unwrap_or_default();
+    if !status.success() {
+        let last: Vec<&str> = err.lines().rev().take(12).collect();
+        let last: Vec<&str> = last.into_iter().rev().collect();
+        bail!("{} ({status}); see {}\n{}", backend.name(), log.display(), last.join("\n"));
+    }
+    let summary = std::fs::read_to_string(dir.join("summary.txt")).context("the writer wrote no summary")?;
+    Ok(((), format!("down {:.1}s (stop to started); {summary}", outage.as_secs_f64())))
 }
 
 #[cfg(test)]
