@@ -73,7 +73,7 @@ pub(crate) async fn run(data_dir: &Path, as_json: bool) -> Result<()> {
     // SQL provider.
     r.add("sql", "provider", Status::Info, settings.sql.describe());
     let t = Instant::now();
-    match p8fs_core::connect_sql(&settings.sql).await {
+    match p8fs_core::connect_sql_with(&settings.sql, &settings.sql_timeouts).await {
         Err(e) => r.add("sql", "reachable", Status::Failed, format!("{e}")),
         Ok(db) => {
             r.add("sql", "reachable", Status::Ok, ms_since(t));

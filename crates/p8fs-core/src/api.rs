@@ -19,7 +19,7 @@ use crate::embed::MiniLmEmbedder;
 #[cfg(feature = "openai")]
 use crate::embed::OpenAiEmbedder;
 use crate::embed::{EmbedError, EmbedStats, Embedder, LexicalEmbedder, Metered, OpenAiConfig};
-use crate::{Error, KvSettings, Result, SqlConfig, connect_kv, connect_sql};
+use crate::{Error, KvSettings, Result, SqlConfig, SqlTimeouts, connect_kv, connect_sql_with};
 
 /// Which embedder to use.
 #[derive(Debug, Clone)]
@@ -53,6 +53,8 @@ const EMBEDDERS: &str = "minilm, lexical, openai";
 pub struct Settings {
     /// The SQL provider.
     pub sql: SqlConfig,
+    /// Its network deadlines (`P8FS_SQL_CONNECT_TIMEOUT_SECS`, `P8FS_SQL_TIMEOUT_SECS`).
+    pub sql_timeouts: SqlTimeouts,
     /// The KV backend.
     pub kv: KvSettings,
     /// The embedder.
@@ -66,6 +68,7 @@ impl Settings {
     pub fn embedded(data_dir: &Path) -> Self {
         Self {
             sql: SqlConfig::embedded(data_dir),
+            sql_timeouts: SqlTimeouts::default(),
             kv: KvSettings::embedded(data_dir),
             embedder: EmbedderSettings::MiniLm { cache_dir: None, fallback: true, progress: false },
         }
@@ -131,7 +134,8 @@ impl Settings {
                 None => minilm(true)?,
             },
         };
-        Ok(Self { sql, kv, embedder })
+        let sql_timeouts = SqlTimeouts::from_vars(&get)?;
+        Ok(Self { sql, sql_timeouts, kv, embedder })
     }
 }
 
@@ -258,7 +262,7 @@ impl P8fs {
     /// The SQL provider's, the KV backend's or the embedder's configuration errors.
     pub async fn open(settings: &Settings) -> Result<Self> {
         let (embedder, note) = build_embedder(&settings.embedder).await?;
-        let sql = connect_sql(&settings.sql).await?;
+        let sql = connect_sql_with(&settings.sql, &settings.sql_timeouts).await?;
         let mut p8fs = Self::open_with(settings, sql, embedder).await?;
         p8fs.embedder_note = note;
         Ok(p8fs)

@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use p8fs_sql_dialect::SqlExecutor;
 
@@ -139,13 +140,73 @@ impl std::fmt::Debug for SqlConfig {
     }
 }
 
-/// Connects the configured provider.
+/// Deadlines of the SQL servers' network calls (PostgreSQL and the MySQL protocol; SQLite
+/// makes none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SqlTimeouts {
+    /// Opening a connection, the TLS and authentication handshakes included
+    /// (`P8FS_SQL_CONNECT_TIMEOUT_SECS`, default 10 s). A PostgreSQL URL's own
+    /// `connect_timeout` wins over it.
+    pub connect: Duration,
+    /// One operation: a statement, or a transaction with all its statements, waiting for a
+    /// pooled connection included (`P8FS_SQL_TIMEOUT_SECS`, default 30 s). Past it the call
+    /// fails as retryable (`Unavailable`), the connection is closed and the server is asked
+    /// to cancel the statement; the server's own statement timeout is set 5 s later as a
+    /// backstop.
+    pub operation: Duration,
+}
+
+impl Default for SqlTimeouts {
+    fn default() -> Self {
+        Self { connect: Duration::from_secs(10), operation: Duration::from_secs(30) }
+    }
+}
+
+impl SqlTimeouts {
+    /// Reads `P8FS_SQL_CONNECT_TIMEOUT_SECS` and `P8FS_SQL_TIMEOUT_SECS` (whole seconds,
+    /// at least 1); unset ones keep their defaults.
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming the variable when it is not a positive whole number.
+    pub fn from_vars(get: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        let secs = |var: &str, default: Duration| -> Result<Duration> {
+            match get(var) {
+                None => Ok(default),
+                Some(v) => v
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|n| (1..=86_400).contains(n))
+                    .map(Duration::from_secs)
+                    .ok_or_else(|| {
+                        Error::Config(format!("{var} must be a whole number of seconds from 1 to 86400, got {v:?}"))
+                    }),
+            }
+        };
+        let d = Self::default();
+        Ok(Self {
+            connect: secs("P8FS_SQL_CONNECT_TIMEOUT_SECS", d.connect)?,
+            operation: secs("P8FS_SQL_TIMEOUT_SECS", d.operation)?,
+        })
+    }
+}
+
+/// Connects the configured provider with the default [`SqlTimeouts`].
+///
+/// # Errors
+/// The provider's error when it cannot connect (the message names the backend).
+pub async fn connect_sql(cfg: &SqlConfig) -> Result<Arc<dyn SqlExecutor>> {
+    connect_sql_with(cfg, &SqlTimeouts::default()).await
+}
+
+/// Connects the configured provider with these deadlines.
 ///
 /// # Errors
 /// The provider's error when it cannot connect (the message names the backend).
 // Built without any provider, every arm returns an error.
 #[cfg_attr(not(any(feature = "sqlite", feature = "postgres", feature = "tidb")), allow(unreachable_code))]
-pub async fn connect_sql(cfg: &SqlConfig) -> Result<Arc<dyn SqlExecutor>> {
+#[cfg_attr(not(all(feature = "postgres", feature = "tidb")), allow(unused_variables))]
+pub async fn connect_sql_with(cfg: &SqlConfig, timeouts: &SqlTimeouts) -> Result<Arc<dyn SqlExecutor>> {
     Ok(match cfg {
         #[cfg(feature = "sqlite")]
         SqlConfig::Sqlite { path } => {
@@ -153,11 +214,19 @@ pub async fn connect_sql(cfg: &SqlConfig) -> Result<Arc<dyn SqlExecutor>> {
         }
         #[cfg(feature = "postgres")]
         SqlConfig::Postgres { url } => {
-            Arc::new(p8fs_postgres::PgProvider::connect(p8fs_postgres::PgConfig::from_url(url)?).await?)
+            let mut pg = p8fs_postgres::PgConfig::from_url(url)?;
+            pg.op_timeout = timeouts.operation;
+            if !pg.connect_timeout_from_url {
+                pg.pg.connect_timeout(timeouts.connect);
+            }
+            Arc::new(p8fs_postgres::PgProvider::connect(pg).await?)
         }
         #[cfg(feature = "tidb")]
         SqlConfig::Tidb { url } => {
-            Arc::new(p8fs_tidb::TidbProvider::connect(p8fs_tidb::MySqlConfig::from_url(url)?).await?)
+            let mut my = p8fs_tidb::MySqlConfig::from_url(url)?;
+            my.op_timeout = timeouts.operation;
+            my.connect_timeout = timeouts.connect;
+            Arc::new(p8fs_tidb::TidbProvider::connect(my).await?)
         }
         #[cfg(not(feature = "sqlite"))]
         SqlConfig::Sqlite { .. } => return Err(not_built("SQLite", "sqlite")),

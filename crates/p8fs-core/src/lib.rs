@@ -14,7 +14,7 @@ pub mod rem;
 mod search;
 
 pub use api::{EmbedderSettings, P8fs, Settings, StoredEntity};
-pub use config::{DEFAULT_DATA_DIR, SqlConfig, connect_sql};
+pub use config::{DEFAULT_DATA_DIR, SqlConfig, SqlTimeouts, connect_sql, connect_sql_with};
 pub use error::{Error, ErrorKind, Result};
 pub use kv::{KvSettings, connect_kv};
 pub use p8fs_entity::Fusion;

@@ -9,14 +9,17 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use p8fs_entity::deadline::TimerAnchor;
 use p8fs_entity::retry::retry_conflict;
 use p8fs_sql_dialect::{Error, ErrorKind, Flavor, Result, Row, RowCheck, ServerInfo, SqlExecutor, Statement};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::config::PgConfig;
 use crate::{binder, error, statements};
 
 /// A PostgreSQL database (with the pgvector extension for vector columns).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct PgProvider {
     pool: Pool,
+    /// For cancel requests (the same TLS settings as the pool's connections).
+    tls: MakeRustlsConnect,
     op_timeout: Duration,
     max_cached_statements: usize,
     key: String,
@@ -24,7 +27,73 @@ pub struct PgProvider {
     _anchor: Option<Arc<TimerAnchor>>,
 }
 
+impl std::fmt::Debug for PgProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgProvider")
+            .field("pool", &self.pool)
+            .field("op_timeout", &self.op_timeout)
+            .field("max_cached_statements", &self.max_cached_statements)
+            .field("key", &self.key)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A pooled connection leased for one operation. Dropped before [`Lease::finish`] (the
+/// operation's deadline passed, or its caller stopped waiting), the connection may still be
+/// running a statement: it leaves the pool and is closed, and the server is asked to cancel
+/// the statement. Returned to the pool instead, it would answer the next caller's query
+/// only after the abandoned one.
+struct Lease {
+    conn: Option<deadpool_postgres::Object>,
+    tls: MakeRustlsConnect,
+}
+
+impl Lease {
+    /// Ends the lease: the operation ran to its end (with an answer or an error the
+    /// server sent), so the connection goes back to the pool.
+    fn finish<T>(mut self, result: Result<T>) -> Result<T> {
+        self.conn.take();
+        result
+    }
+}
+
+impl std::ops::Deref for Lease {
+    type Target = deadpool_postgres::Object;
+    fn deref(&self) -> &Self::Target {
+        // Only `finish` and `drop` empty it, and both consume the lease.
+        self.conn.as_ref().unwrap_or_else(|| unreachable!("a lease is used after it ended"))
+    }
+}
+
+impl std::ops::DerefMut for Lease {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        self.conn.as_mut().unwrap_or_else(|| unreachable!("a lease is used after it ended"))
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        let Some(conn) = self.conn.take() else { return };
+        let cancel = conn.cancel_token();
+        // Out of the pool; dropping the client closes the connection.
+        drop(deadpool_postgres::Object::take(conn));
+        let tls = self.tls.clone();
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move {
+                // Best effort: without it the server's statement_timeout ends the statement.
+                let _ = tokio::time::timeout(Duration::from_secs(10), cancel.cancel_query(tls)).await;
+            });
+        }
+    }
+}
+
 impl PgProvider {
+    /// A connection from the pool for one operation; see [`Lease`].
+    async fn lease(&self) -> Result<Lease> {
+        let conn = self.pool.get().await.map_err(error::map_pool)?;
+        Ok(Lease { conn: Some(conn), tls: self.tls.clone() })
+    }
+
     /// Builds the pool and checks that the server answers.
     ///
     /// # Errors
@@ -52,12 +121,13 @@ impl PgProvider {
         // TLS as the URL asks (`sslmode=require` for managed PostgreSQL); the default
         // `prefer` falls back to plain text when the server offers no TLS.
         let tls = tls_connector()?;
-        let mgr = Manager::from_config(cfg.pg, tls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let mgr = Manager::from_config(cfg.pg, tls.clone(), ManagerConfig { recycling_method: RecyclingMethod::Fast });
         let pool = Pool::builder(mgr).max_size(cfg.max_connections.max(1)).build().map_err(|e| {
             Error::invalid_input("cannot build the PostgreSQL pool").with_backend("postgres").with_source(e)
         })?;
         let this = Self {
             pool,
+            tls,
             op_timeout: cfg.op_timeout,
             max_cached_statements: cfg.max_cached_statements,
             key,
@@ -84,7 +154,7 @@ impl PgProvider {
 }
 
 /// A rustls connector trusting the Web PKI roots (ring as the crypto provider).
-fn tls_connector() -> Result<tokio_postgres_rustls::MakeRustlsConnect> {
+fn tls_connector() -> Result<MakeRustlsConnect> {
     let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
     let config =
         rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::ring::default_provider()))
@@ -94,25 +164,30 @@ fn tls_connector() -> Result<tokio_postgres_rustls::MakeRustlsConnect> {
             })?
             .with_root_certificates(roots)
             .with_no_client_auth();
-    Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
+    Ok(MakeRustlsConnect::new(config))
 }
 
 impl PgProvider {
     /// One attempt of [`SqlExecutor::execute_in_transaction`].
     async fn execute_in_transaction_once(&self, stmts: &[Statement]) -> Result<Vec<u64>> {
         self.timed("transaction", async {
-            let mut client = self.pool.get().await.map_err(error::map_pool)?;
-            let tx = client.transaction().await.map_err(error::map)?;
-            let mut counts = Vec::with_capacity(stmts.len());
-            for stmt in stmts {
-                let params = binder::bind(&stmt.values).map_err(|e| e.with_backend("postgres"))?;
-                statements::make_room(&tx.statement_cache, self.max_cached_statements);
-                let prepared = tx.prepare_cached(&stmt.sql).await.map_err(error::map)?;
-                // An error drops `tx`, which rolls back.
-                counts.push(tx.execute(&prepared, &binder::refs(&params)).await.map_err(error::map)?);
+            let mut lease = self.lease().await?;
+            let result = async {
+                let client = &mut *lease;
+                let tx = client.transaction().await.map_err(error::map)?;
+                let mut counts = Vec::with_capacity(stmts.len());
+                for stmt in stmts {
+                    let params = binder::bind(&stmt.values).map_err(|e| e.with_backend("postgres"))?;
+                    statements::make_room(&tx.statement_cache, self.max_cached_statements);
+                    let prepared = tx.prepare_cached(&stmt.sql).await.map_err(error::map)?;
+                    // An error drops `tx`, which rolls back.
+                    counts.push(tx.execute(&prepared, &binder::refs(&params)).await.map_err(error::map)?);
+                }
+                tx.commit().await.map_err(error::map)?;
+                Ok(counts)
             }
-            tx.commit().await.map_err(error::map)?;
-            Ok(counts)
+            .await;
+            lease.finish(result)
         })
         .await
     }
@@ -126,29 +201,34 @@ impl PgProvider {
         refused: &mut bool,
     ) -> Result<Vec<Vec<Row>>> {
         self.timed("transaction", async {
-            let mut client = self.pool.get().await.map_err(error::map_pool)?;
-            let tx = client.transaction().await.map_err(error::map)?;
-            let mut out = Vec::with_capacity(stmts.len());
-            for (i, stmt) in stmts.iter().enumerate() {
-                let params = binder::bind(&stmt.values).map_err(|e| e.with_backend("postgres"))?;
-                statements::make_room(&tx.statement_cache, self.max_cached_statements);
-                let prepared = tx.prepare_cached(&stmt.sql).await.map_err(error::map)?;
-                // An error drops `tx`, which rolls back.
-                let rows = tx.query(&prepared, &binder::refs(&params)).await.map_err(error::map)?;
-                let decoded = rows
-                    .iter()
-                    .map(|r| binder::decode_row(r).map_err(|e| e.with_backend("postgres")))
-                    .collect::<Result<Vec<_>>>()?;
-                if let Some(check) = check
-                    && let Err(e) = check(i, &decoded)
-                {
-                    *refused = true;
-                    return Err(e);
+            let mut lease = self.lease().await?;
+            let result = async {
+                let client = &mut *lease;
+                let tx = client.transaction().await.map_err(error::map)?;
+                let mut out = Vec::with_capacity(stmts.len());
+                for (i, stmt) in stmts.iter().enumerate() {
+                    let params = binder::bind(&stmt.values).map_err(|e| e.with_backend("postgres"))?;
+                    statements::make_room(&tx.statement_cache, self.max_cached_statements);
+                    let prepared = tx.prepare_cached(&stmt.sql).await.map_err(error::map)?;
+                    // An error drops `tx`, which rolls back.
+                    let rows = tx.query(&prepared, &binder::refs(&params)).await.map_err(error::map)?;
+                    let decoded = rows
+                        .iter()
+                        .map(|r| binder::decode_row(r).map_err(|e| e.with_backend("postgres")))
+                        .collect::<Result<Vec<_>>>()?;
+                    if let Some(check) = check
+                        && let Err(e) = check(i, &decoded)
+                    {
+                        *refused = true;
+                        return Err(e);
+                    }
+                    out.push(decoded);
                 }
-                out.push(decoded);
+                tx.commit().await.map_err(error::map)?;
+                Ok(out)
             }
-            tx.commit().await.map_err(error::map)?;
-            Ok(out)
+            .await;
+            lease.finish(result)
         })
         .await
     }
@@ -177,16 +257,21 @@ impl SqlExecutor for PgProvider {
 
     async fn execute(&self, stmt: &Statement) -> Result<u64> {
         self.timed("statement", async {
-            let client = self.pool.get().await.map_err(error::map_pool)?;
-            if stmt.values.is_empty() {
-                // The extended protocol (an unnamed, uncached statement), never the simple
-                // one: it runs exactly one statement, so no text can stack another.
-                return client.execute(stmt.sql.as_str(), &[]).await.map_err(error::map);
+            let mut lease = self.lease().await?;
+            let result = async {
+                let client = &mut *lease;
+                if stmt.values.is_empty() {
+                    // The extended protocol (an unnamed, uncached statement), never the simple
+                    // one: it runs exactly one statement, so no text can stack another.
+                    return client.execute(stmt.sql.as_str(), &[]).await.map_err(error::map);
+                }
+                let params = binder::bind(&stmt.values).map_err(|e| e.with_backend("postgres"))?;
+                statements::make_room(&client.statement_cache, self.max_cached_statements);
+                let prepared = client.prepare_cached(&stmt.sql).await.map_err(error::map)?;
+                client.execute(&prepared, &binder::refs(&params)).await.map_err(error::map)
             }
-            let params = binder::bind(&stmt.values).map_err(|e| e.with_backend("postgres"))?;
-            statements::make_room(&client.statement_cache, self.max_cached_statements);
-            let prepared = client.prepare_cached(&stmt.sql).await.map_err(error::map)?;
-            client.execute(&prepared, &binder::refs(&params)).await.map_err(error::map)
+            .await;
+            lease.finish(result)
         })
         .await
     }
@@ -216,34 +301,44 @@ impl SqlExecutor for PgProvider {
 
     async fn query_with_setup(&self, setup: &[Statement], stmt: &Statement) -> Result<Vec<Row>> {
         self.timed("query", async {
-            let mut client = self.pool.get().await.map_err(error::map_pool)?;
-            let params = binder::bind(&stmt.values).map_err(|e| e.with_backend("postgres"))?;
-            statements::make_room(&client.statement_cache, self.max_cached_statements);
-            let prepared = client.prepare_cached(&stmt.sql).await.map_err(error::map)?;
-            let tx = client.transaction().await.map_err(error::map)?;
-            // The settings (one simple-query batch) and the query go out together: the
-            // driver pipelines both, so they cost one round trip, not one each.
-            let setup_sql = setup.iter().map(|s| s.sql.as_str()).collect::<Vec<_>>().join("; ");
-            let refs = binder::refs(&params);
-            let (_, rows) = tokio::try_join!(
-                async { if setup_sql.is_empty() { Ok(()) } else { tx.batch_execute(&setup_sql).await } },
-                tx.query(&prepared, &refs),
-            )
-            .map_err(error::map)?;
-            tx.commit().await.map_err(error::map)?;
-            rows.iter().map(|r| binder::decode_row(r).map_err(|e| e.with_backend("postgres"))).collect()
+            let mut lease = self.lease().await?;
+            let result = async {
+                let client = &mut *lease;
+                let params = binder::bind(&stmt.values).map_err(|e| e.with_backend("postgres"))?;
+                statements::make_room(&client.statement_cache, self.max_cached_statements);
+                let prepared = client.prepare_cached(&stmt.sql).await.map_err(error::map)?;
+                let tx = client.transaction().await.map_err(error::map)?;
+                // The settings (one simple-query batch) and the query go out together: the
+                // driver pipelines both, so they cost one round trip, not one each.
+                let setup_sql = setup.iter().map(|s| s.sql.as_str()).collect::<Vec<_>>().join("; ");
+                let refs = binder::refs(&params);
+                let (_, rows) = tokio::try_join!(
+                    async { if setup_sql.is_empty() { Ok(()) } else { tx.batch_execute(&setup_sql).await } },
+                    tx.query(&prepared, &refs),
+                )
+                .map_err(error::map)?;
+                tx.commit().await.map_err(error::map)?;
+                rows.iter().map(|r| binder::decode_row(r).map_err(|e| e.with_backend("postgres"))).collect()
+            }
+            .await;
+            lease.finish(result)
         })
         .await
     }
 
     async fn query(&self, stmt: &Statement) -> Result<Vec<Row>> {
         self.timed("query", async {
-            let client = self.pool.get().await.map_err(error::map_pool)?;
-            let params = binder::bind(&stmt.values).map_err(|e| e.with_backend("postgres"))?;
-            statements::make_room(&client.statement_cache, self.max_cached_statements);
-            let prepared = client.prepare_cached(&stmt.sql).await.map_err(error::map)?;
-            let rows = client.query(&prepared, &binder::refs(&params)).await.map_err(error::map)?;
-            rows.iter().map(|r| binder::decode_row(r).map_err(|e| e.with_backend("postgres"))).collect()
+            let mut lease = self.lease().await?;
+            let result = async {
+                let client = &mut *lease;
+                let params = binder::bind(&stmt.values).map_err(|e| e.with_backend("postgres"))?;
+                statements::make_room(&client.statement_cache, self.max_cached_statements);
+                let prepared = client.prepare_cached(&stmt.sql).await.map_err(error::map)?;
+                let rows = client.query(&prepared, &binder::refs(&params)).await.map_err(error::map)?;
+                rows.iter().map(|r| binder::decode_row(r).map_err(|e| e.with_backend("postgres"))).collect()
+            }
+            .await;
+            lease.finish(result)
         })
         .await
     }

@@ -49,6 +49,9 @@ pub struct MySqlConfig {
     /// Deadline of one operation (connect included). A server that stops answering
     /// fails the operation with a timeout instead of hanging the caller.
     pub op_timeout: Duration,
+    /// Deadline of the first connection, made by [`crate::TidbProvider::connect`]; later
+    /// connections are opened within the deadline of the operation that needs them.
+    pub connect_timeout: Duration,
     /// Most connections the pool keeps open.
     pub max_connections: usize,
     /// TiDB's transaction mode for every session (`None`: the server's default). Only
@@ -57,8 +60,8 @@ pub struct MySqlConfig {
 }
 
 impl MySqlConfig {
-    /// Settings for `url` with the defaults: detected flavor, 30 s per operation, 16
-    /// connections.
+    /// Settings for `url` with the defaults: detected flavor, 30 s per operation, 10 s for
+    /// the first connection, 16 connections.
     ///
     /// # Errors
     /// [`p8fs_sql_dialect::ErrorKind::InvalidInput`] when `url` is not a `mysql://` URL.
@@ -74,6 +77,7 @@ impl MySqlConfig {
             url: url.to_owned(),
             flavor: MySqlFlavorChoice::Detect,
             op_timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
             max_connections: 16,
             tidb_txn_mode: None,
         })
@@ -86,6 +90,7 @@ impl std::fmt::Debug for MySqlConfig {
             .field("url", &redact(&self.url))
             .field("flavor", &self.flavor)
             .field("op_timeout", &self.op_timeout)
+            .field("connect_timeout", &self.connect_timeout)
             .field("max_connections", &self.max_connections)
             .field("tidb_txn_mode", &self.tidb_txn_mode)
             .finish()
@@ -110,5 +115,13 @@ mod tests {
         assert!(!e.to_string().contains("secret"), "{e}");
         let c = MySqlConfig::from_url("mysql://u:secret@h:1/db?password=secret").unwrap();
         assert!(!format!("{c:?}").contains("secret"), "{c:?}");
+    }
+
+    #[test]
+    fn defaults_are_the_documented_ones() {
+        let c = MySqlConfig::from_url("mysql://u@h:4000/db").unwrap();
+        assert_eq!(c.op_timeout, Duration::from_secs(30));
+        assert_eq!(c.connect_timeout, Duration::from_secs(10));
+        assert_eq!(c.max_connections, 16);
     }
 }

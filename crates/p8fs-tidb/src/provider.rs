@@ -22,6 +22,8 @@ use crate::{binder, error};
 /// every engine.
 pub struct TidbProvider {
     pool: Pool,
+    /// The pool's options, for the connection that sends `KILL QUERY` (see [`Lease`]).
+    opts: Opts,
     info: ServerInfo,
     dialect: DialectKind,
     backend: &'static str,
@@ -44,7 +46,69 @@ impl std::fmt::Debug for TidbProvider {
     }
 }
 
+/// A pooled connection leased for one operation. Dropped before [`Lease::finish`] (the
+/// operation's deadline passed, or its caller stopped waiting), the connection may still be
+/// running a statement: the server is asked to end it (`KILL QUERY`, from another
+/// connection) and then the connection is closed, so it never returns to the pool with
+/// the statement running. (The pool would drain the abandoned answer before reusing it,
+/// but the server would go on running the statement until it ended by itself.)
+struct Lease {
+    conn: Option<mysql_async::Conn>,
+    opts: Opts,
+}
+
+impl Lease {
+    /// Ends the lease: the operation ran to its end (with an answer or an error the
+    /// server sent), so the connection goes back to the pool.
+    fn finish<T>(mut self, result: Result<T>) -> Result<T> {
+        self.conn.take();
+        result
+    }
+}
+
+impl std::ops::Deref for Lease {
+    type Target = mysql_async::Conn;
+    fn deref(&self) -> &Self::Target {
+        // Only `finish` and `drop` empty it, and both consume the lease.
+        self.conn.as_ref().unwrap_or_else(|| unreachable!("a lease is used after it ended"))
+    }
+}
+
+impl std::ops::DerefMut for Lease {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        self.conn.as_mut().unwrap_or_else(|| unreachable!("a lease is used after it ended"))
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        let Some(conn) = self.conn.take() else { return };
+        let Ok(rt) = tokio::runtime::Handle::try_current() else { return };
+        let opts = self.opts.clone();
+        rt.spawn(async move {
+            // The id is the server's number for the connection, not input: formatted, as
+            // KILL takes no placeholders. Sent on a connection of its own, outside the
+            // pool, which may be full of connections waiting for this one.
+            let kill = format!("KILL QUERY {}", conn.id());
+            let _ = tokio::time::timeout(Duration::from_secs(10), async {
+                let mut other = mysql_async::Conn::new(opts).await?;
+                other.query_drop(kill).await?;
+                other.disconnect().await
+            })
+            .await;
+            // Closed, not returned: whatever it was doing is over for this pool.
+            let _ = tokio::time::timeout(Duration::from_secs(10), conn.disconnect()).await;
+        });
+    }
+}
+
 impl TidbProvider {
+    /// A connection from the pool for one operation; see [`Lease`].
+    async fn lease(&self) -> Result<Lease> {
+        let conn = self.pool.get_conn().await.map_err(|e| error::map(e, self.backend))?;
+        Ok(Lease { conn: Some(conn), opts: self.opts.clone() })
+    }
+
     /// Connects, asks the server for its version, and picks the dialect from the flavor
     /// (or from [`MySqlConfig::flavor`] when forced).
     ///
@@ -59,7 +123,7 @@ impl TidbProvider {
         let constraints = PoolConstraints::new(0, cfg.max_connections.max(1))
             .ok_or_else(|| Error::invalid_input("max_connections must be at least 1").with_backend("mysql"))?;
         // One connection first, to learn the flavor: the session settings differ.
-        let version = match tokio::time::timeout(cfg.op_timeout, async {
+        let version = match tokio::time::timeout(cfg.connect_timeout, async {
             let mut conn = mysql_async::Conn::new(opts.clone()).await.map_err(|e| error::map(e, "mysql"))?;
             let v: Option<String> = conn.query_first("SELECT VERSION()").await.map_err(|e| error::map(e, "mysql"))?;
             conn.disconnect().await.map_err(|e| error::map(e, "mysql"))?;
@@ -71,7 +135,7 @@ impl TidbProvider {
             Err(_) => {
                 return Err(Error::new(
                     ErrorKind::Timeout,
-                    format!("connect did not finish within {:?}", cfg.op_timeout),
+                    format!("connect did not finish within {:?}", cfg.connect_timeout),
                 )
                 .with_backend("mysql"));
             }
@@ -112,7 +176,8 @@ impl TidbProvider {
             // reports that it found its row (compare-and-swap relies on it).
             .client_found_rows(true);
         let this = Self {
-            pool: Pool::new(opts),
+            pool: Pool::new(opts.clone()),
+            opts: opts.into(),
             info,
             dialect,
             backend: flavor.name(),
@@ -187,32 +252,38 @@ impl TidbProvider {
     ) -> Result<Vec<(u64, Vec<Row>)>> {
         let b = self.backend;
         self.timed("transaction", async {
-            let mut conn = self.pool.get_conn().await.map_err(|e| error::map(e, b))?;
-            let mut tx = conn.start_transaction(TxOpts::default()).await.map_err(|e| error::map(e, b))?;
-            let mut out = Vec::with_capacity(stmts.len());
-            for (i, stmt) in stmts.iter().enumerate() {
-                let params = params(stmt, b)?;
-                // An error drops `tx`, which rolls back.
-                if rows {
-                    let got: Vec<mysql_async::Row> = tx.exec(&stmt.sql, params).await.map_err(|e| error::map(e, b))?;
-                    let decoded: Vec<Row> = got
-                        .into_iter()
-                        .map(|r| binder::decode_row(r).map_err(|e| e.with_backend(b)))
-                        .collect::<Result<_>>()?;
-                    if let Some(check) = check
-                        && let Err(e) = check(i, &decoded)
-                    {
-                        *refused = true;
-                        return Err(e);
+            let mut lease = self.lease().await?;
+            let result = async {
+                let conn = &mut *lease;
+                let mut tx = conn.start_transaction(TxOpts::default()).await.map_err(|e| error::map(e, b))?;
+                let mut out = Vec::with_capacity(stmts.len());
+                for (i, stmt) in stmts.iter().enumerate() {
+                    let params = params(stmt, b)?;
+                    // An error drops `tx`, which rolls back.
+                    if rows {
+                        let got: Vec<mysql_async::Row> =
+                            tx.exec(&stmt.sql, params).await.map_err(|e| error::map(e, b))?;
+                        let decoded: Vec<Row> = got
+                            .into_iter()
+                            .map(|r| binder::decode_row(r).map_err(|e| e.with_backend(b)))
+                            .collect::<Result<_>>()?;
+                        if let Some(check) = check
+                            && let Err(e) = check(i, &decoded)
+                        {
+                            *refused = true;
+                            return Err(e);
+                        }
+                        out.push((tx.affected_rows(), decoded));
+                    } else {
+                        tx.exec_drop(&stmt.sql, params).await.map_err(|e| error::map(e, b))?;
+                        out.push((tx.affected_rows(), Vec::new()));
                     }
-                    out.push((tx.affected_rows(), decoded));
-                } else {
-                    tx.exec_drop(&stmt.sql, params).await.map_err(|e| error::map(e, b))?;
-                    out.push((tx.affected_rows(), Vec::new()));
                 }
+                tx.commit().await.map_err(|e| error::map(e, b))?;
+                Ok(out)
             }
-            tx.commit().await.map_err(|e| error::map(e, b))?;
-            Ok(out)
+            .await;
+            lease.finish(result)
         })
         .await
     }
@@ -308,12 +379,17 @@ impl SqlExecutor for TidbProvider {
     async fn execute(&self, stmt: &Statement) -> Result<u64> {
         let b = self.backend;
         self.timed("statement", async {
-            let mut conn = self.pool.get_conn().await.map_err(|e| error::map(e, b))?;
-            // Always the prepared-statement protocol, also without values: one statement per
-            // call (the text protocol would run stacked statements), and rows decode by
-            // their column types.
-            conn.exec_drop(&stmt.sql, params(stmt, b)?).await.map_err(|e| error::map(e, b))?;
-            Ok(conn.affected_rows())
+            let mut lease = self.lease().await?;
+            let result = async {
+                let conn = &mut *lease;
+                // Always the prepared-statement protocol, also without values: one statement per
+                // call (the text protocol would run stacked statements), and rows decode by
+                // their column types.
+                conn.exec_drop(&stmt.sql, params(stmt, b)?).await.map_err(|e| error::map(e, b))?;
+                Ok(conn.affected_rows())
+            }
+            .await;
+            lease.finish(result)
         })
         .await
     }
@@ -329,15 +405,20 @@ impl SqlExecutor for TidbProvider {
     async fn query_with_setup(&self, setup: &[Statement], stmt: &Statement) -> Result<Vec<Row>> {
         let b = self.backend;
         self.timed("query", async {
-            let mut conn = self.pool.get_conn().await.map_err(|e| error::map(e, b))?;
-            let mut tx = conn.start_transaction(TxOpts::default()).await.map_err(|e| error::map(e, b))?;
-            for s in setup {
-                tx.exec_drop(&s.sql, params(s, b)?).await.map_err(|e| error::map(e, b))?;
+            let mut lease = self.lease().await?;
+            let result = async {
+                let conn = &mut *lease;
+                let mut tx = conn.start_transaction(TxOpts::default()).await.map_err(|e| error::map(e, b))?;
+                for s in setup {
+                    tx.exec_drop(&s.sql, params(s, b)?).await.map_err(|e| error::map(e, b))?;
+                }
+                let params = Params::Positional(binder::bind(&stmt.values).map_err(|e| e.with_backend(b))?);
+                let rows: Vec<mysql_async::Row> = tx.exec(&stmt.sql, params).await.map_err(|e| error::map(e, b))?;
+                tx.commit().await.map_err(|e| error::map(e, b))?;
+                rows.into_iter().map(|r| binder::decode_row(r).map_err(|e| e.with_backend(b))).collect()
             }
-            let params = Params::Positional(binder::bind(&stmt.values).map_err(|e| e.with_backend(b))?);
-            let rows: Vec<mysql_async::Row> = tx.exec(&stmt.sql, params).await.map_err(|e| error::map(e, b))?;
-            tx.commit().await.map_err(|e| error::map(e, b))?;
-            rows.into_iter().map(|r| binder::decode_row(r).map_err(|e| e.with_backend(b))).collect()
+            .await;
+            lease.finish(result)
         })
         .await
     }
@@ -345,10 +426,15 @@ impl SqlExecutor for TidbProvider {
     async fn query(&self, stmt: &Statement) -> Result<Vec<Row>> {
         let b = self.backend;
         self.timed("query", async {
-            let mut conn = self.pool.get_conn().await.map_err(|e| error::map(e, b))?;
-            let rows: Vec<mysql_async::Row> =
-                conn.exec(&stmt.sql, params(stmt, b)?).await.map_err(|e| error::map(e, b))?;
-            rows.into_iter().map(|r| binder::decode_row(r).map_err(|e| e.with_backend(b))).collect()
+            let mut lease = self.lease().await?;
+            let result = async {
+                let conn = &mut *lease;
+                let rows: Vec<mysql_async::Row> =
+                    conn.exec(&stmt.sql, params(stmt, b)?).await.map_err(|e| error::map(e, b))?;
+                rows.into_iter().map(|r| binder::decode_row(r).map_err(|e| e.with_backend(b))).collect()
+            }
+            .await;
+            lease.finish(result)
         })
         .await
     }

@@ -8,6 +8,7 @@ mod probe;
 mod rem;
 mod statements;
 mod tidb;
+mod timeouts;
 mod transactions;
 mod vector;
 
@@ -66,6 +67,7 @@ pub fn cases() -> Vec<Case> {
         case!(Suite::Sql, vector::lexical_embedder_ranks_the_reference_examples),
         case!(Suite::SqlServer, statements::distinct_statements_keep_the_prepared_statements_bounded),
         case!(Suite::SqlServer, transactions::deadlocked_transactions_are_retried_and_applied_once),
+        case!(Suite::SqlServer, timeouts::statements_past_the_deadline_fail_as_timeouts_and_the_pool_recovers),
         case!(Suite::Tidb, tidb::partitions_statistics_tiflash_and_placement_run_on_the_server),
         case!(Suite::Tidb, tidb::optimistic_write_conflicts_are_retried_then_reported_retryable),
     ]
