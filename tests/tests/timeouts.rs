@@ -26,7 +26,9 @@ const SHORT: SqlTimeouts = SqlTimeouts { connect: Duration::from_secs(1), operat
 
 async fn connect_fails_in_time(cfg: SqlConfig, backend: &str) {
     let t = Instant::now();
-    let e = p8fs_core::connect_sql_with(&cfg, &SHORT).await.err().expect("a silent server cannot be connected to");
+    let Err(e) = p8fs_core::connect_sql_with(&cfg, &SHORT).await else {
+        panic!("{backend}: a silent server cannot be connected to");
+    };
     let took = t.elapsed();
     assert!(took < Duration::from_millis(2500), "{backend}: connect gave up after {took:?} (deadline 1 s)");
     assert!(e.is_retryable(), "{backend}: {e} ({:?}) is not retryable", e.kind());

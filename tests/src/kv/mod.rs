@@ -4,6 +4,7 @@
 mod contract;
 pub mod crash;
 mod reverse;
+mod tenant_props;
 
 use anyhow::{Context, Result};
 use p8fs_kv::{Kv, TenantId, TenantKv};
@@ -29,6 +30,7 @@ pub fn cases() -> Vec<Case> {
         case!(Suite::Kv, scan_respects_the_limit),
         case!(Suite::Kv, scan_pages_have_no_duplicates_and_no_gaps),
         case!(Suite::Kv, scan_stays_in_its_namespace),
+        case!(Suite::Kv, tenant_props::random_operations_by_many_tenants_never_cross_the_walls),
         case!(Suite::Kv, batch_get_omits_missing_keys),
         case!(Suite::Kv, batch_put_writes_every_entry),
         case!(Suite::Kv, batch_put_rejects_a_bad_entry_and_writes_nothing),
