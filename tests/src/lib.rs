@@ -17,6 +17,7 @@
 //! * `P8FS_TEST_SOAK_SECS=N`: repeat each test body for N seconds (the outage drill).
 //! * `P8FS_TEST_RESTART_DRILL=DIR`: the runner is the restart drill's writer
 //!   ([`restart_drill`]) instead of running the suites.
+//! * `P8FS_TEST_SOAK_RUN=SECS`: the runner is the soak ([`soak`]) for that many seconds.
 //!
 //! Suites are gated on what a backend can do, never on its name.
 
@@ -27,6 +28,7 @@ pub mod proxy;
 pub mod proxy_hardening;
 pub mod proxy_suite;
 pub mod restart_drill;
+pub mod soak;
 pub mod sql;
 
 pub use backend::{Backend, TestEnv};

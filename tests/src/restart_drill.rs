@@ -107,6 +107,18 @@ async fn open(env: &TestEnv, scratch: &str) -> Result<(P8fs, Arc<dyn SqlExecutor
     Ok((p, sql))
 }
 
+/// Drops the schemas of `scratch` (theirs and their embeddings'); SQLite keeps none.
+pub(crate) async fn drop_schemas(sql: &Arc<dyn SqlExecutor>, scratch: &str) {
+    for schema in [scratch.to_owned(), format!("{scratch}_e")] {
+        let stmt = match sql.dialect().kind() {
+            DialectKind::Postgres => format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"),
+            DialectKind::MariaDb | DialectKind::Tidb => format!("DROP DATABASE IF EXISTS `{schema}`"),
+            DialectKind::Sqlite => continue,
+        };
+        sql.execute(&Statement::raw(stmt)).await.ok();
+    }
+}
+
 async fn drill(dir: PathBuf) -> Result<()> {
     let env = TestEnv::load()?;
     ensure!(
@@ -334,14 +346,7 @@ async fn drill(dir: PathBuf) -> Result<()> {
         .collect();
     s.unacked = unacked;
 
-    for schema in [scratch.clone(), format!("{scratch}_e")] {
-        let stmt = match fresh_sql.dialect().kind() {
-            DialectKind::Postgres => format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"),
-            DialectKind::MariaDb | DialectKind::Tidb => format!("DROP DATABASE IF EXISTS `{schema}`"),
-            DialectKind::Sqlite => continue,
-        };
-        fresh_sql.execute(&Statement::raw(stmt)).await.ok();
-    }
+    drop_schemas(&fresh_sql, &scratch).await;
     // The tenant's keys in the shared KV table: names (`w...`), types, reverse keys and
     // the proxy's keys.
     for prefix in ["w", "resources/", "reverse/", "k"] {

@@ -36,6 +36,14 @@ fn main() -> ExitCode {
         }
         return ExitCode::SUCCESS;
     }
+    // The soak (`cargo xtask soak`, and briefly `cargo xtask test`).
+    if let Ok(secs) = std::env::var(p8fs_tests::soak::SOAK_ENV) {
+        if let Err(e) = p8fs_tests::soak::soak_main(&secs) {
+            eprintln!("soak: {e:#}");
+            return ExitCode::FAILURE;
+        }
+        return ExitCode::SUCCESS;
+    }
     let args = Arguments::from_args();
     let env = match TestEnv::load() {
         Ok(env) => Arc::new(env),

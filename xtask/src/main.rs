@@ -25,12 +25,16 @@ usage: cargo xtask <command>
 
 commands:
   services up|down|status     start, stop or show the local test databases
-  test [BACKEND...] [--keep-services] [--no-drill]
+  test [BACKEND...] [--keep-services] [--no-drill] [--no-fuzz]
                               run the test matrix; BACKEND is one of
                               embedded, postgres, mariadb, tikv, http, tidb, all (default)
   drill [BACKEND...]          the outage and restart drills alone: each database
                               stopped mid-run (and started again) by the service
                               scripts; BACKEND is one of postgres, mariadb, tidb
+  soak [--minutes N] [BACKEND...]
+                              64 clients of mixed entity and proxy operations per SQL
+                              backend for N minutes (default 10), then a read-back of
+                              every acknowledged write and a memory check
   pytest [PROVIDER...]        the Python client's suite against p8fs serve; PROVIDER
                               is one of kv-only, sqlite, postgres, mariadb, tidb
                               (default: those available)
@@ -40,9 +44,11 @@ commands:
   eval [--engines embedded,postgres,mariadb]
                               retrieval quality (recall@10, nDCG@10) of every search
                               mode per engine; rewrites docs/retrieval-eval.md
-  fuzz [--target rem_parse] [--seconds N] [-- LIBFUZZER_ARGS...]
-                              run a fuzz target of fuzz/ for N seconds (default 60) from
-                              its corpus; installs cargo-fuzz if missing
+  fuzz [--target T]... [--all] [--seconds N] [-- LIBFUZZER_ARGS...]
+                              run fuzz targets of fuzz/ (rem_parse, kv_codec,
+                              vector_codec, entity_sql, proxy_request) for N seconds
+                              each (default 60) from their corpora; installs
+                              cargo-fuzz if missing
 ";
 
 fn main() {
@@ -64,6 +70,7 @@ fn run() -> Result<()> {
         },
         Some("test") => test::run(&paths, &args[1..]),
         Some("drill") => test::run_drills(&paths, &args[1..]),
+        Some("soak") => test::run_soak(&paths, &args[1..]),
         Some("pytest") => test::run_python(&paths, &args[1..]),
         Some("bench") => bench::run(&paths, &args[1..]),
         Some("fuzz") => fuzz::run(&paths, &args[1..]),

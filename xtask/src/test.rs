@@ -66,6 +66,11 @@ impl Backend {
         }
     }
 
+    /// Whether it has a SQL engine (the soak runs on it).
+    fn has_sql(self) -> bool {
+        !matches!(self, Backend::Http | Backend::Tikv)
+    }
+
     fn service(self) -> Option<Service> {
         match self {
             Backend::Postgres => Some(Service::Postgres),
@@ -136,14 +141,21 @@ impl Report {
     }
 }
 
+/// How long the matrix runs each fuzz target (`cargo xtask fuzz` runs longer).
+const FUZZ_SECS: u64 = 15;
+/// How long the matrix's soak runs on each SQL backend (`cargo xtask soak` runs longer).
+const SOAK_SECS: u64 = 20;
+
 pub(crate) fn run(paths: &Paths, args: &[String]) -> Result<()> {
     let mut backends = Vec::new();
     let mut keep_services = false;
     let mut drill = true;
+    let mut fuzz = true;
     for a in args {
         match a.as_str() {
             "--keep-services" => keep_services = true,
             "--no-drill" => drill = false,
+            "--no-fuzz" => fuzz = false,
             other => backends.extend(Backend::parse(other)?),
         }
     }
@@ -192,6 +204,11 @@ pub(crate) fn run(paths: &Paths, args: &[String]) -> Result<()> {
     report.stage("deploy manifests", || manifests(paths));
     if let Some(binaries) = binaries {
         report.stage("unit and golden tests", || unit_tests(paths, binaries));
+        if fuzz {
+            report.stage(&format!("fuzz ({} targets, {FUZZ_SECS} s each)", crate::fuzz::TARGETS.len()), || {
+                crate::fuzz::stage(paths, FUZZ_SECS)
+            });
+        }
         let conformance = binaries.iter().find(|b| b.name == "conformance");
         for &b in &backends {
             let name = format!("suite {}", b.name());
@@ -199,6 +216,11 @@ pub(crate) fn run(paths: &Paths, args: &[String]) -> Result<()> {
                 let bin = conformance.context("the conformance test binary was not built")?;
                 suite(paths, bin, b, &env)
             });
+        }
+        if let Some(bin) = conformance {
+            for &b in backends.iter().filter(|b| b.has_sql()) {
+                report.stage(&format!("soak {} ({SOAK_SECS} s)", b.name()), || soak(paths, bin, b, &env, SOAK_SECS));
+            }
         }
         if drill {
             for &b in &backends {
@@ -738,6 +760,105 @@ pub(crate) fn run_drills(paths: &Paths, args: &[String]) -> Result<()> {
     report.print();
     if !report.ok() {
         bail!("a drill failed (see the stages above)");
+    }
+    Ok(())
+}
+
+/// The soak (`tests/src/soak.rs`): 64 clients of mixed entity and proxy operations on
+/// `backend` for `secs`, then a read-back of everything acknowledged and a check that
+/// memory stopped growing.
+fn soak(
+    paths: &Paths,
+    bin: &TestBinary,
+    backend: Backend,
+    env: &BTreeMap<String, String>,
+    secs: u64,
+) -> Result<((), String)> {
+    let results = paths.target.join("p8fs-test-results");
+    std::fs::create_dir_all(&results)?;
+    let summary = results.join(format!("soak-{}.txt", backend.name()));
+    std::fs::remove_file(&summary).ok();
+    let log = results.join(format!("soak-{}.log", backend.name()));
+    let mut c = suite_command(paths, bin, backend, env);
+    c.env("P8FS_TEST_SOAK_RUN", secs.to_string())
+        .env("P8FS_TEST_RESULT_FILE", &summary)
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&log)?)
+        .stderr(std::fs::File::create(log.with_extension("err"))?);
+    println!("+ {} > {}", cmd::display(&c), log.display());
+    let mut child = c.spawn()?;
+    let deadline = Instant::now() + Duration::from_secs(secs + 300);
+    let status = loop {
+        if let Some(s) = child.try_wait()? {
+            break s;
+        }
+        if Instant::now() > deadline {
+            child.kill().ok();
+            bail!("the soak still ran 300 s past its {secs} s; see {}", log.display());
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    if !status.success() {
+        let err = std::fs::read_to_string(log.with_extension("err")).unwrap_or_default();
+        let last: Vec<&str> = err.lines().rev().take(12).collect();
+        let last: Vec<&str> = last.into_iter().rev().collect();
+        bail!("{} ({status}); see {}\n{}", backend.name(), log.display(), last.join("\n"));
+    }
+    Ok(((), std::fs::read_to_string(&summary).context("the soak wrote no summary")?))
+}
+
+/// `cargo xtask soak [--minutes N] [BACKEND...]`: the soak on each SQL backend (embedded,
+/// postgres, mariadb, tidb by default) for N minutes each (default 10).
+pub(crate) fn run_soak(paths: &Paths, args: &[String]) -> Result<()> {
+    let mut backends = Vec::new();
+    let mut minutes: u64 = 10;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--minutes" => {
+                minutes = it.next().context("--minutes needs a number")?.parse().context("--minutes needs a number")?
+            }
+            other => backends.extend(Backend::parse(other)?),
+        }
+    }
+    if backends.is_empty() {
+        backends = Backend::all();
+    }
+    backends.retain(|b| b.has_sql());
+    backends.sort();
+    backends.dedup();
+    let needed: Vec<Service> = backends.iter().filter_map(|b| b.service()).collect();
+    let mut report = Report { stages: Vec::new() };
+    let started = if needed.is_empty() {
+        Vec::new()
+    } else {
+        report
+            .stage("services up", || {
+                let s = services::up(paths, &needed)?;
+                Ok((s, "ok".to_owned()))
+            })
+            .unwrap_or_default()
+    };
+    let env = services::read_env(&paths.env_file);
+    let built = report.stage("build (cargo test --no-run)", || {
+        let b = build(paths)?;
+        let n = b.tests.len();
+        Ok((b, format!("{n} test binaries")))
+    });
+    if let Some(bin) = built.as_ref().and_then(|b| b.tests.iter().find(|t| t.name == "conformance")) {
+        for &b in &backends {
+            report.stage(&format!("soak {} ({minutes} min)", b.name()), || soak(paths, bin, b, &env, minutes * 60));
+        }
+    }
+    if !started.is_empty() {
+        report.stage("services down (those this run started)", || {
+            services::down(paths, &started)?;
+            Ok(((), "ok".to_owned()))
+        });
+    }
+    report.print();
+    if !report.ok() {
+        bail!("a soak failed (see the stages above)");
     }
     Ok(())
 }

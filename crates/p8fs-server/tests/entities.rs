@@ -774,3 +774,35 @@ async fn generated_names_round_trip_or_are_refused_and_never_fail_the_server() {
     // The generator reaches both outcomes.
     assert!(stored > 20 && refused > 0, "stored {stored}, refused {refused}");
 }
+
+#[tokio::test]
+async fn deep_huge_and_out_of_range_json_is_refused_or_stored_never_a_5xx() {
+    let p = proxy().await;
+    let uri = "/v1/entities/alice/resources";
+    let put =
+        |data: String| format!(r#"{{"name": "deep", "data": {{"content": "c", "metadata": {data}}}}}"#).into_bytes();
+    // 100,000 levels: refused by the parser's depth limit, 400 with the JSON body (the
+    // stack is not exhausted).
+    let deep = "[".repeat(100_000) + &"]".repeat(100_000);
+    let a = p.raw(Method::PUT, uri, Some(ALICE), "application/json", put(format!(r#"{{"x": {deep}}}"#))).await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST, "{}", a.body);
+    // 100 levels: within the limit, stored and read back as sent.
+    let nested = "[".repeat(100) + "1" + &"]".repeat(100);
+    let body = put(format!(r#"{{"x": {nested}}}"#));
+    let a = p.raw(Method::PUT, uri, Some(ALICE), "application/json", body).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    let got = p.call(Method::GET, &format!("{uri}/name/deep"), Some(ALICE), None).await.ok();
+    let want: Value = serde_json::from_str(&nested).unwrap();
+    assert_eq!(got.pointer("/entity/metadata/x"), Some(&want), "{got}");
+    // Numbers no f64 holds (JSON has no NaN or infinity): 400.
+    for n in ["1e999", "-1e999", "NaN", "Infinity"] {
+        let a = p.raw(Method::PUT, uri, Some(ALICE), "application/json", put(format!(r#"{{"x": {n}}}"#))).await;
+        assert_eq!(a.status, StatusCode::BAD_REQUEST, "{n}: {}", a.body);
+    }
+    // A million-element array (6 MiB, under the body limit): an answer, quickly, and no 5xx.
+    let million = format!("[{}0]", "0,".repeat(999_999));
+    let t = std::time::Instant::now();
+    let a = p.raw(Method::PUT, uri, Some(ALICE), "application/json", put(format!(r#"{{"x": {million}}}"#))).await;
+    assert!(a.status == StatusCode::OK || a.status.is_client_error(), "{}: {}", a.status, a.body);
+    assert!(t.elapsed() < std::time::Duration::from_secs(20), "a million-element array took {:?}", t.elapsed());
+}
