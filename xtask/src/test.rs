@@ -136,6 +136,45 @@ impl Report {
         }
     }
 
+    /// Stops the services this run started (`started`), prints the stages, and fails with
+    /// `failed` when one failed.
+    fn close(&mut self, paths: &Paths, started: &[Service], failed: &str) -> Result<()> {
+        if !started.is_empty() {
+            self.stage("services down (those this run started)", || {
+                services::down(paths, started)?;
+                Ok(((), "ok".to_owned()))
+            });
+        }
+        self.print();
+        if !self.ok() {
+            bail!("{failed} (see the stages above)");
+        }
+        Ok(())
+    }
+
+    /// The stage that builds every test target once.
+    fn build(&mut self, paths: &Paths) -> Option<Built> {
+        self.stage("build (cargo test --no-run)", || {
+            let b = build(paths)?;
+            let n = b.tests.len();
+            Ok((b, format!("{n} test binaries")))
+        })
+    }
+
+    /// The "services up" stage for the databases `backends` need (none: no stage); the
+    /// services it started.
+    fn services_up(&mut self, paths: &Paths, backends: &[Backend]) -> Vec<Service> {
+        let needed: Vec<Service> = backends.iter().filter_map(|b| b.service()).collect();
+        if needed.is_empty() {
+            return Vec::new();
+        }
+        self.stage("services up", || {
+            let s = services::up(paths, &needed)?;
+            Ok((s, "ok".to_owned()))
+        })
+        .unwrap_or_default()
+    }
+
     fn ok(&self) -> bool {
         self.stages.iter().all(|s| s.ok)
     }
@@ -164,19 +203,9 @@ pub(crate) fn run(paths: &Paths, args: &[String]) -> Result<()> {
     }
     backends.sort();
     backends.dedup();
-    let needed: Vec<Service> = backends.iter().filter_map(|b| b.service()).collect();
 
     let mut report = Report { stages: Vec::new() };
-    let started = if needed.is_empty() {
-        Vec::new()
-    } else {
-        report
-            .stage("services up", || {
-                let s = services::up(paths, &needed)?;
-                Ok((s, "ok".to_owned()))
-            })
-            .unwrap_or_default()
-    };
+    let started = report.services_up(paths, &backends);
     let env = services::read_env(&paths.env_file);
     if backends.contains(&Backend::Tidb) {
         report.stage("tidb version", || {
@@ -188,11 +217,7 @@ pub(crate) fn run(paths: &Paths, args: &[String]) -> Result<()> {
         });
     }
 
-    let built = report.stage("build (cargo test --no-run)", || {
-        let b = build(paths)?;
-        let n = b.tests.len();
-        Ok((b, format!("{n} test binaries")))
-    });
+    let built = report.build(paths);
     let binaries = built.as_ref().map(|b| &b.tests);
 
     // The local embedding model, as p8fs fetches it on first use: the MiniLM correctness
@@ -252,16 +277,8 @@ pub(crate) fn run(paths: &Paths, args: &[String]) -> Result<()> {
         report.stage("bench smoke (tiny sizes, one round)", || crate::bench::smoke(paths, &env));
     }
 
-    if !keep_services && !started.is_empty() {
-        report.stage("services down (those this run started)", || {
-            services::down(paths, &started)?;
-            Ok(((), "ok".to_owned()))
-        });
-    }
-    report.print();
-    if !report.ok() {
-        bail!("the test matrix failed (see the stages above)");
-    }
+    let started = if keep_services { Vec::new() } else { started };
+    report.close(paths, &started, "the test matrix failed")?;
     println!("\nall stages passed");
     Ok(())
 }
@@ -674,13 +691,8 @@ fn outage_drill(
     let log = paths.target.join("p8fs-test-results").join(format!("drill-{}.log", backend.name()));
     std::fs::create_dir_all(log.parent().context("no parent")?)?;
     let mut c = suite_command(paths, bin, backend, env);
-    c.env("P8FS_TEST_SOAK_SECS", "120")
-        .arg("--test-threads=2")
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(&log)?)
-        .stderr(std::fs::File::create(log.with_extension("err"))?);
-    println!("+ {} > {}", cmd::display(&c), log.display());
-    let mut child = c.spawn()?;
+    c.env("P8FS_TEST_SOAK_SECS", "120").arg("--test-threads=2");
+    let mut child = spawn_logged(&mut c, &log)?;
     std::thread::sleep(Duration::from_secs(2));
     if let Some(status) = child.try_wait()? {
         bail!("the suite ended ({status}) before the database was stopped; see {}", log.display());
@@ -727,39 +739,66 @@ pub(crate) fn run_drills(paths: &Paths, args: &[String]) -> Result<()> {
         backends = Backend::all();
     }
     backends.retain(|b| b.service().is_some());
+    with_conformance(paths, backends, "a drill failed", |report, bin, b, env| {
+        if let Some(svc) = b.service() {
+            report.stage(&format!("outage drill {}", b.name()), || outage_drill(paths, bin, b, svc, env));
+            report.stage(&format!("restart drill {}", b.name()), || restart_drill(paths, bin, b, svc, env));
+        }
+    })
+}
+
+/// Runs `each` for every backend with the conformance binary built and the services the
+/// backends need started (and stopped again when this run started them), then prints the
+/// stages; fails with `failed` when a stage failed.
+fn with_conformance(
+    paths: &Paths,
+    mut backends: Vec<Backend>,
+    failed: &str,
+    each: impl Fn(&mut Report, &TestBinary, Backend, &BTreeMap<String, String>),
+) -> Result<()> {
     backends.sort();
     backends.dedup();
-    let needed: Vec<Service> = backends.iter().filter_map(|b| b.service()).collect();
     let mut report = Report { stages: Vec::new() };
-    let started = report
-        .stage("services up", || {
-            let s = services::up(paths, &needed)?;
-            Ok((s, "ok".to_owned()))
-        })
-        .unwrap_or_default();
+    let started = report.services_up(paths, &backends);
     let env = services::read_env(&paths.env_file);
-    let built = report.stage("build (cargo test --no-run)", || {
-        let b = build(paths)?;
-        let n = b.tests.len();
-        Ok((b, format!("{n} test binaries")))
-    });
+    let built = report.build(paths);
     if let Some(bin) = built.as_ref().and_then(|b| b.tests.iter().find(|t| t.name == "conformance")) {
         for &b in &backends {
-            if let Some(svc) = b.service() {
-                report.stage(&format!("outage drill {}", b.name()), || outage_drill(paths, bin, b, svc, &env));
-                report.stage(&format!("restart drill {}", b.name()), || restart_drill(paths, bin, b, svc, &env));
-            }
+            each(&mut report, bin, b, &env);
         }
     }
-    if !started.is_empty() {
-        report.stage("services down (those this run started)", || {
-            services::down(paths, &started)?;
-            Ok(((), "ok".to_owned()))
-        });
-    }
-    report.print();
-    if !report.ok() {
-        bail!("a drill failed (see the stages above)");
+    report.close(paths, &started, failed)
+}
+
+/// Starts `c` (the conformance binary in one of its modes) with its output in `log` and
+/// `log.err`.
+fn spawn_logged(c: &mut Command, log: &Path) -> Result<std::process::Child> {
+    c.stdin(Stdio::null())
+        .stdout(std::fs::File::create(log)?)
+        .stderr(std::fs::File::create(log.with_extension("err"))?);
+    println!("+ {} > {}", cmd::display(c), log.display());
+    Ok(c.spawn()?)
+}
+
+/// Waits for `child` until `limit` has passed (then kills it: `hang` says what that means);
+/// a failure carries the last lines of its stderr.
+fn wait_logged(mut child: std::process::Child, limit: Duration, log: &Path, what: &str, hang: &str) -> Result<()> {
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        if let Some(s) = child.try_wait()? {
+            break s;
+        }
+        if Instant::now() > deadline {
+            child.kill().ok();
+            bail!("{hang}; see {}", log.display());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    if !status.success() {
+        let err = std::fs::read_to_string(log.with_extension("err")).unwrap_or_default();
+        let mut last: Vec<&str> = err.lines().rev().take(12).collect();
+        last.reverse();
+        bail!("{what} ({status}); see {}\n{}", log.display(), last.join("\n"));
     }
     Ok(())
 }
@@ -780,30 +819,10 @@ fn soak(
     std::fs::remove_file(&summary).ok();
     let log = results.join(format!("soak-{}.log", backend.name()));
     let mut c = suite_command(paths, bin, backend, env);
-    c.env("P8FS_TEST_SOAK_RUN", secs.to_string())
-        .env("P8FS_TEST_RESULT_FILE", &summary)
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(&log)?)
-        .stderr(std::fs::File::create(log.with_extension("err"))?);
-    println!("+ {} > {}", cmd::display(&c), log.display());
-    let mut child = c.spawn()?;
-    let deadline = Instant::now() + Duration::from_secs(secs + 300);
-    let status = loop {
-        if let Some(s) = child.try_wait()? {
-            break s;
-        }
-        if Instant::now() > deadline {
-            child.kill().ok();
-            bail!("the soak still ran 300 s past its {secs} s; see {}", log.display());
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    };
-    if !status.success() {
-        let err = std::fs::read_to_string(log.with_extension("err")).unwrap_or_default();
-        let last: Vec<&str> = err.lines().rev().take(12).collect();
-        let last: Vec<&str> = last.into_iter().rev().collect();
-        bail!("{} ({status}); see {}\n{}", backend.name(), log.display(), last.join("\n"));
-    }
+    c.env("P8FS_TEST_SOAK_RUN", secs.to_string()).env("P8FS_TEST_RESULT_FILE", &summary);
+    let child = spawn_logged(&mut c, &log)?;
+    let hang = format!("the soak still ran 300 s past its {secs} s");
+    wait_logged(child, Duration::from_secs(secs + 300), &log, backend.name(), &hang)?;
     Ok(((), std::fs::read_to_string(&summary).context("the soak wrote no summary")?))
 }
 
@@ -825,42 +844,9 @@ pub(crate) fn run_soak(paths: &Paths, args: &[String]) -> Result<()> {
         backends = Backend::all();
     }
     backends.retain(|b| b.has_sql());
-    backends.sort();
-    backends.dedup();
-    let needed: Vec<Service> = backends.iter().filter_map(|b| b.service()).collect();
-    let mut report = Report { stages: Vec::new() };
-    let started = if needed.is_empty() {
-        Vec::new()
-    } else {
-        report
-            .stage("services up", || {
-                let s = services::up(paths, &needed)?;
-                Ok((s, "ok".to_owned()))
-            })
-            .unwrap_or_default()
-    };
-    let env = services::read_env(&paths.env_file);
-    let built = report.stage("build (cargo test --no-run)", || {
-        let b = build(paths)?;
-        let n = b.tests.len();
-        Ok((b, format!("{n} test binaries")))
-    });
-    if let Some(bin) = built.as_ref().and_then(|b| b.tests.iter().find(|t| t.name == "conformance")) {
-        for &b in &backends {
-            report.stage(&format!("soak {} ({minutes} min)", b.name()), || soak(paths, bin, b, &env, minutes * 60));
-        }
-    }
-    if !started.is_empty() {
-        report.stage("services down (those this run started)", || {
-            services::down(paths, &started)?;
-            Ok(((), "ok".to_owned()))
-        });
-    }
-    report.print();
-    if !report.ok() {
-        bail!("a soak failed (see the stages above)");
-    }
-    Ok(())
+    with_conformance(paths, backends, "a soak failed", |report, bin, b, env| {
+        report.stage(&format!("soak {} ({minutes} min)", b.name()), || soak(paths, bin, b, env, minutes * 60));
+    })
 }
 
 /// The restart drill: the conformance binary writes entities and proxy keys without pause
@@ -882,12 +868,8 @@ fn restart_drill(
     std::fs::create_dir_all(&dir)?;
     let log = results.join(format!("restart-{}.log", backend.name()));
     let mut c = suite_command(paths, bin, backend, env);
-    c.env("P8FS_TEST_RESTART_DRILL", &dir)
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(&log)?)
-        .stderr(std::fs::File::create(log.with_extension("err"))?);
-    println!("+ {} > {}", cmd::display(&c), log.display());
-    let mut child = c.spawn()?;
+    c.env("P8FS_TEST_RESTART_DRILL", &dir);
+    let mut child = spawn_logged(&mut c, &log)?;
     let waited = Instant::now();
     while !dir.join("ready").exists() {
         if let Some(status) = child.try_wait()? {
@@ -908,23 +890,8 @@ fn restart_drill(
     let outage = stop.elapsed();
     std::fs::write(dir.join("restarted"), "")?;
     up?;
-    let deadline = Instant::now() + Duration::from_secs(150);
-    let status = loop {
-        if let Some(s) = child.try_wait()? {
-            break s;
-        }
-        if Instant::now() > deadline {
-            child.kill().ok();
-            bail!("the writer still ran 150 s after {} came back: it hangs; see {}", backend.name(), log.display());
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    let err = std::fs::read_to_string(log.with_extension("err")).unwrap_or_default();
-    if !status.success() {
-        let last: Vec<&str> = err.lines().rev().take(12).collect();
-        let last: Vec<&str> = last.into_iter().rev().collect();
-        bail!("{} ({status}); see {}\n{}", backend.name(), log.display(), last.join("\n"));
-    }
+    let hang = format!("the writer still ran 150 s after {} came back: it hangs", backend.name());
+    wait_logged(child, Duration::from_secs(150), &log, backend.name(), &hang)?;
     let summary = std::fs::read_to_string(dir.join("summary.txt")).context("the writer wrote no summary")?;
     Ok(((), format!("down {:.1}s (stop to started); {summary}", outage.as_secs_f64())))
 }

@@ -14,6 +14,7 @@ mod cache;
 pub mod deadline;
 mod fuzzy;
 pub mod graph;
+pub mod lease;
 pub mod retry;
 mod search;
 mod store;

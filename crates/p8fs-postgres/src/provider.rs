@@ -5,8 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
 use p8fs_entity::deadline::TimerAnchor;
+use p8fs_entity::lease::Lease;
 use p8fs_entity::retry::retry_conflict;
 use p8fs_sql_dialect::{Error, ErrorKind, Flavor, Result, Row, RowCheck, ServerInfo, SqlExecutor, Statement};
 use tokio_postgres_rustls::MakeRustlsConnect;
@@ -38,60 +39,23 @@ impl std::fmt::Debug for PgProvider {
     }
 }
 
-/// A pooled connection leased for one operation. Dropped before [`Lease::finish`] (the
-/// operation's deadline passed, or its caller stopped waiting), the connection may still be
-/// running a statement: it leaves the pool and is closed, and the server is asked to cancel
-/// the statement. Returned to the pool instead, it would answer the next caller's query
-/// only after the abandoned one.
-struct Lease {
-    conn: Option<deadpool_postgres::Object>,
-    tls: MakeRustlsConnect,
-}
-
-impl Lease {
-    /// Ends the lease: the operation ran to its end (with an answer or an error the
-    /// server sent), so the connection goes back to the pool.
-    fn finish<T>(mut self, result: Result<T>) -> Result<T> {
-        self.conn.take();
-        result
-    }
-}
-
-impl std::ops::Deref for Lease {
-    type Target = deadpool_postgres::Object;
-    fn deref(&self) -> &Self::Target {
-        // Only `finish` and `drop` empty it, and both consume the lease.
-        self.conn.as_ref().unwrap_or_else(|| unreachable!("a lease is used after it ended"))
-    }
-}
-
-impl std::ops::DerefMut for Lease {
-    fn deref_mut(&mut self) -> &mut Self::Target {
-        self.conn.as_mut().unwrap_or_else(|| unreachable!("a lease is used after it ended"))
-    }
-}
-
-impl Drop for Lease {
-    fn drop(&mut self) {
-        let Some(conn) = self.conn.take() else { return };
-        let cancel = conn.cancel_token();
-        // Out of the pool; dropping the client closes the connection.
-        drop(deadpool_postgres::Object::take(conn));
-        let tls = self.tls.clone();
-        if let Ok(rt) = tokio::runtime::Handle::try_current() {
-            rt.spawn(async move {
-                // Best effort: without it the server's statement_timeout ends the statement.
-                let _ = tokio::time::timeout(Duration::from_secs(10), cancel.cancel_query(tls)).await;
-            });
-        }
-    }
-}
-
 impl PgProvider {
-    /// A connection from the pool for one operation; see [`Lease`].
-    async fn lease(&self) -> Result<Lease> {
+    /// A connection from the pool for one operation. Abandoned (see [`Lease`]), it leaves
+    /// the pool and is closed, and the server is sent a cancel request for its statement.
+    async fn lease(&self) -> Result<Lease<Object, impl FnOnce(Object) + use<>>> {
         let conn = self.pool.get().await.map_err(error::map_pool)?;
-        Ok(Lease { conn: Some(conn), tls: self.tls.clone() })
+        let tls = self.tls.clone();
+        Ok(Lease::new(conn, move |conn: Object| {
+            let cancel = conn.cancel_token();
+            // Out of the pool; dropping the client closes the connection.
+            drop(Object::take(conn));
+            if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                rt.spawn(async move {
+                    // Best effort: without it the server's statement_timeout ends it.
+                    let _ = tokio::time::timeout(Duration::from_secs(10), cancel.cancel_query(tls)).await;
+                });
+            }
+        }))
     }
 
     /// Builds the pool and checks that the server answers.

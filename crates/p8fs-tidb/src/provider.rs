@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use mysql_async::prelude::Queryable;
-use mysql_async::{Opts, OptsBuilder, Params, Pool, PoolConstraints, PoolOpts, TxOpts};
+use mysql_async::{Conn, Opts, OptsBuilder, Params, Pool, PoolConstraints, PoolOpts, TxOpts};
 use p8fs_entity::deadline::TimerAnchor;
+use p8fs_entity::lease::Lease;
 use p8fs_entity::retry::retry_conflict;
 use p8fs_sql_dialect::{
     DialectKind, Error, ErrorKind, Flavor, Result, Row, RowCheck, ServerInfo, SqlExecutor, Statement,
@@ -22,7 +23,7 @@ use crate::{binder, error};
 /// every engine.
 pub struct TidbProvider {
     pool: Pool,
-    /// The pool's options, for the connection that sends `KILL QUERY` (see [`Lease`]).
+    /// The pool's options, for the connection that sends `KILL QUERY` (see `lease`).
     opts: Opts,
     info: ServerInfo,
     dialect: DialectKind,
@@ -46,67 +47,32 @@ impl std::fmt::Debug for TidbProvider {
     }
 }
 
-/// A pooled connection leased for one operation. Dropped before [`Lease::finish`] (the
-/// operation's deadline passed, or its caller stopped waiting), the connection may still be
-/// running a statement: the server is asked to end it (`KILL QUERY`, from another
-/// connection) and then the connection is closed, so it never returns to the pool with
-/// the statement running. (The pool would drain the abandoned answer before reusing it,
-/// but the server would go on running the statement until it ended by itself.)
-struct Lease {
-    conn: Option<mysql_async::Conn>,
-    opts: Opts,
-}
-
-impl Lease {
-    /// Ends the lease: the operation ran to its end (with an answer or an error the
-    /// server sent), so the connection goes back to the pool.
-    fn finish<T>(mut self, result: Result<T>) -> Result<T> {
-        self.conn.take();
-        result
-    }
-}
-
-impl std::ops::Deref for Lease {
-    type Target = mysql_async::Conn;
-    fn deref(&self) -> &Self::Target {
-        // Only `finish` and `drop` empty it, and both consume the lease.
-        self.conn.as_ref().unwrap_or_else(|| unreachable!("a lease is used after it ended"))
-    }
-}
-
-impl std::ops::DerefMut for Lease {
-    fn deref_mut(&mut self) -> &mut Self::Target {
-        self.conn.as_mut().unwrap_or_else(|| unreachable!("a lease is used after it ended"))
-    }
-}
-
-impl Drop for Lease {
-    fn drop(&mut self) {
-        let Some(conn) = self.conn.take() else { return };
-        let Ok(rt) = tokio::runtime::Handle::try_current() else { return };
-        let opts = self.opts.clone();
-        rt.spawn(async move {
-            // The id is the server's number for the connection, not input: formatted, as
-            // KILL takes no placeholders. Sent on a connection of its own, outside the
-            // pool, which may be full of connections waiting for this one.
-            let kill = format!("KILL QUERY {}", conn.id());
-            let _ = tokio::time::timeout(Duration::from_secs(10), async {
-                let mut other = mysql_async::Conn::new(opts).await?;
-                other.query_drop(kill).await?;
-                other.disconnect().await
-            })
-            .await;
-            // Closed, not returned: whatever it was doing is over for this pool.
-            let _ = tokio::time::timeout(Duration::from_secs(10), conn.disconnect()).await;
-        });
-    }
-}
-
 impl TidbProvider {
-    /// A connection from the pool for one operation; see [`Lease`].
-    async fn lease(&self) -> Result<Lease> {
+    /// A connection from the pool for one operation. Abandoned (see [`Lease`]), the server
+    /// is asked to end its statement (`KILL QUERY`, from a connection of its own) and then
+    /// it is closed, never returned to the pool with the statement running. (The pool would
+    /// drain the abandoned answer before reusing it, but the server would run the statement
+    /// to its end.)
+    async fn lease(&self) -> Result<Lease<Conn, impl FnOnce(Conn) + use<>>> {
         let conn = self.pool.get_conn().await.map_err(|e| error::map(e, self.backend))?;
-        Ok(Lease { conn: Some(conn), opts: self.opts.clone() })
+        let opts = self.opts.clone();
+        Ok(Lease::new(conn, move |conn: Conn| {
+            let Ok(rt) = tokio::runtime::Handle::try_current() else { return };
+            rt.spawn(async move {
+                // The id is the server's number for the connection, not input: formatted,
+                // as KILL takes no placeholders. Sent on a connection outside the pool,
+                // which may be full of callers waiting for this one.
+                let kill = format!("KILL QUERY {}", conn.id());
+                let _ = tokio::time::timeout(Duration::from_secs(10), async {
+                    let mut other = Conn::new(opts).await?;
+                    other.query_drop(kill).await?;
+                    other.disconnect().await
+                })
+                .await;
+                // Closed, not returned: whatever it was doing is over for this pool.
+                let _ = tokio::time::timeout(Duration::from_secs(10), conn.disconnect()).await;
+            });
+        }))
     }
 
     /// Connects, asks the server for its version, and picks the dialect from the flavor
