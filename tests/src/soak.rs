@@ -3,7 +3,7 @@
 //! entity writes, reads by name, filtered selects and vector searches through the p8fs API,
 //! and KV puts, gets and scans through the real proxy in front of the same backend's KV
 //! store, each client checking every answer against what it last wrote. Each client writes
-//! over its own working set of [`SLOTS`] entity names and as many keys, again and again
+//! over its own working set of 25 entity names (`SLOTS`) and as many keys, again and again
 //! (updates: new content, new embeddings), so the data stops growing early and memory must
 //! level off. At the end every slot's last acknowledged value is read back through new
 //! connections (the keys straight from the store, bypassing the proxy), and the process's
