@@ -27,11 +27,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
-use p8fs_core::P8fs;
-use p8fs_core::embed::LexicalEmbedder;
 use p8fs_kv::{HttpConfig, HttpStore, Kv, TenantId};
-use p8fs_sql_dialect::entity::Layout;
-use p8fs_sql_dialect::{DialectKind, SqlExecutor, Statement};
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
@@ -100,25 +96,6 @@ pub fn restart_drill_main(dir: &str) -> Result<()> {
     rt.block_on(drill(PathBuf::from(dir)))
 }
 
-async fn open(env: &TestEnv, scratch: &str) -> Result<(P8fs, Arc<dyn SqlExecutor>)> {
-    let sql = env.sql(scratch).await?;
-    let layout = Layout::new(Some(scratch), Some(&format!("{scratch}_e")))?;
-    let p = P8fs::with_sql_kv(Arc::clone(&sql), layout, Arc::new(LexicalEmbedder::new(384))).await?;
-    Ok((p, sql))
-}
-
-/// Drops the schemas of `scratch` (theirs and their embeddings'); SQLite keeps none.
-pub(crate) async fn drop_schemas(sql: &Arc<dyn SqlExecutor>, scratch: &str) {
-    for schema in [scratch.to_owned(), format!("{scratch}_e")] {
-        let stmt = match sql.dialect().kind() {
-            DialectKind::Postgres => format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"),
-            DialectKind::MariaDb | DialectKind::Tidb => format!("DROP DATABASE IF EXISTS `{schema}`"),
-            DialectKind::Sqlite => continue,
-        };
-        sql.execute(&Statement::raw(stmt)).await.ok();
-    }
-}
-
 async fn drill(dir: PathBuf) -> Result<()> {
     let env = TestEnv::load()?;
     ensure!(
@@ -128,7 +105,7 @@ async fn drill(dir: PathBuf) -> Result<()> {
     );
     let scratch = format!("drill{}", std::process::id());
     let tenant = scratch.clone();
-    let (p, sql) = open(&env, &scratch).await?;
+    let (p, sql) = crate::sql::core_api::open_core(&env, &scratch).await?;
     p.migrate().await?;
     let p = Arc::new(p);
     // The real proxy over this database's KV table, and its real client.
@@ -307,7 +284,7 @@ async fn drill(dir: PathBuf) -> Result<()> {
     outcome?;
 
     // Read everything back through fresh connections, bypassing the proxy for the keys.
-    let (fresh, fresh_sql) = open(&env, &scratch).await?;
+    let (fresh, fresh_sql) = crate::sql::core_api::open_core(&env, &scratch).await?;
     let direct = Kv::new(Arc::new(p8fs_kv::SqlStore::open(Arc::clone(&fresh_sql)).await?));
     let direct = direct.tenant(&kv_tenant);
     let mut s = seen.lock().await;
@@ -346,7 +323,7 @@ async fn drill(dir: PathBuf) -> Result<()> {
         .collect();
     s.unacked = unacked;
 
-    drop_schemas(&fresh_sql, &scratch).await;
+    crate::sql::drop_schemas(fresh_sql.as_ref(), &scratch).await.ok();
     // The tenant's keys in the shared KV table: names (`w...`), types, reverse keys and
     // the proxy's keys.
     for prefix in ["w", "resources/", "reverse/", "k"] {

@@ -19,16 +19,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
-use p8fs_core::P8fs;
-use p8fs_core::embed::LexicalEmbedder;
 use p8fs_kv::{HttpConfig, HttpStore, Kv, TenantId};
-use p8fs_sql_dialect::SqlExecutor;
-use p8fs_sql_dialect::entity::{EntityQuery, Layout, SearchOptions};
+use p8fs_sql_dialect::entity::{EntityQuery, SearchOptions};
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
+use crate::TestEnv;
 use crate::proxy::RunningProxy;
-use crate::{Backend, TestEnv};
 
 /// Set to the run's length in seconds in the soak's process.
 pub const SOAK_ENV: &str = "P8FS_TEST_SOAK_RUN";
@@ -43,21 +40,6 @@ pub fn soak_main(secs: &str) -> Result<()> {
     let secs: u64 = secs.parse().with_context(|| format!("{SOAK_ENV} must be a number of seconds, got {secs:?}"))?;
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     rt.block_on(soak(Duration::from_secs(secs)))
-}
-
-/// A P8fs on `scratch`'s schemas: KV in the same database on servers, in an embedded store
-/// file on the embedded backend.
-async fn open(env: &TestEnv, scratch: &str) -> Result<(P8fs, Arc<dyn SqlExecutor>)> {
-    let sql = env.sql(scratch).await?;
-    let layout = Layout::new(Some(scratch), Some(&format!("{scratch}_e")))?;
-    let embedder = Arc::new(LexicalEmbedder::new(384));
-    let p = match env.backend {
-        Backend::Embedded => {
-            P8fs::with_layout(Arc::clone(&sql), layout, Arc::new(env.embedded_store(scratch)?), embedder)
-        }
-        _ => P8fs::with_sql_kv(Arc::clone(&sql), layout, embedder).await?,
-    };
-    Ok((p, sql))
 }
 
 /// Resident memory of this process, in bytes.
@@ -93,7 +75,7 @@ async fn soak(length: Duration) -> Result<()> {
     let scratch = format!("soak{}", std::process::id());
     let tenant = scratch.clone();
     let kv_tenant = TenantId::new(tenant.clone())?;
-    let (p, _) = open(&env, &scratch).await?;
+    let (p, _) = crate::sql::core_api::open_core(&env, &scratch).await?;
     p.migrate().await?;
     let p = Arc::new(p);
     let proxy = RunningProxy::start(Arc::clone(p.kv().backend()), p8fs_server::ServerConfig::default()).await?;
@@ -239,7 +221,8 @@ async fn soak(length: Duration) -> Result<()> {
     // Read everything back through new connections; the keys straight from the store.
     // (The embedded store's file is locked while a handle holds it.)
     drop((p, http));
-    let (fresh, fresh_sql) = open(&env, &scratch).await.context("reopening for the read-back")?;
+    let (fresh, fresh_sql) =
+        crate::sql::core_api::open_core(&env, &scratch).await.context("reopening for the read-back")?;
     let mut lost = Vec::new();
     for (name, content) in &all.entities {
         let row = fresh.get_entity_by_name(name, "resources", &tenant).await?;
@@ -256,7 +239,7 @@ async fn soak(length: Duration) -> Result<()> {
     for prefix in ["c", "resources/", "reverse/"] {
         direct.delete_prefix(prefix).await.ok();
     }
-    crate::restart_drill::drop_schemas(&fresh_sql, &scratch).await;
+    crate::sql::drop_schemas(fresh_sql.as_ref(), &scratch).await.ok();
     drop(fresh);
     env.cleanup(&scratch);
 

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use anyhow::{Context, Result, ensure};
 use p8fs_core::embed::LexicalEmbedder;
 use p8fs_core::{Error as CoreError, ErrorKind, P8fs};
+use p8fs_sql_dialect::DialectKind;
 use p8fs_sql_dialect::entity::{Layout, SearchOptions};
-use p8fs_sql_dialect::{DialectKind, Statement};
 use serde_json::{Map, Value, json};
 
 use crate::harness::Ctx;
@@ -19,7 +19,10 @@ pub(crate) fn obj(v: Value) -> Map<String, Value> {
 
 /// A P8fs on `scratch`'s schemas: KV in the embedded store (SQLite backend) or in the same
 /// database's KV table (server backends).
-async fn open_core(env: &crate::TestEnv, scratch: &str) -> Result<(P8fs, Arc<dyn p8fs_sql_dialect::SqlExecutor>)> {
+pub(crate) async fn open_core(
+    env: &crate::TestEnv,
+    scratch: &str,
+) -> Result<(P8fs, Arc<dyn p8fs_sql_dialect::SqlExecutor>)> {
     let sql = env.sql(scratch).await?;
     let layout = Layout::new(Some(scratch), Some(&format!("{scratch}_e")))?;
     let embedder = Arc::new(LexicalEmbedder::new(384));
@@ -39,21 +42,13 @@ pub(crate) async fn with_core<F>(ctx: &Ctx, body: F) -> Result<()>
 where
     F: AsyncFnOnce(&P8fs) -> Result<()>,
 {
-    let (schema, emb) = (ctx.scratch.clone(), format!("{}_e", ctx.scratch));
     let (p, sql) = open_core(&ctx.env, &ctx.scratch).await?;
     let result = async {
         p.migrate().await?;
         body(&p).await
     }
     .await;
-    for s in [&schema, &emb] {
-        let stmt = match sql.dialect().kind() {
-            DialectKind::Postgres => format!("DROP SCHEMA IF EXISTS \"{s}\" CASCADE"),
-            DialectKind::MariaDb | DialectKind::Tidb => format!("DROP DATABASE IF EXISTS `{s}`"),
-            DialectKind::Sqlite => continue,
-        };
-        sql.execute(&Statement::raw(stmt)).await?;
-    }
+    super::drop_schemas(sql.as_ref(), &ctx.scratch).await?;
     result
 }
 

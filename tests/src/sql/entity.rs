@@ -169,14 +169,7 @@ where
     }
     .await;
     // Drop this test's schemas (databases on the MySQL family), pass or fail.
-    for s in [&schema, &emb] {
-        let sql = match inner.dialect().kind() {
-            DialectKind::Postgres => format!("DROP SCHEMA IF EXISTS \"{s}\" CASCADE"),
-            DialectKind::MariaDb | DialectKind::Tidb => format!("DROP DATABASE IF EXISTS `{s}`"),
-            DialectKind::Sqlite => continue,
-        };
-        inner.execute(&Statement::raw(sql)).await?;
-    }
+    super::drop_schemas(inner.as_ref(), &schema).await?;
     result
 }
 

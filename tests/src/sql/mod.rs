@@ -72,3 +72,18 @@ pub fn cases() -> Vec<Case> {
         case!(Suite::Tidb, tidb::optimistic_write_conflicts_are_retried_then_reported_retryable),
     ]
 }
+
+/// Drops the schemas a test named `scratch` made (its own and its embeddings',
+/// `{scratch}_e`; databases on the MySQL family); SQLite keeps none.
+pub(crate) async fn drop_schemas(sql: &dyn p8fs_sql_dialect::SqlExecutor, scratch: &str) -> anyhow::Result<()> {
+    use p8fs_sql_dialect::{DialectKind, Statement};
+    for s in [scratch.to_owned(), format!("{scratch}_e")] {
+        let stmt = match sql.dialect().kind() {
+            DialectKind::Postgres => format!("DROP SCHEMA IF EXISTS \"{s}\" CASCADE"),
+            DialectKind::MariaDb | DialectKind::Tidb => format!("DROP DATABASE IF EXISTS `{s}`"),
+            DialectKind::Sqlite => continue,
+        };
+        sql.execute(&Statement::raw(stmt)).await?;
+    }
+    Ok(())
+}
