@@ -7,9 +7,13 @@
 //! compare-and-swap, API v2 keyspaces).
 //!
 //! It is a stand-in, not an emulator. It keeps everything in one in-memory ordered map behind
-//! a mutex; it has one store, fixed regions (no splits, merges, leader changes or region errors
-//! beyond "key not in region" / "region not found"), no Raft, no persistence, no transactions,
-//! no coprocessor, and it ignores column families, API versions and request deadlines. Its
+//! a mutex; its two stores are the same server (every region has a peer on each, the leaders
+//! on one), its regions are fixed (no splits or merges), and it has no Raft, no persistence,
+//! no transactions, no coprocessor; it ignores column families, API versions and request
+//! deadlines. Region errors beyond "key not in region" / "region not found" come only from
+//! faults a test injects ([`TestCluster::inject`]: `NotLeader`, `EpochNotMatch`,
+//! `RegionNotFound`, `ServerIsBusy`, an unavailable store, slow answers) and from leaders it
+//! moves to the other store ([`TestCluster::move_leaders`]). Its
 //! behaviour follows TiKV's documented raw-KV semantics where tests depend on them:
 //!
 //! - a raw scan returns only keys in `[start, end) ∩ region`, at most `limit`, honouring
@@ -26,6 +30,7 @@
 //! how a real TiKV cluster behaves under load, failures or region changes.
 
 mod codec;
+mod fault;
 mod service;
 mod store;
 
@@ -54,7 +59,7 @@ mod proto {
 use std::collections::BTreeMap;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -63,10 +68,12 @@ use tokio::task::JoinHandle;
 use tokio_stream::StreamExt;
 use tokio_stream::wrappers::TcpListenerStream;
 
+pub use crate::fault::Fault;
+use crate::fault::Faults;
 use crate::proto::server::keyspace_server::KeyspaceServer;
 use crate::proto::server::p_d_server::PDServer;
 use crate::proto::server::tikv_server::TikvServer;
-use crate::service::Service;
+use crate::service::{STORE_IDS, Service};
 use crate::store::{Region, Store};
 
 /// Largest gRPC message the server accepts or sends (values may be several MiB).
@@ -92,12 +99,35 @@ pub(crate) struct Shared {
     pub(crate) store: Store,
     counts: Mutex<BTreeMap<&'static str, u64>>,
     logical: AtomicI64,
+    /// The injected fault, if any (see [`TestCluster::inject`]).
+    pub(crate) faults: Faults,
+    /// How many calls each fault answered: [`Fault::name`]s and `NotLeader`.
+    faults_answered: Mutex<BTreeMap<&'static str, u64>>,
+    /// The store holding every region's leader.
+    leader_store: AtomicU64,
+    /// TiKV calls sent to each store, by the peer in their context.
+    store_calls: Mutex<BTreeMap<u64, u64>>,
 }
 
 impl Shared {
     /// Counts one served RPC.
     pub(crate) fn count(&self, rpc: &'static str) {
         *self.counts.lock().unwrap_or_else(PoisonError::into_inner).entry(rpc).or_insert(0) += 1;
+    }
+
+    /// Counts one call answered with a fault.
+    pub(crate) fn count_fault(&self, name: &'static str) {
+        *self.faults_answered.lock().unwrap_or_else(PoisonError::into_inner).entry(name).or_insert(0) += 1;
+    }
+
+    /// Counts one TiKV call sent to `store`.
+    pub(crate) fn count_store(&self, store: u64) {
+        *self.store_calls.lock().unwrap_or_else(PoisonError::into_inner).entry(store).or_insert(0) += 1;
+    }
+
+    /// The store holding every region's leader.
+    pub(crate) fn leader_store(&self) -> u64 {
+        self.leader_store.load(Ordering::SeqCst)
     }
 
     /// The logical part of the next TSO answer for `count` timestamps.
@@ -200,6 +230,10 @@ impl TestCluster {
             store: Store::default(),
             counts: Mutex::default(),
             logical: AtomicI64::new(0),
+            faults: Faults::default(),
+            faults_answered: Mutex::default(),
+            leader_store: AtomicU64::new(STORE_IDS[0]),
+            store_calls: Mutex::default(),
         });
         let service = Arc::new(Service { shared: Arc::clone(&shared) });
         let (stop, stopped) = oneshot::channel::<()>();
@@ -245,6 +279,38 @@ impl TestCluster {
     /// `LoadKeyspace`). Calls answered with a region error count too.
     pub fn request_count(&self, rpc: &str) -> u64 {
         self.shared.counts.lock().unwrap_or_else(PoisonError::into_inner).get(rpc).copied().unwrap_or(0)
+    }
+
+    /// From now on, TiKV answers the next `calls` data calls (every one, with `None`, until
+    /// [`TestCluster::clear_faults`]) with `fault`, replacing any fault in force. PD is not
+    /// affected.
+    pub fn inject(&self, fault: Fault, calls: Option<u64>) {
+        self.shared.faults.set(fault, calls);
+    }
+
+    /// Ends the injected fault: TiKV answers normally again.
+    pub fn clear_faults(&self) {
+        self.shared.faults.clear();
+    }
+
+    /// How many calls were answered with a fault, by [`Fault::name`], or `"NotLeader"` for
+    /// the calls sent to a store that no longer holds the leader.
+    pub fn faults_answered(&self, name: &str) -> u64 {
+        self.shared.faults_answered.lock().unwrap_or_else(PoisonError::into_inner).get(name).copied().unwrap_or(0)
+    }
+
+    /// Moves the leader of every region to the other store and returns its id. Calls sent
+    /// to the old leader's store are answered `NotLeader` naming the new leader (as TiKV's
+    /// followers answer), and PD reports the new leader.
+    pub fn move_leaders(&self) -> u64 {
+        let next = if self.shared.leader_store() == STORE_IDS[0] { STORE_IDS[1] } else { STORE_IDS[0] };
+        self.shared.leader_store.store(next, Ordering::SeqCst);
+        next
+    }
+
+    /// TiKV calls sent to `store` (by the leader peer the client named in the call).
+    pub fn calls_to_store(&self, store: u64) -> u64 {
+        self.shared.store_calls.lock().unwrap_or_else(PoisonError::into_inner).get(&store).copied().unwrap_or(0)
     }
 
     /// The regions as `(start, end)` raw keys (an empty end: the end of the key space), in order.

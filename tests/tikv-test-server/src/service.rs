@@ -9,14 +9,17 @@ use tonic::{Request, Response, Status, Streaming};
 
 use crate::Shared;
 use crate::codec;
+use crate::fault::{self, Answer, Fault};
 use crate::proto::server::keyspace_server::Keyspace;
 use crate::proto::server::p_d_server::PD;
 use crate::proto::server::tikv_server::Tikv;
 use crate::proto::{errorpb, keyspacepb, kvrpcpb, metapb, pdpb};
 use crate::store::Region;
 
-/// The one store of the cluster.
-pub(crate) const STORE_ID: u64 = 1;
+/// The cluster's stores: both are this server, at the address PD advertises. Every region
+/// has a peer on each; the leaders are on one of them (store 1 until
+/// [`crate::TestCluster::move_leaders`]).
+pub(crate) const STORE_IDS: [u64; 2] = [1, 2];
 
 /// All three services share the cluster's state.
 #[derive(Debug, Clone)]
@@ -46,9 +49,9 @@ impl Service {
         }
     }
 
-    fn store(&self) -> metapb::Store {
+    fn store(&self, id: u64) -> metapb::Store {
         metapb::Store {
-            id: STORE_ID,
+            id,
             address: self.shared.store_address.clone(),
             state: metapb::StoreState::Up as i32,
             version: "test-server".into(),
@@ -56,8 +59,42 @@ impl Service {
         }
     }
 
-    fn peer(region: &Region) -> metapb::Peer {
-        metapb::Peer { id: region.id * 1000 + STORE_ID, store_id: STORE_ID, ..Default::default() }
+    fn peer(region: &Region, store_id: u64) -> metapb::Peer {
+        metapb::Peer { id: region.id * 1000 + store_id, store_id, ..Default::default() }
+    }
+
+    /// Admits a TiKV call, or answers it with the injected fault (counting it against the
+    /// fault's calls), or with `NotLeader` naming the leader when the call was sent to the
+    /// other store. A `Slow` fault delays the call, then admits it.
+    async fn admit(&self, ctx: Option<&kvrpcpb::Context>) -> Result<(), Answer> {
+        let addressed = fault::addressed_store(ctx);
+        if let Some(store) = addressed {
+            self.shared.count_store(store);
+        }
+        if let Some(f) = self.shared.faults.take() {
+            self.shared.count_fault(f.name());
+            match f {
+                Fault::Slow(delay) => tokio::time::sleep(delay).await,
+                Fault::StoreUnavailable => {
+                    return Err(Answer::Status(Status::unavailable("the store is not available (an injected fault)")));
+                }
+                other => {
+                    let region_id = ctx.map_or(0, |c| c.region_id);
+                    if let Some(e) = fault::region_error(other, region_id) {
+                        return Err(Answer::Region(Box::new(e)));
+                    }
+                }
+            }
+        }
+        let leader = self.shared.leader_store();
+        if let Some(store) = addressed
+            && store != leader
+            && let Ok(region) = self.region_of(ctx)
+        {
+            self.shared.count_fault("NotLeader");
+            return Err(Answer::Region(Box::new(fault::not_leader(region, Self::peer(region, leader)))));
+        }
+        Ok(())
     }
 
     /// The region as PD reports it: boundaries memcomparable-encoded in keyspace mode.
@@ -72,10 +109,10 @@ impl Service {
                 start_key: bound(&region.start),
                 end_key: bound(&region.end),
                 region_epoch: Some(metapb::RegionEpoch { conf_ver: 1, version: 1 }),
-                peers: vec![Self::peer(region)],
+                peers: STORE_IDS.iter().map(|&store| Self::peer(region, store)).collect(),
                 ..Default::default()
             }),
-            leader: Some(Self::peer(region)),
+            leader: Some(Self::peer(region, self.shared.leader_store())),
             ..Default::default()
         }
     }
@@ -167,8 +204,8 @@ impl PD for Service {
     ) -> Result<Response<pdpb::GetStoreResponse>, Status> {
         self.shared.count("GetStore");
         let id = request.into_inner().store_id;
-        Ok(Response::new(if id == STORE_ID {
-            pdpb::GetStoreResponse { header: self.header(), store: Some(self.store()), stats: None }
+        Ok(Response::new(if STORE_IDS.contains(&id) {
+            pdpb::GetStoreResponse { header: self.header(), store: Some(self.store(id)), stats: None }
         } else {
             pdpb::GetStoreResponse {
                 header: self.error_header(pdpb::ErrorType::Unknown, format!("invalid store ID {id}, not found")),
@@ -182,7 +219,10 @@ impl PD for Service {
         _request: Request<pdpb::GetAllStoresRequest>,
     ) -> Result<Response<pdpb::GetAllStoresResponse>, Status> {
         self.shared.count("GetAllStores");
-        Ok(Response::new(pdpb::GetAllStoresResponse { header: self.header(), stores: vec![self.store()] }))
+        Ok(Response::new(pdpb::GetAllStoresResponse {
+            header: self.header(),
+            stores: STORE_IDS.iter().map(|&id| self.store(id)).collect(),
+        }))
     }
 
     async fn get_region(
@@ -252,14 +292,21 @@ impl Keyspace for Service {
     }
 }
 
-/// Answers with the region error when `$check` fails.
+/// Answers with the injected fault or the leader's store when the call meets one (see
+/// [`Service::admit`]), then with the region error when `$check` fails.
 macro_rules! region_or_return {
-    ($check:expr, $response:ty) => {
+    ($service:expr, $ctx:expr, $check:expr, $response:ty) => {{
+        if let Err(answer) = $service.admit($ctx).await {
+            return match answer {
+                Answer::Region(e) => Ok(Response::new(<$response>::default_with_region_error(*e))),
+                Answer::Status(s) => Err(s),
+            };
+        }
         match $check {
             Ok(region) => region,
             Err(e) => return Ok(Response::new(<$response>::default_with_region_error(*e))),
         }
-    };
+    }};
 }
 
 /// Responses that carry a region error.
@@ -323,7 +370,12 @@ impl Tikv for Service {
     ) -> Result<Response<kvrpcpb::RawGetResponse>, Status> {
         self.shared.count("RawGet");
         let req = request.into_inner();
-        region_or_return!(self.region_holding(req.context.as_ref(), [req.key.as_slice()]), kvrpcpb::RawGetResponse);
+        region_or_return!(
+            self,
+            req.context.as_ref(),
+            self.region_holding(req.context.as_ref(), [req.key.as_slice()]),
+            kvrpcpb::RawGetResponse
+        );
         Ok(Response::new(match self.shared.store.get(&req.key) {
             Some(value) => kvrpcpb::RawGetResponse { value, ..Default::default() },
             None => kvrpcpb::RawGetResponse { not_found: true, ..Default::default() },
@@ -337,6 +389,8 @@ impl Tikv for Service {
         self.shared.count("RawBatchGet");
         let req = request.into_inner();
         region_or_return!(
+            self,
+            req.context.as_ref(),
             self.region_holding(req.context.as_ref(), req.keys.iter().map(Vec::as_slice)),
             kvrpcpb::RawBatchGetResponse
         );
@@ -350,7 +404,12 @@ impl Tikv for Service {
     ) -> Result<Response<kvrpcpb::RawPutResponse>, Status> {
         self.shared.count("RawPut");
         let req = request.into_inner();
-        region_or_return!(self.region_holding(req.context.as_ref(), [req.key.as_slice()]), kvrpcpb::RawPutResponse);
+        region_or_return!(
+            self,
+            req.context.as_ref(),
+            self.region_holding(req.context.as_ref(), [req.key.as_slice()]),
+            kvrpcpb::RawPutResponse
+        );
         self.shared.store.put(req.key, req.value, req.ttl);
         Ok(Response::new(kvrpcpb::RawPutResponse::default()))
     }
@@ -362,6 +421,8 @@ impl Tikv for Service {
         self.shared.count("RawBatchPut");
         let req = request.into_inner();
         region_or_return!(
+            self,
+            req.context.as_ref(),
             self.region_holding(req.context.as_ref(), req.pairs.iter().map(|p| p.key.as_slice())),
             kvrpcpb::RawBatchPutResponse
         );
@@ -389,7 +450,12 @@ impl Tikv for Service {
     ) -> Result<Response<kvrpcpb::RawDeleteResponse>, Status> {
         self.shared.count("RawDelete");
         let req = request.into_inner();
-        region_or_return!(self.region_holding(req.context.as_ref(), [req.key.as_slice()]), kvrpcpb::RawDeleteResponse);
+        region_or_return!(
+            self,
+            req.context.as_ref(),
+            self.region_holding(req.context.as_ref(), [req.key.as_slice()]),
+            kvrpcpb::RawDeleteResponse
+        );
         self.shared.store.delete([req.key.as_slice()]);
         Ok(Response::new(kvrpcpb::RawDeleteResponse::default()))
     }
@@ -401,6 +467,8 @@ impl Tikv for Service {
         self.shared.count("RawBatchDelete");
         let req = request.into_inner();
         region_or_return!(
+            self,
+            req.context.as_ref(),
             self.region_holding(req.context.as_ref(), req.keys.iter().map(Vec::as_slice)),
             kvrpcpb::RawBatchDeleteResponse
         );
@@ -414,7 +482,12 @@ impl Tikv for Service {
     ) -> Result<Response<kvrpcpb::RawDeleteRangeResponse>, Status> {
         self.shared.count("RawDeleteRange");
         let req = request.into_inner();
-        let region = region_or_return!(self.region_of(req.context.as_ref()), kvrpcpb::RawDeleteRangeResponse);
+        let region = region_or_return!(
+            self,
+            req.context.as_ref(),
+            self.region_of(req.context.as_ref()),
+            kvrpcpb::RawDeleteRangeResponse
+        );
         if let Some((lo, hi)) = region.clip(&req.start_key, end_bound(&req.end_key)) {
             self.shared.store.delete_range(&lo, hi.as_deref());
         }
@@ -427,7 +500,12 @@ impl Tikv for Service {
     ) -> Result<Response<kvrpcpb::RawScanResponse>, Status> {
         self.shared.count("RawScan");
         let req = request.into_inner();
-        let region = region_or_return!(self.region_of(req.context.as_ref()), kvrpcpb::RawScanResponse);
+        let region = region_or_return!(
+            self,
+            req.context.as_ref(),
+            self.region_of(req.context.as_ref()),
+            kvrpcpb::RawScanResponse
+        );
         let kvs =
             scan_in_region(&self.shared, region, &req.start_key, &req.end_key, req.limit, req.key_only, req.reverse);
         Ok(Response::new(kvrpcpb::RawScanResponse { kvs, region_error: None }))
@@ -439,7 +517,12 @@ impl Tikv for Service {
     ) -> Result<Response<kvrpcpb::RawBatchScanResponse>, Status> {
         self.shared.count("RawBatchScan");
         let req = request.into_inner();
-        let region = region_or_return!(self.region_of(req.context.as_ref()), kvrpcpb::RawBatchScanResponse);
+        let region = region_or_return!(
+            self,
+            req.context.as_ref(),
+            self.region_of(req.context.as_ref()),
+            kvrpcpb::RawBatchScanResponse
+        );
         let kvs = req
             .ranges
             .iter()
@@ -465,6 +548,8 @@ impl Tikv for Service {
         self.shared.count("RawGetKeyTTL");
         let req = request.into_inner();
         region_or_return!(
+            self,
+            req.context.as_ref(),
             self.region_holding(req.context.as_ref(), [req.key.as_slice()]),
             kvrpcpb::RawGetKeyTtlResponse
         );
@@ -480,7 +565,12 @@ impl Tikv for Service {
     ) -> Result<Response<kvrpcpb::RawCasResponse>, Status> {
         self.shared.count("RawCompareAndSwap");
         let req = request.into_inner();
-        region_or_return!(self.region_holding(req.context.as_ref(), [req.key.as_slice()]), kvrpcpb::RawCasResponse);
+        region_or_return!(
+            self,
+            req.context.as_ref(),
+            self.region_holding(req.context.as_ref(), [req.key.as_slice()]),
+            kvrpcpb::RawCasResponse
+        );
         let expected = (!req.previous_not_exist).then_some(req.previous_value.as_slice());
         let (succeed, previous) = self.shared.store.compare_and_swap(&req.key, expected, req.value, req.ttl);
         Ok(Response::new(kvrpcpb::RawCasResponse {

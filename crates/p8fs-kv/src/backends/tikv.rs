@@ -31,13 +31,17 @@
 //! - **Timeouts.** tikv-client only passes its timeout to the server as a gRPC deadline (the
 //!   client's channels do not enforce it) and retries region and PD errors for seconds, so
 //!   every tikv-client call is also bounded here by [`TikvConfig::timeout`].
+//! - **Busy stores.** tikv-client retries region errors with its own backoff (a few seconds
+//!   at most, then `Unavailable` here), but passes `ServerIsBusy` straight back. TiKV answers
+//!   it before running the request, so every call here asks a busy store again after 20 ms,
+//!   doubling up to 500 ms, while [`TikvConfig::timeout`] leaves room; then `Unavailable`.
 //! - **Message size.** tikv-client accepts 4 MiB responses by default, less than a value may
 //!   be; the limit is raised to [`MAX_RESPONSE_BYTES`]. (A real TiKV also caps what it sends,
 //!   `server.max-grpc-send-msg-len`, 10 MiB by default.)
 
 use std::collections::BTreeSet;
 use std::future::Future;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use futures::{StreamExt, TryStreamExt};
@@ -51,6 +55,11 @@ const NAME: &str = "tikv";
 const DELETE_CONCURRENCY: usize = 16;
 /// Largest gRPC response tikv-client accepts.
 const MAX_RESPONSE_BYTES: usize = 128 * 1024 * 1024;
+/// First wait before asking a busy store again; each wait doubles, up to
+/// [`BUSY_MAX_BACKOFF`].
+const BUSY_FIRST_BACKOFF: Duration = Duration::from_millis(20);
+/// Longest wait between two calls to a busy store.
+const BUSY_MAX_BACKOFF: Duration = Duration::from_millis(500);
 /// Key read by [`KvBackend::ping`]: its absence is fine, the round trip is the point.
 const PING_KEY: &[u8] = b"p8fs:ping";
 
@@ -154,9 +163,28 @@ impl TikvStore {
         }
     }
 
-    /// Runs one tikv-client call within the timeout, mapping its errors.
-    async fn call<T>(&self, what: &'static str, f: impl Future<Output = tikv_client::Result<T>>) -> Result<T> {
-        bounded(self.timeout, what, f).await
+    /// Runs one tikv-client call within the timeout, mapping its errors. A store that
+    /// answers `ServerIsBusy` is asked again after a backoff (module docs), as long as the
+    /// timeout leaves room for the wait; then its error is returned as `Unavailable`.
+    async fn call<T, F, Fut>(&self, what: &'static str, f: F) -> Result<T>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = tikv_client::Result<T>>,
+    {
+        let deadline = Instant::now() + self.timeout;
+        let mut delay = BUSY_FIRST_BACKOFF;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match tokio::time::timeout(left, f()).await {
+                Ok(Ok(value)) => return Ok(value),
+                Ok(Err(e)) if server_is_busy(&e) && Instant::now() + delay < deadline => {
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(BUSY_MAX_BACKOFF);
+                }
+                Ok(Err(e)) => return Err(convert(what, e)),
+                Err(_) => return Err(timed_out(what, self.timeout)),
+            }
+        }
     }
 
     /// The first up to `want` live keys of `[from, to)` (`to = None`: the end of the key
@@ -168,7 +196,7 @@ impl TikvStore {
             Some(to) => tikv_client::BoundRange::from(from.to_vec()..to.to_vec()),
             None => tikv_client::BoundRange::from(from.to_vec()..),
         };
-        let found = self.call("scanning", self.client.batch_scan([range], each_limit)).await?;
+        let found = self.call("scanning", || self.client.batch_scan([range.clone()], each_limit)).await?;
         let mut page: Vec<(Vec<u8>, Vec<u8>)> = found
             .into_iter()
             .map(|pair| (Vec::from(pair.0), pair.1))
@@ -189,7 +217,25 @@ async fn bounded<T>(
 ) -> Result<T> {
     match tokio::time::timeout(timeout, f).await {
         Ok(result) => result.map_err(|e| convert(what, e)),
-        Err(_) => Err(KvError::Timeout { backend: NAME, message: format!("{what}: no answer within {timeout:?}") }),
+        Err(_) => Err(timed_out(what, timeout)),
+    }
+}
+
+fn timed_out(what: &'static str, timeout: Duration) -> KvError {
+    KvError::Timeout { backend: NAME, message: format!("{what}: no answer within {timeout:?}") }
+}
+
+/// Whether TiKV refused the call with `ServerIsBusy` (in any part of it, for calls tikv-client
+/// split by region). TiKV answers it before running the request, so asking again is safe even
+/// for compare-and-swap; for a batch split by region, parts that succeeded are written again
+/// with the same values.
+fn server_is_busy(e: &tikv_client::Error) -> bool {
+    use tikv_client::Error as E;
+    match e {
+        E::RegionError(region) => region.server_is_busy.is_some(),
+        E::UndeterminedError(inner) => server_is_busy(inner),
+        E::ExtractedErrors(all) | E::MultipleKeyErrors(all) => all.iter().any(server_is_busy),
+        _ => false,
     }
 }
 
@@ -281,15 +327,16 @@ impl KvBackend for TikvStore {
     }
 
     async fn get(&self, ns: &Namespace, key: &Key) -> Result<Option<Vec<u8>>> {
-        self.call("reading", self.client.get(ns.physical(key.as_str()))).await
+        self.call("reading", || self.client.get(ns.physical(key.as_str()))).await
     }
 
     async fn put(&self, ns: &Namespace, key: &Key, value: &[u8], ttl: Option<Duration>) -> Result<()> {
-        self.call("writing", self.client.put_with_ttl(ns.physical(key.as_str()), value.to_vec(), ttl_secs(ttl))).await
+        self.call("writing", || self.client.put_with_ttl(ns.physical(key.as_str()), value.to_vec(), ttl_secs(ttl)))
+            .await
     }
 
     async fn delete(&self, ns: &Namespace, key: &Key) -> Result<()> {
-        self.call("deleting", self.client.delete(ns.physical(key.as_str()))).await
+        self.call("deleting", || self.client.delete(ns.physical(key.as_str()))).await
     }
 
     async fn scan(&self, ns: &Namespace, start: &[u8], end: Option<&[u8]>, limit: usize) -> Result<Vec<KvPair>> {
@@ -327,7 +374,7 @@ impl KvBackend for TikvStore {
 
     async fn batch_get(&self, ns: &Namespace, keys: &[Key]) -> Result<Vec<KvPair>> {
         let wanted: BTreeSet<Vec<u8>> = keys.iter().map(|k| ns.physical(k.as_str())).collect();
-        let found = self.call("reading", self.client.batch_get(wanted.iter().cloned())).await?;
+        let found = self.call("reading", || self.client.batch_get(wanted.iter().cloned())).await?;
         let mut seen = BTreeSet::new();
         let mut out = Vec::with_capacity(found.len());
         for pair in found {
@@ -350,14 +397,14 @@ impl KvBackend for TikvStore {
             entries.iter().map(|(k, v)| (ns.physical(k.as_str()), v.clone())).collect();
         // tikv-client asserts one TTL per pair; `repeat` is cut to the pairs' length.
         let ttls = std::iter::repeat(ttl_secs(ttl));
-        self.call("writing a batch", self.client.batch_put_with_ttl(pairs, ttls)).await
+        self.call("writing a batch", || self.client.batch_put_with_ttl(pairs.clone(), ttls.clone())).await
     }
 
     async fn batch_delete(&self, ns: &Namespace, keys: &[Key]) -> Result<()> {
         let physical: BTreeSet<Vec<u8>> = keys.iter().map(|k| ns.physical(k.as_str())).collect();
         // One delete per key: the atomic-mode client refuses batch deletes (module docs).
         futures::stream::iter(physical)
-            .map(|k| self.call("deleting a batch", self.client.delete(k)))
+            .map(|k| async move { self.call("deleting a batch", || self.client.delete(k.clone())).await })
             .buffer_unordered(DELETE_CONCURRENCY)
             .try_collect::<Vec<()>>()
             .await?;
@@ -376,15 +423,14 @@ impl KvBackend for TikvStore {
         debug_assert_eq!(ttl_secs(ttl), 0, "a TTL on compare-and-swap passed the check layer");
         let physical = ns.physical(key.as_str());
         let (current, swapped) = self
-            .call(
-                "compare-and-swap",
-                self.client.compare_and_swap(physical, expected.map(<[u8]>::to_vec), new.to_vec()),
-            )
+            .call("compare-and-swap", || {
+                self.client.compare_and_swap(physical.clone(), expected.map(<[u8]>::to_vec), new.to_vec())
+            })
             .await?;
         if swapped { Ok(()) } else { Err(KvError::ConditionNotMet { key: key.as_str().to_owned(), current }) }
     }
 
     async fn ping(&self) -> Result<()> {
-        self.call("ping", self.client.get(PING_KEY.to_vec())).await.map(|_| ())
+        self.call("ping", || self.client.get(PING_KEY.to_vec())).await.map(|_| ())
     }
 }
