@@ -24,6 +24,7 @@
 pub mod backend;
 pub mod harness;
 pub mod kv;
+pub(crate) mod props;
 pub mod proxy;
 pub mod proxy_hardening;
 pub mod proxy_suite;

@@ -5,18 +5,15 @@
 //! what a model (one map per tenant) answers: a tenant never sees, changes or deletes
 //! another tenant's keys, and an operation the store refuses changes nothing.
 //!
-//! proptest generates and shrinks the sequences; the runner's own loop is not used because
-//! the store is async (the shrink loop below is proptest's: simplify while it fails,
-//! complicate while it passes). A failure reports the smallest sequence found and the seed.
-//! `P8FS_TEST_PROPTEST_CASES` sets the number of sequences (default 24).
+//! proptest generates and shrinks the sequences (`crate::props`); a failure reports the
+//! smallest sequence found and the seed. `P8FS_TEST_PROPTEST_CASES` sets the number of
+//! sequences (default 24).
 
 use std::collections::BTreeMap;
 
 use anyhow::{Result, bail};
 use p8fs_kv::{Key, Kv, TenantId};
 use proptest::prelude::*;
-use proptest::strategy::ValueTree;
-use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 
 use super::store;
 use crate::harness::Ctx;
@@ -62,7 +59,8 @@ fn key(i: usize) -> String {
 async fn run_ops(kv: &Kv, scratch: &str, run: usize, ops: &[Op]) -> Result<()> {
     // The model: per tenant index, key -> value.
     let mut model: BTreeMap<usize, BTreeMap<String, Vec<u8>>> = BTreeMap::new();
-    let tenant = |t: usize| TenantId::new(format!("{scratch}r{run}{}", TENANTS[t]));
+    // The run number ends at `-`, so run 1 tenant "0" is not run 10 tenant "".
+    let tenant = |t: usize| TenantId::new(format!("{scratch}r{run}-{}", TENANTS[t]));
     let valid = |k: &str| Key::new(k).is_ok();
     for (n, op) in ops.iter().enumerate() {
         let t = match op {
@@ -215,87 +213,15 @@ fn show(v: &Option<Vec<u8>>) -> Option<String> {
     v.as_ref().map(|b| String::from_utf8_lossy(b).into_owned())
 }
 
-/// What the generator thread asks of the test: run this sequence, or the verdict.
-enum Ask {
-    Run(Vec<Op>),
-    Done(Option<(Vec<Op>, String)>),
-}
-
-/// Generates and shrinks sequences on a thread of its own (proptest's value trees are not
-/// `Send`): each sequence goes to the test, which answers with its failure, if any.
-fn generator(
-    cases: usize,
-    seed: [u8; 32],
-    ask: tokio::sync::mpsc::Sender<Ask>,
-    verdicts: std::sync::mpsc::Receiver<Option<String>>,
-) {
-    let mut runner = TestRunner::new_with_rng(Config::default(), TestRng::from_seed(RngAlgorithm::ChaCha, &seed));
-    let strategy = prop::collection::vec(op(), 1..30);
-    let try_one = |ops: Vec<Op>| -> Option<Option<String>> {
-        ask.blocking_send(Ask::Run(ops)).ok()?;
-        verdicts.recv().ok()
-    };
-    for _ in 0..cases {
-        let Ok(mut tree) = strategy.new_tree(&mut runner) else { break };
-        let Some(verdict) = try_one(tree.current()) else { return };
-        let Some(first) = verdict else { continue };
-        // Shrink: simplify while it still fails, complicate when it passes.
-        let (mut smallest, mut why) = (tree.current(), first);
-        if tree.simplify() {
-            for _ in 0..500 {
-                let Some(verdict) = try_one(tree.current()) else { return };
-                match verdict {
-                    Some(e) => {
-                        smallest = tree.current();
-                        why = e;
-                        if !tree.simplify() {
-                            break;
-                        }
-                    }
-                    None => {
-                        if !tree.complicate() {
-                            break;
-                        }
-                    }
-                }
-            }
-        }
-        let _ = ask.blocking_send(Ask::Done(Some((smallest, why))));
-        return;
-    }
-    let _ = ask.blocking_send(Ask::Done(None));
+fn sequences() -> impl Strategy<Value = Vec<Op>> {
+    prop::collection::vec(op(), 1..30)
 }
 
 pub(crate) async fn random_operations_by_many_tenants_never_cross_the_walls(ctx: Ctx) -> Result<()> {
     let kv = store(&ctx).await?;
-    let cases: usize = std::env::var("P8FS_TEST_PROPTEST_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(24);
-    // A seed per run, printed on failure.
-    let mut seed = [0u8; 32];
-    seed[..16].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
-    let (ask_tx, mut asks) = tokio::sync::mpsc::channel(1);
-    let (verdict_tx, verdicts) = std::sync::mpsc::channel();
-    let thread = std::thread::spawn(move || generator(cases, seed, ask_tx, verdicts));
-    let mut run = 0usize;
-    let outcome = loop {
-        match asks.recv().await {
-            Some(Ask::Run(ops)) => {
-                run += 1;
-                let verdict = run_ops(&kv, &ctx.scratch, run, &ops).await.err().map(|e| format!("{e:#}"));
-                if verdict_tx.send(verdict).is_err() {
-                    break Err(anyhow::anyhow!("the generator thread ended early"));
-                }
-            }
-            Some(Ask::Done(None)) => break Ok(()),
-            Some(Ask::Done(Some((ops, why)))) => {
-                break Err(anyhow::anyhow!(
-                    "tenant walls broken: {why}\nsmallest sequence ({} ops, {run} sequences run, seed {seed:02x?}): {ops:?}",
-                    ops.len()
-                ));
-            }
-            None => break Err(anyhow::anyhow!("the generator thread ended early")),
-        }
-    };
-    drop(verdict_tx);
-    thread.join().map_err(|_| anyhow::anyhow!("the generator thread panicked"))?;
-    outcome
+    let (kv, scratch) = (&kv, ctx.scratch.as_str());
+    crate::props::check_sequences("tenant walls broken", crate::props::cases(24), sequences, |run, ops| async move {
+        run_ops(kv, scratch, run, &ops).await
+    })
+    .await
 }

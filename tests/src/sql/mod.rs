@@ -7,6 +7,7 @@ mod hybrid;
 mod probe;
 mod rem;
 mod statements;
+mod tenant_props;
 mod tidb;
 mod timeouts;
 mod transactions;
@@ -45,6 +46,7 @@ pub fn cases() -> Vec<Case> {
         case!(Suite::Sql, entity::extra_statements_commit_or_roll_back_with_the_rows),
         case!(Suite::Sql, core_api::core_finds_entities_by_name_and_storage_key),
         case!(Suite::Sql, core_api::core_isolates_tenants_with_the_same_name),
+        case!(Suite::Sql, tenant_props::random_operations_by_many_tenants_never_cross_the_walls),
         case!(Suite::Sql, core_api::core_delete_and_rename_update_mappings),
         case!(Suite::EmbeddedKv, core_api::core_repair_after_crash_between_row_and_mapping),
         case!(Suite::SqlServer, core_api::core_row_and_mapping_commit_together),
