@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 use anyhow::{Context, Result, bail};
 use p8fs_core::sql::entity::SearchOptions;
 use p8fs_core::{Fusion, P8fs, QueryMode};
+use p8fs_kv::TenantId;
 use p8fs_sql_dialect::entity::EntityQuery;
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
@@ -132,8 +133,9 @@ impl Run<'_> {
             Op::Store(t, i) => {
                 let (tenant, name) = (self.tenant(t), name(i));
                 let content = format!("{} m{t}r{}n{n}", word(t), self.run);
-                match p.store_entity_with_reverse_mapping(&name, TYPE, obj(json!({"content": content})), &tenant).await
-                {
+                let stored =
+                    p.store_entity_with_reverse_mapping(&name, TYPE, obj(json!({"content": content})), &tenant);
+                match stored.await {
                     Ok(stored) => {
                         let m = self.model.entry(t).or_default();
                         if let Some(old) = m.get(&name)
@@ -142,6 +144,9 @@ impl Run<'_> {
                             bail!("op {n}: storing {name:?} again made a new id {} (was {})", stored.id, old.id);
                         }
                         m.insert(name, Held { id: stored.id, content });
+                    }
+                    Err(e) if TenantId::new(tenant.as_str()).is_ok() && name.trim() == name => {
+                        bail!("op {n}: storing {name:?} for {:?} refused: {e}", TENANTS[t])
                     }
                     // Refused (a padded name, an invalid tenant id): checked to change
                     // nothing by the reads that follow and the final check.
@@ -265,7 +270,7 @@ impl Run<'_> {
     async fn check_all(&self) -> Result<()> {
         let model = self.p.model(TYPE)?;
         let all = EntityQuery::parse(&model, &Map::new(), &[], Some(1000), None)?;
-        for t in 0..TENANTS.len() {
+        for (t, suffix) in TENANTS.iter().enumerate() {
             let want: BTreeMap<&str, &str> = self
                 .model
                 .get(&t)
@@ -274,11 +279,11 @@ impl Run<'_> {
             let rows = match self.p.select(TYPE, &self.tenant(t), &all).await {
                 Ok(rows) => rows,
                 Err(_) if want.is_empty() => continue,
-                Err(e) => bail!("at the end, tenant {:?} could not be read: {e}", TENANTS[t]),
+                Err(e) => bail!("at the end, tenant {suffix:?} could not be read: {e}"),
             };
             let got: BTreeMap<&str, &str> = rows.iter().filter_map(|r| Some((id(r)?, content(r)?))).collect();
             if got != want {
-                bail!("at the end, tenant {:?} holds {got:?}, its model {want:?}", TENANTS[t]);
+                bail!("at the end, tenant {suffix:?} holds {got:?}, its model {want:?}");
             }
         }
         Ok(())
