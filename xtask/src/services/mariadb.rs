@@ -102,6 +102,9 @@ pub(super) fn up(p: &Paths) -> Result<String> {
         // MariaDB keeps each vector index's graph in a cache of this bound (16 MB by default);
         // an index larger than it builds ~6x slower and loses recall (docs/operations.md).
         .arg("--mhnsw-max-cache-size=1G");
+    // TLS with the test CA's certificate; plain connections are still accepted.
+    let tls = super::tls::server_copy(p, &dir(p).join("tls"), root.then_some("mysql"))?;
+    c.arg(format!("--ssl-cert={}", tls.cert.display())).arg(format!("--ssl-key={}", tls.key.display()));
     if root {
         c.arg("--user=mysql");
     }
@@ -123,7 +126,7 @@ pub(super) fn up(p: &Paths) -> Result<String> {
          GRANT ALL PRIVILEGES ON *.* TO '{USER}'@'127.0.0.1' WITH GRANT OPTION;"
     );
     let mut client = Command::new(&inst.client);
-    client.args(["--no-defaults", "-uroot"]).arg(format!("--socket={}", socket(p).display())).args(["-e", &sql]);
+    client.args(["--no-defaults", "--skip-ssl", "-uroot"]).arg(format!("--socket={}", socket(p).display())).args(["-e", &sql]);
     // The TCP port can open a moment before the server is ready (or before it gives up):
     // retry while the server lives.
     let start = std::time::Instant::now();

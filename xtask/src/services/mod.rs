@@ -4,6 +4,7 @@
 
 mod mariadb;
 mod postgres;
+pub(crate) mod tls;
 pub(crate) mod tidb;
 
 use std::collections::BTreeMap;
@@ -96,6 +97,7 @@ pub(crate) fn up(p: &Paths, which: &[Service]) -> Result<Vec<Service>> {
             env.insert("P8FS_TIDB_STATUS_URL".to_owned(), status);
         }
     }
+    env.insert(tls::CA_VAR.to_owned(), tls::ca(p)?.display().to_string());
     write_env(&p.env_file, &env)?;
     println!("service URLs written to {}", p.env_file.display());
     Ok(started)

@@ -63,9 +63,14 @@ pub(super) fn up(p: &Paths) -> Result<String> {
         std::fs::remove_file(&pwfile).ok();
     }
     let port = free_port(read_port(&port_file))?;
+    // TLS with the test CA's certificate; plain connections are still accepted.
+    let tls = super::tls::server_copy(p, &dir(p).join("tls"), Some(user))?;
     let opts = format!(
-        "-p {port} -c listen_addresses=127.0.0.1 -k {} -c max_connections=200 -c shared_buffers=1GB",
-        sockets.display()
+        "-p {port} -c listen_addresses=127.0.0.1 -k {} -c max_connections=200 -c shared_buffers=1GB \
+         -c ssl=on -c ssl_cert_file={} -c ssl_key_file={}",
+        sockets.display(),
+        tls.cert.display(),
+        tls.key.display()
     );
     cmd::output(
         cmd::as_user(user, bin.join("pg_ctl"))

@@ -57,11 +57,21 @@ pub(super) fn up(p: &Paths) -> Result<String> {
     // Both ports are remembered across restarts (the outage drill restarts the server).
     let status_port = free_port(read_port(&dir(p).join("status-port")))?;
     let log = dir(p).join("tidb.log");
+    // TLS with the test CA's certificate (TiDB takes it from its config file); plain
+    // connections are still accepted.
+    let tls = super::tls::server_copy(p, &dir(p).join("tls"), None)?;
+    let config = dir(p).join("tidb.toml");
+    std::fs::write(
+        &config,
+        format!("[security]\nssl-cert = {:?}\nssl-key = {:?}\n", tls.cert.display().to_string(), tls.key.display().to_string()),
+    )?;
     let mut c = Command::new(&server);
     c.current_dir(dir(p))
         // TiDB derives its spill directory from the system temporary directory.
         .env("TMPDIR", dir(p).join("tmp"))
         .args(["-store", "unistore", "-host", "127.0.0.1", "-L", "warn"])
+        .arg("-config")
+        .arg(&config)
         .arg("-path")
         .arg(dir(p).join("data"))
         .arg("-P")
