@@ -1,7 +1,10 @@
 //! Connection settings, parsed once from a URL.
 
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
+
+use p8fs_sql_dialect::conn_url::{parse_bool, take_params};
 
 use p8fs_sql_dialect::{Error, Result};
 
@@ -25,6 +28,32 @@ pub struct PgConfig {
     /// Whether the URL set `connect_timeout` itself (then a caller's default should not
     /// replace it).
     pub connect_timeout_from_url: bool,
+    /// How the server's certificate is checked when the connection uses TLS.
+    pub tls: PgTls,
+}
+
+/// How a TLS connection checks the server's certificate. Whether TLS is used is the URL's
+/// `sslmode`: `disable`; `prefer` (the default: TLS when the server offers it, as
+/// libpq, with the certificate unverified, since a connection that falls back to plain
+/// text when TLS is refused cannot keep out an attacker in the middle anyway); `require`,
+/// `verify-ca` or `verify-full` (TLS or no connection, and the certificate verified: it
+/// must chain to a trusted root and name the host connected to; stricter than libpq's
+/// `require`, which verifies nothing).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PgTls {
+    /// The certificate authorities (a PEM file) trusted instead of the Web PKI roots:
+    /// the URL's `sslrootcert`.
+    pub root_cert: Option<PathBuf>,
+    /// `false` accepts any certificate with `sslmode=require` too: only the URL's
+    /// explicit `sslverify=false` sets it (for a test server; never across an untrusted
+    /// network).
+    pub verify: bool,
+}
+
+impl Default for PgTls {
+    fn default() -> Self {
+        Self { root_cert: None, verify: true }
+    }
 }
 
 impl PgConfig {
@@ -35,7 +64,8 @@ impl PgConfig {
     /// # Errors
     /// [`p8fs_sql_dialect::ErrorKind::InvalidInput`] when the URL cannot be parsed.
     pub fn from_url(url: &str) -> Result<Self> {
-        let mut pg = tokio_postgres::Config::from_str(url).map_err(|e| {
+        let (url, tls) = tls_from_url(url)?;
+        let mut pg = tokio_postgres::Config::from_str(&url).map_err(|e| {
             Error::invalid_input("bad PostgreSQL URL (expected postgres://user:password@host:port/db)")
                 .with_backend("postgres")
                 .with_source(e)
@@ -58,8 +88,45 @@ impl PgConfig {
             max_connections: 16,
             max_cached_statements: 256,
             connect_timeout_from_url,
+            tls,
         })
     }
+}
+
+/// Takes p8fs's TLS parameters out of a URL (`sslrootcert`, `sslverify`) and turns libpq's
+/// `sslmode=verify-ca|verify-full` into `require`, which tokio-postgres knows (certificates
+/// are always verified here). Key=value connection strings are left to tokio-postgres.
+fn tls_from_url(url: &str) -> Result<(String, PgTls)> {
+    let bad = |message: String| Error::invalid_input(message).with_backend("postgres");
+    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        return Ok((url.to_owned(), PgTls::default()));
+    }
+    let (url, taken) = take_params(url, &["sslrootcert", "sslverify", "sslmode"]);
+    let mut tls = PgTls::default();
+    let mut mode = None;
+    for (key, value) in taken {
+        match key.as_str() {
+            "sslrootcert" if value.is_empty() => return Err(bad("sslrootcert must name a PEM file".into())),
+            "sslrootcert" => tls.root_cert = Some(PathBuf::from(value)),
+            "sslverify" => tls.verify = parse_bool("sslverify", &value).map_err(bad)?,
+            _ => {
+                mode = Some(match value.as_str() {
+                    "verify-ca" | "verify-full" => "require".to_owned(),
+                    "disable" | "prefer" | "require" => value,
+                    other => {
+                        return Err(bad(format!(
+                            "sslmode must be disable, prefer, require, verify-ca or verify-full, got {other:?}"
+                        )));
+                    }
+                })
+            }
+        }
+    }
+    let url = match mode {
+        None => url,
+        Some(mode) => format!("{url}{}sslmode={mode}", if url.contains('?') { '&' } else { '?' }),
+    };
+    Ok((url, tls))
 }
 
 #[cfg(test)]
@@ -81,5 +148,23 @@ mod tests {
         assert_eq!(c.pg.get_options(), Some("-c search_path=app -c TimeZone=UTC"), "the URL's options are kept");
         let e = PgConfig::from_url("postgres://u:secret@h:notaport/db").unwrap_err();
         assert!(!e.to_string().contains("secret"), "{e}");
+    }
+
+    #[test]
+    fn tls_parameters_are_read_and_verification_is_on_unless_turned_off() {
+        let c = PgConfig::from_url("postgres://u@h/db").unwrap();
+        assert_eq!(c.tls, PgTls { root_cert: None, verify: true });
+        assert_eq!(c.pg.get_ssl_mode(), tokio_postgres::config::SslMode::Prefer);
+        let c = PgConfig::from_url("postgres://u@h/db?sslmode=verify-full&sslrootcert=%2Fetc%2Fca.pem").unwrap();
+        assert_eq!(c.tls.root_cert.as_deref(), Some(std::path::Path::new("/etc/ca.pem")));
+        assert!(c.tls.verify);
+        assert_eq!(c.pg.get_ssl_mode(), tokio_postgres::config::SslMode::Require);
+        let c = PgConfig::from_url("postgresql://u@h/db?sslverify=false&sslmode=require&connect_timeout=2").unwrap();
+        assert!(!c.tls.verify);
+        assert_eq!(c.pg.get_connect_timeout(), Some(&Duration::from_secs(2)));
+        for bad in ["sslmode=allow", "sslverify=perhaps", "sslrootcert="] {
+            let e = PgConfig::from_url(&format!("postgres://u@h/db?{bad}")).unwrap_err();
+            assert_eq!(e.kind(), p8fs_sql_dialect::ErrorKind::InvalidInput, "{bad}: {e}");
+        }
     }
 }

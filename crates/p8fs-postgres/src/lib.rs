@@ -12,8 +12,9 @@ mod config;
 mod error;
 mod provider;
 mod statements;
+mod tls;
 
-pub use config::PgConfig;
+pub use config::{PgConfig, PgTls};
 pub use provider::PgProvider;
 
 /// The driver this crate is built on, re-exported so users avoid version skew.

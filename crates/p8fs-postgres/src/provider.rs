@@ -12,7 +12,7 @@ use p8fs_entity::retry::retry_conflict;
 use p8fs_sql_dialect::{Error, ErrorKind, Flavor, Result, Row, RowCheck, ServerInfo, SqlExecutor, Statement};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use crate::config::PgConfig;
+use crate::config::{PgConfig, PgTls};
 use crate::{binder, error, statements};
 
 /// A PostgreSQL database (with the pgvector extension for vector columns).
@@ -84,7 +84,8 @@ impl PgProvider {
         );
         // TLS as the URL asks (`sslmode=require` for managed PostgreSQL); the default
         // `prefer` falls back to plain text when the server offers no TLS.
-        let tls = tls_connector()?;
+        let verify = cfg.tls.verify && cfg.pg.get_ssl_mode() == tokio_postgres::config::SslMode::Require;
+        let tls = tls_connector(&cfg.tls, verify)?;
         let mgr = Manager::from_config(cfg.pg, tls.clone(), ManagerConfig { recycling_method: RecyclingMethod::Fast });
         let pool = Pool::builder(mgr).max_size(cfg.max_connections.max(1)).build().map_err(|e| {
             Error::invalid_input("cannot build the PostgreSQL pool").with_backend("postgres").with_source(e)
@@ -117,17 +118,29 @@ impl PgProvider {
     }
 }
 
-/// A rustls connector trusting the Web PKI roots (ring as the crypto provider).
-fn tls_connector() -> Result<MakeRustlsConnect> {
-    let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
-    let config =
-        rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .map_err(|e| {
-                Error::new(ErrorKind::InvalidInput, "TLS setup failed").with_backend("postgres").with_source(e)
-            })?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+/// A rustls connector (ring as the crypto provider) that verifies certificates against the
+/// Web PKI roots or the CAs of `tls.root_cert`, or with `verify == false` accepts any
+/// (`sslmode=prefer`, `sslverify=false`; see [`PgTls`]).
+fn tls_connector(tls: &PgTls, verify: bool) -> Result<MakeRustlsConnect> {
+    let setup = |e: rustls::Error| {
+        Error::new(ErrorKind::InvalidInput, "TLS setup failed").with_backend("postgres").with_source(e)
+    };
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
+        .with_safe_default_protocol_versions()
+        .map_err(setup)?;
+    let config = if verify {
+        let roots = match &tls.root_cert {
+            None => rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() },
+            Some(path) => crate::tls::root_store(path)?,
+        };
+        builder.with_root_certificates(roots).with_no_client_auth()
+    } else {
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(crate::tls::Unverified::new(provider)))
+            .with_no_client_auth()
+    };
     Ok(MakeRustlsConnect::new(config))
 }
 

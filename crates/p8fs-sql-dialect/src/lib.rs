@@ -19,6 +19,7 @@
 #![warn(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod conn_url;
 mod dialect;
 pub mod entity;
 mod error;

@@ -1,7 +1,9 @@
 //! Connection settings, parsed once from a URL.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
+use p8fs_sql_dialect::conn_url::take_params;
 use p8fs_sql_dialect::{Error, Result};
 
 /// Which MySQL-protocol flavor to speak.
@@ -57,6 +59,12 @@ pub struct MySqlConfig {
     /// TiDB's transaction mode for every session (`None`: the server's default). Only
     /// TiDB has it: set on another server, connect fails.
     pub tidb_txn_mode: Option<TidbTxnMode>,
+    /// The certificate authorities (a PEM file) a TLS connection trusts instead of the Web
+    /// PKI roots: the URL's `ssl_ca`, which also turns TLS on (p8fs reads it; `url` no
+    /// longer holds it). TLS itself is mysql_async's `require_ssl=true`; the certificate is
+    /// verified unless the URL says `verify_ca=false` (any certificate) or
+    /// `verify_identity=false` (any host name), explicitly.
+    pub ssl_ca: Option<PathBuf>,
 }
 
 impl MySqlConfig {
@@ -73,13 +81,22 @@ impl MySqlConfig {
             ))
             .with_backend("mysql"));
         }
+        let (url, taken) = take_params(url, &["ssl_ca"]);
+        let mut ssl_ca = None;
+        for (_, value) in taken {
+            if value.is_empty() {
+                return Err(Error::invalid_input("ssl_ca must name a PEM file").with_backend("mysql"));
+            }
+            ssl_ca = Some(PathBuf::from(value));
+        }
         Ok(Self {
-            url: url.to_owned(),
+            url,
             flavor: MySqlFlavorChoice::Detect,
             op_timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),
             max_connections: 16,
             tidb_txn_mode: None,
+            ssl_ca,
         })
     }
 }
@@ -93,6 +110,7 @@ impl std::fmt::Debug for MySqlConfig {
             .field("connect_timeout", &self.connect_timeout)
             .field("max_connections", &self.max_connections)
             .field("tidb_txn_mode", &self.tidb_txn_mode)
+            .field("ssl_ca", &self.ssl_ca)
             .finish()
     }
 }
@@ -123,5 +141,15 @@ mod tests {
         assert_eq!(c.op_timeout, Duration::from_secs(30));
         assert_eq!(c.connect_timeout, Duration::from_secs(10));
         assert_eq!(c.max_connections, 16);
+        assert_eq!(c.ssl_ca, None);
+    }
+
+    #[test]
+    fn ssl_ca_is_read_and_taken_out_of_the_url() {
+        let c = MySqlConfig::from_url("mysql://u@h:4000/db?require_ssl=true&ssl_ca=%2Fetc%2Fca.pem").unwrap();
+        assert_eq!(c.ssl_ca.as_deref(), Some(std::path::Path::new("/etc/ca.pem")));
+        assert_eq!(c.url, "mysql://u@h:4000/db?require_ssl=true", "mysql_async refuses parameters it does not know");
+        let e = MySqlConfig::from_url("mysql://u@h:4000/db?ssl_ca=").unwrap_err();
+        assert_eq!(e.kind(), p8fs_sql_dialect::ErrorKind::InvalidInput, "{e}");
     }
 }

@@ -83,9 +83,19 @@ impl TidbProvider {
     /// reached; [`ErrorKind::Unsupported`] for servers without vector support (MySQL,
     /// MariaDB before 11.7).
     pub async fn connect(cfg: MySqlConfig) -> Result<Self> {
-        let opts = Opts::from_url(&cfg.url).map_err(|e| {
+        let mut opts = Opts::from_url(&cfg.url).map_err(|e| {
             Error::invalid_input(format!("bad MySQL URL {}", redact(&cfg.url))).with_backend("mysql").with_source(e)
         })?;
+        if let Some(ca) = &cfg.ssl_ca {
+            // mysql_async reads the file at each connect and names no path when it fails.
+            std::fs::File::open(ca).map_err(|e| {
+                Error::invalid_input(format!("ssl_ca {}: {e}", ca.display())).with_backend("mysql").with_source(e)
+            })?;
+            // The URL's own TLS choices (`verify_ca`, `verify_identity`) are kept.
+            let ssl = opts.ssl_opts().cloned().unwrap_or_default();
+            let ssl = ssl.with_root_certs(vec![ca.clone().into()]).with_disable_built_in_roots(true);
+            opts = OptsBuilder::from_opts(opts).ssl_opts(Some(ssl)).into();
+        }
         let constraints = PoolConstraints::new(0, cfg.max_connections.max(1))
             .ok_or_else(|| Error::invalid_input("max_connections must be at least 1").with_backend("mysql"))?;
         // One connection first, to learn the flavor: the session settings differ.

@@ -10,6 +10,7 @@ mod statements;
 mod tenant_props;
 mod tidb;
 mod timeouts;
+mod tls;
 mod transactions;
 mod vector;
 
@@ -70,6 +71,7 @@ pub fn cases() -> Vec<Case> {
         case!(Suite::SqlServer, statements::distinct_statements_keep_the_prepared_statements_bounded),
         case!(Suite::SqlServer, transactions::deadlocked_transactions_are_retried_and_applied_once),
         case!(Suite::SqlServer, timeouts::statements_past_the_deadline_fail_as_timeouts_and_the_pool_recovers),
+        case!(Suite::SqlServer, tls::tls_connections_verify_the_server_unless_told_not_to),
         case!(Suite::Tidb, tidb::partitions_statistics_tiflash_and_placement_run_on_the_server),
         case!(Suite::Tidb, tidb::optimistic_write_conflicts_are_retried_then_reported_retryable),
     ]

@@ -126,7 +126,10 @@ pub(super) fn up(p: &Paths) -> Result<String> {
          GRANT ALL PRIVILEGES ON *.* TO '{USER}'@'127.0.0.1' WITH GRANT OPTION;"
     );
     let mut client = Command::new(&inst.client);
-    client.args(["--no-defaults", "--skip-ssl", "-uroot"]).arg(format!("--socket={}", socket(p).display())).args(["-e", &sql]);
+    client
+        .args(["--no-defaults", "--skip-ssl", "-uroot"])
+        .arg(format!("--socket={}", socket(p).display()))
+        .args(["-e", &sql]);
     // The TCP port can open a moment before the server is ready (or before it gives up):
     // retry while the server lives.
     let start = std::time::Instant::now();

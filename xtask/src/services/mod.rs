@@ -4,8 +4,8 @@
 
 mod mariadb;
 mod postgres;
-pub(crate) mod tls;
 pub(crate) mod tidb;
+pub(crate) mod tls;
 
 use std::collections::BTreeMap;
 use std::net::{TcpListener, TcpStream};

@@ -63,7 +63,11 @@ pub(super) fn up(p: &Paths) -> Result<String> {
     let config = dir(p).join("tidb.toml");
     std::fs::write(
         &config,
-        format!("[security]\nssl-cert = {:?}\nssl-key = {:?}\n", tls.cert.display().to_string(), tls.key.display().to_string()),
+        format!(
+            "[security]\nssl-cert = {:?}\nssl-key = {:?}\n",
+            tls.cert.display().to_string(),
+            tls.key.display().to_string()
+        ),
     )?;
     let mut c = Command::new(&server);
     c.current_dir(dir(p))
