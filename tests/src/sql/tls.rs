@@ -95,7 +95,9 @@ pub(crate) async fn tls_connections_verify_the_server_unless_told_not_to(ctx: Ct
     }
 
     // The services' CA: verified and encrypted.
-    let db = connect(backend, &with(format!("{on}&{ca_param}={ca}"))).await.context("TLS with the right CA")?;
+    let db = connect(backend, &with(format!("{on}&{ca_param}={ca}"))).await.context(
+        "TLS with the services' CA (services started by an older xtask have no TLS: cargo xtask services down, then up)",
+    )?;
     ensure!(encrypted(backend, db.as_ref()).await?, "TLS with the right CA is not encrypted");
     db.query(&Statement::raw("SELECT 1")).await?;
 
