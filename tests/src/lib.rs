@@ -22,6 +22,7 @@
 //! Suites are gated on what a backend can do, never on its name.
 
 pub mod backend;
+pub mod certs;
 pub mod harness;
 pub mod kv;
 pub(crate) mod props;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use anyhow::Result;
 use p8fs_kv::KvBackend;
-use p8fs_server::{Metrics, ServerConfig};
+use p8fs_server::{Metrics, ServerConfig, TlsConfig};
 
 /// A proxy serving on 127.0.0.1; shut down gracefully when dropped.
 pub struct RunningProxy {
@@ -19,6 +19,16 @@ pub struct RunningProxy {
 impl RunningProxy {
     /// Starts a proxy over `backend`.
     pub async fn start(backend: Arc<dyn KvBackend>, cfg: ServerConfig) -> Result<Self> {
+        Self::start_with(backend, cfg, None).await
+    }
+
+    /// Starts a proxy over `backend` serving HTTPS with `tls` (its URL is still
+    /// [`RunningProxy::base_url`] with `https` instead of `http`).
+    pub async fn start_tls(backend: Arc<dyn KvBackend>, cfg: ServerConfig, tls: TlsConfig) -> Result<Self> {
+        Self::start_with(backend, cfg, Some(tls)).await
+    }
+
+    async fn start_with(backend: Arc<dyn KvBackend>, cfg: ServerConfig, tls: Option<TlsConfig>) -> Result<Self> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let metrics = Arc::new(Metrics::default());
@@ -26,10 +36,13 @@ impl RunningProxy {
         let router = p8fs_server::router(backend, cfg, Arc::clone(&metrics));
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let served = tokio::spawn(async move {
-            let _ = p8fs_server::serve(listener, router, limits, async {
+            let stop = async {
                 let _ = rx.await;
-            })
-            .await;
+            };
+            let _ = match tls {
+                None => p8fs_server::serve(listener, router, limits, stop).await,
+                Some(tls) => p8fs_server::serve_tls(listener, router, limits, tls, stop).await,
+            };
         });
         Ok(Self { addr, shutdown: Some(tx), served: Some(served), metrics })
     }

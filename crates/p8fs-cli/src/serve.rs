@@ -34,6 +34,12 @@ pub(crate) struct ServeArgs {
     /// Serve without tokens on a non-loopback address.
     #[arg(long)]
     allow_unauthenticated: bool,
+    /// Serve HTTPS with this certificate chain (PEM, leaf first); needs --tls-key.
+    #[arg(long, env = "P8FS_TLS_CERT_FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, env = "P8FS_TLS_KEY_FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
     /// Longest logical key, bytes.
     #[arg(long, env = "P8FS_PROXY_MAX_KEY_BYTES", default_value_t = Limits::default().max_key_bytes)]
     max_key_bytes: usize,
@@ -86,6 +92,12 @@ pub(crate) async fn run(data_dir: &Path, args: ServeArgs) -> Result<()> {
         return Ok(());
     }
     init_logs(args.log_format);
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => {
+            Some(p8fs_server::TlsConfig::from_pem_files(cert, key).map_err(p8fs_core::Error::Config)?)
+        }
+        _ => None,
+    };
     let tokens = match &args.auth_tokens {
         Some(path) => Some(TokenSet::load(path).map_err(p8fs_core::Error::Config)?),
         None => None,
@@ -176,10 +188,19 @@ pub(crate) async fn run(data_dir: &Path, args: ServeArgs) -> Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let addr = listener.local_addr()?;
-    tracing::info!(%addr, kv = %settings.describe(), sql = sql_side, authenticated, "p8fs proxy listening");
+    let https = args.tls_cert.is_some();
+    tracing::info!(%addr, kv = %settings.describe(), sql = sql_side, authenticated, https, "p8fs proxy listening");
     // Scripts read this line to learn the port when they asked for port 0.
-    println!("listening on http://{addr}");
-    p8fs_server::serve(listener, router, limits, shutdown_signal()).await.context("serving")?;
+    match tls {
+        None => {
+            println!("listening on http://{addr}");
+            p8fs_server::serve(listener, router, limits, shutdown_signal()).await.context("serving")?;
+        }
+        Some(tls) => {
+            println!("listening on https://{addr}");
+            p8fs_server::serve_tls(listener, router, limits, tls, shutdown_signal()).await.context("serving")?;
+        }
+    }
     tracing::info!("p8fs proxy stopped");
     Ok(())
 }

@@ -388,3 +388,52 @@ fn the_checked_in_openapi_document_is_current() {
         "docs/openapi.json is stale: run `cargo run -p p8fs-cli -- serve --print-openapi > docs/openapi.json`"
     );
 }
+
+/// A CA and a server certificate it signed for 127.0.0.1, written under `dir`: (CA, cert,
+/// key) paths.
+fn test_certs(dir: &std::path::Path) -> (String, String, String) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca_key = KeyPair::generate().unwrap();
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let cert =
+        CertificateParams::new(vec!["127.0.0.1".to_owned()]).unwrap().signed_by(&key, &ca_cert, &ca_key).unwrap();
+    let path = |name: &str| dir.join(name).display().to_string();
+    std::fs::write(path("ca.pem"), ca_cert.pem()).unwrap();
+    std::fs::write(path("cert.pem"), cert.pem()).unwrap();
+    std::fs::write(path("key.pem"), key.serialize_pem()).unwrap();
+    (path("ca.pem"), path("cert.pem"), path("key.pem"))
+}
+
+#[test]
+fn serve_over_https_for_clients_given_its_ca() {
+    let dir = tempfile::tempdir().unwrap();
+    let certs = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = test_certs(certs.path());
+    let srv = Server::start(dir.path(), &["--tls-cert", &cert, "--tls-key", &key]);
+    let url = format!("https://{}", srv.addr);
+    let client = tempfile::tempdir().unwrap();
+    let with_ca = [("P8FS_KV_URL", url.as_str()), ("P8FS_KV_TLS_CA", ca.as_str())];
+    let put = common::p8fs_with_env(client.path(), &with_ca, &["kv", "put", "k", "\"tls\"", "--tenant", "alice"]);
+    assert!(put.status.success(), "{}", String::from_utf8_lossy(&put.stderr));
+    let get = common::p8fs_with_env(client.path(), &with_ca, &["--json", "kv", "get", "k", "--tenant", "alice"]);
+    assert_eq!(serde_json::from_slice::<Value>(&get.stdout).unwrap(), json!("tls"));
+    // Without the CA the proxy is not trusted: refused, saying why.
+    let get = common::p8fs_with_env(client.path(), &with_ca[..1], &["kv", "get", "k", "--tenant", "alice"]);
+    assert!(!get.status.success(), "a client without the CA was served");
+    let err = String::from_utf8_lossy(&get.stderr).to_lowercase();
+    assert!(err.contains("certificate") || err.contains("issuer"), "{err}");
+    // A key that is not the certificate's: refused at start, naming the problem; a
+    // certificate without its key: a usage error.
+    let other_key = certs.path().join("other-key.pem");
+    std::fs::write(&other_key, rcgen::KeyPair::generate().unwrap().serialize_pem()).unwrap();
+    let other_key = other_key.display().to_string();
+    let serve = ["serve", "--listen", "127.0.0.1:0", "--tls-cert", &cert, "--tls-key", &other_key];
+    let out = common::p8fs_with_env(dir.path(), &[], &serve);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does not fit"), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = common::p8fs_with_env(dir.path(), &[], &serve[..5]);
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+}

@@ -18,16 +18,24 @@ pub struct KvSettings {
     pub token: Option<String>,
     /// TiKV keyspace (`P8FS_TIKV_KEYSPACE`; needed on an API v2 cluster).
     pub tikv_keyspace: Option<String>,
+    /// The CA file (PEM) an `https://` proxy's certificate must chain to instead of the Web
+    /// PKI roots (`P8FS_KV_TLS_CA`).
+    pub tls_ca: Option<std::path::PathBuf>,
 }
 
 impl KvSettings {
     /// The embedded default under `data_dir`.
     pub fn embedded(data_dir: &Path) -> Self {
-        Self { backend: KvConfig::Embedded { path: data_dir.join("kv.redb") }, token: None, tikv_keyspace: None }
+        Self {
+            backend: KvConfig::Embedded { path: data_dir.join("kv.redb") },
+            token: None,
+            tikv_keyspace: None,
+            tls_ca: None,
+        }
     }
 
     /// Reads `P8FS_KV_URL` (see [`KvConfig::parse`]; default: the embedded store under
-    /// `data_dir`), `P8FS_KV_TOKEN`, `P8FS_TIKV_KEYSPACE`, and for `auto:`
+    /// `data_dir`), `P8FS_KV_TOKEN`, `P8FS_TIKV_KEYSPACE`, `P8FS_KV_TLS_CA`, and for `auto:`
     /// `P8FS_TIKV_PD_ENDPOINTS` and `P8FS_KV_PROXY_URL`.
     ///
     /// # Errors
@@ -43,7 +51,12 @@ impl KvSettings {
                 .unwrap_or_default();
             *proxy_url = get("P8FS_KV_PROXY_URL");
         }
-        Ok(Self { backend, token: get("P8FS_KV_TOKEN"), tikv_keyspace: get("P8FS_TIKV_KEYSPACE") })
+        Ok(Self {
+            backend,
+            token: get("P8FS_KV_TOKEN"),
+            tikv_keyspace: get("P8FS_TIKV_KEYSPACE"),
+            tls_ca: get("P8FS_KV_TLS_CA").map(std::path::PathBuf::from),
+        })
     }
 
     /// A description without secrets: URLs with their passwords and secret parameters
@@ -67,7 +80,12 @@ impl KvSettings {
 
     /// What [`KvConfig::open`] needs besides the URL.
     fn options(&self) -> KvOptions {
-        KvOptions { token: self.token.clone(), tikv_keyspace: self.tikv_keyspace.clone(), ..KvOptions::default() }
+        KvOptions {
+            token: self.token.clone(),
+            tikv_keyspace: self.tikv_keyspace.clone(),
+            tls_ca: self.tls_ca.clone(),
+            ..KvOptions::default()
+        }
     }
 }
 
@@ -77,6 +95,7 @@ impl std::fmt::Debug for KvSettings {
             .field("backend", &self.backend)
             .field("token", &p8fs_redact::option(&self.token))
             .field("tikv_keyspace", &self.tikv_keyspace)
+            .field("tls_ca", &self.tls_ca)
             .finish()
     }
 }

@@ -18,6 +18,9 @@ pub struct KvOptions {
     pub probe_timeout: Duration,
     /// `Auto`: least time between two re-probes.
     pub reprobe_interval: Duration,
+    /// The certificate authorities (a PEM file) an `https://` proxy must be signed by,
+    /// instead of the Web PKI roots.
+    pub tls_ca: Option<std::path::PathBuf>,
 }
 
 impl Default for KvOptions {
@@ -29,6 +32,7 @@ impl Default for KvOptions {
             tikv_timeout: Duration::from_secs(30),
             probe_timeout: Duration::from_secs(3),
             reprobe_interval: Duration::from_secs(10),
+            tls_ca: None,
         }
     }
 }
@@ -41,6 +45,7 @@ impl std::fmt::Debug for KvOptions {
             .field("tikv_timeout", &self.tikv_timeout)
             .field("probe_timeout", &self.probe_timeout)
             .field("reprobe_interval", &self.reprobe_interval)
+            .field("tls_ca", &self.tls_ca)
             .finish()
     }
 }
@@ -106,5 +111,9 @@ fn tikv_config(options: &KvOptions, pd_endpoints: Vec<String>) -> crate::TikvCon
 
 #[cfg(feature = "http")]
 fn http_config(options: &KvOptions, base_url: &str) -> crate::HttpConfig {
-    crate::HttpConfig { token: options.token.clone(), ..crate::HttpConfig::new(base_url) }
+    crate::HttpConfig {
+        token: options.token.clone(),
+        tls_ca: options.tls_ca.clone(),
+        ..crate::HttpConfig::new(base_url)
+    }
 }

@@ -42,6 +42,7 @@ mod reply;
 mod routes;
 mod serve;
 mod state;
+mod tls;
 mod v1;
 pub mod wire;
 
@@ -50,4 +51,5 @@ pub use error::ApiError;
 pub use limits::{Limits, ServerConfig};
 pub use metered::MeteredBackend;
 pub use metrics::Metrics;
-pub use serve::serve;
+pub use serve::{serve, serve_tls};
+pub use tls::TlsConfig;

@@ -14,6 +14,8 @@
 //! * Graceful shutdown: the listener closes, idle connections close, and requests in flight
 //!   finish (each is bounded by the request timeout, the header timeout and the write
 //!   timeout).
+//! * TLS ([`serve_tls`]): the handshake runs in the connection's own task, within the header
+//!   timeout, so a client that stalls it holds one connection slot for that long at most.
 
 use std::future::Future;
 use std::io;
@@ -33,6 +35,7 @@ use tokio::sync::Semaphore;
 use tokio::time::Sleep;
 
 use crate::Limits;
+use crate::tls::TlsConfig;
 
 /// hyper refuses a smaller read buffer.
 const MIN_HEADER_BYTES: usize = 8192;
@@ -48,6 +51,31 @@ pub async fn serve(
     listener: TcpListener,
     router: Router,
     limits: Limits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
+    run(listener, router, limits, None, shutdown).await
+}
+
+/// [`serve`] over TLS: every connection must complete a TLS handshake with `tls`'s
+/// certificate within the header timeout before it is read as HTTP.
+///
+/// # Errors
+/// As [`serve`].
+pub async fn serve_tls(
+    listener: TcpListener,
+    router: Router,
+    limits: Limits,
+    tls: TlsConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
+    run(listener, router, limits, Some(tokio_rustls::TlsAcceptor::from(tls.0)), shutdown).await
+}
+
+async fn run(
+    listener: TcpListener,
+    router: Router,
+    limits: Limits,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
     let mut http = http1::Builder::new();
@@ -78,15 +106,41 @@ pub async fn serve(
         };
         // Answers are written whole; Nagle's algorithm would only delay their last segment.
         stream.set_nodelay(true).ok();
-        let io = TokioIo::new(StallGuard::new(stream, limits.write_timeout));
-        let conn = http.serve_connection(io, TowerToHyperService::new(router.clone()));
-        let conn = graceful.watch(conn);
-        tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!(error = %e, "connection ended with an error");
+        let guarded = StallGuard::new(stream, limits.write_timeout);
+        let service = TowerToHyperService::new(router.clone());
+        match &tls {
+            None => {
+                let conn = graceful.watch(http.serve_connection(TokioIo::new(guarded), service));
+                tokio::spawn(async move {
+                    if let Err(e) = conn.await {
+                        tracing::debug!(error = %e, "connection ended with an error");
+                    }
+                    drop(slot);
+                });
             }
-            drop(slot);
-        });
+            Some(acceptor) => {
+                let (acceptor, http, watcher) = (acceptor.clone(), http.clone(), graceful.watcher());
+                let handshake_timeout = limits.header_read_timeout;
+                tokio::spawn(async move {
+                    let stream = match tokio::time::timeout(handshake_timeout, acceptor.accept(guarded)).await {
+                        Ok(Ok(stream)) => stream,
+                        Ok(Err(e)) => {
+                            tracing::debug!(error = %e, "TLS handshake failed");
+                            return;
+                        }
+                        Err(_) => {
+                            tracing::debug!("TLS handshake not done within the header timeout");
+                            return;
+                        }
+                    };
+                    let conn = watcher.watch(http.serve_connection(TokioIo::new(stream), service));
+                    if let Err(e) = conn.await {
+                        tracing::debug!(error = %e, "connection ended with an error");
+                    }
+                    drop(slot);
+                });
+            }
+        }
     }
     drop(listener);
     tracing::debug!(connections = graceful.count(), "closing connections once their requests finish");

@@ -5,12 +5,10 @@
 //! (`sslverify=false`, `verify_ca=false`) connects to a server whose certificate is not
 //! trusted; a CA file that is missing is a clear error.
 
-use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, Result, bail, ensure};
 use p8fs_sql_dialect::{ErrorKind, SqlExecutor, SqlValue, Statement};
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
 
 use crate::Backend;
 use crate::harness::Ctx;
@@ -53,16 +51,6 @@ async fn encrypted(backend: Backend, db: &dyn SqlExecutor) -> Result<bool> {
     })
 }
 
-/// A CA of its own, which signed nothing the servers hold.
-fn write_wrong_ca(path: &Path) -> Result<()> {
-    let mut params = CertificateParams::new(Vec::<String>::new())?;
-    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    params.distinguished_name.push(DnType::CommonName, "p8fs test: a CA nobody uses");
-    let cert = params.self_signed(&KeyPair::generate()?)?;
-    std::fs::write(path, cert.pem())?;
-    Ok(())
-}
-
 pub(crate) async fn tls_connections_verify_the_server_unless_told_not_to(ctx: Ctx) -> Result<()> {
     let backend = ctx.env.backend;
     // Without the services' `sslmode=disable`: the default is part of what is tested.
@@ -71,7 +59,8 @@ pub(crate) async fn tls_connections_verify_the_server_unless_told_not_to(ctx: Ct
     let ca = ctx.env.var("P8FS_TEST_TLS_CA").context("no test CA (P8FS_TEST_TLS_CA): run cargo xtask services up")?;
     let dir = tempfile::tempdir()?;
     let wrong = dir.path().join("wrong-ca.pem");
-    write_wrong_ca(&wrong)?;
+    // A CA of its own, which signed nothing the servers hold.
+    std::fs::write(&wrong, crate::certs::TestCa::new("p8fs test: a CA nobody uses")?.pem)?;
     let wrong = wrong.display().to_string();
     let missing = dir.path().join("missing.pem").display().to_string();
     let sep = if url.contains('?') { '&' } else { '?' };

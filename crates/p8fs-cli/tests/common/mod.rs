@@ -29,6 +29,9 @@ pub(crate) fn p8fs_with_env(dir: &Path, vars: &[(&str, &str)], args: &[&str]) ->
         .env_remove("P8FS_MINILM_WHEEL")
         .env_remove("P8FS_KV_TOKEN")
         .env_remove("P8FS_KV_URL")
+        .env_remove("P8FS_KV_TLS_CA")
+        .env_remove("P8FS_TLS_CERT_FILE")
+        .env_remove("P8FS_TLS_KEY_FILE")
         .envs(vars.iter().copied());
     c.output().unwrap()
 }
@@ -51,6 +54,8 @@ impl Server {
             .args(["--data-dir", dir.to_str().unwrap(), "serve", "--listen", "127.0.0.1:0"])
             .args(extra)
             .env_remove("P8FS_KV_URL")
+            .env_remove("P8FS_TLS_CERT_FILE")
+            .env_remove("P8FS_TLS_KEY_FILE")
             // A SQL provider of the environment would add the entity routes.
             .env_remove("P8FS_STORAGE_PROVIDER")
             .env_remove("P8FS_SQLITE_PATH")
@@ -64,7 +69,12 @@ impl Server {
             .unwrap();
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let addr = line.trim().strip_prefix("listening on http://").unwrap_or_else(|| panic!("{line:?}")).to_owned();
+        let line = line.trim();
+        let addr = line
+            .strip_prefix("listening on http://")
+            .or_else(|| line.strip_prefix("listening on https://"))
+            .unwrap_or_else(|| panic!("{line:?}"))
+            .to_owned();
         Server { child, addr }
     }
 

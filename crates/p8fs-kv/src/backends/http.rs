@@ -43,12 +43,15 @@ pub struct HttpConfig {
     pub timeout: Duration,
     /// Retries of an idempotent call after a transport error or a 5xx answer.
     pub retries: u32,
+    /// The certificate authorities (a PEM file) an `https://` proxy's certificate must
+    /// chain to, instead of the Web PKI roots (a proxy serving a private CA's certificate).
+    pub tls_ca: Option<std::path::PathBuf>,
 }
 
 impl HttpConfig {
     /// Defaults for `base_url`: no token, 30 s per request, 3 retries.
     pub fn new(base_url: impl Into<String>) -> Self {
-        Self { base_url: base_url.into(), token: None, timeout: Duration::from_secs(30), retries: 3 }
+        Self { base_url: base_url.into(), token: None, timeout: Duration::from_secs(30), retries: 3, tls_ca: None }
     }
 }
 
@@ -59,6 +62,7 @@ impl std::fmt::Debug for HttpConfig {
             .field("token", &p8fs_redact::option(&self.token))
             .field("timeout", &self.timeout)
             .field("retries", &self.retries)
+            .field("tls_ca", &self.tls_ca)
             .finish()
     }
 }
@@ -179,13 +183,23 @@ impl HttpStore {
                 message: format!("proxy URL {base:?} must start with http:// or https://"),
             });
         }
-        let client = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .timeout(cfg.timeout)
             .connect_timeout(cfg.timeout.min(Duration::from_secs(10)))
             .pool_max_idle_per_host(64)
-            .pool_idle_timeout(POOL_IDLE)
-            .build()
-            .map_err(|e| KvError::backend(NAME, "cannot build the HTTP client", e))?;
+            .pool_idle_timeout(POOL_IDLE);
+        if let Some(path) = &cfg.tls_ca {
+            let bad = |e: &dyn std::fmt::Display| KvError::InvalidArgument {
+                message: format!("the proxy's CA file {}: {e}", path.display()),
+            };
+            let pem = std::fs::read(path).map_err(|e| bad(&e))?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| bad(&e))?;
+            if certs.is_empty() {
+                return Err(bad(&"no certificate in it"));
+            }
+            builder = certs.into_iter().fold(builder.tls_built_in_root_certs(false), |b, c| b.add_root_certificate(c));
+        }
+        let client = builder.build().map_err(|e| KvError::backend(NAME, "cannot build the HTTP client", e))?;
         let mut this = Self {
             client,
             base,
