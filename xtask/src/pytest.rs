@@ -206,6 +206,9 @@ pub(crate) fn run(
     wait_ready(server.addr, Duration::from_secs(60))?;
 
     let results = dir.join("counts.json");
+    // test_tls.py serves HTTPS itself with the services' certificate.
+    let ca = crate::services::tls::ca(paths)?;
+    let (cert, key) = crate::services::tls::server_files(paths)?;
     let mut t = Command::new(python);
     t.current_dir(paths.root.join("clients/python"))
         .args(["-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"])
@@ -219,6 +222,10 @@ pub(crate) fn run(
         .env("P8FS_TENANT_B", &tenant_b)
         .env("P8FS_PYTEST_RESULT_FILE", &results)
         .env("P8FS_TEST_ENTITIES", if provider == Provider::KvOnly { "0" } else { "1" })
+        .env("P8FS_BIN", p8fs)
+        .env("P8FS_TEST_TLS_CERT", &cert)
+        .env("P8FS_TEST_TLS_KEY", &key)
+        .env("P8FS_TEST_TLS_CA", &ca)
         .stdin(Stdio::null());
     println!("+ {}", cmd::display(&t));
     let status = t.status().context("running pytest")?;

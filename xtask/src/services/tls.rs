@@ -39,6 +39,13 @@ pub(crate) fn ca(p: &Paths) -> Result<PathBuf> {
     Ok(ca)
 }
 
+/// The server certificate and its key (made with the CA when missing), for a test that
+/// serves TLS itself.
+pub(crate) fn server_files(p: &Paths) -> Result<(PathBuf, PathBuf)> {
+    ca(p)?;
+    Ok((dir(p).join("server.pem"), dir(p).join("server-key.pem")))
+}
+
 /// A copy of the server certificate and key in `into` (created), owned by `user` when
 /// running as root, the key readable by its owner only (PostgreSQL insists).
 pub(super) fn server_copy(p: &Paths, into: &Path, user: Option<&str>) -> Result<ServerCert> {
