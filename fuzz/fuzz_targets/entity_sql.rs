@@ -3,11 +3,11 @@
 //! each is refused with an error; nothing panics, and no string the input supplies ever
 //! appears in the SQL text: values are bound, identifiers come from the model.
 //!
-//! The SQL is judged in two parts: every quoted identifier must be a plain word (a value
-//! smuggled into one would carry its quote or break-out character), and no input string may
-//! appear, raw or with its quotes escaped, in the text outside the quoted identifiers. (The
-//! first oracle searched the whole text and flagged the value "content`", which is only the
-//! end of the legitimate identifier `content`.)
+//! The SQL is judged by `p8fs_sql_dialect::text_check`: every quoted identifier must be a
+//! plain word (a value smuggled into one would carry its quote or break-out character), and
+//! no input string may appear, raw or with its quotes escaped, in the text outside the
+//! quoted identifiers. (The first oracle searched the whole text and flagged the value
+//! "content`", which is only the end of the legitimate identifier `content`.)
 #![no_main]
 
 use chrono::{TimeZone, Utc};
@@ -16,6 +16,7 @@ use p8fs_sql_dialect::DialectKind;
 use p8fs_sql_dialect::entity::dml::{self, UpsertRow};
 use p8fs_sql_dialect::entity::{EntityQuery, Layout};
 use p8fs_sql_dialect::model::core_models;
+use p8fs_sql_dialect::text_check::outside_text_in;
 use serde_json::{Map, Value};
 
 /// Strings of the input that must not reach the SQL text: long enough not to be a keyword
@@ -33,68 +34,11 @@ fn hostile_strings(v: &Value, out: &mut Vec<String>) {
     }
 }
 
-/// Splits `sql` into its quoted identifiers (with the dialect's quote `q`, doubled inside)
-/// and the rest of the text, where each identifier is replaced by a space. String literals
-/// the SQL spells out ('...') are copied to the rest whole, so a quote inside one does not
-/// start an identifier.
-fn split_identifiers(sql: &str, q: char) -> (Vec<String>, String) {
-    let mut idents = Vec::new();
-    let mut rest = String::with_capacity(sql.len());
-    let mut chars = sql.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c == '\'' {
-            rest.push(c);
-            for c in chars.by_ref() {
-                rest.push(c);
-                if c == '\'' {
-                    break;
-                }
-            }
-            continue;
-        }
-        if c != q {
-            rest.push(c);
-            continue;
-        }
-        let mut ident = String::new();
-        loop {
-            match chars.next() {
-                None => panic!("an unterminated quoted identifier in: {sql}"),
-                Some(c) if c == q && chars.peek() == Some(&q) => {
-                    chars.next();
-                    ident.push(q);
-                }
-                Some(c) if c == q => break,
-                Some(c) => ident.push(c),
-            }
-        }
-        idents.push(ident);
-        rest.push(' ');
-    }
-    (idents, rest)
-}
-
-/// Asserts the SQL carries no input string: identifiers are plain words, and no hostile
-/// string (raw or with a quote character doubled or backslash-escaped) is in the rest.
+/// Asserts the SQL carries no input string ([`outside_text_in`]).
 fn assert_clean(what: &str, kind: DialectKind, sql: &str, hostile: &[String]) {
-    let (idents, rest) = split_identifiers(sql, kind.dialect().quote());
-    for ident in &idents {
-        assert!(
-            !ident.is_empty() && ident.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
-            "{kind:?}: the {what} quotes the identifier {ident:?}: {sql}"
-        );
-    }
-    for s in hostile {
-        let forms = [
-            s.clone(),
-            s.replace('\'', "''"),
-            s.replace('"', "\"\""),
-            s.replace('`', "``"),
-            s.replace('\\', "\\\\").replace('\'', "\\'"),
-        ];
-        for form in &forms {
-            assert!(!rest.contains(form.as_str()), "{kind:?}: the input string {s:?} is in the {what}: {sql}");
-        }
+    let hostile: Vec<&str> = hostile.iter().map(String::as_str).collect();
+    if let Some(problem) = outside_text_in(sql, kind.dialect().quote(), &hostile) {
+        panic!("{kind:?}: in the {what}: {problem}");
     }
 }
 

@@ -28,6 +28,7 @@ mod flavor;
 pub mod model;
 pub mod probe;
 mod statement;
+pub mod text_check;
 pub mod tidb_admin;
 mod vector;
 

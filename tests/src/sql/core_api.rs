@@ -24,6 +24,15 @@ pub(crate) async fn open_core(
     scratch: &str,
 ) -> Result<(P8fs, Arc<dyn p8fs_sql_dialect::SqlExecutor>)> {
     let sql = env.sql(scratch).await?;
+    Ok((open_core_on(env, scratch, Arc::clone(&sql)).await?, sql))
+}
+
+/// [`open_core`] on an executor the caller made (one that records what it runs, say).
+pub(crate) async fn open_core_on(
+    env: &crate::TestEnv,
+    scratch: &str,
+    sql: Arc<dyn p8fs_sql_dialect::SqlExecutor>,
+) -> Result<P8fs> {
     let layout = Layout::new(Some(scratch), Some(&format!("{scratch}_e")))?;
     let embedder = Arc::new(LexicalEmbedder::new(384));
     let p = match sql.dialect().kind() {
@@ -34,7 +43,7 @@ pub(crate) async fn open_core(
         // Servers: KV in the same database, one transaction per entity.
         _ => P8fs::with_sql_kv(Arc::clone(&sql), layout, embedder).await?,
     };
-    Ok((p, sql))
+    Ok(p)
 }
 
 /// A P8fs on this test's schemas (dropped afterwards), core models migrated.
