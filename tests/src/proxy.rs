@@ -29,11 +29,30 @@ impl RunningProxy {
     }
 
     async fn start_with(backend: Arc<dyn KvBackend>, cfg: ServerConfig, tls: Option<TlsConfig>) -> Result<Self> {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let addr = listener.local_addr()?;
         let metrics = Arc::new(Metrics::default());
         let limits = cfg.limits;
         let router = p8fs_server::router(backend, cfg, Arc::clone(&metrics));
+        Self::serve(router, limits, metrics, tls).await
+    }
+
+    /// Serves a router the caller built (the entity routes over a `P8fs`, say) on
+    /// 127.0.0.1, plain HTTP.
+    pub async fn start_router(
+        router: axum::Router,
+        limits: p8fs_server::Limits,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self> {
+        Self::serve(router, limits, metrics, None).await
+    }
+
+    async fn serve(
+        router: axum::Router,
+        limits: p8fs_server::Limits,
+        metrics: Arc<Metrics>,
+        tls: Option<TlsConfig>,
+    ) -> Result<Self> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let served = tokio::spawn(async move {
             let stop = async {

@@ -49,6 +49,7 @@ pub fn cases() -> Vec<Case> {
         case!(Suite::Sql, core_api::core_finds_entities_by_name_and_storage_key),
         case!(Suite::Sql, core_api::core_isolates_tenants_with_the_same_name),
         case!(Suite::Sql, tenant_props::random_operations_by_many_tenants_never_cross_the_walls),
+        case!(Suite::Sql, tenant_props::random_operations_over_http_never_cross_the_walls),
         case!(Suite::Sql, injection::injection_payloads_reach_the_server_only_as_bound_values),
         case!(Suite::Sql, core_api::core_delete_and_rename_update_mappings),
         case!(Suite::EmbeddedKv, core_api::core_repair_after_crash_between_row_and_mapping),
