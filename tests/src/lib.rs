@@ -34,3 +34,16 @@ pub mod soak;
 pub mod sql;
 
 pub use backend::{Backend, TestEnv};
+
+/// An error and its sources, `: `-separated, as a log shows them (tests look in it for
+/// what a refusal says).
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut next = e.source();
+    while let Some(s) = next {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        next = s.source();
+    }
+    out
+}

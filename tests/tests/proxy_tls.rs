@@ -47,17 +47,6 @@ async fn setup(limits: Limits) -> Setup {
     Setup { proxy, ca_file, _dir: dir }
 }
 
-fn chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = e.to_string();
-    let mut next = e.source();
-    while let Some(s) = next {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        next = s.source();
-    }
-    out
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clients_that_trust_the_ca_are_served_over_https() {
     bounded!(async {
@@ -101,7 +90,7 @@ async fn clients_that_do_not_trust_it_are_refused_at_the_handshake() {
                 .err()
                 .unwrap_or_else(|| panic!("{what}: connected to a proxy it cannot trust"));
             assert_eq!(e.kind(), KvErrorKind::Unavailable, "{what}: {e}");
-            let text = chain(&e).to_lowercase();
+            let text = p8fs_tests::error_chain(&e).to_lowercase();
             assert!(
                 text.contains("certificate") || text.contains("issuer"),
                 "{what}: the error does not say why: {text}"

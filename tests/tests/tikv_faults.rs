@@ -30,18 +30,6 @@ macro_rules! bounded {
     };
 }
 
-/// The error and its sources, as a log shows them.
-fn chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = e.to_string();
-    let mut next = e.source();
-    while let Some(s) = next {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        next = s.source();
-    }
-    out
-}
-
 async fn cluster() -> TestCluster {
     TestCluster::start(vec![b"g".to_vec(), b"t".to_vec()]).await.expect("start the test cluster")
 }
@@ -157,7 +145,11 @@ async fn a_busy_store_is_asked_again_with_backoff_then_reported_unavailable() {
         let took = started.elapsed();
         assert_eq!(e.kind(), KvErrorKind::Unavailable, "{e}");
         assert!(e.is_retryable(), "{e}");
-        assert!(chain(&e).contains("busy"), "the error does not say why: {}", chain(&e));
+        assert!(
+            p8fs_tests::error_chain(&e).contains("busy"),
+            "the error does not say why: {}",
+            p8fs_tests::error_chain(&e)
+        );
         assert!(took <= timeout + Duration::from_millis(500), "took {took:?} for a {timeout:?} timeout");
         let calls = c.faults_answered("ServerIsBusy") - before;
         assert!((3..=12).contains(&calls), "{calls} calls in {took:?}: not a doubling backoff");

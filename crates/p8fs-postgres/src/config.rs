@@ -33,20 +33,19 @@ pub struct PgConfig {
 }
 
 /// How a TLS connection checks the server's certificate. Whether TLS is used is the URL's
-/// `sslmode`: `disable`; `prefer` (the default: TLS when the server offers it, as
-/// libpq, with the certificate unverified, since a connection that falls back to plain
-/// text when TLS is refused cannot keep out an attacker in the middle anyway); `require`,
-/// `verify-ca` or `verify-full` (TLS or no connection, and the certificate verified: it
-/// must chain to a trusted root and name the host connected to; stricter than libpq's
-/// `require`, which verifies nothing).
+/// `sslmode`: `disable`; `prefer` (the default: TLS when the server offers it);
+/// `require`, `verify-ca` or `verify-full` (TLS or no connection). Whenever TLS is used,
+/// in every mode, the certificate is verified: it must chain to a trusted root and name
+/// the host connected to (stricter than libpq, whose `prefer` and `require` verify
+/// nothing). A server offering TLS with a certificate that cannot be verified is refused,
+/// never used unverified or in plain text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PgTls {
     /// The certificate authorities (a PEM file) trusted instead of the Web PKI roots:
     /// the URL's `sslrootcert`.
     pub root_cert: Option<PathBuf>,
-    /// `false` accepts any certificate with `sslmode=require` too: only the URL's
-    /// explicit `sslverify=false` sets it (for a test server; never across an untrusted
-    /// network).
+    /// `false` accepts any certificate: only the URL's explicit `sslverify=false` sets it
+    /// (for a test server; never across an untrusted network).
     pub verify: bool,
 }
 

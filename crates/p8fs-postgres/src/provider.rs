@@ -84,8 +84,7 @@ impl PgProvider {
         );
         // TLS as the URL asks (`sslmode=require` for managed PostgreSQL); the default
         // `prefer` falls back to plain text when the server offers no TLS.
-        let verify = cfg.tls.verify && cfg.pg.get_ssl_mode() == tokio_postgres::config::SslMode::Require;
-        let tls = tls_connector(&cfg.tls, verify)?;
+        let tls = tls_connector(&cfg.tls)?;
         let mgr = Manager::from_config(cfg.pg, tls.clone(), ManagerConfig { recycling_method: RecyclingMethod::Fast });
         let pool = Pool::builder(mgr).max_size(cfg.max_connections.max(1)).build().map_err(|e| {
             Error::invalid_input("cannot build the PostgreSQL pool").with_backend("postgres").with_source(e)
@@ -119,9 +118,9 @@ impl PgProvider {
 }
 
 /// A rustls connector (ring as the crypto provider) that verifies certificates against the
-/// Web PKI roots or the CAs of `tls.root_cert`, or with `verify == false` accepts any
-/// (`sslmode=prefer`, `sslverify=false`; see [`PgTls`]).
-fn tls_connector(tls: &PgTls, verify: bool) -> Result<MakeRustlsConnect> {
+/// Web PKI roots or the CAs of `tls.root_cert`, or accepts any with `tls.verify == false`
+/// (`sslverify=false`; see [`PgTls`]).
+fn tls_connector(tls: &PgTls) -> Result<MakeRustlsConnect> {
     let setup = |e: rustls::Error| {
         Error::new(ErrorKind::InvalidInput, "TLS setup failed").with_backend("postgres").with_source(e)
     };
@@ -129,7 +128,7 @@ fn tls_connector(tls: &PgTls, verify: bool) -> Result<MakeRustlsConnect> {
     let builder = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
         .with_safe_default_protocol_versions()
         .map_err(setup)?;
-    let config = if verify {
+    let config = if tls.verify {
         let roots = match &tls.root_cert {
             None => rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() },
             Some(path) => crate::tls::root_store(path)?,

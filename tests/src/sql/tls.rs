@@ -1,9 +1,9 @@
 //! TLS to the SQL servers, which `cargo xtask services` starts with a certificate signed by a
 //! CA it made (`P8FS_TEST_TLS_CA`): with that CA the session is encrypted (the server says
 //! so); without it (the Web PKI roots) or with another CA the connection is refused with an
-//! error that says the certificate is the problem; only an explicit opt-out in the URL
-//! (`sslverify=false`, `verify_ca=false`) connects to a server whose certificate is not
-//! trusted; a CA file that is missing is a clear error.
+//! error that says the certificate is the problem, PostgreSQL's default `prefer` included;
+//! only an explicit opt-out in the URL (`sslverify=false`, `verify_ca=false`) connects to a
+//! server whose certificate is not trusted; a CA file that is missing is a clear error.
 
 use std::sync::Arc;
 
@@ -20,18 +20,6 @@ async fn connect(backend: Backend, url: &str) -> p8fs_sql_dialect::Result<Arc<dy
         }
         _ => Arc::new(p8fs_tidb::TidbProvider::connect(p8fs_tidb::MySqlConfig::from_url(url)?).await?),
     })
-}
-
-/// The error and its sources, as a log shows them.
-fn chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = e.to_string();
-    let mut next = e.source();
-    while let Some(s) = next {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        next = s.source();
-    }
-    out
 }
 
 /// Whether the server says this session is encrypted.
@@ -70,17 +58,24 @@ pub(crate) async fn tls_connections_verify_the_server_unless_told_not_to(ctx: Ct
     };
     let with = |extra: String| format!("{url}{sep}{extra}");
 
-    // As the other tests connect, with no TLS setting: MySQL-protocol connections are plain
-    // text; PostgreSQL's default `sslmode=prefer` encrypts when the server offers TLS,
-    // without verifying (as libpq), and `disable` is plain text.
-    let default = connect(backend, url).await?;
-    ensure!(
-        encrypted(backend, default.as_ref()).await? == (backend == Backend::Postgres),
-        "a connection without TLS settings: encrypted is not what the docs say"
-    );
+    // With no TLS setting, MySQL-protocol connections are plain text; PostgreSQL's default
+    // `sslmode=prefer` uses the TLS the server offers and verifies it like every mode, so
+    // the services' certificate (a CA the machine does not trust) is refused, and trusted
+    // with the CA given; `disable` is plain text.
     if backend == Backend::Postgres {
+        let e = match connect(backend, url).await {
+            Ok(_) => bail!("sslmode=prefer connected to a certificate it cannot verify"),
+            Err(e) => e,
+        };
+        let text = crate::error_chain(&e).to_lowercase();
+        ensure!(text.contains("certificate") || text.contains("issuer"), "prefer: the error does not say why: {text}");
+        let db = connect(backend, &with(format!("sslrootcert={ca}"))).await.context("prefer with the CA")?;
+        ensure!(encrypted(backend, db.as_ref()).await?, "prefer with the CA is not encrypted");
         let plain = connect(backend, &with("sslmode=disable".to_owned())).await?;
         ensure!(!encrypted(backend, plain.as_ref()).await?, "sslmode=disable is encrypted");
+    } else {
+        let plain = connect(backend, url).await?;
+        ensure!(!encrypted(backend, plain.as_ref()).await?, "a MySQL-protocol URL without TLS settings is encrypted");
     }
 
     // The services' CA: verified and encrypted.
@@ -98,7 +93,7 @@ pub(crate) async fn tls_connections_verify_the_server_unless_told_not_to(ctx: Ct
             Ok(_) => bail!("{what}: connected to a server whose certificate it cannot trust"),
             Err(e) => e,
         };
-        let text = chain(&e);
+        let text = crate::error_chain(&e);
         let lower = text.to_lowercase();
         ensure!(
             lower.contains("certificate") || lower.contains("issuer"),
@@ -118,7 +113,7 @@ pub(crate) async fn tls_connections_verify_the_server_unless_told_not_to(ctx: Ct
         Ok(_) => bail!("connected with a CA file that does not exist"),
         Err(e) => e,
     };
-    let text = chain(&e);
+    let text = crate::error_chain(&e);
     ensure!(text.contains("missing.pem"), "the error does not name the CA file: {text}");
     if backend == Backend::Postgres {
         ensure!(e.kind() == ErrorKind::InvalidInput, "a missing CA file is {:?}: {text}", e.kind());
