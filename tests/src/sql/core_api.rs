@@ -17,6 +17,16 @@ pub(crate) fn obj(v: Value) -> Map<String, Value> {
     v.as_object().cloned().unwrap_or_default()
 }
 
+/// A call's outcome: answered (`Some`), or refused as bad input (`None`: `InvalidInput`,
+/// `NotFound`); any other error, an engine's above all, is the error.
+pub(crate) fn answered_or_refused<T>(what: &str, r: p8fs_core::Result<T>) -> Result<Option<T>> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if matches!(e.kind(), ErrorKind::InvalidInput | ErrorKind::NotFound) => Ok(None),
+        Err(e) => Err(anyhow::anyhow!("{what}: neither answered nor refused as bad input: {e:?}")),
+    }
+}
+
 /// A P8fs on `scratch`'s schemas: KV in the embedded store (SQLite backend) or in the same
 /// database's KV table (server backends).
 pub(crate) async fn open_core(

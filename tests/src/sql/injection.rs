@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use anyhow::{Context, Result, bail, ensure};
 use async_trait::async_trait;
 use p8fs_core::sql::entity::SearchOptions;
-use p8fs_core::{ErrorKind, Fusion, P8fs, QueryMode};
+use p8fs_core::{Fusion, P8fs, QueryMode};
 use p8fs_kv::TenantId;
 use p8fs_sql_dialect::entity::EntityQuery;
 use p8fs_sql_dialect::sea_query::Value as SqlParam;
@@ -23,7 +23,7 @@ use p8fs_sql_dialect::text_check::outside_text_in;
 use p8fs_sql_dialect::{Dialect, NearestAnswer, NearestQuery, Row, RowCheck, ServerInfo, SqlExecutor, Statement};
 use serde_json::{Map, Value, json};
 
-use super::core_api::{obj, open_core_on};
+use super::core_api::{answered_or_refused, obj, open_core_on};
 use crate::harness::Ctx;
 
 /// Injection payloads: quote break-outs for each quoting style, stacked statements,
@@ -125,16 +125,6 @@ fn bound_strings(values: &[SqlParam], out: &mut Vec<String>) {
             SqlParam::Bytes(Some(b)) => out.push(String::from_utf8_lossy(b).into_owned()),
             _ => {}
         }
-    }
-}
-
-/// A call's outcome: answered, or refused as bad input; anything else (an engine error,
-/// a syntax error above all) fails the test.
-fn answered_or_refused<T>(what: &str, r: p8fs_core::Result<T>) -> Result<Option<T>> {
-    match r {
-        Ok(v) => Ok(Some(v)),
-        Err(e) if matches!(e.kind(), ErrorKind::InvalidInput | ErrorKind::NotFound) => Ok(None),
-        Err(e) => bail!("{what}: neither answered nor refused as bad input: {e:?}"),
     }
 }
 

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result, bail, ensure};
 use async_trait::async_trait;
 use p8fs_core::sql::entity::SearchOptions;
-use p8fs_core::{ErrorKind, Fusion, P8fs, QueryMode};
+use p8fs_core::{Fusion, P8fs, QueryMode};
 use p8fs_kv::TenantId;
 use p8fs_server::auth::TokenSet;
 use p8fs_server::{Metrics, ServerConfig};
@@ -26,7 +26,7 @@ use p8fs_sql_dialect::entity::EntityQuery;
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 
-use super::core_api::{obj, with_core};
+use super::core_api::{answered_or_refused, obj, with_core};
 use crate::harness::Ctx;
 use crate::proxy::RunningProxy;
 
@@ -130,15 +130,6 @@ trait Api: Send + Sync {
     async fn foreign_refused(&self, attacker: usize, victim: usize, name: &str) -> Result<bool>;
 }
 
-/// A refusal as bad input, or the error.
-fn refused<T>(r: p8fs_core::Result<T>) -> Result<Option<T>> {
-    match r {
-        Ok(v) => Ok(Some(v)),
-        Err(e) if matches!(e.kind(), ErrorKind::InvalidInput | ErrorKind::NotFound) => Ok(None),
-        Err(e) => Err(anyhow::anyhow!("{e:?}")),
-    }
-}
-
 /// The `P8fs` API.
 struct Direct<'a> {
     p: &'a P8fs,
@@ -149,31 +140,42 @@ struct Direct<'a> {
 impl Api for Direct<'_> {
     async fn store(&self, t: usize, name: &str, content: &str) -> Result<Option<String>> {
         let data = obj(json!({"content": content}));
-        Ok(refused(self.p.store_entity_with_reverse_mapping(name, TYPE, data, &self.tenants[t]).await)?.map(|s| s.id))
+        Ok(answered_or_refused(
+            "store_entity_with_reverse_mapping",
+            self.p.store_entity_with_reverse_mapping(name, TYPE, data, &self.tenants[t]).await,
+        )?
+        .map(|s| s.id))
     }
     async fn get(&self, t: usize, name: &str) -> Result<Option<Option<Entity>>> {
-        refused(self.p.get_entity_by_name(name, TYPE, &self.tenants[t]).await)
+        answered_or_refused("get_entity_by_name", self.p.get_entity_by_name(name, TYPE, &self.tenants[t]).await)
     }
     async fn select(&self, t: usize, name: Option<&str>) -> Result<Option<Vec<Entity>>> {
         let model = self.p.model(TYPE)?;
         let filters = name.map(|n| obj(json!({"name": n}))).unwrap_or_default();
         let q = EntityQuery::parse(&model, &filters, &[], Some(1000), None)?;
-        refused(self.p.select(TYPE, &self.tenants[t], &q).await)
+        answered_or_refused("select", self.p.select(TYPE, &self.tenants[t], &q).await)
     }
     async fn delete(&self, t: usize, id: &str) -> Result<Option<bool>> {
-        refused(self.p.delete_entity(TYPE, id, &self.tenants[t]).await)
+        answered_or_refused("delete_entity", self.p.delete_entity(TYPE, id, &self.tenants[t]).await)
     }
     async fn by_storage_key(&self, t: usize, id: &str) -> Result<Option<Vec<Entity>>> {
-        refused(self.p.get_entities_by_storage_key(&format!("{TYPE}/{id}"), &self.tenants[t]).await)
+        answered_or_refused(
+            "get_entities_by_storage_key",
+            self.p.get_entities_by_storage_key(&format!("{TYPE}/{id}"), &self.tenants[t]).await,
+        )
     }
     async fn search(&self, t: usize, query: &str, mode: QueryMode, limit: usize) -> Result<Option<Vec<Entity>>> {
         let opts = SearchOptions { limit, ..SearchOptions::default() };
-        let found = refused(self.p.search(TYPE, &self.tenants[t], query, mode, &opts, Fusion::default()).await)?;
+        let found = answered_or_refused(
+            "search",
+            self.p.search(TYPE, &self.tenants[t], query, mode, &opts, Fusion::default()).await,
+        )?;
         Ok(found.map(|f| f.hits.into_iter().map(|h| h.entity).collect()))
     }
     async fn lookup(&self, t: usize, name: &str) -> Result<Option<Vec<String>>> {
         let query = format!("LOOKUP \"{}\"", name.replace('"', "\"\""));
-        Ok(refused(self.p.rem(&query, &self.tenants[t]).await)?.map(|a| a.results.into_iter().map(|h| h.id).collect()))
+        Ok(answered_or_refused("rem", self.p.rem(&query, &self.tenants[t]).await)?
+            .map(|a| a.results.into_iter().map(|h| h.id).collect()))
     }
     async fn foreign_refused(&self, _attacker: usize, _victim: usize, _name: &str) -> Result<bool> {
         Ok(true)
