@@ -467,8 +467,9 @@ impl EntityStore {
         self.batch_upsert(model, tenant, std::slice::from_ref(entity)).await
     }
 
-    /// Upserts entities in multi-row statements of [`BATCH_CHUNK`] rows, all in one
-    /// transaction. An entity is matched by its business key (per tenant) when the model
+    /// Upserts entities in multi-row statements of [`BATCH_CHUNK`] rows (on SQLite, in
+    /// process, one prepared single-row statement per row: `Dialect::multi_row_upsert`),
+    /// all in one transaction. An entity is matched by its business key (per tenant) when the model
     /// has one, else by `id`. On a match, `created_at` is kept, JSON object fields are
     /// merged (RFC 7396: keys of the new object replace or add, `null` removes), other
     /// fields named are replaced, fields not named are left alone. Ids not given are
@@ -638,8 +639,28 @@ impl EntityStore {
         let upsert_statements = |returning: bool| -> Result<Vec<Statement>> {
             let mut out = Vec::new();
             for (_, g) in &groups {
-                for chunk in g.chunks(BATCH_CHUNK) {
-                    out.push(self.upsert_texts.upsert(dialect, model, &self.layout, tenant, chunk, now, returning)?);
+                if dialect.multi_row_upsert() {
+                    for chunk in g.chunks(BATCH_CHUNK) {
+                        out.push(self.upsert_texts.upsert(
+                            dialect,
+                            model,
+                            &self.layout,
+                            tenant,
+                            chunk,
+                            now,
+                            returning,
+                        )?);
+                    }
+                } else {
+                    out.extend(self.upsert_texts.upsert_each(
+                        dialect,
+                        model,
+                        &self.layout,
+                        tenant,
+                        g,
+                        now,
+                        returning,
+                    )?);
                 }
             }
             Ok(out)

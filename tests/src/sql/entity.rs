@@ -798,9 +798,9 @@ async fn printed_schema_on_a_fresh_postgres_database(ctx: &Ctx, models: &[Model]
     admin.execute(&Statement::raw(format!("CREATE DATABASE \"{fresh}\""))).await?;
     let result = async {
         let url = ctx.env.url().context("no PostgreSQL URL")?;
-        let (base, db_and_query) = url.rsplit_once('/').context("a URL without a database")?;
-        // The URL's parameters (the services' `sslmode`) are kept.
-        let query = db_and_query.split_once('?').map(|(_, q)| format!("?{q}")).unwrap_or_default();
+        // The URL's parameters (the services' `sslmode`, which may hold a `/`) are kept.
+        let (head, query) = url.split_once('?').map_or((url, String::new()), |(h, q)| (h, format!("?{q}")));
+        let (base, _) = head.rsplit_once('/').context("a URL without a database")?;
         let mut cfg = p8fs_postgres::PgConfig::from_url(&format!("{base}/{fresh}{query}"))?;
         cfg.op_timeout = std::time::Duration::from_secs(20);
         let db = p8fs_postgres::PgProvider::connect(cfg).await?;

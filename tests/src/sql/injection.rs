@@ -52,7 +52,14 @@ const PAYLOADS: &[&str] = &[
 struct Recorder {
     inner: Arc<dyn SqlExecutor>,
     seen: Mutex<Vec<Statement>>,
+    /// In-process vector searches (`SqlExecutor::nearest`, SQLite's index; asked on every
+    /// engine, answered there): schema, table, tenant and fields, which must all come from
+    /// a model or the caller's tenant, never from a payload.
+    nearest: Mutex<Vec<AskedNearest>>,
 }
+
+/// What one `nearest` call named: schema, table, tenant, fields.
+type AskedNearest = (Option<String>, String, String, Vec<String>);
 
 impl Recorder {
     fn record(&self, stmts: &[Statement]) {
@@ -101,6 +108,12 @@ impl SqlExecutor for Recorder {
         self.inner.query(stmt).await
     }
     async fn nearest(&self, query: &NearestQuery<'_>) -> Option<p8fs_sql_dialect::Result<NearestAnswer>> {
+        self.nearest.lock().unwrap_or_else(PoisonError::into_inner).push((
+            query.schema.map(str::to_owned),
+            query.table.to_owned(),
+            query.tenant.to_owned(),
+            query.fields.to_vec(),
+        ));
         self.inner.nearest(query).await
     }
 }
@@ -142,7 +155,8 @@ fn rem_quoted(s: &str) -> String {
 
 pub(crate) async fn injection_payloads_reach_the_server_only_as_bound_values(ctx: Ctx) -> Result<()> {
     let inner = ctx.env.sql(&ctx.scratch).await?;
-    let rec = Arc::new(Recorder { inner: Arc::clone(&inner), seen: Mutex::new(Vec::new()) });
+    let rec =
+        Arc::new(Recorder { inner: Arc::clone(&inner), seen: Mutex::new(Vec::new()), nearest: Mutex::new(Vec::new()) });
     let p = open_core_on(&ctx.env, &ctx.scratch, Arc::clone(&rec) as Arc<dyn SqlExecutor>).await?;
     let result = run(&ctx, &p, &rec).await;
     super::drop_schemas(inner.as_ref(), &ctx.scratch).await?;
@@ -255,6 +269,16 @@ async fn run(ctx: &Ctx, p: &P8fs, rec: &Recorder) -> Result<()> {
         ensure!(bound.iter().any(|b| b.contains(payload.as_str())), "{payload:?} was written but never bound");
     }
     ensure!(!stored.is_empty(), "no payload was stored: the test tested nothing");
+    let nearest = std::mem::take(&mut *rec.nearest.lock().unwrap_or_else(PoisonError::into_inner));
+    ensure!(!nearest.is_empty(), "no vector search asked for the nearest embeddings");
+    let word = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    for (schema, table, asked_for, fields) in &nearest {
+        ensure!(asked_for == &tenant, "a vector search ran for tenant {asked_for:?}");
+        ensure!(
+            schema.as_deref().is_none_or(word) && word(table) && fields.iter().all(|f| word(f)),
+            "a vector search named {schema:?}.{table:?} fields {fields:?}"
+        );
+    }
 
     // Stored literally, tables intact, the other tenant untouched.
     for (name, id, payload) in &stored {

@@ -63,11 +63,7 @@ pub(super) fn up(p: &Paths) -> Result<String> {
     let config = dir(p).join("tidb.toml");
     std::fs::write(
         &config,
-        format!(
-            "[security]\nssl-cert = {:?}\nssl-key = {:?}\n",
-            tls.cert.display().to_string(),
-            tls.key.display().to_string()
-        ),
+        format!("[security]\nssl-cert = {}\nssl-key = {}\n", toml_literal(&tls.cert)?, toml_literal(&tls.key)?),
     )?;
     let mut c = Command::new(&server);
     c.current_dir(dir(p))
@@ -256,4 +252,14 @@ fn go_version() -> Result<String> {
         bail!("`go env GOVERSION` failed: {}", String::from_utf8_lossy(&out.stderr).trim());
     }
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+/// A path as a TOML literal string (`'...'`: no escapes, so backslashes and `"` are taken
+/// as written); a path TOML cannot hold that way (a `'` or a control character) is refused.
+fn toml_literal(path: &Path) -> Result<String> {
+    let s = path.to_str().with_context(|| format!("{} is not UTF-8", path.display()))?;
+    if s.chars().any(|c| c == '\'' || c.is_control()) {
+        bail!("{s:?} cannot be written into TiDB's TOML config (a quote or control character)");
+    }
+    Ok(format!("'{s}'"))
 }

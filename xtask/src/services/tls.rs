@@ -62,10 +62,15 @@ pub(super) fn server_copy(p: &Paths, into: &Path, user: Option<&str>) -> Result<
     Ok(out)
 }
 
+/// Writes a private key readable by its owner only: created with mode 0600 (never
+/// readable by others, not even between the write and a chmod), and set to 0600 when it
+/// already existed.
 fn write_key(path: &Path, pem: &str) -> Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::write(path, pem)?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    use std::io::Write;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
+    f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    f.write_all(pem.as_bytes())?;
     Ok(())
 }
 

@@ -177,7 +177,10 @@ impl TikvStore {
             let left = deadline.saturating_duration_since(Instant::now());
             match tokio::time::timeout(left, f()).await {
                 Ok(Ok(value)) => return Ok(value),
-                Ok(Err(e)) if server_is_busy(&e) && Instant::now() + delay < deadline => {
+                // Room for the wait and as long again for the call after it: a call cut off
+                // by the deadline right after a wait would report a timeout, not the busy
+                // store that caused it.
+                Ok(Err(e)) if server_is_busy(&e) && Instant::now() + delay * 2 < deadline => {
                     tokio::time::sleep(delay).await;
                     delay = (delay * 2).min(BUSY_MAX_BACKOFF);
                 }
@@ -225,16 +228,18 @@ fn timed_out(what: &'static str, timeout: Duration) -> KvError {
     KvError::Timeout { backend: NAME, message: format!("{what}: no answer within {timeout:?}") }
 }
 
-/// Whether TiKV refused the call with `ServerIsBusy` (in any part of it, for calls tikv-client
-/// split by region). TiKV answers it before running the request, so asking again is safe even
-/// for compare-and-swap; for a batch split by region, parts that succeeded are written again
-/// with the same values.
+/// Whether TiKV refused the call with `ServerIsBusy` (every failed part of it, for calls
+/// tikv-client split by region: a part that failed otherwise is reported at once). TiKV
+/// answers it before running the request, so asking again is safe even for
+/// compare-and-swap; for a batch split by region, parts that succeeded are written again
+/// with the same values (a concurrent write to one of those keys between the two tries
+/// is then overwritten, as if this batch had come after it). An undetermined outcome is
+/// never asked again.
 fn server_is_busy(e: &tikv_client::Error) -> bool {
     use tikv_client::Error as E;
     match e {
         E::RegionError(region) => region.server_is_busy.is_some(),
-        E::UndeterminedError(inner) => server_is_busy(inner),
-        E::ExtractedErrors(all) | E::MultipleKeyErrors(all) => all.iter().any(server_is_busy),
+        E::ExtractedErrors(all) | E::MultipleKeyErrors(all) => !all.is_empty() && all.iter().all(server_is_busy),
         _ => false,
     }
 }

@@ -22,6 +22,7 @@ impl Dialect for MariaDb {
             kind: DialectKind::MariaDb,
             inline_indexes: true,
             upsert_returning: true,
+            multi_row_upsert: true,
             vector_output: VectorOutput::Bytes,
             quote: '`',
             schemas: true,

@@ -47,6 +47,7 @@ impl Dialect for Postgres {
             kind: DialectKind::Postgres,
             inline_indexes: false,
             upsert_returning: true,
+            multi_row_upsert: true,
             vector_output: VectorOutput::Native,
             quote: '"',
             schemas: true,

@@ -21,6 +21,7 @@ impl Dialect for Tidb {
             kind: DialectKind::Tidb,
             inline_indexes: true,
             upsert_returning: false,
+            multi_row_upsert: true,
             vector_output: VectorOutput::Text,
             quote: '`',
             schemas: true,

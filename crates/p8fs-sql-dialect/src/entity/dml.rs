@@ -310,6 +310,55 @@ impl UpsertTexts {
         returning: bool,
     ) -> Result<Statement> {
         let (fields, mut values) = checked_rows(d, model, tenant, rows, now)?;
+        let text = self.text(d, model, layout, &fields, &values, rows.len(), returning)?;
+        values.extend(text.tail.iter().cloned());
+        Ok(Statement { sql: text.sql.clone(), values })
+    }
+
+    /// One single-row upsert per row, all of one cached text (for engines that step a
+    /// prepared statement per row: [`Dialect::multi_row_upsert`] is false). Each statement
+    /// is the one [`UpsertTexts::upsert`] gives for that row alone.
+    ///
+    /// # Errors
+    /// As [`upsert`] and [`upsert_returning`]; rows naming different fields.
+    #[allow(clippy::too_many_arguments)]
+    pub fn upsert_each(
+        &self,
+        d: &dyn Dialect,
+        model: &Model,
+        layout: &Layout,
+        tenant: &str,
+        rows: &[UpsertRow<'_>],
+        now: DateTime<Utc>,
+        returning: bool,
+    ) -> Result<Vec<Statement>> {
+        let (fields, values) = checked_rows(d, model, tenant, rows, now)?;
+        let per_row = fields.len() + 4;
+        let text = self.text(d, model, layout, &fields, &values[..per_row], 1, returning)?;
+        let mut values = values.into_iter();
+        Ok((0..rows.len())
+            .map(|_| {
+                let mut v = Vec::with_capacity(per_row + text.tail.len());
+                v.extend(values.by_ref().take(per_row));
+                v.extend(text.tail.iter().cloned());
+                Statement { sql: text.sql.clone(), values: v }
+            })
+            .collect())
+    }
+
+    /// The cached text of the upsert of `rows` rows naming `fields`, rendered from
+    /// `values` (the rows' values, as [`row_values`] gives them) on first use.
+    #[allow(clippy::too_many_arguments)]
+    fn text(
+        &self,
+        d: &dyn Dialect,
+        model: &Model,
+        layout: &Layout,
+        fields: &[&crate::model::Field],
+        values: &[sea_query::Value],
+        rows: usize,
+        returning: bool,
+    ) -> Result<std::sync::Arc<Rendered>> {
         let shape = UpsertShape {
             dialect: d.kind(),
             schema: layout.schema(d).map(str::to_owned),
@@ -317,30 +366,24 @@ impl UpsertTexts {
             key_field: model.key_field().map(str::to_owned),
             tenant_isolated: model.tenant_isolated(),
             fields: fields.iter().map(|f| (f.name.clone(), f.ty)).collect(),
-            rows: rows.len(),
+            rows,
             returning,
         };
-        let cached = self.texts.read().ok().and_then(|m| m.get(&shape).cloned());
-        if let Some(r) = cached {
-            values.extend(r.tail.iter().cloned());
-            return Ok(Statement { sql: r.sql.clone(), values });
+        if let Some(r) = self.texts.read().ok().and_then(|m| m.get(&shape).cloned()) {
+            return Ok(r);
         }
         let per_rows = values.len();
-        let bound = if cfg!(debug_assertions) { values.clone() } else { Vec::new() };
-        let stmt = render(d, model, layout, &fields, values, returning)?;
-        debug_assert_eq!(
-            stmt.values.get(..per_rows),
-            Some(bound.as_slice()),
-            "the rows' values come first, in row order"
-        );
+        let stmt = render(d, model, layout, fields, values.to_vec(), returning)?;
+        debug_assert_eq!(stmt.values.get(..per_rows), Some(values), "the rows' values come first, in row order");
         let tail = stmt.values.get(per_rows..).unwrap_or_default().to_vec();
+        let rendered = std::sync::Arc::new(Rendered { sql: stmt.sql, tail });
         if let Ok(mut m) = self.texts.write() {
             if m.len() >= Self::CAPACITY {
                 m.clear();
             }
-            m.insert(shape, std::sync::Arc::new(Rendered { sql: stmt.sql.clone(), tail }));
+            m.insert(shape, std::sync::Arc::clone(&rendered));
         }
-        Ok(stmt)
+        Ok(rendered)
     }
 }
 
