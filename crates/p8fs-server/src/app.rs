@@ -14,7 +14,7 @@ use p8fs_kv::{Kv, KvBackend};
 use tokio::sync::Semaphore;
 
 use crate::guard::{self, Guards};
-use crate::state::AppState;
+use crate::state::{AppState, Shared};
 use crate::{ApiError, MeteredBackend, Metrics, ServerConfig, openapi, routes};
 
 /// The proxy's router over `backend`: the KV routes only.
@@ -39,13 +39,12 @@ fn build(backend: Arc<dyn KvBackend>, p8fs: Option<Arc<P8fs>>, cfg: ServerConfig
     let openapi = serde_json::to_vec(openapi::document()).unwrap_or_default().into();
     let kv = Kv::new(metered).with_limits(cfg.limits.capability());
     let with_entities = p8fs.is_some();
-    let state = AppState { kv, cfg: Arc::new(cfg), metrics, requests, memory, ready, openapi, p8fs };
+    let state = AppState::new(Shared { kv, cfg: Arc::new(cfg), metrics, requests, memory, ready, openapi, p8fs });
     let body_limit = state.cfg.limits.max_body_bytes;
     let (routes, _) = routes::table(&Guards::Live(state.clone()), with_entities).split_for_parts();
     routes
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(middleware::from_fn_with_state(state.clone(), guard::loopback_only))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .layer(axum::extract::DefaultBodyLimit::max(body_limit))
         .with_state(state)
@@ -64,23 +63,30 @@ async fn method_not_allowed(method: Method, uri: axum::http::Uri) -> ApiError {
     )
 }
 
-/// Times out slow requests (408) and records every request's route, status and latency.
+/// The one layer every request passes (one `from_fn`, not one per concern): refuses
+/// browsers when the proxy has no tokens ([`guard::loopback_only`]), times out slow
+/// requests (408) and records every request's route, status and latency.
 async fn observe(State(s): State<AppState>, req: Request, next: Next) -> Response {
     let start = Instant::now();
     let method = req.method().clone();
-    let route = req.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
-    let timeout = s.cfg.limits.request_timeout;
-    let resp = match tokio::time::timeout(timeout, next.run(req)).await {
-        Ok(r) => r,
-        Err(_) => ApiError::new(
-            StatusCode::REQUEST_TIMEOUT,
-            "timeout",
-            format!("the request did not finish within {timeout:?}"),
-        )
-        .into_response(),
+    let route = req.extensions().get::<MatchedPath>().cloned();
+    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
+    let resp = if let Err(refused) = guard::loopback_only(&s, &req) {
+        refused.into_response()
+    } else {
+        let timeout = s.cfg.limits.request_timeout;
+        match tokio::time::timeout(timeout, next.run(req)).await {
+            Ok(r) => r,
+            Err(_) => ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "timeout",
+                format!("the request did not finish within {timeout:?}"),
+            )
+            .into_response(),
+        }
     };
     let took = start.elapsed();
-    s.metrics.request(&route, method.as_str(), resp.status().as_u16(), took);
+    s.metrics.request(route, method.as_str(), resp.status().as_u16(), took);
     tracing::debug!(%method, route, status = resp.status().as_u16(), micros = took.as_micros() as u64, "request");
     resp
 }

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::body::{Body, Bytes};
-use axum::extract::{FromRequestParts, Path, Request, State};
+use axum::extract::{FromRequestParts, Path, RawPathParams, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
@@ -244,10 +244,12 @@ async fn admit(
 }
 
 async fn path_namespace(parts: &mut Parts) -> Result<Namespace, ApiError> {
-    let Path(mut params) = Path::<HashMap<String, String>>::from_request_parts(parts, &())
+    // The raw parameters (percent-decoded, no map built per request).
+    let params = RawPathParams::from_request_parts(parts, &())
         .await
         .map_err(|e| ApiError::bad_request(format!("bad path: {e}")))?;
-    Ok(match params.remove("tenant") {
+    let tenant = params.iter().find(|(k, _)| *k == "tenant").map(|(_, v)| v);
+    Ok(match tenant {
         Some(t) => Namespace::Tenant(TenantId::new(t)?),
         None => Namespace::Global,
     })
@@ -350,14 +352,13 @@ impl http_body::Body for Held {
     }
 }
 
-/// The global layer of a proxy without tokens (see the module docs).
-pub(crate) async fn loopback_only(State(s): State<AppState>, req: Request, next: Next) -> Response {
-    if s.cfg.tokens.is_none()
-        && let Err(e) = browser_check(&req, s.cfg.allow_any_host)
-    {
-        return e.into_response();
+/// The check of a proxy without tokens (see the module docs), run first by the global
+/// layer on every request.
+pub(crate) fn loopback_only(s: &AppState, req: &Request) -> Result<(), ApiError> {
+    match s.cfg.tokens {
+        None => browser_check(req, s.cfg.allow_any_host),
+        Some(_) => Ok(()),
     }
-    next.run(req).await
 }
 
 fn browser_check(req: &Request, allow_any_host: bool) -> Result<(), ApiError> {

@@ -9,9 +9,29 @@ use tokio::sync::Semaphore;
 
 use crate::{Metrics, ServerConfig};
 
-/// Shared by all handlers.
+/// Shared by all handlers and layers: one `Arc`, so the clone every layer and `State`
+/// extractor makes per request is one reference count (the fields' own `Arc`s were a
+/// dozen, contended between the cores under load: W8 in docs/benchmark-profiles.md).
 #[derive(Debug, Clone)]
-pub(crate) struct AppState {
+pub(crate) struct AppState(Arc<Shared>);
+
+impl AppState {
+    pub(crate) fn new(shared: Shared) -> Self {
+        Self(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// What [`AppState`] holds.
+#[derive(Debug)]
+pub(crate) struct Shared {
     pub(crate) kv: Kv,
     pub(crate) cfg: Arc<ServerConfig>,
     pub(crate) metrics: Arc<Metrics>,
@@ -29,7 +49,7 @@ pub(crate) struct AppState {
     pub(crate) p8fs: Option<Arc<p8fs_core::P8fs>>,
 }
 
-impl AppState {
+impl Shared {
     /// The store of `ns`. Only [`crate::guard::Caller::open`] calls this, after the
     /// caller's grant has been checked.
     pub(crate) fn scoped(&self, ns: Namespace) -> ScopedKv {

@@ -8,12 +8,11 @@
 //! `%`), as a percent-encoded path (`keys/{key...}`, for people with curl), or in a JSON
 //! body. The bodies are [`p8fs_kv::wire::v1`]'s.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, State};
+use axum::extract::rejection::RawPathParamsRejection;
+use axum::extract::{RawPathParams, State};
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
@@ -63,12 +62,12 @@ const B64URL_KEY: &str =
 /// The `key` of a `keys/{key...}` path.
 const PATH_KEY: &str = "the logical key, percent-encoded; may contain '/'";
 
-type Params = Result<Path<HashMap<String, String>>, PathRejection>;
+type Params = Result<RawPathParams, RawPathParamsRejection>;
 
 /// The `key` of a `keys/{key...}` path, percent-decoded.
 fn path_key(p: Params) -> Result<String, ApiError> {
-    let Path(mut p) = p.map_err(|e| ApiError::bad_request(format!("bad path: {e}")))?;
-    Ok(p.remove("key").unwrap_or_default())
+    let p = p.map_err(|e| ApiError::bad_request(format!("bad path: {e}")))?;
+    Ok(p.iter().find(|(k, _)| *k == "key").map(|(_, v)| v.to_owned()).unwrap_or_default())
 }
 
 /// The `key` of a `k/{key}` path: base64url without padding of the key's UTF-8.
