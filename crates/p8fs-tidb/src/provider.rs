@@ -17,6 +17,10 @@ use p8fs_sql_dialect::{
 use crate::config::{MySqlConfig, MySqlFlavorChoice, redact};
 use crate::{binder, error};
 
+/// How long an idle pooled connection is kept before it is closed (the pool then shrinks
+/// back to no idle connections; checked every 30 s by mysql_async).
+const IDLE_CONNECTION_TTL: Duration = Duration::from_secs(60);
+
 /// A TiDB or MariaDB database reached over the MySQL protocol.
 ///
 /// Connections run with the session time zone set to UTC, so timestamps mean the same on
@@ -146,7 +150,22 @@ impl TidbProvider {
         }
         let opts = OptsBuilder::from_opts(opts)
             .init(init)
-            .pool_opts(PoolOpts::default().with_constraints(constraints))
+            // Idle connections are kept (up to the maximum) for IDLE_CONNECTION_TTL: with
+            // mysql_async's default TTL of zero the pool keeps only `min` idle connections,
+            // and with `min` 0 it closed every connection it was handed back, so each call
+            // paid a new connection (TCP, authentication, the session settings above, its
+            // statements prepared again). A connection handed back is not reset
+            // (COM_RESET_CONNECTION would drop the session settings above, which `init`
+            // does not run again, and its prepared statements), as deadpool-postgres does
+            // not reset PostgreSQL's: p8fs keeps no state in a session but those settings
+            // and `mhnsw_ef_search`, which every approximate search sets before it runs; an
+            // open transaction is rolled back by the pool.
+            .pool_opts(
+                PoolOpts::default()
+                    .with_constraints(constraints)
+                    .with_inactive_connection_ttl(IDLE_CONNECTION_TTL)
+                    .with_reset_connection(false),
+            )
             .tcp_nodelay(true)
             // Affected rows = rows matched, so an UPDATE that writes an equal value still
             // reports that it found its row (compare-and-swap relies on it).

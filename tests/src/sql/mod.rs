@@ -5,6 +5,7 @@ pub mod core_api;
 mod entity;
 mod hybrid;
 mod injection;
+mod pool;
 mod probe;
 mod rem;
 mod statements;
@@ -75,6 +76,7 @@ pub fn cases() -> Vec<Case> {
         case!(Suite::SqlServer, transactions::deadlocked_transactions_are_retried_and_applied_once),
         case!(Suite::SqlServer, timeouts::statements_past_the_deadline_fail_as_timeouts_and_the_pool_recovers),
         case!(Suite::SqlServer, tls::tls_connections_verify_the_server_unless_told_not_to),
+        case!(Suite::SqlServer, pool::sequential_calls_reuse_one_pooled_connection),
         case!(Suite::Tidb, tidb::partitions_statistics_tiflash_and_placement_run_on_the_server),
         case!(Suite::Tidb, tidb::optimistic_write_conflicts_are_retried_then_reported_retryable),
     ]
