@@ -78,6 +78,20 @@ pub(crate) async fn w3_json_filter(env: &Env, scale: Scale) -> Result<Vec<Row>> 
             ),
         };
         let plan = e.raw_rows(&explain_sql).await?.join(" / ");
+        // PostgreSQL runs a prepared statement with a generic plan after five executions
+        // when it looks no dearer: p8fs's own statement, planned that way (a LIMIT bound as a
+        // parameter made it walk the tenant's primary key; see docs/benchmark-profiles.md).
+        let generic = match e.pool {
+            Pool::Pg(_) => {
+                let sql = format!(
+                    "SET plan_cache_mode = force_generic_plan; PREPARE w3_p8fs(text, jsonb) AS {}; \
+                     EXPLAIN EXECUTE w3_p8fs('{TENANT}', '{{\"group\": \"g7\"}}'); DEALLOCATE w3_p8fs; RESET plan_cache_mode",
+                    stmt.sql
+                );
+                Some(e.raw_rows(&sql).await?.join(" / "))
+            }
+            Pool::My(_) => None,
+        };
         let uses_index = match e.pool {
             Pool::Pg(_) => plan.contains("Index"),
             // TiDB's clustered primary key (tenant_id, id) is the table itself: a range scan of
@@ -89,22 +103,24 @@ pub(crate) async fn w3_json_filter(env: &Env, scale: Scale) -> Result<Vec<Row>> 
             }
             Pool::My(_) => plan.contains("bench_docs_tenant_idx") || plan.contains("bench_docs_key_uq"),
         };
-        rows.push(
-            Row::from(
-                scale,
-                "W3",
-                e.name,
-                "hand-written SQL, same predicate",
-                &c,
-                ops,
-                ">= 0.95x; EXPLAIN shows the index",
-                Some(0.95),
-            )
-            .fail_unless(p8 == peer, format!("p8fs found {p8} rows, the peer {peer}"))
-            .fail_unless(uses_index, "the plan uses no index")
-            .note(format!("p8fs SQL: {}", stmt.sql))
-            .note(format!("plan: {plan}")),
-        );
+        let mut row = Row::from(
+            scale,
+            "W3",
+            e.name,
+            "hand-written SQL, same predicate",
+            &c,
+            ops,
+            ">= 0.95x; EXPLAIN shows the index",
+            Some(0.95),
+        )
+        .fail_unless(p8 == peer, format!("p8fs found {p8} rows, the peer {peer}"))
+        .fail_unless(uses_index, "the plan uses no index")
+        .note(format!("p8fs SQL: {}", stmt.sql))
+        .note(format!("plan: {plan}"));
+        if let Some(g) = generic {
+            row = row.note(format!("p8fs statement, generic plan: {g}"));
+        }
+        rows.push(row);
     }
     Ok(rows)
 }

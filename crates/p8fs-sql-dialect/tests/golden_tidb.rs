@@ -108,10 +108,10 @@ fn select_with_filters_get_and_delete() {
     print_or_assert(
         std::slice::from_ref(&s.sql),
         &[&format!(
-            "SELECT {cols} FROM `resources` WHERE `tenant_id` = ? AND (`category` = ? AND JSON_CONTAINS(`metadata`, ?) AND LOWER(`name`) LIKE ? AND `ordinal` >= ? AND `uri` IS NULL) ORDER BY `ordinal` DESC LIMIT ? OFFSET ?"
+            "SELECT {cols} FROM `resources` WHERE `tenant_id` = ? AND (`category` = ? AND JSON_CONTAINS(`metadata`, ?) AND LOWER(`name`) LIKE ? AND `ordinal` >= ? AND `uri` IS NULL) ORDER BY `ordinal` DESC LIMIT 10 OFFSET 20"
         )],
     );
-    assert_eq!(s.values.len(), 7);
+    assert_eq!(s.values.len(), 5, "LIMIT and OFFSET are literals, the rest bound");
     let g = dml::get_by_id(&Tidb, &m, &Layout::default(), "t", "id-1");
     assert_eq!(g.sql, format!("SELECT {cols} FROM `resources` WHERE `tenant_id` = ? AND `id` = ?"));
     let d: Vec<String> =
