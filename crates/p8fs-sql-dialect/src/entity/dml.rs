@@ -182,7 +182,13 @@ fn checked_rows<'m>(
     Ok((fields, values))
 }
 
-/// The upsert of `fields` binding `values` (one row per `fields.len() + 4` values, as
+/// Values an upsert binds per row naming `fields`: the id, the tenant, the fields, then
+/// `created_at` and `updated_at` ([`row_values`]).
+fn row_width(fields: &[&crate::model::Field]) -> usize {
+    fields.len() + 4
+}
+
+/// The upsert of `fields` binding `values` (one row per [`row_width`] values, as
 /// [`row_values`] gives them).
 fn render(
     d: &dyn Dialect,
@@ -197,7 +203,7 @@ fn render(
     cols.extend([a("created_at"), a("updated_at")]);
     let mut q = Query::insert();
     q.into_table(layout.table(d, model.name())).columns(cols);
-    let per_row = fields.len() + 4;
+    let per_row = row_width(fields);
     let mut values = values.into_iter().peekable();
     while values.peek().is_some() {
         q.values(values.by_ref().take(per_row).map(Expr::val)).map_err(|e| Error::invalid_input(e.to_string()))?;
@@ -333,7 +339,7 @@ impl UpsertTexts {
         returning: bool,
     ) -> Result<Vec<Statement>> {
         let (fields, values) = checked_rows(d, model, tenant, rows, now)?;
-        let per_row = fields.len() + 4;
+        let per_row = row_width(&fields);
         let text = self.text(d, model, layout, &fields, &values[..per_row], 1, returning)?;
         let mut values = values.into_iter();
         Ok((0..rows.len())
@@ -401,7 +407,7 @@ fn row_values(
     let stamp = d.timestamp_value(now);
     let tenant_value: sea_query::Value =
         if model.tenant_isolated() { tenant.into() } else { Option::<String>::None.into() };
-    let mut values = Vec::with_capacity(rows.len() * (fields.len() + 4));
+    let mut values = Vec::with_capacity(rows.len() * row_width(fields));
     for r in rows {
         if first.is_some_and(|f| !same_fields(f, r.fields)) {
             return Err(Error::invalid_input(format!(
