@@ -100,6 +100,16 @@ impl TidbProvider {
             let ssl = ssl.with_root_certs(vec![ca.clone().into()]).with_disable_built_in_roots(true);
             opts = OptsBuilder::from_opts(opts).ssl_opts(Some(ssl)).into();
         }
+        // mysql_async's `prefer_socket` (on unless the URL turns it off): after connecting
+        // over TCP to a server on this host it asks for `@@socket` and logs in again over
+        // that socket, as `user@localhost`, another account than the URL's `user@127.0.0.1`
+        // (other grants, another password) and outside the TLS settings; where no such
+        // account exists, every new connection leaves an `Access denied` in the server's
+        // log and pays a failed login. p8fs connects as the URL says: the socket only when
+        // the URL asks for it (`prefer_socket=true` or `socket=`).
+        if p8fs_sql_dialect::conn_url::take_params(&cfg.url, &["prefer_socket"]).1.is_empty() {
+            opts = OptsBuilder::from_opts(opts).prefer_socket(false).into();
+        }
         let constraints = PoolConstraints::new(0, cfg.max_connections.max(1))
             .ok_or_else(|| Error::invalid_input("max_connections must be at least 1").with_backend("mysql"))?;
         // One connection first, to learn the flavor: the session settings differ.

@@ -14,6 +14,7 @@ mod tidb;
 mod timeouts;
 mod tls;
 mod transactions;
+mod transport;
 mod vector;
 
 use crate::case;
@@ -77,6 +78,7 @@ pub fn cases() -> Vec<Case> {
         case!(Suite::SqlServer, timeouts::statements_past_the_deadline_fail_as_timeouts_and_the_pool_recovers),
         case!(Suite::SqlServer, tls::tls_connections_verify_the_server_unless_told_not_to),
         case!(Suite::SqlServer, pool::sequential_calls_reuse_one_pooled_connection),
+        case!(Suite::SqlServer, transport::connections_use_the_transport_and_account_the_url_names),
         case!(Suite::Tidb, tidb::partitions_statistics_tiflash_and_placement_run_on_the_server),
         case!(Suite::Tidb, tidb::optimistic_write_conflicts_are_retried_then_reported_retryable),
     ]
