@@ -744,7 +744,7 @@ impl EntityStore {
             }
             let with_ids = stmts.len() - guarded;
             stmts.extend(later_statements()?);
-            let ids = id_check(model, &rows, must_match, with_ids);
+            let (ids, checked) = id_check(model, tenant, &rows, must_match, with_ids);
             let check: Arc<p8fs_sql_dialect::RowCheck> = match guard {
                 None => ids,
                 Some((_, g)) => Arc::new(
@@ -754,7 +754,13 @@ impl EntityStore {
                 ),
             };
             match self.db.query_in_transaction(&stmts, Some(check)).await {
-                Ok(results) => id_rows(results.into_iter().skip(guarded).collect(), with_ids, &mut stored)?,
+                // The check read every id as stored (and refused the transaction unless all
+                // were there): its map is the answer, without reading the rows again.
+                Ok(_) => {
+                    stored = std::mem::take(
+                        &mut *checked.lock().map_err(|_| Error::new(ErrorKind::Database, "id check poisoned"))?,
+                    );
+                }
                 // An executor that returns no rows from transactions (a wrapper that does
                 // not pass the call on): the same writes without RETURNING, ids read after
                 // the commit. Such an executor cannot roll back a refused row's embeddings.
@@ -1022,21 +1028,27 @@ impl EntityStore {
 /// `(id, key[, tenant_id])` rows (the upserts' RETURNING rows, or the read-back selects
 /// after upserts that return none); once the last of them has run, every key must be
 /// there (a key missing is a row the upsert refused: its given id names another entity),
-/// and with `must_match` under the id the statements after them were built with.
+/// and with `must_match` under the id the statements after them were built with. Rows of
+/// another tenant do not count. The map it fills (key to stored id) is the upsert's answer
+/// once the transaction commits.
 fn id_check(
     model: &Model,
+    tenant: &str,
     rows: &[(String, &Map<String, Json>)],
     must_match: bool,
     with_ids: usize,
-) -> Arc<p8fs_sql_dialect::RowCheck> {
+) -> (Arc<p8fs_sql_dialect::RowCheck>, Arc<std::sync::Mutex<HashMap<String, String>>>) {
     let key_field = model.key_field().unwrap_or("id").to_owned();
     let expected: Vec<(String, String)> = rows
         .iter()
         .map(|(id, e)| (e.get(&key_field).and_then(Json::as_str).unwrap_or_default().to_owned(), id.clone()))
         .collect();
     let model = model.clone();
-    let seen: std::sync::Mutex<HashMap<String, String>> = std::sync::Mutex::new(HashMap::new());
-    Arc::new(move |i: usize, got: &[p8fs_sql_dialect::Row]| -> Result<()> {
+    let tenant = tenant.to_owned();
+    let seen: Arc<std::sync::Mutex<HashMap<String, String>>> =
+        Arc::new(std::sync::Mutex::new(HashMap::with_capacity(rows.len())));
+    let out = Arc::clone(&seen);
+    let check = Arc::new(move |i: usize, got: &[p8fs_sql_dialect::Row]| -> Result<()> {
         if i >= with_ids {
             return Ok(());
         }
@@ -1046,8 +1058,14 @@ fn id_check(
             seen.clear();
         }
         for r in got {
-            let (id, key, _) = dml::stored_id(r.clone())?;
-            seen.insert(key, id);
+            let (id, key, owner) = dml::stored_id_ref(r)?;
+            // Never another tenant's row (primary keys hold the tenant; MariaDB's upsert
+            // returns the row a primary-key conflict met, which its guard left alone):
+            // such a key is not this tenant's, and is refused below as taken.
+            if model.tenant_isolated() && owner.is_some_and(|t| t != tenant) {
+                continue;
+            }
+            seen.insert(key.to_owned(), id.to_owned());
         }
         if i + 1 < with_ids {
             return Ok(());
@@ -1067,7 +1085,8 @@ fn id_check(
             }
         }
         Ok(())
-    })
+    });
+    (check, out)
 }
 
 /// A Rust type stored as entities of one model: `serde` maps its fields to the model's

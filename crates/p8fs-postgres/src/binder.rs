@@ -4,47 +4,80 @@
 use p8fs_sql_dialect::sea_query::Value;
 use p8fs_sql_dialect::{Error, Result, SqlValue};
 use tokio_postgres::Row;
-use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::types::{IsNull, ToSql, Type};
 
-/// One bound parameter.
-pub(crate) type Param = Box<dyn ToSql + Sync + Send>;
+/// One bound value as a driver parameter, borrowed from the statement: no copy of its
+/// text or bytes and no allocation per value (a 200-row upsert binds 1,600 of them).
+#[derive(Debug)]
+pub(crate) struct Param<'a>(&'a Value);
 
 /// Borrows parameters the way the driver's calls take them.
-pub(crate) fn refs(params: &[Param]) -> Vec<&(dyn ToSql + Sync)> {
-    params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect()
+pub(crate) fn refs<'a>(params: &'a [Param<'a>]) -> Vec<&'a (dyn ToSql + Sync)> {
+    params.iter().map(|p| p as &(dyn ToSql + Sync)).collect()
 }
 
-/// Converts bound values to driver parameters. `NULL`s keep their Rust type so the server
-/// sees a typed null.
-pub(crate) fn bind(values: &[Value]) -> Result<Vec<Param>> {
-    values.iter().map(bind_one).collect()
+/// The statement's values as driver parameters, each checked to have a PostgreSQL binding
+/// first (so a value without one fails before anything is sent). `NULL`s keep their Rust
+/// type so the server sees a typed null.
+pub(crate) fn bind(values: &[Value]) -> Result<Vec<Param<'_>>> {
+    values
+        .iter()
+        .map(|v| {
+            with_sql(v, |_| ()).map_err(Error::invalid_input)?;
+            Ok(Param(v))
+        })
+        .collect()
 }
 
-fn bind_one(v: &Value) -> Result<Param> {
+/// Calls `f` with `v` as the Rust type the driver encodes: borrowed where the value's own
+/// type has a binding, converted (small integers widened, a char as text) where not.
+fn with_sql<R>(v: &Value, f: impl FnOnce(&(dyn ToSql + Sync)) -> R) -> std::result::Result<R, String> {
     Ok(match v {
-        Value::Bool(x) => Box::new(*x),
-        Value::TinyInt(x) => Box::new(x.map(i16::from)),
-        Value::SmallInt(x) => Box::new(*x),
-        Value::Int(x) => Box::new(*x),
-        Value::BigInt(x) => Box::new(*x),
-        Value::TinyUnsigned(x) => Box::new(x.map(i16::from)),
-        Value::SmallUnsigned(x) => Box::new(x.map(i32::from)),
-        Value::Unsigned(x) => Box::new(x.map(i64::from)),
-        Value::BigUnsigned(x) => Box::new(
-            x.map(i64::try_from)
-                .transpose()
-                .map_err(|_| Error::invalid_input("unsigned value does not fit in BIGINT"))?,
-        ),
-        Value::Float(x) => Box::new(*x),
-        Value::Double(x) => Box::new(*x),
-        Value::String(s) => Box::new(s.clone()),
-        Value::Char(c) => Box::new(c.map(|c| c.to_string())),
-        Value::Bytes(b) => Box::new(b.clone()),
-        Value::Json(j) => Box::new(j.as_deref().cloned()),
-        Value::Vector(v) => Box::new(v.clone()),
-        Value::ChronoDateTimeUtc(t) => Box::new(*t),
-        other => return Err(Error::invalid_input(format!("value {other:?} has no PostgreSQL binding"))),
+        Value::Bool(x) => f(x),
+        Value::TinyInt(x) => f(&x.map(i16::from)),
+        Value::SmallInt(x) => f(x),
+        Value::Int(x) => f(x),
+        Value::BigInt(x) => f(x),
+        Value::TinyUnsigned(x) => f(&x.map(i16::from)),
+        Value::SmallUnsigned(x) => f(&x.map(i32::from)),
+        Value::Unsigned(x) => f(&x.map(i64::from)),
+        Value::BigUnsigned(x) => {
+            f(&x.map(i64::try_from).transpose().map_err(|_| "unsigned value does not fit in BIGINT".to_owned())?)
+        }
+        Value::Float(x) => f(x),
+        Value::Double(x) => f(x),
+        Value::String(s) => f(&s.as_deref()),
+        Value::Char(c) => f(&c.map(|c| c.to_string())),
+        Value::Bytes(b) => f(&b.as_deref()),
+        Value::Json(j) => f(&j.as_deref()),
+        Value::Vector(v) => f(&v.as_ref()),
+        Value::ChronoDateTimeUtc(t) => f(t),
+        other => return Err(format!("value {other:?} has no PostgreSQL binding")),
     })
+}
+
+impl ToSql for Param<'_> {
+    fn to_sql(
+        &self,
+        ty: &Type,
+        out: &mut bytes::BytesMut,
+    ) -> std::result::Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        with_sql(self.0, |p| p.to_sql_checked(ty, out))?
+    }
+
+    /// Any type: which ones a value takes is its own binding's answer, asked by
+    /// `to_sql_checked`.
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+
+    fn to_sql_checked(
+        &self,
+        ty: &Type,
+        out: &mut bytes::BytesMut,
+    ) -> std::result::Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        with_sql(self.0, |p| p.to_sql_checked(ty, out))?
+    }
 }
 
 /// Converts one result row to [`SqlValue`]s, by each column's declared type.

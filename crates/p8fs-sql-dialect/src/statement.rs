@@ -99,6 +99,19 @@ impl SqlValue {
         }
     }
 
+    /// This value as borrowed text.
+    ///
+    /// # Errors
+    /// As [`SqlValue::into_text`].
+    pub fn as_text(&self) -> crate::Result<&str> {
+        match self {
+            SqlValue::Text(s) => Ok(s),
+            SqlValue::Bytes(b) => std::str::from_utf8(b)
+                .map_err(|_| crate::Error::decode("expected text, found bytes that are not UTF-8")),
+            other => Err(crate::Error::decode(format!("expected text, found {}", other.kind_name()))),
+        }
+    }
+
     /// A short name of the value's kind, for error messages.
     pub fn kind_name(&self) -> &'static str {
         match self {

@@ -98,6 +98,15 @@ pub fn stored_id(row: crate::Row) -> Result<(String, String, Option<String>)> {
     Ok((id, key, tenant))
 }
 
+/// [`stored_id`], borrowed from the row.
+///
+/// # Errors
+/// As [`stored_id`].
+pub fn stored_id_ref(row: &crate::Row) -> Result<(&str, &str, Option<&str>)> {
+    let text = |i: usize| row.get(i).ok_or_else(|| Error::decode("missing column")).and_then(crate::SqlValue::as_text);
+    Ok((text(0)?, text(1)?, text(2).ok()))
+}
+
 /// The error of an upsert whose row was refused because its id names another entity of
 /// the same table and tenant (ids are unique per tenant; nothing about other tenants can
 /// show here, since their rows never conflict).
