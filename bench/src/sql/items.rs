@@ -77,3 +77,149 @@ pub(super) fn peer_inputs(prefix: &str, n: usize) -> Vec<PeerRow> {
         })
         .collect()
 }
+
+/// One of p8fs's upsert statements, its values converted to driver parameters. `None`
+/// stands for a timestamp, taken at each call (an upsert that wrote the same timestamp
+/// again would change nothing, which MariaDB does not write at all).
+pub(super) struct OwnStatement {
+    sql: String,
+    values: Vec<Option<OwnValue>>,
+    returning: bool,
+}
+
+pub(super) enum OwnValue {
+    Text(String),
+    Int(i64),
+}
+
+/// The statements p8fs sends for `batch` (its 200-row chunks, with or without `RETURNING`),
+/// converted to driver parameters before timing.
+pub(super) fn own_statements(
+    e: &Engine,
+    store: &p8fs_entity::EntityStore,
+    model: &p8fs_sql_dialect::model::Model,
+    batch: &[Map<String, Value>],
+    returning: bool,
+) -> Result<Vec<OwnStatement>> {
+    use p8fs_sql_dialect::entity::dml;
+    use p8fs_sql_dialect::sea_query::Value as V;
+    let d = e.exec.dialect();
+    let rows: Vec<dml::UpsertRow<'_>> = batch
+        .iter()
+        .map(|m| dml::UpsertRow { id: id_for("bench_items", m["name"].as_str().unwrap_or_default()), fields: m })
+        .collect();
+    let now = chrono::Utc::now();
+    let mut out = Vec::new();
+    for chunk in rows.chunks(p8fs_entity::BATCH_CHUNK) {
+        let s = if returning {
+            dml::upsert_returning(d, model, store.layout(), TENANT, chunk, now)?
+        } else {
+            dml::upsert(d, model, store.layout(), TENANT, chunk, now)?
+        };
+        let mut values = Vec::with_capacity(s.values.len());
+        for v in &s.values {
+            values.push(match v {
+                V::String(Some(x)) => Some(OwnValue::Text(x.clone())),
+                V::BigInt(Some(x)) => Some(OwnValue::Int(*x)),
+                V::ChronoDateTimeUtc(Some(_)) => None,
+                other => anyhow::bail!("no hand-written binding for {other:?}"),
+            });
+        }
+        out.push(OwnStatement { sql: s.sql, values, returning });
+    }
+    Ok(out)
+}
+
+/// Sends p8fs's own statements by hand (one alone in autocommit, as p8fs sends a single
+/// row, more in one transaction), with the call's timestamp, reading the returned ids as a
+/// hand-written caller would (borrowed, not converted).
+pub(super) async fn run_own(e: &Engine, stmts: &[OwnStatement]) -> Result<()> {
+    let now = chrono::Utc::now();
+    // The statement's parameters, borrowed (PostgreSQL); ids read back borrowed.
+    macro_rules! pg_send {
+        ($client:expr, $s:expr) => {{
+            use tokio_postgres::types::ToSql;
+            let s = $s;
+            let st = $client.prepare_cached(&s.sql).await?;
+            let refs: Vec<&(dyn ToSql + Sync)> = s
+                .values
+                .iter()
+                .map(|v| match v {
+                    Some(OwnValue::Text(x)) => x as &(dyn ToSql + Sync),
+                    Some(OwnValue::Int(x)) => x,
+                    None => &now,
+                })
+                .collect();
+            if s.returning {
+                let got = $client.query(&st, &refs).await?;
+                let mut seen = 0usize;
+                for r in &got {
+                    let id: &str = r.try_get(0)?;
+                    seen += id.len();
+                }
+                std::hint::black_box(seen);
+            } else {
+                $client.execute(&st, &refs).await?;
+            }
+        }};
+    }
+    match &e.pool {
+        Pool::Pg(p) => {
+            let mut c = p.pool().get().await?;
+            if let [one] = stmts {
+                pg_send!(c, one);
+            } else {
+                let tx = c.transaction().await?;
+                for s in stmts {
+                    pg_send!(tx, s);
+                }
+                tx.commit().await?;
+            }
+        }
+        Pool::My(p) => {
+            use chrono::{Datelike, Timelike};
+            use p8fs_tidb::mysql_async::Value as My;
+            let n = now.naive_utc();
+            let stamp = My::Date(
+                u16::try_from(n.year())?,
+                n.month() as u8,
+                n.day() as u8,
+                n.hour() as u8,
+                n.minute() as u8,
+                n.second() as u8,
+                n.nanosecond() / 1000,
+            );
+            let mut c = p.pool().get_conn().await?;
+            if let [one] = stmts {
+                my_send(&mut c, one, &stamp).await?;
+            } else {
+                let mut tx = c.start_transaction(Default::default()).await?;
+                for s in stmts {
+                    my_send(&mut tx, s, &stamp).await?;
+                }
+                tx.commit().await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One of p8fs's statements through a MySQL-protocol connection or transaction.
+async fn my_send(q: &mut impl Queryable, s: &OwnStatement, stamp: &p8fs_tidb::mysql_async::Value) -> Result<()> {
+    let ps: Vec<p8fs_tidb::mysql_async::Value> = s
+        .values
+        .iter()
+        .map(|v| match v {
+            Some(OwnValue::Text(x)) => x.as_str().into(),
+            Some(OwnValue::Int(x)) => (*x).into(),
+            None => stamp.clone(),
+        })
+        .collect();
+    if s.returning {
+        let got: Vec<p8fs_tidb::mysql_async::Row> = q.exec(s.sql.as_str(), ps).await?;
+        std::hint::black_box(got.len());
+    } else {
+        q.exec_drop(s.sql.as_str(), ps).await?;
+    }
+    Ok(())
+}
