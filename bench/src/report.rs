@@ -108,12 +108,6 @@ pub(crate) fn write_markdown(path: &Path, rows: &[Row], failures: &[String], sca
 fn explain(r: &Row) -> Option<&'static str> {
     let v = r.variant.as_str();
     Some(match r.workload.as_str() {
-        "W1" if v.starts_with("mariadb") => {
-            "one round trip on both sides (MariaDB returns the stored id with `RETURNING`, which the peer does \
-             not ask for); the rest is client CPU per call as under W1 postgres. Runs before 2026-12-04 opened a \
-             new connection per call on both sides (a pool setting: 743 calls/s then, ~2,800/s now). Runs: \
-             0.88-0.91. Profile: docs/benchmark-profiles.md, W1."
-        }
         "W1" if v.starts_with("tidb") => {
             "an engine limit of the contract: TiDB has no `INSERT ... RETURNING`, so p8fs follows the upsert with \
              a `SELECT` of the stored id (a row created earlier with a given id keeps it, and the caller gets it \
@@ -121,11 +115,21 @@ fn explain(r: &Row) -> Option<&'static str> {
              without a read (models whose ids can only be derived from the key). Profile: \
              docs/benchmark-profiles.md, W1-W3 on TiDB."
         }
+        "W1" if v.ends_with("own statement") => {
+            "p8fs's client work per call over its own statement sent by hand (the JSON entity checked against the \
+             model, its id derived from the key, values bound, the returned id decoded); passes in most runs \
+             (0.96-1.00 on 2026-12-04), a miss here is this machine's spread at ~0.3 ms per call. Profile: \
+             docs/benchmark-profiles.md, W1."
+        }
         "W1" => {
-            "one round trip on both sides; p8fs's statement also returns the stored id (`RETURNING`), the \
-             peer's returns nothing. The profile before the cached upsert texts measured +88 us of client CPU \
-             per call (statement building 17 us, bookkeeping 8 us, timer wake-ups ~50 us, fixed since); not \
-             re-profiled after. Runs: 0.85-0.92. Profile: docs/benchmark-profiles.md, W1."
+            "one round trip on both sides. Decomposed in the same run (the notes): p8fs against its own statement \
+             sent by hand 0.96 (postgres) and 0.96 (mariadb): p8fs's client work per call is ~4%; the statement \
+             with `RETURNING` against without ~1.00, and without it against the hand-written statement 0.97-1.02: \
+             neither the stored id p8fs returns (its contract) nor its statement's form costs measurably alone. \
+             The whole row (0.88-0.92 across runs) is measured in a separate interleaved pair on a fresh table; \
+             what remains beyond the 4% is within this machine's spread between pairs (5-10% at ~0.3 ms per \
+             call), not pinned on one part. Runs before 2026-12-04 opened a new connection per call on \
+             MariaDB (a pool setting: 743 calls/s then, ~3,000/s now). Profile: docs/benchmark-profiles.md, W1."
         }
         "W2" if v.starts_with("tidb per-row") => {
             "bounded by the engine: the goal compares p8fs's multi-row batch with 1,000 single-row statements, \
@@ -139,22 +143,39 @@ fn explain(r: &Row) -> Option<&'static str> {
              has no `RETURNING`); within the spread of this row (0.84-0.99 across runs). Profile: \
              docs/benchmark-profiles.md, W1-W3 on TiDB."
         }
+        "W2" if v.ends_with("own statements") => {
+            "p8fs's own client work per 1,000-row batch, over the same statements sent by hand (values converted \
+             and ids derived before timing): timed inside and outside the executor on 2026-12-04, ~1.3 ms outside \
+             it (ids derived from the keys, one entity per key, the values bound in the statement's order, the \
+             ids mapped back) and ~0.2-0.5 ms (MariaDB) to ~1-2 ms (PostgreSQL) in the provider (driver values, \
+             the returned rows decoded), against ~7-8 ms for the batch by hand; the ids' check reading every \
+             returned row twice was removed that day (10.2 -> 9.45 ms on MariaDB). Not a limit: what would close \
+             it is binding from the entities straight into the driver's parameters (each text is copied from the \
+             JSON into a statement value and again into a driver value) and mapping ids without owned copies. \
+             Profile: docs/benchmark-profiles.md, W2."
+        }
         "W2" => {
-            "the same five 200-row statements in one transaction on both sides; since 2026-12-04 p8fs renders \
-             each statement's text once per shape and binds straight from the entities. What differs: p8fs \
-             binds 1,600 parameters per statement (its own timestamps) against 1,200, and reads 1,000 stored \
-             ids back (`RETURNING`, p8fs's contract). On MariaDB p8fs's statement form (tenant-guarded \
-             update, literal timestamps, `RETURNING`) costs the server no more than the peer's when sent as \
-             text (9.0-11.3 against 10.8-15.6 ms per 1,000 rows), and client CPU is a small share of the \
-             profile: the gap sits in the prepared-statement exchange, not isolated further. Runs: postgres \
-             0.77-0.88, mariadb 0.70-0.78. Profile: docs/benchmark-profiles.md, W2."
+            "the same five 200-row statements in one transaction on both sides. Decomposed in the same run (the \
+             notes): p8fs against its own statements sent by hand 0.78-0.79 (p8fs's client work: the `own \
+             statements` row says where it goes); those statements with `RETURNING` against without 0.91-0.96 (the \
+             1,000 stored ids p8fs returns, its contract: a row created earlier keeps its id and the caller \
+             gets it back); without `RETURNING` against the hand-written statements 0.99-1.27 (the form, bound \
+             timestamps and MariaDB's tenant guard included, costs nothing). So the miss is p8fs's client \
+             work per row (~2 us) times its contract's `RETURNING`. Runs: postgres 0.77-0.88, mariadb \
+             0.68-0.78. Profile: docs/benchmark-profiles.md, W2."
+        }
+        "W3" if v.starts_with("tidb") => {
+            "same statement on both sides, over one tidb-server's in-process store at ~4.5 ms per query; runs \
+             0.90-1.04, the spread of this server on two cores shared with the benchmark. Profile: \
+             docs/benchmark-profiles.md, W1-W3 on TiDB."
         }
         "W3" => {
             "same statement, order and plan on both sides. Runs before 2026-12-04 bound LIMIT as a parameter, and \
              PostgreSQL's generic plan of the prepared statement walked the tenant's primary key filtering every \
              row (1.45 ms against 0.65 ms of server time; 0.58-0.74); LIMIT and OFFSET are integer literals \
-             since, and the notes record the generic plan. Runs since: 0.94, 1.13, 0.86: the rest is this \
-             machine's spread at ~0.55 ms per query. Profile: docs/benchmark-profiles.md, W3."
+             since, and the notes record the generic plan. Runs since: 0.94 and 1.13 focused, 0.86 and 0.76 in \
+             full runs: the full runs stay lower than the focused ones, which is not explained yet (~50-100 us \
+             per query of ~0.55 ms; the full run's W3 was not profiled). Profile: docs/benchmark-profiles.md, W3."
         }
         "W5" if v.starts_with("mariadb") => {
             "bounded by the engine at 20,000 rows: MariaDB's own index query is ~20x faster than its exact \
@@ -211,7 +232,7 @@ fn explain(r: &Row) -> Option<&'static str> {
         "W9" => {
             "both sides wait on the disk: p8fs commits once per mapping (three keys), the peer three times \
              (strace: 4,104 fdatasync for 1,020 + 3,060 commits); a three-key commit takes ~15% longer than a \
-             one-key commit here, so the bound is ~2.6x and runs measure 2.36-2.63. Only group commit across \
+             one-key commit here, so the bound is ~2.6x and runs measure 2.20-2.63. Only group commit across \
              entities would beat it. Profile: docs/benchmark-profiles.md, W9."
         }
         "W12" if v.contains("exact") => {
@@ -226,6 +247,11 @@ fn explain(r: &Row) -> Option<&'static str> {
              28.6-29.7 ms with `RETURNING`; reading the ids back with a select costs the same), and the \
              model's full-text index (FTS5 triggers) flushes at every statement on both sides. Profile: \
              docs/benchmark-profiles.md, W12."
+        }
+        "W13" => {
+            "both sides run the same model on the same inputs; p8fs's path adds one trait call per batch of 32 \
+             (microseconds against a 140 ms batch). The model takes both cores, which the servers' background \
+             work shares: runs 0.94-1.05. Profile: docs/benchmark-profiles.md, W13."
         }
         "W12" => {
             "one fsync'd commit per upsert on both sides; p8fs adds ~50 us of CPU (statement building 17 us, \

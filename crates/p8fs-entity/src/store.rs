@@ -776,18 +776,20 @@ impl EntityStore {
         let mut ids_by_row = Vec::with_capacity(rows.len());
         for (id, e) in &rows {
             let lookup = match model.key_field() {
-                Some(k) => e.get(k).and_then(Json::as_str).unwrap_or_default().to_owned(),
-                None => id.clone(),
+                Some(k) => e.get(k).and_then(Json::as_str).unwrap_or_default(),
+                None => id.as_str(),
             };
-            let found = stored.get(&lookup).cloned().ok_or_else(|| dml::id_taken(model, &lookup, id))?;
-            ids_by_row.push(found);
+            let found = stored.get(lookup).ok_or_else(|| dml::id_taken(model, lookup, id))?;
+            ids_by_row.push(found.clone());
         }
-        Ok(UpsertResult {
-            success: true,
-            affected_rows: stored.len() as u64,
-            entity_count: entities.len(),
-            ids: order.into_iter().map(|i| ids_by_row[i].clone()).collect(),
-        })
+        let affected_rows = stored.len() as u64;
+        // One entity per row unless a key repeated (then each entity gets its row's id).
+        let ids = if order.len() == ids_by_row.len() && order.iter().enumerate().all(|(n, &i)| n == i) {
+            ids_by_row
+        } else {
+            order.into_iter().map(|i| ids_by_row[i].clone()).collect()
+        };
+        Ok(UpsertResult { success: true, affected_rows, entity_count: entities.len(), ids })
     }
 
     /// Reads the stored ids of `rows`, by key (by id for models without one): before a
