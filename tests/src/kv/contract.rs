@@ -128,7 +128,8 @@ async fn cas_capable(kv: &p8fs_kv::TenantKv) -> Result<bool> {
     Ok(false)
 }
 
-/// Waits until `ttl` (plus the backend's granularity) has passed since `start`.
+/// Waits until `ttl` (plus the backend's granularity) has passed since `start`, taken after
+/// the put that set the TTL returned (the server starts a TTL when the put reaches it).
 async fn wait_past(start: std::time::Instant, ttl: Duration, kv: &p8fs_kv::TenantKv) {
     let granularity = kv.backend().capability().ttl_granularity;
     let deadline = ttl + granularity + Duration::from_millis(150);
@@ -142,8 +143,9 @@ pub(crate) async fn get_hides_an_expired_key(ctx: Ctx) -> Result<()> {
     if !ttl_capable(&kv).await? {
         return Ok(());
     }
-    let start = std::time::Instant::now();
     kv.put("short", b"v", Some(Duration::from_secs(1))).await?;
+    // After the put has returned: its TTL started no later than this.
+    let start = std::time::Instant::now();
     kv.put("long", b"v", Some(Duration::from_secs(600))).await?;
     ensure!(kv.get("short").await?.is_some(), "a live key must be readable before it expires");
     wait_past(start, Duration::from_secs(1), &kv).await;
@@ -163,10 +165,12 @@ pub(crate) async fn scan_hides_expired_keys(ctx: Ctx) -> Result<()> {
     if !ttl_capable(&kv).await? {
         return Ok(());
     }
-    let start = std::time::Instant::now();
     kv.put("p/1", b"v", Some(Duration::from_secs(1))).await?;
     kv.put("p/2", b"v", None).await?;
     kv.put("p/3", b"v", Some(Duration::from_secs(1))).await?;
+    // After the last put with a TTL has returned (timed from before the first, a put slow
+    // under load left p/3 short of its expiry when the scan ran).
+    let start = std::time::Instant::now();
     wait_past(start, Duration::from_secs(1), &kv).await;
     let page = kv.scan_prefix("p/", 10, None).await?;
     let keys: Vec<&str> = page.entries.iter().map(|e| e.key.as_str()).collect();
@@ -179,8 +183,8 @@ pub(crate) async fn put_without_ttl_clears_an_earlier_ttl(ctx: Ctx) -> Result<()
     if !ttl_capable(&kv).await? {
         return Ok(());
     }
-    let start = std::time::Instant::now();
     kv.put("k", b"old", Some(Duration::from_secs(1))).await?;
+    let start = std::time::Instant::now();
     kv.put("k", b"new", None).await?;
     wait_past(start, Duration::from_secs(1), &kv).await;
     ensure!(kv.get("k").await?.as_deref() == Some(&b"new"[..]), "the second put kept the first put's TTL");
