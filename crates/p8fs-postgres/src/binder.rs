@@ -65,19 +65,13 @@ impl ToSql for Param<'_> {
         with_sql(self.0, |p| p.to_sql_checked(ty, out))?
     }
 
-    /// Any type: which ones a value takes is its own binding's answer, asked by
-    /// `to_sql_checked`.
+    /// Any type: which ones a value takes is its own binding's answer, asked by `to_sql`
+    /// (the value's own `to_sql_checked`).
     fn accepts(_: &Type) -> bool {
         true
     }
 
-    fn to_sql_checked(
-        &self,
-        ty: &Type,
-        out: &mut bytes::BytesMut,
-    ) -> std::result::Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
-        with_sql(self.0, |p| p.to_sql_checked(ty, out))?
-    }
+    tokio_postgres::types::to_sql_checked!();
 }
 
 /// Converts one result row to [`SqlValue`]s, by each column's declared type.
