@@ -1,6 +1,6 @@
-//! Measuring: a workload and its peer run in the same process, interleaved round by round
-//! (A B A B ...), every operation timed; the result is the median of the per-round
-//! throughput ratios, so drift of a noisy machine hits both sides alike.
+//! Measuring: a workload and its peer run in the same process, interleaved in balanced
+//! rounds (A B B A, then B A A B, ...), every operation timed; the result is the median of
+//! the per-round throughput ratios, so drift of a noisy machine hits both sides alike.
 
 use std::time::{Duration, Instant};
 
@@ -85,26 +85,33 @@ impl Comparison {
     }
 }
 
-/// Runs `ops` operations of `f` (given a global operation number), timing each.
-async fn one_round(
+/// Runs `ops` operations of `f` (given a global operation number), timing each; returns
+/// the time they took together.
+async fn run_part(
     first: usize,
     ops: usize,
     f: &mut impl AsyncFnMut(usize) -> Result<()>,
     side: &mut Side,
-) -> Result<()> {
+) -> Result<Duration> {
     let start = Instant::now();
     for i in 0..ops {
         let t = Instant::now();
         f(first + i).await?;
         side.latencies.push(t.elapsed());
     }
-    side.round_ops_per_s.push(ops as f64 / start.elapsed().as_secs_f64().max(1e-9));
-    Ok(())
+    Ok(start.elapsed())
 }
 
 /// `a` (p8fs) against `b` (the peer): a warm-up of each, then `rounds` rounds of `ops`
-/// operations each, A then B, alternating which goes first. Operation numbers never repeat
-/// on one side, so writes can use them for fresh keys.
+/// operations per side. Each round is balanced: the first side runs half its operations,
+/// the second side all of its own, then the first side the other half (A B B A; which
+/// side goes first alternates between rounds), and a side's throughput in the round is its
+/// operations over the time of its parts. A load that grows or fades during a round (a
+/// server's background work after a write phase, caches warming) then falls on both sides
+/// alike; with whole rounds A B, B A and an odd number of rounds, the side that went first
+/// more often took that drift in most rounds, and the median of the rounds' ratios kept it
+/// (a bias up to the size of the drift). Operation numbers never repeat on one side, so
+/// writes can use them for fresh keys.
 pub(crate) async fn compare(
     scale: Scale,
     ops: usize,
@@ -113,18 +120,23 @@ pub(crate) async fn compare(
 ) -> Result<Comparison> {
     let warm = (ops / 10).max(1);
     let mut skip = Side::default();
-    one_round(0, warm, &mut a, &mut skip).await?;
-    one_round(0, warm, &mut b, &mut skip).await?;
+    run_part(0, warm, &mut a, &mut skip).await?;
+    run_part(0, warm, &mut b, &mut skip).await?;
     let mut c = Comparison::default();
+    let (head, tail) = (ops / 2, ops - ops / 2);
     for r in 0..scale.rounds {
         let first = warm + r * ops;
-        if r % 2 == 0 {
-            one_round(first, ops, &mut a, &mut c.a).await?;
-            one_round(first, ops, &mut b, &mut c.b).await?;
+        let (ta, tb) = if r % 2 == 0 {
+            let t1 = run_part(first, head, &mut a, &mut c.a).await?;
+            let tb = run_part(first, ops, &mut b, &mut c.b).await?;
+            (t1 + run_part(first + head, tail, &mut a, &mut c.a).await?, tb)
         } else {
-            one_round(first, ops, &mut b, &mut c.b).await?;
-            one_round(first, ops, &mut a, &mut c.a).await?;
-        }
+            let t1 = run_part(first, head, &mut b, &mut c.b).await?;
+            let ta = run_part(first, ops, &mut a, &mut c.a).await?;
+            (ta, t1 + run_part(first + head, tail, &mut b, &mut c.b).await?)
+        };
+        c.a.round_ops_per_s.push(ops as f64 / ta.as_secs_f64().max(1e-9));
+        c.b.round_ops_per_s.push(ops as f64 / tb.as_secs_f64().max(1e-9));
     }
     Ok(c)
 }

@@ -35,8 +35,9 @@ pub(crate) fn write_markdown(path: &Path, rows: &[Row], failures: &[String], sca
     md.push_str("# Benchmarks\n\n");
     md.push_str(
         "Written by `cargo xtask bench` from its last run (do not edit by hand). Each workload runs p8fs and its \
-         peer in the same process, interleaved round by round; `ratio` is the median of the per-round ratios of \
-         p8fs throughput to the peer's. Absolute numbers are for trend only: the machines are noisy, the ratios \
+         peer in the same process, interleaved in balanced rounds (p8fs half, peer, p8fs half; the order flips \
+         every round, so a load that grows or fades within a round falls on both sides alike); `ratio` is the \
+         median of the per-round ratios of p8fs throughput to the peer's. Absolute numbers are for trend only: the machines are noisy, the ratios \
          are what the goals judge. PostgreSQL, MariaDB and TiDB run locally; TiDB's rows (W1-W3) come from one \
          tidb-server over its in-process store, not TiKV: they show p8fs's cost over TiDB's SQL layer, not a \
          cluster's speed. The TiKV numbers come from the in-process PD/TiKV stand-in, not a real \

@@ -39,8 +39,9 @@ pub(crate) async fn w1_single_upsert(env: &Env, scale: Scale) -> Result<Vec<Row>
             Row::from(scale, "W1", e.name, "hand-written prepared upsert, same pool", &c, ops, ">= 0.95x", Some(0.95))
                 .note(format!("metadata cache: {} hits, {} misses over the run", stats.hits, stats.misses))
                 .note(statements_note(&e, &store, &model).await?);
-        // TiDB returns no rows from an upsert: p8fs sends two statements there (see the
-        // W1 tidb row's explanation), so there is no single statement to send by hand.
+        // TiDB returns no rows from an upsert: p8fs sends one statement for an update and
+        // two for an insert there (the upsert, then a read of the stored id; see the W1
+        // tidb row's explanation), so there is no single statement to send by hand.
         if e.name != "tidb" {
             // p8fs's own statement for each call, built before timing, sent by hand: what
             // p8fs adds over its statement, and what the statement's form costs. Every

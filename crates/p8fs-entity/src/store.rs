@@ -16,7 +16,7 @@ use crate::cache::{CacheScope, MetadataCache, TableInfo, read_table_info};
 use p8fs_sql_dialect::entity::codec::{decode_row, decode_rows};
 use p8fs_sql_dialect::entity::{EntityQuery, Layout, ddl, dml};
 use p8fs_sql_dialect::model::Model;
-use p8fs_sql_dialect::{Dialect, Error, ErrorKind, Result, SqlExecutor, SqlValue, Statement};
+use p8fs_sql_dialect::{Dialect, DialectKind, Error, ErrorKind, Result, SqlExecutor, SqlValue, Statement};
 
 /// Statements to add to an upsert's transaction, given the entities' ids.
 pub type ExtraStatements<'a> = dyn Fn(&[String]) -> Result<Vec<Statement>> + Send + Sync + 'a;
@@ -101,6 +101,21 @@ fn global(model: &Model) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// Whether an upsert reads the stored ids of its keys before writing: when embeddings or
+/// extra statements written in the same transaction must point at them, or when ids are
+/// given (a given id that names another row than the key's must not decide which row the
+/// upsert meets: PostgreSQL and SQLite match the key, the MySQL family meets the primary
+/// key first).
+fn ids_read_first(
+    entities: &[Map<String, Json>],
+    embeddings: Option<&[EntityEmbeddings]>,
+    extra: Option<&ExtraStatements<'_>>,
+) -> bool {
+    embeddings.is_some_and(|e| e.iter().any(|v| !v.is_empty()))
+        || extra.is_some()
+        || entities.iter().any(|e| e.contains_key("id"))
 }
 
 /// Checks that `embeddings` has one list per entity.
@@ -562,6 +577,38 @@ impl EntityStore {
         extra: Option<&ExtraStatements<'_>>,
         guard: Option<(Statement, Arc<p8fs_sql_dialect::RowCheck>)>,
     ) -> Result<UpsertResult> {
+        let retry_guard = guard.clone();
+        match self.upsert_rows_once(model, tenant, entities, embeddings, extra, guard, false).await {
+            // The MySQL family's upsert meets the primary key before the business key: an
+            // id derived from a key that another key's row holds (given to that row
+            // explicitly) meets that row, which the update clause leaves as it was, and the
+            // key is refused. If the key has a row of its own under another id, reading the
+            // stored ids first writes that row, as PostgreSQL and SQLite do; a key without
+            // a row is refused again. The refused attempt wrote nothing.
+            Err(e)
+                if e.kind() == ErrorKind::UniqueViolation
+                    && model.key_field().is_some()
+                    && matches!(self.db.dialect().kind(), DialectKind::Tidb | DialectKind::MariaDb)
+                    && !ids_read_first(entities, embeddings, extra) =>
+            {
+                self.upsert_rows_once(model, tenant, entities, embeddings, extra, retry_guard, true).await
+            }
+            r => r,
+        }
+    }
+
+    /// [`EntityStore::upsert_rows`], reading the stored ids first when `read_first`.
+    #[allow(clippy::too_many_arguments)]
+    async fn upsert_rows_once(
+        &self,
+        model: &Model,
+        tenant: &str,
+        entities: &[Map<String, Json>],
+        embeddings: Option<&[EntityEmbeddings]>,
+        extra: Option<&ExtraStatements<'_>>,
+        guard: Option<(Statement, Arc<p8fs_sql_dialect::RowCheck>)>,
+        read_first: bool,
+    ) -> Result<UpsertResult> {
         if entities.is_empty() {
             return Err(Error::invalid_input(format!(
                 "{model}: an empty batch writes nothing; pass at least one entity"
@@ -602,12 +649,7 @@ impl EntityStore {
             }
         }
         let dialect = self.db.dialect();
-        let needs_ids = embeddings.is_some_and(|e| e.iter().any(|v| !v.is_empty())) || extra.is_some();
-        // A given id that names another row than the key's must not decide which row the
-        // upsert meets: PostgreSQL and SQLite match the key, the MySQL family meets the
-        // primary key first.
-        let given_ids = rows.iter().any(|(_, e)| e.contains_key("id"));
-        let must_match = needs_ids || given_ids;
+        let must_match = read_first || ids_read_first(entities, embeddings, extra);
         // A row that exists keeps its id: learn it first when embeddings or extra statements
         // written in the same transaction must point at it, or when ids are given (then the
         // row's stored id replaces the given one, so every engine updates the key's row).
@@ -719,15 +761,17 @@ impl EntityStore {
         } else if rows.len() == 1 && !must_match && guard.is_none() {
             // One row and nothing that points at it: one statement in autocommit. A row the
             // upsert refused (its given id names another entity) wrote nothing.
-            let stmts = upsert_statements(returning)?;
             if returning {
+                let stmts = upsert_statements(true)?;
                 let mut results = Vec::with_capacity(stmts.len());
                 for s in &stmts {
                     results.push(self.db.query(s).await?);
                 }
                 id_rows(results, stmts.len(), &mut stored)?;
+            } else if matches!(dialect.kind(), DialectKind::Tidb | DialectKind::MariaDb) {
+                self.upsert_one_id_guarded(model, tenant, &rows[0], now, &mut stored).await?;
             } else {
-                for s in &stmts {
+                for s in &upsert_statements(false)? {
                     self.db.execute(s).await?;
                 }
                 self.read_back_ids(model, tenant, &rows, &mut stored).await?;
@@ -790,6 +834,40 @@ impl EntityStore {
             order.into_iter().map(|i| ids_by_row[i].clone()).collect()
         };
         Ok(UpsertResult { success: true, affected_rows, entity_count: entities.len(), ids })
+    }
+
+    /// One keyed entity on the MySQL family without `RETURNING` (TiDB), in autocommit, in
+    /// one round trip when it updates its row: the id-guarded upsert
+    /// ([`dml::upsert_id_guarded`]) changes the row it meets only if that row has this id
+    /// and key, so a count of 2 (updated) says this id is the one stored. Otherwise (a new
+    /// row, or the row met left as it was) the stored id is read; a key stored under
+    /// another id (given when its row was created), or without a row while its id names
+    /// another key's, is refused here with nothing written, and the caller writes it again
+    /// reading the stored ids first.
+    async fn upsert_one_id_guarded(
+        &self,
+        model: &Model,
+        tenant: &str,
+        row: &(String, &Map<String, Json>),
+        now: chrono::DateTime<Utc>,
+        stored: &mut HashMap<String, String>,
+    ) -> Result<()> {
+        let dialect = self.db.dialect();
+        let k = model
+            .key_field()
+            .ok_or_else(|| Error::invalid_input(format!("{model}: an id-guarded upsert needs a key field")))?;
+        let key = dml::key_of(model, k, row.1)?;
+        let one = dml::UpsertRow { id: row.0.clone(), fields: row.1 };
+        let s = self.upsert_texts.upsert_id_guarded(dialect, model, &self.layout, tenant, &one, now)?;
+        if self.db.execute(&s).await? == 2 {
+            stored.insert(key.to_owned(), row.0.clone());
+            return Ok(());
+        }
+        self.read_back_ids(model, tenant, std::slice::from_ref(row), stored).await?;
+        if stored.get(key).is_some_and(|found| *found != row.0) {
+            return Err(dml::id_taken(model, key, &row.0));
+        }
+        Ok(())
     }
 
     /// Reads the stored ids of `rows`, by key (by id for models without one): before a

@@ -90,6 +90,27 @@ fn upsert_and_batch() {
     let r = dml::upsert_returning(&MariaDb, &m, &Layout::default(), "tenant-x", &rows, now()).unwrap();
     assert!(r.sql.ends_with("`updated_at`) RETURNING `id`, `name`, `tenant_id`"), "{}", r.sql);
     assert_eq!(r.values, dml::upsert(&MariaDb, &m, &Layout::default(), "tenant-x", &rows, now()).unwrap().values);
+    // One row whose update changes only a row of its id as well as its tenant and key: the
+    // count then tells whether this id is the stored one. The values are the plain upsert's.
+    let g = dml::upsert_id_guarded(&Tidb, &m, &Layout::default(), "tenant-x", &rows[0], now()).unwrap();
+    print_or_assert(
+        std::slice::from_ref(&g.sql),
+        &[
+            "INSERT INTO `resources` (`id`, `tenant_id`, `name`, `content`, `metadata`, `created_at`, `updated_at`) VALUES (?, ?, ?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE `content` = IF(`tenant_id` <=> VALUES(`tenant_id`) AND `name` <=> VALUES(`name`) AND `id` <=> VALUES(`id`), VALUES(`content`), `content`), `metadata` = IF(`tenant_id` <=> VALUES(`tenant_id`) AND `name` <=> VALUES(`name`) AND `id` <=> VALUES(`id`), JSON_MERGE_PATCH(COALESCE(`resources`.`metadata`, ?), VALUES(`metadata`)), `metadata`), `updated_at` = IF(`tenant_id` <=> VALUES(`tenant_id`) AND `name` <=> VALUES(`name`) AND `id` <=> VALUES(`id`), VALUES(`updated_at`), `updated_at`)",
+        ],
+    );
+    let one = dml::upsert(&Tidb, &m, &Layout::default(), "tenant-x", &rows[..1], now()).unwrap();
+    assert_eq!(g.values, one.values);
+    // One row only, a keyed model only, the MySQL family only.
+    let e = dml::upsert_id_guarded(&Tidb, &m, &Layout::default(), "tenant-x", &rows[1], now());
+    assert!(e.is_ok());
+    let e = dml::upsert_id_guarded(&p8fs_sql_dialect::Postgres, &m, &Layout::default(), "t", &rows[0], now());
+    assert_eq!(e.unwrap_err().kind(), ErrorKind::Unsupported);
+    let unkeyed = Model::builder("notes").field("body", FieldType::Text).build().unwrap();
+    let body = obj(json!({"body": "x"}));
+    let row = UpsertRow { id: "n-1".into(), fields: &body };
+    let e = dml::upsert_id_guarded(&Tidb, &unkeyed, &Layout::default(), "t", &row, now()).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
 }
 
 #[test]

@@ -67,8 +67,20 @@ fn cached_statements_equal_the_built_ones() {
                     }
                 }
             }
-            // 4 row counts x 2 (RETURNING or not), fewer where the engine has no RETURNING.
-            assert!(texts.len() <= 8 && !texts.is_empty(), "{:?}: {} shapes", d.kind(), texts.len());
+            // One row, id-guarded (the MySQL family): the same as the built one.
+            let es = entities(9, 1);
+            let rs = rows(&es);
+            let t = Utc.timestamp_opt(1_790_000_009, 0).unwrap();
+            let want = dml::upsert_id_guarded(d, &model, &layout, "tenant-a", &rs[0], t);
+            let got = texts.upsert_id_guarded(d, &model, &layout, "tenant-a", &rs[0], t);
+            match (want, got) {
+                (Ok(w), Ok(g)) => assert_eq!(w, g, "{:?}: id-guarded", d.kind()),
+                (Err(w), Err(g)) => assert_eq!((w.kind(), w.to_string()), (g.kind(), g.to_string())),
+                (w, g) => panic!("{:?}: built {w:?}, cached {g:?}", d.kind()),
+            }
+            // 4 row counts x 2 (RETURNING or not) and one id-guarded, fewer where the engine
+            // has no RETURNING or no guard.
+            assert!(texts.len() <= 9 && !texts.is_empty(), "{:?}: {} shapes", d.kind(), texts.len());
         }
     }
 }

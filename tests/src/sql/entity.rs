@@ -628,6 +628,71 @@ pub(crate) async fn a_given_id_never_decides_which_row_an_upsert_meets(ctx: Ctx)
     .await
 }
 
+/// An upsert that gives no id meets its key's row whatever id that row is stored under,
+/// on every engine: a row created under a given id keeps it and is updated; a key whose
+/// derived id another key's row holds is refused with nothing written, unless the key has
+/// a row of its own, which is then updated. On TiDB (no `RETURNING`) updating a row
+/// stored under its derived id is one statement; the other cases read the stored id.
+pub(crate) async fn an_upsert_by_key_meets_the_keys_row_whatever_its_id(ctx: Ctx) -> Result<()> {
+    with_store(&ctx, &[items()], async |store, db| {
+        let m = items();
+        let mut paths: Vec<(&str, EntityStore, Arc<Counting>)> = vec![("", store.clone(), db)];
+        if store.executor().dialect().kind() == DialectKind::MariaDb {
+            let c = Arc::new(Counting::as_tidb(Arc::clone(store.executor())));
+            paths.push((" (TiDB's statements)", EntityStore::new(c.clone(), store.layout().clone()), c));
+        }
+        let derived = |name: &str| {
+            uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_DNS, format!("t:items:{name}").as_bytes()).to_string()
+        };
+        for (via, s, count) in paths {
+            let n = via.len();
+            let rank_of = async |id: &str| -> Result<Value> {
+                Ok(s.get(&m, "t", id).await?.with_context(|| format!("row {id}{via}"))?["rank"].clone())
+            };
+            // Created under a given id: writes by key alone keep that id.
+            let (k1, custom) = (format!("given{n}"), format!("custom-{n}"));
+            let r = s.upsert(&m, "t", &obj(json!({"id": custom, "name": k1, "rank": 1}))).await?;
+            ensure!(r.ids == [custom.clone()], "created under a given id{via}: {r:?}");
+            let r = s.upsert(&m, "t", &obj(json!({"name": k1, "rank": 2}))).await?;
+            ensure!(r.ids == [custom.clone()], "a write by key alone{via}: {r:?}");
+            ensure!(rank_of(&custom).await? == json!(2), "the key's row was not updated{via}");
+            ensure!(s.get(&m, "t", &derived(&k1)).await?.is_none(), "a second row under the derived id{via}");
+            // Derived ids: inserted, then updated; one statement for the update on TiDB.
+            let k2 = format!("plain{n}");
+            let r = s.upsert(&m, "t", &obj(json!({"name": k2, "rank": 1}))).await?;
+            ensure!(r.ids == [derived(&k2)], "a new key{via}: {r:?}");
+            let before = count.queries.load(Ordering::SeqCst);
+            let r = s.upsert(&m, "t", &obj(json!({"name": k2, "rank": 2}))).await?;
+            let statements = count.queries.load(Ordering::SeqCst) - before;
+            ensure!(r.ids == [derived(&k2)], "an update{via}: {r:?}");
+            ensure!(rank_of(&derived(&k2)).await? == json!(2), "not updated{via}");
+            if s.executor().dialect().kind() == DialectKind::Tidb {
+                ensure!(statements == 1, "an update by key took {statements} statements on TiDB{via}");
+            }
+            // The derived id held by another key's row, no row of the key: refused, nothing written.
+            let (k3, holder) = (format!("squatted{n}"), format!("holder{n}"));
+            s.upsert(&m, "t", &obj(json!({"id": derived(&k3), "name": holder, "rank": 1}))).await?;
+            let e = s.upsert(&m, "t", &obj(json!({"name": k3, "rank": 5}))).await;
+            let kind = e.as_ref().err().map(p8fs_sql_dialect::Error::kind);
+            ensure!(kind == Some(ErrorKind::UniqueViolation), "a key whose derived id is held{via}: {e:?}");
+            ensure!(s.get_by_key(&m, "t", &k3).await?.is_none(), "a refused row was written{via}");
+            ensure!(rank_of(&derived(&k3)).await? == json!(1), "the holder changed{via}");
+            // The derived id held by another key's row, and the key's own row under a given
+            // id: the key's row is updated, the holder left as it was.
+            let (k4, own, other) = (format!("both{n}"), format!("own-{n}"), format!("other{n}"));
+            s.upsert(&m, "t", &obj(json!({"id": own, "name": k4, "rank": 1}))).await?;
+            s.upsert(&m, "t", &obj(json!({"id": derived(&k4), "name": other, "rank": 1}))).await?;
+            let r = s.upsert(&m, "t", &obj(json!({"name": k4, "rank": 7}))).await;
+            ensure!(r.as_ref().is_ok_and(|r| r.ids == [own.clone()]), "the key's own row{via}: {r:?}");
+            ensure!(rank_of(&own).await? == json!(7), "the key's row was not updated{via}");
+            let held = s.get(&m, "t", &derived(&k4)).await?.context("the holder")?;
+            ensure!(held["name"] == json!(other) && held["rank"] == json!(1), "the holder changed{via}: {held:?}");
+        }
+        Ok(())
+    })
+    .await
+}
+
 /// Global models (shared by every tenant, such as `tenants`) are out of reach of every
 /// tenant's call; only the administrative calls read and change them.
 pub(crate) async fn global_models_are_out_of_tenants_reach(ctx: Ctx) -> Result<()> {

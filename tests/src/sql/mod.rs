@@ -41,6 +41,7 @@ pub fn cases() -> Vec<Case> {
         case!(Suite::Sql, entity::ids_cannot_be_squatted_or_probed_across_tenants),
         case!(Suite::Sql, entity::a_refused_upsert_writes_nothing),
         case!(Suite::Sql, entity::a_given_id_never_decides_which_row_an_upsert_meets),
+        case!(Suite::Sql, entity::an_upsert_by_key_meets_the_keys_row_whatever_its_id),
         case!(Suite::Sql, entity::global_models_are_out_of_tenants_reach),
         case!(Suite::Sql, entity::existing_tables_migrate_to_tenant_keys_and_exact_collation),
         case!(Suite::Sql, entity::printed_schema_runs_twice_on_an_empty_database),

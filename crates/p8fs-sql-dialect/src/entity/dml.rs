@@ -134,7 +134,7 @@ pub fn upsert(
     rows: &[UpsertRow<'_>],
     now: DateTime<Utc>,
 ) -> Result<Statement> {
-    upsert_with(d, model, layout, tenant, rows, now, false)
+    upsert_with(d, model, layout, tenant, rows, now, Form::Plain)
 }
 
 /// [`upsert`] that also returns each written or matched row's `id`, key field and
@@ -154,7 +154,47 @@ pub fn upsert_returning(
     rows: &[UpsertRow<'_>],
     now: DateTime<Utc>,
 ) -> Result<Statement> {
-    upsert_with(d, model, layout, tenant, rows, now, true)
+    upsert_with(d, model, layout, tenant, rows, now, Form::Returning)
+}
+
+/// [`upsert`] of one row whose update clause changes the row it meets only when that row
+/// has this row's id as well as its tenant and key, for the MySQL family on servers whose
+/// upserts return no rows (TiDB). Such an upsert's count then names the id as stored
+/// without a second query: with `CLIENT_FOUND_ROWS` (p8fs's MySQL-protocol sessions), 2
+/// means the row with this id and key was updated (so this id is the stored one); 1 means
+/// it was inserted or that the row met was left as it was (an equal write, or a row of
+/// another id or key), which only a read of the stored id tells apart.
+///
+/// # Errors
+/// As [`upsert`]; a model without a key field; more than one row;
+/// [`ErrorKind::Unsupported`] outside the MySQL family (other engines' upserts have no
+/// guard in their update clause and match the key alone).
+pub fn upsert_id_guarded(
+    d: &dyn Dialect,
+    model: &Model,
+    layout: &Layout,
+    tenant: &str,
+    row: &UpsertRow<'_>,
+    now: DateTime<Utc>,
+) -> Result<Statement> {
+    upsert_with(d, model, layout, tenant, std::slice::from_ref(row), now, Form::IdGuarded)
+}
+
+/// What an upsert's text gives back or guards besides its writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Form {
+    /// The count of rows written.
+    Plain,
+    /// `RETURNING` the id, key and tenant of each row written or matched.
+    Returning,
+    /// One row, updating only a row of its id, key and tenant ([`upsert_id_guarded`]).
+    IdGuarded,
+}
+
+impl Form {
+    fn of(returning: bool) -> Self {
+        if returning { Form::Returning } else { Form::Plain }
+    }
 }
 
 fn upsert_with(
@@ -164,10 +204,10 @@ fn upsert_with(
     tenant: &str,
     rows: &[UpsertRow<'_>],
     now: DateTime<Utc>,
-    returning: bool,
+    form: Form,
 ) -> Result<Statement> {
     let (fields, values) = checked_rows(d, model, tenant, rows, now)?;
-    render(d, model, layout, &fields, values, returning)
+    render(d, model, layout, &fields, values, rows.len(), form)
 }
 
 /// The fields `rows` name (checked against the model, the key field required) and the
@@ -205,8 +245,23 @@ fn render(
     layout: &Layout,
     fields: &[&crate::model::Field],
     values: Vec<sea_query::Value>,
-    returning: bool,
+    rows: usize,
+    form: Form,
 ) -> Result<Statement> {
+    if form == Form::IdGuarded {
+        if rows != 1 {
+            return Err(Error::invalid_input(format!("{model}: an id-guarded upsert writes one row, not {rows}")));
+        }
+        if model.key_field().is_none() {
+            return Err(Error::invalid_input(format!("{model}: an id-guarded upsert needs a key field")));
+        }
+        if !matches!(d.kind(), crate::DialectKind::Tidb | crate::DialectKind::MariaDb) {
+            return Err(Error::new(
+                ErrorKind::Unsupported,
+                format!("{}: id-guarded upserts are for the MySQL family", d.kind()),
+            ));
+        }
+    }
     let mut cols = vec![a("id"), a("tenant_id")];
     cols.extend(fields.iter().map(|f| a(&f.name)));
     cols.extend([a("created_at"), a("updated_at")]);
@@ -225,6 +280,12 @@ fn render(
     }
     target.push(model.key_field().unwrap_or("id"));
     let mut oc = OnConflict::columns(target.iter().map(|c| a(c)));
+    // The row an update may change: the one the entity names, and for an id-guarded
+    // upsert also the one of its id.
+    let mut identity = target.clone();
+    if form == Form::IdGuarded {
+        identity.push("id");
+    }
     let schema = layout.schema(d);
     for f in fields {
         if model.key_field() == Some(f.name.as_str()) {
@@ -237,11 +298,11 @@ fn render(
         } else {
             d.excluded(&f.name)
         };
-        oc.value(a(&f.name), d.guard_conflict(new, &f.name, &target));
+        oc.value(a(&f.name), d.guard_conflict(new, &f.name, &identity));
     }
-    oc.value(a("updated_at"), d.guard_conflict(d.excluded("updated_at"), "updated_at", &target));
+    oc.value(a("updated_at"), d.guard_conflict(d.excluded("updated_at"), "updated_at", &identity));
     q.on_conflict(oc);
-    if !returning {
+    if form != Form::Returning {
         return Ok(d.build_query(&q));
     }
     let k = model
@@ -276,7 +337,7 @@ struct UpsertShape {
     tenant_isolated: bool,
     fields: Vec<(String, FieldType)>,
     rows: usize,
-    returning: bool,
+    form: Form,
 }
 
 #[derive(Debug)]
@@ -325,7 +386,26 @@ impl UpsertTexts {
         returning: bool,
     ) -> Result<Statement> {
         let (fields, mut values) = checked_rows(d, model, tenant, rows, now)?;
-        let text = self.text(d, model, layout, &fields, &values, rows.len(), returning)?;
+        let text = self.text(d, model, layout, &fields, &values, rows.len(), Form::of(returning))?;
+        values.extend(text.tail.iter().cloned());
+        Ok(Statement { sql: text.sql.clone(), values })
+    }
+
+    /// [`upsert_id_guarded`] from the cached text of its shape.
+    ///
+    /// # Errors
+    /// As [`upsert_id_guarded`].
+    pub fn upsert_id_guarded(
+        &self,
+        d: &dyn Dialect,
+        model: &Model,
+        layout: &Layout,
+        tenant: &str,
+        row: &UpsertRow<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<Statement> {
+        let (fields, mut values) = checked_rows(d, model, tenant, std::slice::from_ref(row), now)?;
+        let text = self.text(d, model, layout, &fields, &values, 1, Form::IdGuarded)?;
         values.extend(text.tail.iter().cloned());
         Ok(Statement { sql: text.sql.clone(), values })
     }
@@ -349,7 +429,7 @@ impl UpsertTexts {
     ) -> Result<Vec<Statement>> {
         let (fields, values) = checked_rows(d, model, tenant, rows, now)?;
         let per_row = row_width(&fields);
-        let text = self.text(d, model, layout, &fields, &values[..per_row], 1, returning)?;
+        let text = self.text(d, model, layout, &fields, &values[..per_row], 1, Form::of(returning))?;
         let mut values = values.into_iter();
         Ok((0..rows.len())
             .map(|_| {
@@ -372,7 +452,7 @@ impl UpsertTexts {
         fields: &[&crate::model::Field],
         values: &[sea_query::Value],
         rows: usize,
-        returning: bool,
+        form: Form,
     ) -> Result<std::sync::Arc<Rendered>> {
         let shape = UpsertShape {
             dialect: d.kind(),
@@ -382,13 +462,13 @@ impl UpsertTexts {
             tenant_isolated: model.tenant_isolated(),
             fields: fields.iter().map(|f| (f.name.clone(), f.ty)).collect(),
             rows,
-            returning,
+            form,
         };
         if let Some(r) = self.texts.read().ok().and_then(|m| m.get(&shape).cloned()) {
             return Ok(r);
         }
         let per_rows = values.len();
-        let stmt = render(d, model, layout, fields, values.to_vec(), returning)?;
+        let stmt = render(d, model, layout, fields, values.to_vec(), rows, form)?;
         debug_assert_eq!(stmt.values.get(..per_rows), Some(values), "the rows' values come first, in row order");
         let tail = stmt.values.get(per_rows..).unwrap_or_default().to_vec();
         let rendered = std::sync::Arc::new(Rendered { sql: stmt.sql, tail });
