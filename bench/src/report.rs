@@ -110,16 +110,21 @@ fn explain(r: &Row) -> Option<&'static str> {
     let v = r.variant.as_str();
     Some(match r.workload.as_str() {
         "W1" if v.starts_with("tidb") => {
-            "an engine limit of the contract: TiDB has no `INSERT ... RETURNING`, so p8fs follows the upsert with \
-             a `SELECT` of the stored id (a row created earlier with a given id keeps it, and the caller gets it \
-             back): two statements against the peer's one, p50 0.81 ms against ~0.5 ms. Closing it needs the id \
-             without a read (models whose ids can only be derived from the key). Profile: \
-             docs/benchmark-profiles.md, W1-W3 on TiDB."
+            "an engine limit of the contract: TiDB has no `INSERT ... RETURNING`, and p8fs returns the stored id (a \
+             row created earlier with a given id keeps it). Since 2026-12-04 an update is one statement: the \
+             upsert's update clause is guarded by the id too, so a count of 2 says the id sent is the stored one. \
+             An insert is still followed by a read of the stored id: with `CLIENT_FOUND_ROWS` (p8fs's \
+             compare-and-swap needs it) an insert and a row left as it was both count 1. W1 is half inserts, so \
+             p8fs sends 1.5 statements per call against the peer's one: 0.65 before, 0.68-0.71 after (full run: \
+             0.72 ms per call against 0.51 ms). Closing it needs the id of an insert without a read. \
+             Profile: docs/benchmark-profiles.md, W1-W3 on TiDB."
         }
         "W1" if v.ends_with("own statement") => {
             "p8fs's client work per call over its own statement sent by hand (the JSON entity checked against the \
-             model, its id derived from the key, values bound, the returned id decoded); passes in most runs \
-             (0.96-1.00 on 2026-12-04), a miss here is this machine's spread at ~0.3 ms per call. Profile: \
+             model, its id derived from the key, values bound, the returned id decoded). Profiled on 2026-12-04: \
+             ~40 us of client CPU per call against ~29 us for its statement by hand and ~27 us for the \
+             hand-written one, ~3-4% of a ~0.3 ms call; the rest of the spread between runs (0.90-1.00) is this \
+             machine's scheduling of client and server on two cores. Profile: \
              docs/benchmark-profiles.md, W1."
         }
         "W1" => {
@@ -141,7 +146,7 @@ fn explain(r: &Row) -> Option<&'static str> {
         }
         "W2" if v.starts_with("tidb") => {
             "the same five 200-row statements on both sides, and p8fs's ids read back with one select (TiDB \
-             has no `RETURNING`); within the spread of this row (0.84-0.99 across runs). Profile: \
+             has no `RETURNING`); within the spread of this row (0.83-0.99 across runs). Profile: \
              docs/benchmark-profiles.md, W1-W3 on TiDB."
         }
         "W2" if v.ends_with("own statements") => {
@@ -150,10 +155,12 @@ fn explain(r: &Row) -> Option<&'static str> {
              it (ids derived from the keys, one entity per key, the values bound in the statement's order, the \
              ids mapped back) and ~0.2-0.5 ms (MariaDB) to ~1-2 ms (PostgreSQL) in the provider (driver values, \
              the returned rows decoded), against ~7-8 ms for the batch by hand; the ids' check reading every \
-             returned row twice was removed that day (10.2 -> 9.45 ms on MariaDB). Not a limit: what would close \
-             it is binding from the entities straight into the driver's parameters (each text is copied from the \
-             JSON into a statement value and again into a driver value) and mapping ids without owned copies. \
-             Profile: docs/benchmark-profiles.md, W2."
+             returned row twice was removed that day (10.2 -> 9.45 ms on MariaDB). A later profile of the store's \
+             part (1.4 ms per batch): a quarter allocating and freeing (one String per text value in the \
+             statement, freed after it ran), a fifth comparing field names (each entity's fields are a sorted \
+             map, looked up per field, per key and per check), 6% SHA-1 of the derived ids. Not a limit: what \
+             would close it is binding from the entities straight into the driver's parameters and looking each \
+             field up once per entity. Profile: docs/benchmark-profiles.md, W2."
         }
         "W2" => {
             "the same five 200-row statements in one transaction on both sides. Decomposed in the same run (the \
@@ -170,13 +177,20 @@ fn explain(r: &Row) -> Option<&'static str> {
              0.90-1.04, the spread of this server on two cores shared with the benchmark. Profile: \
              docs/benchmark-profiles.md, W1-W3 on TiDB."
         }
+        "W3" if v.starts_with("mariadb") => {
+            "same statement and plan on both sides at ~3.3 ms per query, which the two sides spend alike in the \
+             server; p8fs's client work is microseconds of that. Runs \
+             0.92-0.99, the spread of this server on two cores shared with the benchmark. Profile: \
+             docs/benchmark-profiles.md, W3."
+        }
         "W3" => {
             "same statement, order and plan on both sides. Runs before 2026-12-04 bound LIMIT as a parameter, and \
              PostgreSQL's generic plan of the prepared statement walked the tenant's primary key filtering every \
              row (1.45 ms against 0.65 ms of server time; 0.58-0.74); LIMIT and OFFSET are integer literals \
-             since, and the notes record the generic plan. Runs since: 0.94 and 1.13 focused, 0.86 and 0.76 in \
-             full runs: the full runs stay lower than the focused ones, which is not explained yet (~50-100 us \
-             per query of ~0.55 ms; the full run's W3 was not profiled). Profile: docs/benchmark-profiles.md, W3."
+             since, and the notes record the generic plan. Full runs then measured 0.86 and 0.76 against 0.94-1.13 \
+             focused; the harness ran whole rounds A B, B A over an odd count of rounds, so right after W2's \
+             writes p8fs went first in three rounds of five and the median kept that drift. Rounds are balanced \
+             since (A B B A): the first full run after it measured 0.95. Profile: docs/benchmark-profiles.md, W3."
         }
         "W5" if v.starts_with("mariadb") => {
             "bounded by the engine at 20,000 rows: MariaDB's own index query is ~20x faster than its exact \
@@ -201,6 +215,11 @@ fn explain(r: &Row) -> Option<&'static str> {
             "the profile found 82% of the gap in building the tenant prefix once per scanned key, fixed since \
              (focused runs after it: 0.99); what remains per scan of 100 keys (~13 against ~10 us) is a String \
              per returned key and the trait call. Full runs: 0.77-0.99. Profile: docs/benchmark-profiles.md, W7."
+        }
+        "W7" if v == "put" => {
+            "one durable redb commit per put on both sides (~250 us, an fsync); p8fs adds the key check, the \
+             physical key and the trait call, about a microsecond. Runs 0.93-0.99 move with the disk's jitter. \
+             Profile: docs/benchmark-profiles.md, W7."
         }
         "W7" => {
             "both sides read the same redb keys; p8fs adds the key check, the physical key and the async-trait \
@@ -243,7 +262,7 @@ fn explain(r: &Row) -> Option<&'static str> {
         }
         "W12" if v.contains("batch") => {
             "since 2026-12-04 p8fs steps one cached single-row upsert per row, as the peer does (0.54 -> \
-             0.73-0.75). What is left is SQLite's own work for p8fs's contract: `RETURNING` the stored ids \
+             0.73-0.83). What is left is SQLite's own work for p8fs's contract: `RETURNING` the stored ids \
              costs ~12% of the batch in SQLite itself (1,000 upserts into a table of the same shape with an FTS5 index, outside p8fs: 25-27 ms plain, \
              28.6-29.7 ms with `RETURNING`; reading the ids back with a select costs the same), and the \
              model's full-text index (FTS5 triggers) flushes at every statement on both sides. Profile: \
