@@ -16,7 +16,7 @@ use crate::cache::{CacheScope, MetadataCache, TableInfo, read_table_info};
 use p8fs_sql_dialect::entity::codec::{decode_row, decode_rows};
 use p8fs_sql_dialect::entity::{EntityQuery, Layout, ddl, dml};
 use p8fs_sql_dialect::model::Model;
-use p8fs_sql_dialect::{Dialect, DialectKind, Error, ErrorKind, Result, SqlExecutor, SqlValue, Statement};
+use p8fs_sql_dialect::{Dialect, Error, ErrorKind, Result, SqlExecutor, SqlValue, Statement};
 
 /// Statements to add to an upsert's transaction, given the entities' ids.
 pub type ExtraStatements<'a> = dyn Fn(&[String]) -> Result<Vec<Statement>> + Send + Sync + 'a;
@@ -588,7 +588,7 @@ impl EntityStore {
             Err(e)
                 if e.kind() == ErrorKind::UniqueViolation
                     && model.key_field().is_some()
-                    && matches!(self.db.dialect().kind(), DialectKind::Tidb | DialectKind::MariaDb)
+                    && self.db.dialect().upsert_meets_any_unique_key()
                     && !ids_read_first(entities, embeddings, extra) =>
             {
                 self.upsert_rows_once(model, tenant, entities, embeddings, extra, retry_guard, true).await
@@ -768,7 +768,7 @@ impl EntityStore {
                     results.push(self.db.query(s).await?);
                 }
                 id_rows(results, stmts.len(), &mut stored)?;
-            } else if matches!(dialect.kind(), DialectKind::Tidb | DialectKind::MariaDb) {
+            } else if dialect.upsert_meets_any_unique_key() {
                 self.upsert_one_id_guarded(model, tenant, &rows[0], now, &mut stored).await?;
             } else {
                 for s in &upsert_statements(false)? {

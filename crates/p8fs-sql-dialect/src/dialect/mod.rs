@@ -390,6 +390,16 @@ pub trait Dialect: fmt::Debug + Send + Sync + 'static {
         new
     }
 
+    /// Whether an upsert meets a row by any unique key, the primary key first (the MySQL
+    /// family's `ON DUPLICATE KEY UPDATE`), rather than by its conflict target alone
+    /// (PostgreSQL, SQLite). Then its update clause is guarded
+    /// ([`Dialect::guard_conflict`]): a row met by another key than the entity's is left as
+    /// it was, and the upsert's count says whether a row was changed, which is what
+    /// [`crate::entity::dml::upsert_id_guarded`] relies on.
+    fn upsert_meets_any_unique_key(&self) -> bool {
+        false
+    }
+
     /// RFC 7396 JSON merge patch of `patch` onto `current` (a `NULL` current counts as
     /// `{}`; a `NULL` patch gives `NULL`). `schema` is where PostgreSQL's helper function
     /// lives.

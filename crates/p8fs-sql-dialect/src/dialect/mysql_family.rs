@@ -86,6 +86,10 @@ macro_rules! mysql_family_methods {
             Expr::cust(format!("VALUES({})", self.quote_ident(column)))
         }
 
+        fn upsert_meets_any_unique_key(&self) -> bool {
+            true
+        }
+
         fn guard_conflict(&self, new: Expr, column: &str, identity: &[&str]) -> Expr {
             let same: Vec<String> = identity
                 .iter()

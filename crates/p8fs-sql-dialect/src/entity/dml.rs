@@ -255,7 +255,7 @@ fn render(
         if model.key_field().is_none() {
             return Err(Error::invalid_input(format!("{model}: an id-guarded upsert needs a key field")));
         }
-        if !matches!(d.kind(), crate::DialectKind::Tidb | crate::DialectKind::MariaDb) {
+        if !d.upsert_meets_any_unique_key() {
             return Err(Error::new(
                 ErrorKind::Unsupported,
                 format!("{}: id-guarded upserts are for the MySQL family", d.kind()),
