@@ -577,7 +577,7 @@ impl EntityStore {
         extra: Option<&ExtraStatements<'_>>,
         guard: Option<(Statement, Arc<p8fs_sql_dialect::RowCheck>)>,
     ) -> Result<UpsertResult> {
-        let retry_guard = guard.clone();
+        let guard = guard.as_ref();
         match self.upsert_rows_once(model, tenant, entities, embeddings, extra, guard, false).await {
             // The MySQL family's upsert meets the primary key before the business key: an
             // id derived from a key that another key's row holds (given to that row
@@ -591,7 +591,7 @@ impl EntityStore {
                     && self.db.dialect().upsert_meets_any_unique_key()
                     && !ids_read_first(entities, embeddings, extra) =>
             {
-                self.upsert_rows_once(model, tenant, entities, embeddings, extra, retry_guard, true).await
+                self.upsert_rows_once(model, tenant, entities, embeddings, extra, guard, true).await
             }
             r => r,
         }
@@ -606,7 +606,7 @@ impl EntityStore {
         entities: &[Map<String, Json>],
         embeddings: Option<&[EntityEmbeddings]>,
         extra: Option<&ExtraStatements<'_>>,
-        guard: Option<(Statement, Arc<p8fs_sql_dialect::RowCheck>)>,
+        guard: Option<&(Statement, Arc<p8fs_sql_dialect::RowCheck>)>,
         read_first: bool,
     ) -> Result<UpsertResult> {
         if entities.is_empty() {
@@ -791,11 +791,14 @@ impl EntityStore {
             let (ids, checked) = id_check(model, tenant, &rows, must_match, with_ids);
             let check: Arc<p8fs_sql_dialect::RowCheck> = match guard {
                 None => ids,
-                Some((_, g)) => Arc::new(
-                    move |i: usize, got: &[p8fs_sql_dialect::Row]| {
-                        if i == 0 { g(0, got) } else { ids(i - 1, got) }
-                    },
-                ),
+                Some((_, g)) => {
+                    let g = Arc::clone(g);
+                    Arc::new(
+                        move |i: usize, got: &[p8fs_sql_dialect::Row]| {
+                            if i == 0 { g(0, got) } else { ids(i - 1, got) }
+                        },
+                    )
+                }
             };
             match self.db.query_in_transaction(&stmts, Some(check)).await {
                 // The check read every id as stored (and refused the transaction unless all

@@ -385,10 +385,7 @@ impl UpsertTexts {
         now: DateTime<Utc>,
         returning: bool,
     ) -> Result<Statement> {
-        let (fields, mut values) = checked_rows(d, model, tenant, rows, now)?;
-        let text = self.text(d, model, layout, &fields, &values, rows.len(), Form::of(returning))?;
-        values.extend(text.tail.iter().cloned());
-        Ok(Statement { sql: text.sql.clone(), values })
+        self.statement(d, model, layout, tenant, rows, now, Form::of(returning))
     }
 
     /// [`upsert_id_guarded`] from the cached text of its shape.
@@ -404,8 +401,23 @@ impl UpsertTexts {
         row: &UpsertRow<'_>,
         now: DateTime<Utc>,
     ) -> Result<Statement> {
-        let (fields, mut values) = checked_rows(d, model, tenant, std::slice::from_ref(row), now)?;
-        let text = self.text(d, model, layout, &fields, &values, 1, Form::IdGuarded)?;
+        self.statement(d, model, layout, tenant, std::slice::from_ref(row), now, Form::IdGuarded)
+    }
+
+    /// One statement of `form` for `rows`: the cached text of its shape and the rows' values.
+    #[allow(clippy::too_many_arguments)]
+    fn statement(
+        &self,
+        d: &dyn Dialect,
+        model: &Model,
+        layout: &Layout,
+        tenant: &str,
+        rows: &[UpsertRow<'_>],
+        now: DateTime<Utc>,
+        form: Form,
+    ) -> Result<Statement> {
+        let (fields, mut values) = checked_rows(d, model, tenant, rows, now)?;
+        let text = self.text(d, model, layout, &fields, &values, rows.len(), form)?;
         values.extend(text.tail.iter().cloned());
         Ok(Statement { sql: text.sql.clone(), values })
     }
