@@ -371,6 +371,10 @@ impl EntityStore {
 /// # Errors
 /// An element of a carried list that is not a valid edge (naming it).
 pub(crate) fn keys_with_edges(model: &Model, entities: &[Map<String, Json>]) -> Result<Option<Vec<String>>> {
+    // Asked of every write: a model without edges answers without building an error.
+    if !model.field(EDGES_FIELD).is_some_and(|f| f.ty == FieldType::JsonArray) {
+        return Ok(None);
+    }
     let (Ok(field), Some(k)) = (edges_field(model), model.key_field()) else { return Ok(None) };
     let mut keys = Vec::new();
     for e in entities {

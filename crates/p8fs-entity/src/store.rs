@@ -152,6 +152,16 @@ fn in_place_migration(
     Ok(out)
 }
 
+/// The id p8fs gives a keyed entity created without one: UUIDv5 (DNS namespace) of
+/// `{tenant}:{table}:{key}`.
+fn derived_id(tenant: &str, table: &str, key: &str) -> String {
+    let mut name = String::with_capacity(tenant.len() + table.len() + key.len() + 2);
+    for part in [tenant, ":", table, ":", key] {
+        name.push_str(part);
+    }
+    uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_DNS, name.as_bytes()).to_string()
+}
+
 fn text(v: Option<SqlValue>) -> Result<String> {
     v.ok_or_else(|| Error::decode("missing column"))?.into_text()
 }
@@ -617,7 +627,8 @@ impl EntityStore {
         self.require_table(model).await?;
         // Ids, and one entity per business key (the last one wins).
         let mut rows: Vec<(String, &Map<String, Json>)> = Vec::with_capacity(entities.len());
-        let mut by_key: HashMap<&str, usize> = HashMap::with_capacity(entities.len());
+        let mut by_key: HashMap<&str, usize> =
+            HashMap::with_capacity(if entities.len() > 1 { entities.len() } else { 0 });
         let mut order: Vec<usize> = Vec::with_capacity(entities.len());
         for e in entities {
             let key = match model.key_field() {
@@ -627,20 +638,18 @@ impl EntityStore {
             let id = match e.get("id") {
                 Some(v) => dml::given_id(model, v)?,
                 None => match key {
-                    Some(k) => {
-                        uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_DNS, format!("{tenant}:{model}:{k}").as_bytes())
-                            .to_string()
-                    }
+                    Some(k) => derived_id(tenant, model.name(), k),
                     None => uuid::Uuid::new_v4().to_string(),
                 },
             };
-            match key.and_then(|k| by_key.get(k).copied()) {
+            // One entity cannot repeat a key: no map to build.
+            match key.filter(|_| entities.len() > 1).and_then(|k| by_key.get(k).copied()) {
                 Some(i) => {
                     rows[i] = (id, e);
                     order.push(i);
                 }
                 None => {
-                    if let Some(k) = key {
+                    if let Some(k) = key.filter(|_| entities.len() > 1) {
                         by_key.insert(k, rows.len());
                     }
                     order.push(rows.len());
@@ -840,10 +849,11 @@ impl EntityStore {
     }
 
     /// One keyed entity on the MySQL family without `RETURNING` (TiDB), in autocommit, in
-    /// one round trip when it updates its row: the id-guarded upsert
+    /// one round trip when it inserts or updates its row: the id-guarded upsert
     /// ([`dml::upsert_id_guarded`]) changes the row it meets only if that row has this id
-    /// and key, so a count of 2 (updated) says this id is the one stored. Otherwise (a new
-    /// row, or the row met left as it was) the stored id is read; a key stored under
+    /// and key, and reports in its insert id when it left a row it met as it was. Without
+    /// that report (or, from an executor that does not return insert ids, with a count of
+    /// 2) this id is the one stored. Otherwise the stored id is read; a key stored under
     /// another id (given when its row was created), or without a row while its id names
     /// another key's, is refused here with nothing written, and the caller writes it again
     /// reading the stored ids first.
@@ -862,7 +872,16 @@ impl EntityStore {
         let key = dml::key_of(model, k, row.1)?;
         let one = dml::UpsertRow { id: row.0.clone(), fields: row.1 };
         let s = self.upsert_texts.upsert_id_guarded(dialect, model, &self.layout, tenant, &one, now)?;
-        if self.db.execute(&s).await? == 2 {
+        // The statement reports a refusal in its insert id (a row met that is not this
+        // id's and key's, left as it was): without one the row is inserted or is this
+        // id's and key's, so this id is stored. A count of 2 (updated) says the same where
+        // the executor does not report the insert id.
+        let ours = match self.db.execute_with_insert_id(&s).await {
+            Ok((_, refused)) => refused.is_none(),
+            Err(e) if e.kind() == ErrorKind::Unsupported => self.db.execute(&s).await? == 2,
+            Err(e) => return Err(e),
+        };
+        if ours {
             stored.insert(key.to_owned(), row.0.clone());
             return Ok(());
         }

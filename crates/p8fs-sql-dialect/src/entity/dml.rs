@@ -159,11 +159,14 @@ pub fn upsert_returning(
 
 /// [`upsert`] of one row whose update clause changes the row it meets only when that row
 /// has this row's id as well as its tenant and key, for the MySQL family on servers whose
-/// upserts return no rows (TiDB). Such an upsert's count then names the id as stored
-/// without a second query: with `CLIENT_FOUND_ROWS` (p8fs's MySQL-protocol sessions), 2
-/// means the row with this id and key was updated (so this id is the stored one); 1 means
-/// it was inserted or that the row met was left as it was (an equal write, or a row of
-/// another id or key), which only a read of the stored id tells apart.
+/// upserts return no rows (TiDB). Such an upsert tells the id as stored without a second
+/// query: when it leaves a row it met as it was (a row of another id or key), its
+/// `updated_at` clause sets the statement's insert id to 1
+/// ([`Dialect::guard_conflict_reported`]; the MySQL protocol returns it with the count,
+/// [`crate::SqlExecutor::execute_with_insert_id`]). Without that report the row was
+/// inserted, or is the row of this id and key, so this id is the stored one. The count
+/// says less: with `CLIENT_FOUND_ROWS` (p8fs's MySQL-protocol sessions) 2 means the row of
+/// this id and key was updated, but 1 is an insert, an equal write or a refusal alike.
 ///
 /// # Errors
 /// As [`upsert`]; a model without a key field; more than one row;
@@ -300,7 +303,15 @@ fn render(
         };
         oc.value(a(&f.name), d.guard_conflict(new, &f.name, &identity));
     }
-    oc.value(a("updated_at"), d.guard_conflict(d.excluded("updated_at"), "updated_at", &identity));
+    let stamp = if form == Form::IdGuarded {
+        // The refusal reported with the count, so an insert needs no read of its id.
+        d.guard_conflict_reported(d.excluded("updated_at"), "updated_at", &identity).ok_or_else(|| {
+            Error::new(ErrorKind::Unsupported, format!("{}: id-guarded upserts are for the MySQL family", d.kind()))
+        })?
+    } else {
+        d.guard_conflict(d.excluded("updated_at"), "updated_at", &identity)
+    };
+    oc.value(a("updated_at"), stamp);
     q.on_conflict(oc);
     if form != Form::Returning {
         return Ok(d.build_query(&q));
@@ -324,11 +335,12 @@ fn render(
 /// of a store; safe to use from many tasks.
 #[derive(Debug, Default)]
 pub struct UpsertTexts {
-    texts: std::sync::RwLock<std::collections::HashMap<UpsertShape, std::sync::Arc<Rendered>>>,
+    texts: std::sync::RwLock<hashbrown::HashMap<UpsertShape, std::sync::Arc<Rendered>>>,
 }
 
-/// What an upsert's text depends on.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// What an upsert's text depends on. Looked up by its borrowed form ([`ShapeRef`]), so
+/// a cached text is found without building this key.
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct UpsertShape {
     dialect: crate::DialectKind,
     schema: Option<String>,
@@ -338,6 +350,111 @@ struct UpsertShape {
     fields: Vec<(String, FieldType)>,
     rows: usize,
     form: Form,
+}
+
+/// An [`UpsertShape`] borrowed from the model, the layout and the fields named: hashes
+/// as the shape it equals.
+#[derive(Debug, Clone, Copy)]
+struct ShapeRef<'a> {
+    dialect: crate::DialectKind,
+    schema: Option<&'a str>,
+    table: &'a str,
+    key_field: Option<&'a str>,
+    tenant_isolated: bool,
+    fields: &'a [&'a crate::model::Field],
+    rows: usize,
+    form: Form,
+}
+
+/// The one hash of a shape, owned or borrowed (the two must agree for lookups to work).
+#[allow(clippy::too_many_arguments)]
+fn hash_shape<'f, H: std::hash::Hasher>(
+    h: &mut H,
+    dialect: crate::DialectKind,
+    schema: Option<&str>,
+    table: &str,
+    key_field: Option<&str>,
+    tenant_isolated: bool,
+    fields: impl ExactSizeIterator<Item = (&'f str, FieldType)>,
+    rows: usize,
+    form: Form,
+) {
+    use std::hash::Hash;
+    dialect.hash(h);
+    schema.hash(h);
+    table.hash(h);
+    key_field.hash(h);
+    tenant_isolated.hash(h);
+    h.write_usize(fields.len());
+    for (name, ty) in fields {
+        name.hash(h);
+        ty.hash(h);
+    }
+    rows.hash(h);
+    form.hash(h);
+}
+
+impl std::hash::Hash for UpsertShape {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        let fields = self.fields.iter().map(|(n, t)| (n.as_str(), *t));
+        hash_shape(
+            h,
+            self.dialect,
+            self.schema.as_deref(),
+            &self.table,
+            self.key_field.as_deref(),
+            self.tenant_isolated,
+            fields,
+            self.rows,
+            self.form,
+        );
+    }
+}
+
+impl std::hash::Hash for ShapeRef<'_> {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        let fields = self.fields.iter().map(|f| (f.name.as_str(), f.ty));
+        hash_shape(
+            h,
+            self.dialect,
+            self.schema,
+            self.table,
+            self.key_field,
+            self.tenant_isolated,
+            fields,
+            self.rows,
+            self.form,
+        );
+    }
+}
+
+impl hashbrown::Equivalent<UpsertShape> for ShapeRef<'_> {
+    fn equivalent(&self, k: &UpsertShape) -> bool {
+        self.dialect == k.dialect
+            && self.schema == k.schema.as_deref()
+            && self.table == k.table
+            && self.key_field == k.key_field.as_deref()
+            && self.tenant_isolated == k.tenant_isolated
+            && self.rows == k.rows
+            && self.form == k.form
+            && self.fields.len() == k.fields.len()
+            && self.fields.iter().zip(&k.fields).all(|(f, (n, t))| f.name == *n && f.ty == *t)
+    }
+}
+
+impl ShapeRef<'_> {
+    fn to_owned(self) -> UpsertShape {
+        UpsertShape {
+            dialect: self.dialect,
+            schema: self.schema.map(str::to_owned),
+            table: self.table.to_owned(),
+            key_field: self.key_field.map(str::to_owned),
+            tenant_isolated: self.tenant_isolated,
+            fields: self.fields.iter().map(|f| (f.name.clone(), f.ty)).collect(),
+            rows: self.rows,
+            form: self.form,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -466,13 +583,13 @@ impl UpsertTexts {
         rows: usize,
         form: Form,
     ) -> Result<std::sync::Arc<Rendered>> {
-        let shape = UpsertShape {
+        let shape = ShapeRef {
             dialect: d.kind(),
-            schema: layout.schema(d).map(str::to_owned),
-            table: model.name().to_owned(),
-            key_field: model.key_field().map(str::to_owned),
+            schema: layout.schema(d),
+            table: model.name(),
+            key_field: model.key_field(),
             tenant_isolated: model.tenant_isolated(),
-            fields: fields.iter().map(|f| (f.name.clone(), f.ty)).collect(),
+            fields,
             rows,
             form,
         };
@@ -488,7 +605,7 @@ impl UpsertTexts {
             if m.len() >= Self::CAPACITY {
                 m.clear();
             }
-            m.insert(shape, std::sync::Arc::clone(&rendered));
+            m.insert(shape.to_owned(), std::sync::Arc::clone(&rendered));
         }
         Ok(rendered)
     }
@@ -510,7 +627,7 @@ fn row_values(
         if model.tenant_isolated() { tenant.into() } else { Option::<String>::None.into() };
     let mut values = Vec::with_capacity(rows.len() * row_width(fields));
     for r in rows {
-        if first.is_some_and(|f| !same_fields(f, r.fields)) {
+        if first.is_some_and(|f| !std::ptr::eq(f, r.fields) && !same_fields(f, r.fields)) {
             return Err(Error::invalid_input(format!(
                 "{model}: rows of one upsert statement must name the same fields"
             )));
@@ -848,4 +965,43 @@ pub fn set_edges(
         .cond_where(scope(model, tenant).add(Expr::col(a("id")).eq(id)))
         .to_owned();
     Ok(d.build_query(&q))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::hash::BuildHasher;
+
+    use super::{Form, ShapeRef};
+    use crate::DialectKind;
+    use crate::model::resources;
+
+    /// A cached text is found by its borrowed shape only if the two hash alike (a
+    /// difference would not show as a wrong statement, only as every call rendering again).
+    #[test]
+    fn a_borrowed_shape_hashes_and_compares_as_its_owned_key() {
+        let m = resources();
+        let fields: Vec<&crate::model::Field> = m.fields().iter().take(3).collect();
+        let state = hashbrown::DefaultHashBuilder::default();
+        for (schema, rows, form) in
+            [(None, 1, Form::Plain), (Some("s"), 7, Form::Returning), (None, 1, Form::IdGuarded)]
+        {
+            let r = ShapeRef {
+                dialect: DialectKind::Tidb,
+                schema,
+                table: m.name(),
+                key_field: m.key_field(),
+                tenant_isolated: true,
+                fields: &fields,
+                rows,
+                form,
+            };
+            let owned = r.to_owned();
+            assert_eq!(state.hash_one(r), state.hash_one(&owned));
+            assert!(hashbrown::Equivalent::equivalent(&r, &owned));
+            let fewer = ShapeRef { fields: &fields[..2], ..r };
+            assert!(!hashbrown::Equivalent::equivalent(&fewer, &owned));
+            let other = ShapeRef { rows: rows + 1, ..r };
+            assert!(!hashbrown::Equivalent::equivalent(&other, &owned));
+        }
+    }
 }
