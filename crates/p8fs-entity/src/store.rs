@@ -849,11 +849,10 @@ impl EntityStore {
     }
 
     /// One keyed entity on the MySQL family without `RETURNING` (TiDB), in autocommit, in
-    /// one round trip when it inserts or updates its row: the id-guarded upsert
+    /// one round trip when it updates its row: the id-guarded upsert
     /// ([`dml::upsert_id_guarded`]) changes the row it meets only if that row has this id
-    /// and key, and reports in its insert id when it left a row it met as it was. Without
-    /// that report (or, from an executor that does not return insert ids, with a count of
-    /// 2) this id is the one stored. Otherwise the stored id is read; a key stored under
+    /// and key, so a count of 2 (updated) says this id is the one stored. Otherwise (a new
+    /// row, or the row met left as it was) the stored id is read; a key stored under
     /// another id (given when its row was created), or without a row while its id names
     /// another key's, is refused here with nothing written, and the caller writes it again
     /// reading the stored ids first.
@@ -872,16 +871,7 @@ impl EntityStore {
         let key = dml::key_of(model, k, row.1)?;
         let one = dml::UpsertRow { id: row.0.clone(), fields: row.1 };
         let s = self.upsert_texts.upsert_id_guarded(dialect, model, &self.layout, tenant, &one, now)?;
-        // The statement reports a refusal in its insert id (a row met that is not this
-        // id's and key's, left as it was): without one the row is inserted or is this
-        // id's and key's, so this id is stored. A count of 2 (updated) says the same where
-        // the executor does not report the insert id.
-        let ours = match self.db.execute_with_insert_id(&s).await {
-            Ok((_, refused)) => refused.is_none(),
-            Err(e) if e.kind() == ErrorKind::Unsupported => self.db.execute(&s).await? == 2,
-            Err(e) => return Err(e),
-        };
-        if ours {
+        if self.db.execute(&s).await? == 2 {
             stored.insert(key.to_owned(), row.0.clone());
             return Ok(());
         }

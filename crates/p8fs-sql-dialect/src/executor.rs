@@ -90,17 +90,6 @@ pub trait SqlExecutor: Send + Sync + std::fmt::Debug {
     /// The engine's error, mapped to an [`crate::ErrorKind`].
     async fn execute(&self, stmt: &Statement) -> Result<u64>;
 
-    /// [`SqlExecutor::execute`] that also returns the insert id the server sent back with
-    /// the count (the MySQL protocol's OK packet: an auto-increment value, or the value a
-    /// `LAST_INSERT_ID(x)` in the statement set; `None` for none or 0).
-    ///
-    /// # Errors
-    /// As [`SqlExecutor::execute`]; [`crate::ErrorKind::Unsupported`], with nothing run,
-    /// from providers that do not offer it (the default).
-    async fn execute_with_insert_id(&self, _stmt: &Statement) -> Result<(u64, Option<u64>)> {
-        Err(crate::Error::new(crate::ErrorKind::Unsupported, "this provider reports no insert id"))
-    }
-
     /// Executes statements in order in one transaction: all commit or none does. Returns
     /// each statement's affected row count.
     ///

@@ -96,7 +96,7 @@ fn upsert_and_batch() {
     print_or_assert(
         std::slice::from_ref(&g.sql),
         &[
-            "INSERT INTO `resources` (`id`, `tenant_id`, `name`, `content`, `metadata`, `created_at`, `updated_at`) VALUES (?, ?, ?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE `content` = IF(`tenant_id` <=> VALUES(`tenant_id`) AND `name` <=> VALUES(`name`) AND `id` <=> VALUES(`id`), VALUES(`content`), `content`), `metadata` = IF(`tenant_id` <=> VALUES(`tenant_id`) AND `name` <=> VALUES(`name`) AND `id` <=> VALUES(`id`), JSON_MERGE_PATCH(COALESCE(`resources`.`metadata`, ?), VALUES(`metadata`)), `metadata`), `updated_at` = IF(`tenant_id` <=> VALUES(`tenant_id`) AND `name` <=> VALUES(`name`) AND `id` <=> VALUES(`id`), VALUES(`updated_at`), IF(LAST_INSERT_ID(NOT (`tenant_id` <=> VALUES(`tenant_id`) AND `name` <=> VALUES(`name`) AND `id` <=> VALUES(`id`))), `updated_at`, `updated_at`))",
+            "INSERT INTO `resources` (`id`, `tenant_id`, `name`, `content`, `metadata`, `created_at`, `updated_at`) VALUES (?, ?, ?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE `content` = IF(`tenant_id` <=> VALUES(`tenant_id`) AND `name` <=> VALUES(`name`) AND `id` <=> VALUES(`id`), VALUES(`content`), `content`), `metadata` = IF(`tenant_id` <=> VALUES(`tenant_id`) AND `name` <=> VALUES(`name`) AND `id` <=> VALUES(`id`), JSON_MERGE_PATCH(COALESCE(`resources`.`metadata`, ?), VALUES(`metadata`)), `metadata`), `updated_at` = IF(`tenant_id` <=> VALUES(`tenant_id`) AND `name` <=> VALUES(`name`) AND `id` <=> VALUES(`id`), VALUES(`updated_at`), `updated_at`)",
         ],
     );
     let one = dml::upsert(&Tidb, &m, &Layout::default(), "tenant-x", &rows[..1], now()).unwrap();

@@ -382,10 +382,6 @@ impl SqlExecutor for TidbProvider {
     }
 
     async fn execute(&self, stmt: &Statement) -> Result<u64> {
-        Ok(self.execute_with_insert_id(stmt).await?.0)
-    }
-
-    async fn execute_with_insert_id(&self, stmt: &Statement) -> Result<(u64, Option<u64>)> {
         let b = self.backend;
         self.timed("statement", async {
             let mut lease = self.lease().await?;
@@ -395,7 +391,7 @@ impl SqlExecutor for TidbProvider {
                 // call (the text protocol would run stacked statements), and rows decode by
                 // their column types.
                 conn.exec_drop(&stmt.sql, params(stmt, b)?).await.map_err(|e| error::map(e, b))?;
-                Ok((conn.affected_rows(), conn.last_insert_id().filter(|&id| id != 0)))
+                Ok(conn.affected_rows())
             }
             .await;
             lease.finish(result)

@@ -390,15 +390,6 @@ pub trait Dialect: fmt::Debug + Send + Sync + 'static {
         new
     }
 
-    /// [`Dialect::guard_conflict`] that also reports a refusal: when the row met is not
-    /// the one named and is left as it was, the statement's insert id (the MySQL
-    /// protocol's, sent back with its count; see
-    /// [`crate::SqlExecutor::execute_with_insert_id`]) is 1, else 0. `None` (the default)
-    /// where the engine has no such report.
-    fn guard_conflict_reported(&self, _new: Expr, _column: &str, _identity: &[&str]) -> Option<Expr> {
-        None
-    }
-
     /// Whether an upsert meets a row by any unique key, the primary key first (the MySQL
     /// family's `ON DUPLICATE KEY UPDATE`), rather than by its conflict target alone
     /// (PostgreSQL, SQLite). Then its update clause is guarded

@@ -104,31 +104,6 @@ macro_rules! mysql_family_methods {
             Expr::cust_with_exprs(format!("IF({}, ?, {})", same.join(" AND "), self.quote_ident(column)), [new])
         }
 
-        fn guard_conflict_reported(&self, new: Expr, column: &str, identity: &[&str]) -> Option<Expr> {
-            let same: Vec<String> = identity
-                .iter()
-                .map(|c| {
-                    let c = self.quote_ident(c);
-                    format!("{c} <=> VALUES({c})")
-                })
-                .collect();
-            if same.is_empty() {
-                return None;
-            }
-            let same = same.join(" AND ");
-            let column = self.quote_ident(column);
-            // `LAST_INSERT_ID(x)` sets the insert id the OK packet carries (TiDB and
-            // MariaDB alike). Its argument is the refusal itself, not a constant: TiDB
-            // evaluated `LAST_INSERT_ID(1)` (and `LAST_INSERT_ID(`id` IS NOT NULL)`) at
-            // plan time, in rows it inserted too; a row-dependent argument is evaluated
-            // only for a row met, and is 0 where the row is the one named, so an engine
-            // that evaluates both branches of the IF reports the same.
-            Some(Expr::cust_with_exprs(
-                format!("IF({same}, ?, IF(LAST_INSERT_ID(NOT ({same})), {column}, {column}))"),
-                [new],
-            ))
-        }
-
         fn merge_patch(&self, current: Expr, patch: Expr, _schema: Option<&str>) -> Expr {
             Func::cust("JSON_MERGE_PATCH").arg(Func::coalesce([current, Expr::val("{}")])).arg(patch).into()
         }
