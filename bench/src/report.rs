@@ -261,12 +261,11 @@ fn explain(r: &Row) -> Option<&'static str> {
              (0.93-1.02 across runs). Profile: docs/benchmark-profiles.md, W12."
         }
         "W12" if v.contains("batch") => {
-            "since 2026-12-04 p8fs steps one cached single-row upsert per row, as the peer does (0.54 -> \
-             0.73-0.83). What is left is SQLite's own work for p8fs's contract: `RETURNING` the stored ids \
-             costs ~12% of the batch in SQLite itself (1,000 upserts into a table of the same shape with an FTS5 index, outside p8fs: 25-27 ms plain, \
-             28.6-29.7 ms with `RETURNING`; reading the ids back with a select costs the same), and the \
-             model's full-text index (FTS5 triggers) flushes at every statement on both sides. Profile: \
-             docs/benchmark-profiles.md, W12."
+            "since 2026-12-04 (later that day) SQLite batches are 200-row upserts again, from cached texts: each \
+             statement that fires the model's FTS5 triggers inside a transaction opens a savepoint, and FTS5 \
+             writes its pending terms to disk at every savepoint, so the peer's per-row loop flushes 1,000 times \
+             per batch and p8fs five times (a third of both sides' samples were those flushes). Focused runs: \
+             56 -> 128-143 batches/s, 1.77-1.99x the peer. Profile: docs/benchmark-profiles.md, W12."
         }
         "W13" => {
             "both sides run the same model on the same inputs; p8fs's path adds one trait call per batch of 32 \

@@ -492,9 +492,9 @@ impl EntityStore {
         self.batch_upsert(model, tenant, std::slice::from_ref(entity)).await
     }
 
-    /// Upserts entities in multi-row statements of [`BATCH_CHUNK`] rows (on SQLite, in
-    /// process, one prepared single-row statement per row: `Dialect::multi_row_upsert`),
-    /// all in one transaction. An entity is matched by its business key (per tenant) when the model
+    /// Upserts entities in multi-row statements of [`BATCH_CHUNK`] rows (or one prepared
+    /// single-row statement per row for a dialect whose `Dialect::multi_row_upsert` is
+    /// false), all in one transaction. An entity is matched by its business key (per tenant) when the model
     /// has one, else by `id`. On a match, `created_at` is kept, JSON object fields are
     /// merged (RFC 7396: keys of the new object replace or add, `null` removes), other
     /// fields named are replaced, fields not named are left alone. Ids not given are
