@@ -47,8 +47,21 @@ pub fn fields_of<'m>(model: &'m Model, row: &Map<String, Json>) -> Result<Vec<&'
 
 /// Whether two entities name the same fields (`id` aside).
 pub fn same_fields(a: &Map<String, Json>, b: &Map<String, Json>) -> bool {
-    let named = |m: &Map<String, Json>| m.len() - usize::from(m.contains_key("id"));
-    named(a) == named(b) && a.keys().filter(|k| *k != "id").all(|k| b.contains_key(k))
+    fn named(m: &Map<String, Json>) -> impl Iterator<Item = &String> {
+        m.keys().filter(|k| *k != "id")
+    }
+    // Equal names in the same order (always so with serde_json's sorted map) need no lookup;
+    // a map that keeps insertion order may name the same fields in another order.
+    let mut x = named(a);
+    let mut y = named(b);
+    loop {
+        match (x.next(), y.next()) {
+            (None, None) => return true,
+            (Some(p), Some(q)) if p == q => {}
+            _ => break,
+        }
+    }
+    named(a).count() == named(b).count() && named(a).all(|k| b.contains_key(k))
 }
 
 /// An id given in an entity's data: a non-empty string of at most 64 characters without
@@ -615,21 +628,43 @@ fn row_values(
     rows: &[UpsertRow<'_>],
     now: DateTime<Utc>,
 ) -> Result<Vec<sea_query::Value>> {
-    let first = rows.first().map(|r| r.fields);
+    let Some(first) = rows.first().map(|r| r.fields) else { return Ok(Vec::new()) };
     let stamp = d.timestamp_value(now);
     let tenant_value: sea_query::Value =
         if model.tenant_isolated() { tenant.into() } else { Option::<String>::None.into() };
+    // The first row's names (id aside) in its map's order, and where each of `fields` sits
+    // among them: a row naming the same fields in the same order (every row, with
+    // serde_json's sorted map) is read in one pass over its map, with no lookup per field.
+    let names: Vec<&str> = first.keys().map(String::as_str).filter(|k| *k != "id").collect();
+    let at: Vec<Option<usize>> = fields.iter().map(|f| names.iter().position(|k| *k == f.name)).collect();
+    let mut in_order: Vec<&Json> = Vec::with_capacity(names.len());
     let mut values = Vec::with_capacity(rows.len() * row_width(fields));
     for r in rows {
-        if first.is_some_and(|f| !std::ptr::eq(f, r.fields) && !same_fields(f, r.fields)) {
+        in_order.clear();
+        for (k, v) in r.fields {
+            if k == "id" {
+                continue;
+            }
+            if names.get(in_order.len()) != Some(&k.as_str()) {
+                in_order.clear();
+                break;
+            }
+            in_order.push(v);
+        }
+        let same_order = in_order.len() == names.len() && !names.is_empty();
+        if !same_order && !same_fields(first, r.fields) {
             return Err(Error::invalid_input(format!(
                 "{model}: rows of one upsert statement must name the same fields"
             )));
         }
         values.push(r.id.as_str().into());
         values.push(tenant_value.clone());
-        for f in fields {
-            values.push(super::codec::bind_value(d, model, &f.name, f.ty, &r.fields[&f.name])?);
+        for (f, at) in fields.iter().zip(&at) {
+            let v = match at {
+                Some(i) if same_order => in_order[*i],
+                _ => &r.fields[&f.name],
+            };
+            values.push(super::codec::bind_value(d, model, &f.name, f.ty, v)?);
         }
         values.push(stamp.clone());
         values.push(stamp.clone());
@@ -968,6 +1003,19 @@ mod tests {
     use super::{Form, ShapeRef};
     use crate::DialectKind;
     use crate::model::resources;
+
+    #[test]
+    fn same_fields_ignores_the_id_and_nothing_else() {
+        let m = |v: serde_json::Value| v.as_object().cloned().unwrap();
+        let a = m(serde_json::json!({"name": "a", "rank": 1}));
+        assert!(super::same_fields(&a, &m(serde_json::json!({"rank": 2, "name": "b"}))));
+        assert!(super::same_fields(&a, &m(serde_json::json!({"id": "x", "name": "b", "rank": 2}))));
+        assert!(!super::same_fields(&a, &m(serde_json::json!({"name": "b", "summary": "s"}))));
+        assert!(!super::same_fields(&a, &m(serde_json::json!({"name": "b"}))));
+        assert!(!super::same_fields(&a, &m(serde_json::json!({"name": "b", "rank": 2, "summary": "s"}))));
+        assert!(!super::same_fields(&m(serde_json::json!({"id": "x"})), &a));
+        assert!(super::same_fields(&m(serde_json::json!({"id": "x"})), &m(serde_json::json!({}))));
+    }
 
     /// A cached text is found by its borrowed shape only if the two hash alike (a
     /// difference would not show as a wrong statement, only as every call rendering again).
