@@ -116,7 +116,9 @@ fn explain(r: &Row) -> Option<&'static str> {
              An insert is still followed by a read of the stored id: with `CLIENT_FOUND_ROWS` (p8fs's \
              compare-and-swap needs it) an insert and a row left as it was both count 1. W1 is half inserts, so \
              p8fs sends 1.5 statements per call against the peer's one: 0.65 before, 0.68-0.71 after (full run: \
-             0.72 ms per call against 0.51 ms). Closing it needs the id of an insert without a read. \
+             0.72 ms per call against 0.51 ms). Closing it needs the id of an insert without a read: reporting the guard's refusal in \
+             the OK packet's insert id (`LAST_INSERT_ID(x)` in the update clause) works on TiDB, but TiDB's plan \
+             cache refuses every statement that calls it, and W1 tidb measured 0.625 with it (2026-12-04). \
              Profile: docs/benchmark-profiles.md, W1-W3 on TiDB."
         }
         "W1" if v.ends_with("own statement") => {
@@ -190,7 +192,7 @@ fn explain(r: &Row) -> Option<&'static str> {
              since, and the notes record the generic plan. Full runs then measured 0.86 and 0.76 against 0.94-1.13 \
              focused; the harness ran whole rounds A B, B A over an odd count of rounds, so right after W2's \
              writes p8fs went first in three rounds of five and the median kept that drift. Rounds are balanced \
-             since (A B B A): the first full run after it measured 0.95. Profile: docs/benchmark-profiles.md, W3."
+             since (A B B A): full runs after it measured 0.95 and 0.88, focused ones 0.94-1.13. Profile: docs/benchmark-profiles.md, W3."
         }
         "W5" if v.starts_with("mariadb") => {
             "bounded by the engine at 20,000 rows: MariaDB's own index query is ~20x faster than its exact \
@@ -270,7 +272,7 @@ fn explain(r: &Row) -> Option<&'static str> {
         "W13" => {
             "both sides run the same model on the same inputs; p8fs's path adds one trait call per batch of 32 \
              (microseconds against a 140 ms batch). The model takes both cores, which the servers' background \
-             work shares: runs 0.94-1.05. Profile: docs/benchmark-profiles.md, W13."
+             work shares: runs 0.90-1.05. Profile: docs/benchmark-profiles.md, W13."
         }
         "W12" => {
             "one fsync'd commit per upsert on both sides; p8fs adds ~50 us of CPU (statement building 17 us, \

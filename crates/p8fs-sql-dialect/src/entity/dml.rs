@@ -1001,7 +1001,7 @@ mod tests {
     use std::hash::BuildHasher;
 
     use super::{Form, ShapeRef};
-    use crate::DialectKind;
+    use crate::Dialect;
     use crate::model::resources;
 
     #[test]
@@ -1028,7 +1028,7 @@ mod tests {
             [(None, 1, Form::Plain), (Some("s"), 7, Form::Returning), (None, 1, Form::IdGuarded)]
         {
             let r = ShapeRef {
-                dialect: DialectKind::Tidb,
+                dialect: crate::Postgres.kind(),
                 schema,
                 table: m.name(),
                 key_field: m.key_field(),
