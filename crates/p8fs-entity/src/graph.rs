@@ -184,11 +184,18 @@ fn edge_json(e: &Edge) -> Json {
 /// How many times an edge change starts over after a concurrent change of the same row.
 const ATTEMPTS: u32 = 8;
 
+/// Whether a model carries edges (a JSON list field named [`EDGES_FIELD`]); asked without
+/// building an error, as every write asks it.
+pub fn has_edges(model: &Model) -> bool {
+    model.field(EDGES_FIELD).is_some_and(|f| f.ty == FieldType::JsonArray)
+}
+
 /// The edges field of a model, or an error naming the model.
 pub fn edges_field(model: &Model) -> Result<&'static str> {
-    match model.field(EDGES_FIELD) {
-        Some(f) if f.ty == FieldType::JsonArray => Ok(EDGES_FIELD),
-        _ => Err(Error::invalid_input(format!("{model} has no edges (no JSON list field {EDGES_FIELD})"))),
+    if has_edges(model) {
+        Ok(EDGES_FIELD)
+    } else {
+        Err(Error::invalid_input(format!("{model} has no edges (no JSON list field {EDGES_FIELD})")))
     }
 }
 
@@ -371,11 +378,8 @@ impl EntityStore {
 /// # Errors
 /// An element of a carried list that is not a valid edge (naming it).
 pub(crate) fn keys_with_edges(model: &Model, entities: &[Map<String, Json>]) -> Result<Option<Vec<String>>> {
-    // Asked of every write: a model without edges answers without building an error.
-    if !model.field(EDGES_FIELD).is_some_and(|f| f.ty == FieldType::JsonArray) {
-        return Ok(None);
-    }
-    let (Ok(field), Some(k)) = (edges_field(model), model.key_field()) else { return Ok(None) };
+    let (true, Some(k)) = (has_edges(model), model.key_field()) else { return Ok(None) };
+    let field = EDGES_FIELD;
     let mut keys = Vec::new();
     for e in entities {
         let Some(Json::Array(items)) = e.get(field) else { continue };

@@ -643,13 +643,14 @@ impl EntityStore {
                 },
             };
             // One entity cannot repeat a key: no map to build.
-            match key.filter(|_| entities.len() > 1).and_then(|k| by_key.get(k).copied()) {
+            let repeatable = key.filter(|_| entities.len() > 1);
+            match repeatable.and_then(|k| by_key.get(k).copied()) {
                 Some(i) => {
                     rows[i] = (id, e);
                     order.push(i);
                 }
                 None => {
-                    if let Some(k) = key.filter(|_| entities.len() > 1) {
+                    if let Some(k) = repeatable {
                         by_key.insert(k, rows.len());
                     }
                     order.push(rows.len());

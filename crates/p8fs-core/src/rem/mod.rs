@@ -305,7 +305,7 @@ impl P8fs {
             let mut out_edges: Vec<(usize, Edge)> = Vec::new();
             'tables: for (table_name, idx) in &by_table {
                 let model = self.model(table_name)?;
-                if p8fs_entity::graph::edges_field(&model).is_err() {
+                if !p8fs_entity::graph::has_edges(&model) {
                     continue;
                 }
                 for chunk in idx.chunks(EDGE_READ_CHUNK) {

@@ -450,7 +450,8 @@ impl hashbrown::Equivalent<UpsertShape> for ShapeRef<'_> {
 }
 
 impl ShapeRef<'_> {
-    fn to_owned(self) -> UpsertShape {
+    /// The owned key this shape is cached under.
+    fn owned_key(self) -> UpsertShape {
         UpsertShape {
             dialect: self.dialect,
             schema: self.schema.map(str::to_owned),
@@ -612,7 +613,7 @@ impl UpsertTexts {
             if m.len() >= Self::CAPACITY {
                 m.clear();
             }
-            m.insert(shape.to_owned(), std::sync::Arc::clone(&rendered));
+            m.insert(shape.owned_key(), std::sync::Arc::clone(&rendered));
         }
         Ok(rendered)
     }
@@ -1037,7 +1038,7 @@ mod tests {
                 rows,
                 form,
             };
-            let owned = r.to_owned();
+            let owned = r.owned_key();
             assert_eq!(state.hash_one(r), state.hash_one(&owned));
             assert!(hashbrown::Equivalent::equivalent(&r, &owned));
             let fewer = ShapeRef { fields: &fields[..2], ..r };
