@@ -265,12 +265,13 @@ fn explain(r: &Row) -> Option<&'static str> {
              (0.93-1.02 across runs). Profile: docs/benchmark-profiles.md, W12."
         }
         "W12" if v.contains("batch") => {
-            "SQLite steps one cached single-row upsert per row, as the peer does, and the model's FTS5 index \
-             flushes its pending terms at every statement's savepoint on both sides (a third of both sides' \
-             samples). 200-row statements flush five times per batch and measured 2.2x the peer on 2026-12-04, \
-             but raised the peak memory of an import of 1 MB texts from 131-148 to 156-216 MB, past the \
-             import's bound, so they were reverted the same day; bounding a batch's statements by bytes would \
-             allow them. Profile: docs/benchmark-profiles.md, W12."
+            "SQLite batches are 200-row upserts from cached texts, each statement bounded to 1 MB of values \
+             since 2026-12-05: each statement that fires the model's FTS5 triggers inside a transaction opens a \
+             savepoint, and FTS5 writes its pending terms to disk at every savepoint, so the peer's per-row loop \
+             flushes 1,000 times per batch and p8fs five times (a third of both sides' samples were those \
+             flushes). Stepping one statement per row measured 0.79 (2026-12-04); 200-row statements 2.1-2.2x. \
+             Without the byte bound an import of 1 MB texts peaked at 156-216 MB against 131-148 MB per row (its \
+             bound is 200 MB); with it 132-140 MB. Profile: docs/benchmark-profiles.md, W12."
         }
         "W13" => {
             "both sides run the same model on the same inputs; p8fs's path adds one trait call per batch of 32 \

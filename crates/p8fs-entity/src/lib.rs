@@ -24,7 +24,9 @@ pub use cache::{CacheScope, CacheStats, MetadataCache, TableInfo};
 pub use fuzzy::{FuzzyHit, MIN_SIMILARITY};
 pub use graph::{Edge, EdgeChange};
 pub use search::{SearchResult, SemanticHit, VectorHit};
-pub use store::{BATCH_CHUNK, Entity, EntityEmbeddings, EntityStore, ExtraStatements, Migration, UpsertResult};
+pub use store::{
+    BATCH_CHUNK, BATCH_CHUNK_BYTES, Entity, EntityEmbeddings, EntityStore, ExtraStatements, Migration, UpsertResult,
+};
 pub use text::{Fusion, TEXT_FIELD, fuse};
 
 /// The dialect crate this store builds its statements with, re-exported so users avoid

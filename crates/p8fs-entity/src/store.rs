@@ -27,6 +27,45 @@ pub type EntityEmbeddings = Vec<(String, Vec<f32>)>;
 /// Rows per multi-row statement (TiDB's guidance: hundreds of rows per statement).
 pub const BATCH_CHUNK: usize = 200;
 
+/// Bytes of values per multi-row statement, past its first row (which goes alone when it is
+/// larger). A statement holds its values twice while it runs (as built and as bound), and an
+/// engine may copy them again (SQLite binds text by copy): an import's batches of 1 MB texts
+/// (8 MB each), one statement per batch, raised its peak memory by up to 70 MB on SQLite,
+/// and 16 such rows would pass MariaDB's default packet bound (16 MB). Rows of ordinary size fill [`BATCH_CHUNK`] first.
+pub const BATCH_CHUNK_BYTES: usize = 1 << 20;
+
+/// Splits `rows` into statements of at most [`BATCH_CHUNK`] rows and at most
+/// [`BATCH_CHUNK_BYTES`] of values (a larger row goes alone). In order; no row is left out.
+fn statement_chunks<'a, 'r>(rows: &'a [dml::UpsertRow<'r>]) -> impl Iterator<Item = &'a [dml::UpsertRow<'r>]> {
+    let mut rest = rows;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let (mut n, mut bytes) = (0, 0);
+        for r in rest.iter().take(BATCH_CHUNK) {
+            let b = r.fields.iter().map(|(k, v)| k.len() + value_bytes(v)).sum::<usize>();
+            if n > 0 && bytes + b > BATCH_CHUNK_BYTES {
+                break;
+            }
+            (n, bytes) = (n + 1, bytes + b);
+        }
+        let (head, tail) = rest.split_at(n);
+        rest = tail;
+        Some(head)
+    })
+}
+
+/// About what a JSON value takes once bound: its text's bytes, a word for a scalar.
+fn value_bytes(v: &Json) -> usize {
+    match v {
+        Json::String(s) => s.len(),
+        Json::Array(a) => a.iter().map(value_bytes).sum::<usize>() + 2,
+        Json::Object(o) => o.iter().map(|(k, v)| k.len() + value_bytes(v)).sum::<usize>() + 2,
+        Json::Null | Json::Bool(_) | Json::Number(_) => 8,
+    }
+}
+
 /// Keys per id lookup (`IN` lists of this length are fine on every engine).
 pub(crate) const LOOKUP_CHUNK: usize = 1000;
 
@@ -492,7 +531,8 @@ impl EntityStore {
         self.batch_upsert(model, tenant, std::slice::from_ref(entity)).await
     }
 
-    /// Upserts entities in multi-row statements of [`BATCH_CHUNK`] rows (or one prepared
+    /// Upserts entities in multi-row statements of [`BATCH_CHUNK`] rows and at most
+    /// [`BATCH_CHUNK_BYTES`] of values (or one prepared
     /// single-row statement per row for a dialect whose `Dialect::multi_row_upsert` is
     /// false), all in one transaction. An entity is matched by its business key (per tenant) when the model
     /// has one, else by `id`. On a match, `created_at` is kept, JSON object fields are
@@ -692,7 +732,7 @@ impl EntityStore {
             let mut out = Vec::new();
             for (_, g) in &groups {
                 if dialect.multi_row_upsert() {
-                    for chunk in g.chunks(BATCH_CHUNK) {
+                    for chunk in statement_chunks(g) {
                         out.push(self.upsert_texts.upsert(
                             dialect,
                             model,
@@ -1243,4 +1283,55 @@ impl EntityStore {
 
 async fn tokio_sleep(d: Duration) {
     tokio::time::sleep(d).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entity(text_bytes: usize) -> Map<String, Json> {
+        let mut m = Map::new();
+        m.insert("name".into(), Json::String("n".into()));
+        m.insert("content".into(), Json::String("x".repeat(text_bytes)));
+        m
+    }
+
+    fn sizes(entities: &[Map<String, Json>]) -> Vec<usize> {
+        let rows: Vec<dml::UpsertRow<'_>> =
+            entities.iter().map(|e| dml::UpsertRow { id: String::new(), fields: e }).collect();
+        let chunks: Vec<&[dml::UpsertRow<'_>]> = statement_chunks(&rows).collect();
+        // Every row once, in order.
+        let ptrs: Vec<*const Map<String, Json>> =
+            chunks.iter().flat_map(|c| c.iter().map(|r| r.fields as *const _)).collect();
+        let want: Vec<*const Map<String, Json>> = entities.iter().map(|e| e as *const _).collect();
+        assert_eq!(ptrs, want);
+        chunks.iter().map(|c| c.len()).collect()
+    }
+
+    #[test]
+    fn statements_are_bounded_by_rows_and_by_bytes() {
+        assert!(sizes(&[]).is_empty());
+        // Small rows: BATCH_CHUNK per statement.
+        let small: Vec<_> = (0..450).map(|_| entity(100)).collect();
+        assert_eq!(sizes(&small), [200, 200, 50]);
+        // Rows larger than the bound go alone; none is dropped.
+        let large: Vec<_> = (0..3).map(|_| entity(BATCH_CHUNK_BYTES + 1)).collect();
+        assert_eq!(sizes(&large), [1, 1, 1]);
+        // Rows of a third of the bound: three fit (names and keys count too: two then).
+        let third: Vec<_> = (0..7).map(|_| entity(BATCH_CHUNK_BYTES / 3)).collect();
+        assert_eq!(sizes(&third), [2, 2, 2, 1]);
+        // A row of the bound after small ones starts its own statement, and a row after it
+        // the next one.
+        let mut mixed: Vec<_> = (0..5).map(|_| entity(10)).collect();
+        mixed.push(entity(BATCH_CHUNK_BYTES));
+        mixed.push(entity(10));
+        assert_eq!(sizes(&mixed), [5, 1, 1]);
+    }
+
+    #[test]
+    fn nested_values_count_their_text() {
+        let v = serde_json::json!({"a": ["xx", {"bbb": "yyyy"}], "n": 1, "t": true, "z": null});
+        // "a" 1 + ["xx" 2 + {"bbb" 3 + "yyyy" 4 + 2} + 2] + "n" 1 + 8 + "t" 1 + 8 + "z" 1 + 8 + 2
+        assert_eq!(value_bytes(&v), 1 + (2 + (3 + 4 + 2) + 2) + 1 + 8 + 1 + 8 + 1 + 8 + 2);
+    }
 }

@@ -30,7 +30,7 @@ impl Dialect for Sqlite {
             kind: DialectKind::Sqlite,
             inline_indexes: false,
             upsert_returning: true,
-            multi_row_upsert: false,
+            multi_row_upsert: true,
             vector_output: VectorOutput::Bytes,
             quote: '"',
             schemas: false,
