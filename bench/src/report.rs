@@ -216,9 +216,13 @@ fn explain(r: &Row) -> Option<&'static str> {
              doctor` warns. Profile: docs/benchmark-profiles.md, W5."
         }
         "W7" if v == "scan" => {
-            "the profile found 82% of the gap in building the tenant prefix once per scanned key, fixed since \
-             (focused runs after it: 0.99); what remains per scan of 100 keys (~13 against ~10 us) is a String \
-             per returned key and the trait call. Full runs: 0.77-0.99. Profile: docs/benchmark-profiles.md, W7."
+            "an A/A run (p8fs against itself in the peer's place) measures 1.00, so the harness is even; p8fs \
+             against its backend's scan alone measured the same as through the API, so the gap is in the backend. \
+             Since 2026-12-05 the scan loop maps redb's error once per scan rather than once per key (0.89-0.91 \
+             -> 0.95-0.96 in three focused runs; later focused runs 0.91-0.92 with no change to the loop, the \
+             spread of a 13 us operation); what remains per scan of 100 keys is five allocations (bounds, the \
+             continuation key) against the peer's two, and the boxed trait future. Profile: \
+             docs/benchmark-profiles.md, W7."
         }
         "W7" if v == "put" => {
             "one durable redb commit per put on both sides (~250 us, an fsync); p8fs adds the key check, the \
@@ -226,9 +230,11 @@ fn explain(r: &Row) -> Option<&'static str> {
              Profile: docs/benchmark-profiles.md, W7."
         }
         "W7" => {
-            "both sides read the same redb keys; p8fs adds the key check, the physical key and the async-trait \
-             call per operation (about 0.2 us of ~1 us for a get). Runs: 0.83-0.95, the spread of a \
-             one-microsecond operation. Profile: docs/benchmark-profiles.md, W7."
+            "both sides read the same redb keys (written the same way: one transaction per 500 entries, so the \
+             two B-trees have one shape); p8fs adds the key check and the async-trait call per operation. Since \
+             2026-12-05 neither allocates: a key is held inline up to 24 bytes, its length check builds no \
+             prefix, and the physical key is built on the stack (0.87-0.92 -> 0.94-0.99 in focused runs). An \
+             A/A run measures 0.98: a one-microsecond operation's spread. Profile: docs/benchmark-profiles.md, W7."
         }
         "W10" => {
             "a hit is one DashMap read by `&str`, no allocation (about 0.12 us, part of which is the harness's own \

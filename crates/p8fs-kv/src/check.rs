@@ -22,7 +22,7 @@ impl Capability {
     /// [`KvError::TooLarge`] or [`KvError::InvalidKey`].
     pub fn check_key(&self, ns: &Namespace, key: &Key) -> Result<()> {
         ns.check_key(key)?;
-        let size = ns.prefix().len() + key.as_str().len();
+        let size = ns.prefix_len() + key.as_str().len();
         if size > self.max_key_bytes {
             return Err(KvError::TooLarge {
                 what: "key bytes (tenant prefix included)",

@@ -136,6 +136,33 @@ impl EmbeddedStore {
     }
 }
 
+/// Up to `limit` live entries of `range` into `out`, their keys cut by `cut` bytes (the
+/// namespace's prefix, which every key of the range starts with); the global namespace skips
+/// tenant keys. The engine's error is mapped once, by the caller.
+fn live_entries(
+    range: redb::Range<'_, &'static [u8], &'static [u8]>,
+    ns: &Namespace,
+    cut: usize,
+    now: u64,
+    limit: usize,
+    out: &mut Vec<KvPair>,
+) -> std::result::Result<(), redb::StorageError> {
+    let global = matches!(ns, Namespace::Global);
+    for item in range {
+        let (k, v) = item?;
+        let Some(value) = live(v.value(), now) else { continue };
+        let Some(logical) = k.value().get(cut..).and_then(|l| std::str::from_utf8(l).ok()) else { continue };
+        if global && logical.contains('/') {
+            continue;
+        }
+        out.push(KvPair { key: logical.to_owned(), value: value.to_vec() });
+        if out.len() == limit {
+            break;
+        }
+    }
+    Ok(())
+}
+
 /// The value of an encoded entry if it has not expired at `now`.
 fn live(raw: &[u8], now: u64) -> Option<&[u8]> {
     let (head, value) = raw.split_at_checked(8)?;
@@ -227,7 +254,7 @@ impl KvBackend for EmbeddedStore {
     }
 
     async fn get(&self, ns: &Namespace, key: &Key) -> Result<Option<Vec<u8>>> {
-        self.read_live(&ns.physical(key.as_str()))
+        ns.with_physical(key.as_str(), |k| self.read_live(k))
     }
 
     async fn put(&self, ns: &Namespace, key: &Key, value: &[u8], ttl: Option<Duration>) -> Result<()> {
@@ -256,17 +283,7 @@ impl KvBackend for EmbeddedStore {
             Some(h) => r!(t.range::<&[u8]>(lo.as_slice()..h.as_slice()), "scanning")?,
             None => r!(t.range::<&[u8]>(lo.as_slice()..), "scanning")?,
         };
-        for item in range {
-            let (k, v) = r!(item, "scanning")?;
-            // Stay in the namespace: from the global namespace, skip tenant keys.
-            let Some(logical) = ns.logical(k.value()) else { continue };
-            if let Some(value) = live(v.value(), now) {
-                out.push(KvPair { key: logical.to_owned(), value: value.to_vec() });
-                if out.len() == limit {
-                    break;
-                }
-            }
-        }
+        r!(live_entries(range, ns, prefix.len(), now, limit, &mut out), "scanning")?;
         Ok(out)
     }
 
@@ -280,7 +297,7 @@ impl KvBackend for EmbeddedStore {
             if !seen.insert(key.as_str()) {
                 continue;
             }
-            if let Some(v) = r!(t.get(ns.physical(key.as_str()).as_slice()), "reading")?
+            if let Some(v) = r!(ns.with_physical(key.as_str(), |k| t.get(k)), "reading")?
                 && let Some(value) = live(v.value(), now)
             {
                 out.push(KvPair { key: key.as_str().to_owned(), value: value.to_vec() });
