@@ -275,8 +275,9 @@ pub(crate) async fn w7_embedded(env: &Env, scale: Scale) -> Result<Vec<Row>> {
             .note("durable: one fsync'd commit per put on both sides"),
     );
 
-    // get: pre-populated keys.
-    let ops = scale.pick(2000, 20);
+    // get: pre-populated keys. A get takes ~1 us: 20,000 per side and round make each timed
+    // stretch ~20 ms, long enough that one scheduling hiccup does not decide a round.
+    let ops = scale.pick(20_000, 20);
     let c = compare(
         scale,
         ops,
@@ -295,7 +296,8 @@ pub(crate) async fn w7_embedded(env: &Env, scale: Scale) -> Result<Vec<Row>> {
             .note(format!("{pool} pre-populated keys")),
     );
 
-    // scan: a prefix holding exactly SCAN_LEN keys, limit SCAN_LEN.
+    // scan: a prefix holding exactly SCAN_LEN keys, limit SCAN_LEN (~13 us each).
+    let ops = scale.pick(5_000, 20);
     let c = compare(
         scale,
         ops,

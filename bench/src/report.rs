@@ -220,9 +220,9 @@ fn explain(r: &Row) -> Option<&'static str> {
              against its backend's scan alone measured the same as through the API, so the gap is in the backend. \
              Since 2026-12-05 the scan loop maps redb's error once per scan rather than once per key (0.89-0.91 \
              -> 0.95-0.96 in three focused runs; later focused runs 0.91-0.92 with no change to the loop, the \
-             spread of a 13 us operation); what remains per scan of 100 keys is five allocations (bounds, the \
-             continuation key) against the peer's two, and the boxed trait future. Profile: \
-             docs/benchmark-profiles.md, W7."
+             spread of a 13 us operation); the scan's bounds are built without the prefix since (three allocations \
+             per scan against the peer's two, and the boxed trait future) and each round times 5,000 scans per \
+             side (was 2,000): 0.93-0.95. Profile: docs/benchmark-profiles.md, W7."
         }
         "W7" if v == "put" => {
             "one durable redb commit per put on both sides (~250 us, an fsync); p8fs adds the key check, the \
@@ -234,7 +234,8 @@ fn explain(r: &Row) -> Option<&'static str> {
              two B-trees have one shape); p8fs adds the key check and the async-trait call per operation. Since \
              2026-12-05 neither allocates: a key is held inline up to 24 bytes, its length check builds no \
              prefix, and the physical key is built on the stack (0.87-0.92 -> 0.94-0.99 in focused runs). An \
-             A/A run measures 0.98: a one-microsecond operation's spread. Profile: docs/benchmark-profiles.md, W7."
+             A/A run measures 0.98: a one-microsecond operation's spread; each round times 20,000 gets per side \
+             since (was 2,000, ~2 ms). Profile: docs/benchmark-profiles.md, W7."
         }
         "W10" => {
             "a hit is one DashMap read by `&str`, no allocation (about 0.12 us, part of which is the harness's own \
@@ -248,11 +249,15 @@ fn explain(r: &Row) -> Option<&'static str> {
              docs/benchmark-profiles.md, W8."
         }
         "W8" => {
-            "the profile found ~10 us more server CPU per request than the minimal proxy; since 2026-12-04 the \
-             shared state is one `Arc` (a dozen contended reference counts cloned per request before), one \
-             global layer instead of two, and the KV routes read path parameters without a map: get c32 \
-             0.85 -> 1.00 and 1.05 in focused runs, 0.90 in the full run; get c1 0.83-0.90. What is left: the \
-             route guard's `from_fn` layer and the nested routers. Profile: docs/benchmark-profiles.md, W8."
+            "the gap is the p8fs server's, decomposed on 2026-12-05 with temporary variants of this workload: \
+             reqwest against the p8fs server in the peer's place measured 0.99-1.02 (p8fs's client costs nothing \
+             measurable), the p8fs router served by `axum::serve` instead of p8fs's own loop 0.88 (the accept \
+             loop, header timer and stall guard cost nothing measurable), without the route guard 0.91, without \
+             the guard and the global layer (timeout, metrics, loopback check) 0.92-0.93. So the guard and the \
+             layer, which every request needs (limits, memory reservation, auth, metrics), are ~6%, and the \
+             handler path (the tenant's store opened per request, the metered backend, nested routes) ~7%. \
+             Writing the two layers as tower services instead of `from_fn` measured the same (0.85-0.89) and \
+             was not kept. Profile: docs/benchmark-profiles.md, W8."
         }
         "W11" => {
             "both sides are one gRPC call to the same in-process stand-in; p8fs-only frames are under 3% of its \

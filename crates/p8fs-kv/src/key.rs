@@ -139,6 +139,17 @@ impl Namespace {
         }
     }
 
+    /// [`Namespace::physical`] of a key (or scan bound) given as bytes.
+    pub fn physical_bytes(&self, key: &[u8]) -> Vec<u8> {
+        let mut p = Vec::with_capacity(self.prefix_len() + key.len());
+        if let Namespace::Tenant(t) = self {
+            p.extend_from_slice(t.0.as_bytes());
+            p.push(b'/');
+        }
+        p.extend_from_slice(key);
+        p
+    }
+
     /// The physical key of `key` in this namespace: `{tenant}/{key}` or `{key}`.
     pub fn physical(&self, key: &str) -> Vec<u8> {
         // One allocation of the exact size (called on every read and write).
@@ -238,6 +249,7 @@ mod tests {
             let key = "k".repeat(len);
             for ns in [&t, &Namespace::Global] {
                 assert_eq!(ns.with_physical(&key, <[u8]>::to_vec), ns.physical(&key), "{len}");
+                assert_eq!(ns.physical_bytes(key.as_bytes()), ns.physical(&key), "{len}");
             }
         }
     }

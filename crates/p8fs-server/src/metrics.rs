@@ -42,11 +42,19 @@ impl Histogram {
     }
 }
 
+/// One route's requests: counts by (method, status) and the latency histogram.
+#[derive(Debug, Default, Clone)]
+struct RouteStats {
+    /// A handful of entries (bounded methods times the statuses the proxy answers).
+    counts: Vec<((&'static str, u16), u64)>,
+    latency: Histogram,
+}
+
 /// The proxy's metrics.
 #[derive(Debug, Default)]
 pub struct Metrics {
-    requests: DashMap<(String, &'static str, u16), u64>,
-    latency: DashMap<String, Histogram>,
+    /// By route template: found by `&str`, so a request of a known route allocates nothing.
+    routes: DashMap<String, RouteStats>,
     backend: DashMap<&'static str, Histogram>,
     backend_errors: DashMap<&'static str, u64>,
 }
@@ -56,8 +64,18 @@ impl Metrics {
     /// template); `method` may be anything the client sent: it is recorded as one of the
     /// standard methods or `other`.
     pub fn request(&self, route: &str, method: &str, status: u16, took: Duration) {
-        *self.requests.entry((route.to_owned(), method_label(method), status)).or_default() += 1;
-        self.latency.entry(route.to_owned()).or_default().observe(took);
+        let key = (method_label(method), status);
+        let record = |r: &mut RouteStats| {
+            match r.counts.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, n)) => *n += 1,
+                None => r.counts.push((key, 1)),
+            }
+            r.latency.observe(took);
+        };
+        match self.routes.get_mut(route) {
+            Some(mut r) => record(&mut r),
+            None => record(&mut self.routes.entry(route.to_owned()).or_default()),
+        }
     }
 
     /// Records one backend call.
@@ -73,21 +91,22 @@ impl Metrics {
         let mut out = String::new();
         out.push_str("# HELP p8fs_http_requests_total HTTP requests by route, method and status.\n");
         out.push_str("# TYPE p8fs_http_requests_total counter\n");
-        let mut reqs: Vec<_> = self.requests.iter().map(|e| (e.key().clone(), *e.value())).collect();
+        let mut routes: Vec<_> = self.routes.iter().map(|e| (e.key().clone(), e.value().clone())).collect();
+        routes.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut reqs: Vec<_> =
+            routes.iter().flat_map(|(r, st)| st.counts.iter().map(move |((m, s), n)| ((r, *m, *s), *n))).collect();
         reqs.sort();
         for ((route, method, status), n) in reqs {
             let _ = writeln!(
                 out,
                 "p8fs_http_requests_total{{route=\"{}\",method=\"{method}\",status=\"{status}\"}} {n}",
-                escape(&route)
+                escape(route)
             );
         }
         out.push_str("# HELP p8fs_http_request_duration_seconds HTTP request latency by route.\n");
         out.push_str("# TYPE p8fs_http_request_duration_seconds histogram\n");
-        let mut lat: Vec<_> = self.latency.iter().map(|e| (e.key().clone(), e.value().clone())).collect();
-        lat.sort_by(|a, b| a.0.cmp(&b.0));
-        for (route, h) in lat {
-            h.render(&mut out, "p8fs_http_request_duration_seconds", &format!("route=\"{}\"", escape(&route)));
+        for (route, st) in &routes {
+            st.latency.render(&mut out, "p8fs_http_request_duration_seconds", &format!("route=\"{}\"", escape(route)));
         }
         out.push_str("# HELP p8fs_kv_backend_call_duration_seconds KV backend call latency by operation.\n");
         out.push_str("# TYPE p8fs_kv_backend_call_duration_seconds histogram\n");

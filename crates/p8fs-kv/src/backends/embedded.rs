@@ -269,11 +269,10 @@ impl KvBackend for EmbeddedStore {
     }
 
     async fn scan(&self, ns: &Namespace, start: &[u8], end: Option<&[u8]>, limit: usize) -> Result<Vec<KvPair>> {
-        let prefix = ns.prefix();
-        let lo = [prefix.as_slice(), start].concat();
+        let lo = ns.physical_bytes(start);
         let hi = match end {
-            Some(e) => Some([prefix.as_slice(), e].concat()),
-            None => prefix_upper_bound(&prefix),
+            Some(e) => Some(ns.physical_bytes(e)),
+            None => prefix_upper_bound(&ns.prefix()),
         };
         let tx = r!(self.db.begin_read(), "starting a read")?;
         let t = r!(tx.open_table(DATA), "opening the table")?;
@@ -283,7 +282,7 @@ impl KvBackend for EmbeddedStore {
             Some(h) => r!(t.range::<&[u8]>(lo.as_slice()..h.as_slice()), "scanning")?,
             None => r!(t.range::<&[u8]>(lo.as_slice()..), "scanning")?,
         };
-        r!(live_entries(range, ns, prefix.len(), now, limit, &mut out), "scanning")?;
+        r!(live_entries(range, ns, ns.prefix_len(), now, limit, &mut out), "scanning")?;
         Ok(out)
     }
 
