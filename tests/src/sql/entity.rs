@@ -395,6 +395,52 @@ pub(crate) async fn batch_of_a_thousand(ctx: Ctx) -> Result<()> {
     .await
 }
 
+/// A batch whose texts exceed one statement's byte bound (`BATCH_CHUNK_BYTES`) is written
+/// in several statements of one transaction: every row lands whole, the ids come back in
+/// the batch's order (a repeated key, across statements, gets the last row and one id), and
+/// the same batch again updates in place.
+pub(crate) async fn a_batch_of_large_texts_spans_statements(ctx: Ctx) -> Result<()> {
+    with_store(&ctx, &[items()], async |store, db| {
+        let m = items();
+        let big = p8fs_entity::BATCH_CHUNK_BYTES * 2 / 5;
+        let text = |i: usize, n: usize| format!("{i:02}:").repeat(n / 3 + 1)[..n].to_owned();
+        // Large and small rows interleaved; "n03" again last (the last one wins).
+        let mut rows: Vec<Map<String, Value>> = (0..8)
+            .map(|i| {
+                let n = if i % 3 == 2 { 10 } else { big };
+                obj(json!({"name": format!("n{i:02}"), "rank": i, "notes": text(i, n)}))
+            })
+            .collect();
+        rows.push(obj(json!({"name": "n03", "rank": 99, "notes": text(99, big)})));
+        let before = db.queries.load(Ordering::SeqCst);
+        let r = store.batch_upsert(&m, "t", &rows).await?;
+        // Two large rows and a small one per statement: three upserts at least.
+        let ran = db.queries.load(Ordering::SeqCst) - before;
+        ensure!(ran >= 3, "the batch ran {ran} statements: its texts were not split by bytes");
+        ensure!(r.ids.len() == rows.len(), "{} ids for {} rows", r.ids.len(), rows.len());
+        ensure!(r.ids[3] == r.ids[8], "a repeated key got two ids: {} and {}", r.ids[3], r.ids[8]);
+        for (i, e) in rows.iter().enumerate() {
+            let name = e["name"].as_str().unwrap_or_default();
+            let got = store.get_by_key(&m, "t", name).await?.with_context(|| format!("{name} missing"))?;
+            ensure!(got["id"] == json!(r.ids[i]), "{name}: id {} but the batch returned {}", got["id"], r.ids[i]);
+            let want = if name == "n03" { &rows[8] } else { e };
+            ensure!(got["rank"] == want["rank"], "{name}: rank {} (want {})", got["rank"], want["rank"]);
+            ensure!(
+                got["notes"] == want["notes"],
+                "{name}: notes of {} bytes differ",
+                want["notes"].as_str().map_or(0, str::len)
+            );
+        }
+        let q = EntityQuery::parse(&m, &Map::new(), &[], None, None)?;
+        ensure!(store.select(&m, "t", &q).await?.len() == 8, "not 8 rows after the batch");
+        let again = store.batch_upsert(&m, "t", &rows).await?;
+        ensure!(again.ids == r.ids, "the same batch again changed ids");
+        ensure!(store.select(&m, "t", &q).await?.len() == 8, "the same batch again added rows");
+        Ok(())
+    })
+    .await
+}
+
 pub(crate) async fn reupsert_merges_json_objects_and_keeps_the_rest(ctx: Ctx) -> Result<()> {
     with_store(&ctx, &[items()], async |store, _| {
         let m = items();

@@ -35,6 +35,7 @@ pub fn cases() -> Vec<Case> {
         case!(Suite::Sql, entity::filter_grammar_each_operator),
         case!(Suite::Sql, entity::ordering_limit_and_offset),
         case!(Suite::Sql, entity::batch_of_a_thousand),
+        case!(Suite::Sql, entity::a_batch_of_large_texts_spans_statements),
         case!(Suite::Sql, entity::reupsert_merges_json_objects_and_keeps_the_rest),
         case!(Suite::Sql, entity::delete_cascades_to_embeddings),
         case!(Suite::Sql, entity::tenants_never_see_each_other),
